@@ -1,0 +1,1 @@
+"""The core's own hook implementations, registered like any other plugin."""

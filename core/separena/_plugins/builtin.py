@@ -1,0 +1,26 @@
+"""Losses and datasets that ship with the core."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from ..specs import DatasetSpec, LossSpec
+
+
+@hookimpl
+def separena_register_losses() -> list[LossSpec]:
+    return [
+        LossSpec("pit-si-sdr", "separena.losses:pit_si_sdr",
+                 "negative SI-SDR of the waveforms, best permutation per mixture"),
+        LossSpec("pit-mask-l1", "separena.losses:pit_mask_l1",
+                 "L1 of masked magnitudes to phase-sensitive targets, best permutation per mixture"),
+    ]
+
+
+@hookimpl
+def separena_register_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec("espeak-2mix", "separena.data.speech:espeak_2mix",
+                    "2-speaker mixtures of eSpeak NG voices, generated locally, speakers disjoint per split"),
+        DatasetSpec("wsj0-2mix", "separena.data.wsj0mix:wsj0_2mix",
+                    "wsj0-2mix / LibriMix layout on disk (mix/, s1/, s2/ per split)"),
+    ]

@@ -1,0 +1,73 @@
+"""Output heads: masks and embeddings per time-frequency bin."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["MaskHead", "EmbeddingHead"]
+
+
+class MaskHead(nn.Module):
+    """Linear layer to one mask per source and TF bin.
+
+    Args:
+        input_size: features per frame.
+        n_freq: frequency bins of the mask.
+        n_src: number of sources.
+        activation: ``"sigmoid"`` (each mask in [0, 1]), ``"softmax"`` (masks sum to 1
+            over sources) or ``"relu"`` (non-negative, unbounded).
+
+    Shapes:
+        ``[batch, frames, input_size]`` -> ``[batch, n_src, frames, n_freq]``.
+    """
+
+    def __init__(self, input_size: int, n_freq: int, n_src: int,
+                 activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid") -> None:
+        super().__init__()
+        if activation not in ("sigmoid", "softmax", "relu"):
+            raise ValueError(f"activation: expected sigmoid, softmax or relu, got {activation!r}")
+        self.n_freq, self.n_src, self.activation = n_freq, n_src, activation
+        self.linear = nn.Linear(input_size, n_freq * n_src)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, frames, _ = x.shape
+        logits = self.linear(x).reshape(batch, frames, self.n_src, self.n_freq)
+        logits = logits.permute(0, 2, 1, 3)  # [B, T, S, F] -> [B, S, T, F]
+        if self.activation == "softmax":
+            return torch.softmax(logits, dim=1)
+        return torch.sigmoid(logits) if self.activation == "sigmoid" else torch.relu(logits)
+
+
+class EmbeddingHead(nn.Module):
+    """Linear layer to a unit-norm embedding per TF bin (deep clustering).
+
+    Args:
+        input_size: features per frame.
+        n_freq: frequency bins.
+        embedding_dim: dimensions per TF bin.
+        activation: nonlinearity before normalisation: ``"sigmoid"``, ``"tanh"`` or ``"none"``.
+
+    Shapes:
+        ``[batch, frames, input_size]`` -> ``[batch, frames, n_freq, embedding_dim]``, each
+        vector of unit L2 norm.
+    """
+
+    def __init__(self, input_size: int, n_freq: int, embedding_dim: int = 20,
+                 activation: Literal["sigmoid", "tanh", "none"] = "sigmoid") -> None:
+        super().__init__()
+        if activation not in ("sigmoid", "tanh", "none"):
+            raise ValueError(f"activation: expected sigmoid, tanh or none, got {activation!r}")
+        self.n_freq, self.embedding_dim, self.activation = n_freq, embedding_dim, activation
+        self.linear = nn.Linear(input_size, n_freq * embedding_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, frames, _ = x.shape
+        emb = self.linear(x).reshape(batch, frames, self.n_freq, self.embedding_dim)
+        if self.activation == "sigmoid":
+            emb = torch.sigmoid(emb)
+        elif self.activation == "tanh":
+            emb = torch.tanh(emb)
+        return nn.functional.normalize(emb, p=2, dim=-1, eps=1e-8)

@@ -1,0 +1,71 @@
+"""Separation metrics in torch: SI-SDR, SI-SDR improvement, and permutation matching.
+
+All functions are batched over leading dimensions and differentiable.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import Tensor
+
+__all__ = ["si_sdr", "pairwise_si_sdr", "best_permutation", "si_sdri"]
+
+EPS = 1e-8
+
+
+def si_sdr(estimate: Tensor, reference: Tensor, zero_mean: bool = True) -> Tensor:
+    """Scale-invariant SDR in dB (Le Roux et al., 2019).
+
+    Shapes:
+        ``[..., time]`` and ``[..., time]`` -> ``[...]``.
+    """
+    if zero_mean:
+        estimate = estimate - estimate.mean(dim=-1, keepdim=True)
+        reference = reference - reference.mean(dim=-1, keepdim=True)
+    scale = (estimate * reference).sum(-1, keepdim=True) / (reference.square().sum(-1, keepdim=True) + EPS)
+    target = scale * reference
+    noise = estimate - target
+    return 10 * torch.log10((target.square().sum(-1) + EPS) / (noise.square().sum(-1) + EPS))
+
+
+def pairwise_si_sdr(estimates: Tensor, references: Tensor) -> Tensor:
+    """SI-SDR of every estimate against every reference.
+
+    Shapes:
+        ``[batch, n_src, time]`` x2 -> ``[batch, n_src (estimate), n_src (reference)]``.
+    """
+    return si_sdr(estimates.unsqueeze(2), references.unsqueeze(1))
+
+
+def best_permutation(pairwise: Tensor) -> tuple[Tensor, Tensor]:
+    """Per item, the assignment of estimates to references that maximises the mean score.
+
+    Args:
+        pairwise: ``[batch, n_src, n_src]`` scores (estimate, reference).
+
+    Returns:
+        ``(scores [batch, n_src], perm [batch, n_src])`` where ``perm[b, r]`` is the estimate
+        matched with reference ``r`` and ``scores[b, r]`` its score.
+    """
+    n_src = pairwise.shape[-1]
+    perms = torch.tensor(list(itertools.permutations(range(n_src))), device=pairwise.device)  # [P, S]
+    refs = torch.arange(n_src, device=pairwise.device)
+    # totals[b, p] = sum_r pairwise[b, perms[p, r], r]
+    per_perm = pairwise[:, perms, refs]  # [B, P, S]
+    best = per_perm.mean(-1).argmax(-1)  # [B]
+    index = torch.arange(pairwise.shape[0], device=pairwise.device)
+    return per_perm[index, best], perms[best]
+
+
+def si_sdri(estimates: Tensor, references: Tensor, mix: Tensor) -> Tensor:
+    """SI-SDR improvement over the mixture per reference, with the best permutation.
+
+    Shapes:
+        estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]``,
+        mix ``[batch, time]`` -> ``[batch, n_src]``.
+    """
+    scores, _ = best_permutation(pairwise_si_sdr(estimates, references))
+    baseline = si_sdr(mix.unsqueeze(1).expand_as(references), references)
+    return scores - baseline

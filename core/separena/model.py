@@ -1,0 +1,108 @@
+"""The model interface: every architecture is a :class:`Separator` with waveforms in and out.
+
+Waveform out for every model keeps evaluation uniform: the benchmark never needs to know
+whether a model masks a spectrogram, clusters embeddings or works end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .errors import SeparenaError
+
+__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "separate"]
+
+
+@dataclass(frozen=True)
+class SeparatorOutput:
+    """What a separator returns.
+
+    Shapes:
+        estimates: ``[batch, n_src, time]`` waveforms at the model's sample rate.
+        masks: ``[batch, n_src, frames, freq]`` for mask models, else None.
+        embedding: ``[batch, frames, freq, embedding_dim]`` for embedding models, else None.
+    """
+
+    estimates: Tensor
+    masks: Tensor | None = None
+    embedding: Tensor | None = None
+
+
+def check_mix(mix: Tensor, name: str = "mix") -> None:
+    """Reject anything but a real ``[batch, time]`` tensor with a clear error."""
+    if not isinstance(mix, Tensor):
+        raise SeparenaError(f"{name}: expected a torch.Tensor [batch, time], got {type(mix).__name__}")
+    if mix.dim() != 2:
+        raise SeparenaError(f"{name}: expected shape [batch, time], got {list(mix.shape)}")
+    if mix.is_complex() or not mix.is_floating_point():
+        raise SeparenaError(f"{name}: expected a real floating-point tensor, got {mix.dtype}")
+
+
+class Separator(nn.Module):
+    """Base class of every model: ``forward(mix [batch, time]) -> SeparatorOutput``.
+
+    Subclasses set ``n_src`` and ``sample_rate``. Oracle models set
+    ``needs_references = True`` and take ``forward(mix, references)``; call any model
+    through :func:`separate` to pass references only where they are wanted.
+    """
+
+    needs_references: bool = False
+
+    def __init__(self, n_src: int, sample_rate: int) -> None:
+        super().__init__()
+        if n_src < 1:
+            raise SeparenaError(f"n_src: expected a positive integer, got {n_src!r}")
+        self.n_src = n_src
+        self.sample_rate = sample_rate
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def separate(model: Separator, mix: Tensor, references: Tensor | None = None) -> SeparatorOutput:
+    """Run ``model`` on ``mix``, giving it ``references`` only if it is an oracle."""
+    if model.needs_references:
+        if references is None:
+            raise SeparenaError(f"{type(model).__name__} is an oracle: it needs the reference sources")
+        return model(mix, references)
+    return model(mix)
+
+
+class MaskSeparator(Separator):
+    """Template for mask models: encode -> estimate masks -> apply -> decode.
+
+    Args:
+        encoder: ``[batch, time] -> [batch, frames, freq]`` (complex STFT or real learned basis).
+        masker: ``[batch, frames, freq] -> masks [batch, n_src, frames, freq]``, or a tuple
+            ``(masks, embedding)`` for models with an embedding head.
+        decoder: ``([batch, frames, freq], length) -> [batch, time]``.
+        n_src: number of sources.
+        sample_rate: Hz.
+
+    Shapes:
+        mix: ``[batch, time]`` -> estimates ``[batch, n_src, time]``.
+    """
+
+    def __init__(self, encoder: nn.Module, masker: nn.Module, decoder: nn.Module, n_src: int,
+                 sample_rate: int) -> None:
+        super().__init__(n_src=n_src, sample_rate=sample_rate)
+        self.encoder, self.masker, self.decoder = encoder, masker, decoder
+
+    def transform(self, waveforms: Tensor) -> Tensor:
+        """Encode waveforms of any leading shape ``[..., time] -> [..., frames, freq]``."""
+        lead = waveforms.shape[:-1]
+        rep = self.encoder(waveforms.reshape(-1, waveforms.shape[-1]))
+        return rep.reshape(*lead, *rep.shape[-2:])
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:
+        check_mix(mix)
+        rep = self.encoder(mix)  # [B, frames, freq]
+        out = self.masker(rep)
+        masks, embedding = out if isinstance(out, tuple) else (out, None)
+        masked = masks * rep.unsqueeze(1)  # [B, S, frames, freq]
+        batch, n_src = masked.shape[:2]
+        wav = self.decoder(masked.reshape(batch * n_src, *masked.shape[2:]), mix.shape[-1])
+        return SeparatorOutput(estimates=wav.reshape(batch, n_src, -1), masks=masks, embedding=embedding)

@@ -1,0 +1,143 @@
+"""Declarative records: what a plugin provides (architectures, losses, datasets) and what a
+registry file declares (presets, suites). Frozen dataclasses, one comment per field."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import SeparenaError
+
+__all__ = [
+    "ArchitectureSpec",
+    "LossSpec",
+    "DatasetSpec",
+    "Preset",
+    "Suite",
+    "Budget",
+    "FAMILIES",
+    "resolve",
+]
+
+Family = Literal["mask", "embedding", "waveform", "oracle", "classic"]
+FAMILIES: tuple[str, ...] = ("mask", "embedding", "waveform", "oracle", "classic")
+Objective = "str | Mapping[str, float]"
+
+
+def resolve(target: Callable[..., Any] | str) -> Callable[..., Any]:
+    """Return ``target`` itself, or import it from a ``"package.module:attribute"`` string."""
+    if callable(target):
+        return target
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise SeparenaError(f"builder {target!r}: expected 'package.module:attribute'")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SeparenaError(f"builder {target!r}: module {module_name!r} has no attribute {attr!r}") from None
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """An architecture a plugin can build. Its builder's signature is its parameter schema."""
+
+    name: str  # kebab-case, unique across plugins, e.g. "mask-inference"
+    build: Callable[..., Any] | str  # builder callable, or lazy "module:attr" (keeps `list` cheap)
+    family: Family  # mask | embedding | waveform | oracle | classic
+    summary: str  # one line shown by `separena list`
+    reference: str = ""  # the paper, e.g. "Hershey et al., ICASSP 2016"
+    tasks: tuple[str, ...] = ("speech",)  # what it can serve: speech, music, ...
+    objective: str | Mapping[str, float] = "pit-si-sdr"  # loss name, or {loss: weight} summed
+    trainable: bool = True  # oracles and classic methods are benchmarked but never trained
+    requires: tuple[str, ...] = ()  # import names needed to build; missing ones make it unavailable
+    test_params: Mapping[str, Any] = field(default_factory=dict)  # tiny config for the contract kit
+    expected_failures: Mapping[str, str] = field(default_factory=dict)  # check name -> reason
+    noop_params: tuple[str, ...] = ()  # builder params that by design do not change the module
+
+    def builder(self) -> Callable[..., Any]:
+        """The builder callable (imports it if given lazily)."""
+        return resolve(self.build)
+
+    def signature(self) -> inspect.Signature:
+        """The builder's signature: each keyword argument and its default is a parameter."""
+        return inspect.signature(self.builder())
+
+    def params(self) -> dict[str, inspect.Parameter]:
+        """Parameters of the builder by name (``**kwargs`` and ``*args`` are not parameters)."""
+        kinds = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        return {n: p for n, p in self.signature().parameters.items() if p.kind not in kinds}
+
+    def objective_terms(self) -> dict[str, float]:
+        """The objective as ``{loss name: weight}``."""
+        if isinstance(self.objective, str):
+            return {self.objective: 1.0}
+        return dict(self.objective)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A training loss. ``fn(output, sources, model) -> scalar tensor`` (lower is better)."""
+
+    name: str  # kebab-case, e.g. "pit-si-sdr"
+    fn: Callable[..., Any] | str  # the loss function, or lazy "module:attr"
+    summary: str  # one line
+
+    def function(self) -> Callable[..., Any]:
+        return resolve(self.fn)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a suite can name. ``build(**params)`` returns a ``separena.data.SeparationData``."""
+
+    name: str  # kebab-case, e.g. "espeak-2mix"
+    build: Callable[..., Any] | str  # builder, or lazy "module:attr"
+    summary: str  # one line
+    tasks: tuple[str, ...] = ("speech",)  # speech, music, ...
+
+    def builder(self) -> Callable[..., Any]:
+        return resolve(self.build)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model: an architecture plus parameter overrides (from YAML or the defaults)."""
+
+    name: str  # kebab-case preset name
+    architecture: str  # the architecture it builds
+    params: Mapping[str, Any] = field(default_factory=dict)  # overrides of the builder's defaults
+    objective: str | Mapping[str, float] | None = None  # None: the architecture's objective
+    tasks: tuple[str, ...] | None = None  # None: the architecture's tasks
+    description: str = ""  # one line; falls back to the architecture's summary
+    sources: tuple[str, ...] = ()  # "file:line" of every definition, later ones override
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training each model of a suite gets; the first limit reached stops it."""
+
+    steps: int | None = None  # optimizer steps
+    minutes: float | None = None  # wall-clock minutes of training
+    batch_size: int = 8  # mixtures per step
+    learning_rate: float = 1e-3  # Adam's learning rate
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark: one dataset, one budget, the same seeds and metrics for every model."""
+
+    name: str  # kebab-case suite name
+    dataset: str  # dataset name (a DatasetSpec)
+    dataset_params: Mapping[str, Any] = field(default_factory=dict)  # passed to the dataset builder
+    sample_rate: int = 8000  # Hz
+    segment_seconds: float = 2.0  # training crop length
+    budget: Budget = field(default_factory=Budget)  # training budget per model and seed
+    seeds: tuple[int, ...] = (0,)  # one run per model per seed
+    models: tuple[str, ...] = ("*",)  # names or fnmatch patterns
+    metrics: tuple[str, ...] = ("si-sdri",)  # metric names
+    description: str = ""  # one line
+    sources: tuple[str, ...] = ()  # "file:line" of every definition

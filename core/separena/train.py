@@ -1,0 +1,263 @@
+"""The one training loop, evaluation, and checkpoints.
+
+Every trainable model of every plugin trains here: the same batches for a given seed,
+Adam, gradient-norm clipping, a learning rate that decays over the budget, a NaN guard
+that stops the run and keeps the last good checkpoint, and a rich progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .data import MixtureSet, SeparationData
+from .errors import CheckpointError, SeparenaError, TrainingError
+from .metrics import best_permutation, pairwise_si_sdr, si_sdr
+from .model import Separator, SeparatorOutput, separate
+from .registry import ModelConfig, Registry
+from .specs import Budget
+
+__all__ = [
+    "TrainResult", "EvalResult", "objective_loss", "train", "evaluate",
+    "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT",
+]
+
+CHECKPOINT_FORMAT = 1
+GRAD_CLIP = 5.0
+
+
+@dataclass
+class TrainResult:
+    """What a training run did."""
+
+    steps: int = 0  # optimizer steps taken
+    seconds: float = 0.0  # wall-clock seconds of training
+    losses: list[float] = field(default_factory=list)  # loss per step
+    stopped_by: str = "untrained"  # "steps", "minutes", or "untrained" (non-trainable model)
+    checkpoint: Path | None = None  # last checkpoint written
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class EvalResult:
+    """Per-example scores of one model on one mixture set.
+
+    Shapes:
+        si_sdri, si_sdr: ``[examples, n_src]`` in dB, sources in reference order.
+    """
+
+    si_sdri: Tensor
+    si_sdr: Tensor
+    seconds: float  # wall-clock of inference only
+    audio_seconds: float  # total duration of the evaluated mixtures
+
+    @property
+    def mean(self) -> float:
+        return self.si_sdri.mean().item()
+
+    @property
+    def median(self) -> float:
+        return self.si_sdri.mean(1).median().item()
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.seconds / self.audio_seconds if self.audio_seconds else float("nan")
+
+
+def objective_loss(config: ModelConfig, model: Separator, output: SeparatorOutput, sources: Tensor) -> Tensor:
+    """The weighted sum of the model's objective terms."""
+    total: Tensor | None = None
+    for name, weight in config.objective.items():
+        term = weight * config.losses[name].function()(output, sources, model)
+        total = term if total is None else total + term
+    if total is None:
+        raise SeparenaError(f"model {config.name!r} has an empty objective")
+    return total
+
+
+def _lr_factor(progress: float) -> float:
+    """Short warm-up, then cosine decay to 10 % over the budget (progress in [0, 1])."""
+    if progress < 0.02:
+        return 0.1 + 0.9 * progress / 0.02
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def train(
+    config: ModelConfig,
+    data: SeparationData,
+    budget: Budget,
+    *,
+    segment_seconds: float = 2.0,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int = 200,
+    progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
+) -> tuple[Separator, TrainResult]:
+    """Build ``config`` under ``seed`` and train it on ``data`` until the budget is spent.
+
+    Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
+    a non-finite loss; the last good checkpoint (if any) is kept.
+    """
+    if data.sample_rate != config.params.get("sample_rate", data.sample_rate):
+        raise SeparenaError(f"model {config.name!r} runs at {config.params['sample_rate']} Hz; "
+                            f"expected data at that rate, got {data.name} at {data.sample_rate} Hz")
+    torch.manual_seed(seed)
+    model = config.build().to(device)
+    result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path else None)
+    if not config.trainable:
+        return model.eval(), result
+    if budget.steps is None and budget.minutes is None:
+        raise SeparenaError("budget: expected steps and/or minutes, got neither")
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.learning_rate)
+    segment = int(segment_seconds * data.sample_rate)
+    max_steps = budget.steps or 10**9
+    max_seconds = budget.minutes * 60 if budget.minutes else math.inf
+    model.train()
+    start = time.perf_counter()
+    bar = _progress(progress, f"train {config.name}", budget.steps)
+    with bar:
+        task = bar.add_task(f"train {config.name}", total=budget.steps)
+        while result.steps < max_steps:
+            elapsed = time.perf_counter() - start
+            if elapsed >= max_seconds:
+                result.stopped_by = "minutes"
+                break
+            frac = max(result.steps / max_steps if budget.steps else 0.0, elapsed / max_seconds)
+            for group in optimizer.param_groups:
+                group["lr"] = budget.learning_rate * _lr_factor(frac)
+            mix, sources = data.train.batch(seed, result.steps, budget.batch_size, segment)
+            mix, sources = mix.to(device), sources.to(device)
+            output = separate(model, mix, sources)
+            loss = objective_loss(config, model, output, sources)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"model {config.name!r}: loss became {loss.item()} at step {result.steps}; stopped "
+                    + (f"(last good checkpoint kept: {result.checkpoint})" if result.checkpoint
+                       and result.checkpoint.exists() else "(no checkpoint written yet)"))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+            optimizer.step()
+            result.steps += 1
+            result.losses.append(loss.item())
+            bar.update(task, advance=1, description=f"train {config.name} loss {loss.item():7.3f}")
+            if on_step is not None:
+                on_step(result.steps, result.losses[-1])
+            if checkpoint_path and result.steps % checkpoint_every == 0:
+                save_checkpoint(checkpoint_path, config, model, step=result.steps)
+        else:
+            result.stopped_by = "steps"
+    result.seconds = time.perf_counter() - start
+    if checkpoint_path:
+        save_checkpoint(checkpoint_path, config, model, step=result.steps)
+    return model.eval(), result
+
+
+@torch.no_grad()
+def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.device = "cpu",
+             progress: bool = True, description: str = "evaluate") -> EvalResult:
+    """SI-SDR and SI-SDRi per example and source (best permutation per mixture)."""
+    model.eval().to(device)
+    improvements, scores = [], []
+    seconds = audio = 0.0
+    bar = _progress(progress, description, len(examples))
+    with bar:
+        task = bar.add_task(description, total=len(examples))
+        for i in range(len(examples)):
+            ex = examples[i]
+            mix, refs = ex.mix.unsqueeze(0).to(device), ex.sources.unsqueeze(0).to(device)
+            t0 = time.perf_counter()
+            est = separate(model, mix, refs).estimates
+            seconds += time.perf_counter() - t0
+            audio += mix.shape[-1] / model.sample_rate
+            best, _ = best_permutation(pairwise_si_sdr(est.float(), refs))
+            base = si_sdr(mix.unsqueeze(1).expand_as(refs), refs)
+            scores.append(best[0].cpu())
+            improvements.append((best - base)[0].cpu())
+            bar.update(task, advance=1)
+    return EvalResult(si_sdri=torch.stack(improvements), si_sdr=torch.stack(scores), seconds=seconds,
+                      audio_seconds=audio)
+
+
+def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **extra: Any) -> Path:
+    """Write weights and the plain-data config atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT, "model": config.name, "architecture": config.architecture,
+        "params": config.params, "state_dict": model.state_dict(), **extra,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, registry: Registry, name: str | None = None,
+                    device: str | torch.device = "cpu") -> tuple[ModelConfig, Separator]:
+    """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
+
+    Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
+    to load, or (when ``name`` is given) belongs to another architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: file not found")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {first[:200]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
+        raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
+                              f"got {type(payload).__name__}")
+    stored = payload["model"]
+    config = registry.model_config(stored, **payload["params"])
+    if name is not None:
+        wanted = registry.model_config(name)
+        if wanted.architecture != config.architecture:
+            raise CheckpointError(f"checkpoint {path}: holds architecture {config.architecture!r} "
+                                  f"(model {stored!r}); expected {wanted.architecture!r} for model {name!r}")
+    model = config.build()
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
+                              f"{str(exc).splitlines()[0][:200]}") from None
+    return config, model.to(device).eval()
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _progress(enabled: bool, description: str, total: int | None) -> Any:
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=True)

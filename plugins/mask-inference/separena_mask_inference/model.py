@@ -1,0 +1,86 @@
+"""Mask inference: a recurrent network that estimates one time-frequency mask per source.
+
+References:
+    Huang et al., "Deep learning for monaural speech separation", ICASSP 2014.
+    Hershey et al., "Deep clustering: discriminative embeddings for segmentation and
+    separation", ICASSP 2016 (the mask-inference baseline; arXiv:1508.04306).
+    Wang et al., "Alternative objective functions for deep clustering", ICASSP 2018.
+
+The masker follows nussl's recipe (log-magnitude -> normalization -> recurrent stack ->
+mask head), built from separena's core blocks; masks apply to the mixture STFT and the
+mixture phase is reused by the inverse STFT.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+from separena import MaskSeparator
+from separena.blocks import (
+    ISTFT, STFT, BatchNormFreq, InstanceNorm, LogMagnitude, Magnitude, MaskHead, RecurrentStack, ShiftAndScale,
+)
+
+__all__ = ["MaskInferenceMasker", "mask_inference"]
+
+Norm = Literal["batch", "instance", "learned", "none"]
+
+
+def _norm(kind: Norm, n_freq: int) -> nn.Module:
+    return {"batch": lambda: BatchNormFreq(n_freq), "instance": InstanceNorm,
+            "learned": lambda: ShiftAndScale(n_freq), "none": nn.Identity}[kind]()
+
+
+class MaskInferenceMasker(nn.Module):
+    """log-magnitude -> normalization -> recurrent stack -> mask head.
+
+    Shapes:
+        complex STFT ``[batch, frames, freq]`` -> masks ``[batch, n_src, frames, freq]``.
+    """
+
+    def __init__(self, n_freq: int, n_src: int, hidden_size: int, num_layers: int, bidirectional: bool,
+                 dropout: float, rnn_type: Literal["lstm", "gru"], norm: Norm,
+                 mask_activation: Literal["sigmoid", "softmax", "relu"]) -> None:
+        super().__init__()
+        self.features = nn.Sequential(Magnitude(), LogMagnitude(), _norm(norm, n_freq))
+        self.rnn = RecurrentStack(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type)
+        self.head = MaskHead(self.rnn.output_size, n_freq, n_src, mask_activation)
+
+    def forward(self, spec: Tensor) -> Tensor:
+        return self.head(self.rnn(self.features(spec)))  # [B, T, F] -> [B, S, T, F]
+
+
+def mask_inference(
+    n_src: int = 2,
+    sample_rate: int = 8000,
+    n_fft: int = 256,
+    hop_length: int = 64,
+    hidden_size: int = 128,
+    num_layers: int = 2,
+    bidirectional: bool = True,
+    dropout: float = 0.0,
+    rnn_type: Literal["lstm", "gru"] = "lstm",
+    norm: Norm = "instance",
+    mask_activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid",
+) -> MaskSeparator:
+    """Build a mask-inference separator.
+
+    Args:
+        n_src: number of sources.
+        sample_rate: sample rate in Hz the model is trained at.
+        n_fft: STFT size (samples).
+        hop_length: STFT hop (samples).
+        hidden_size: recurrent units per direction.
+        num_layers: recurrent layers.
+        bidirectional: BLSTM (True) or causal LSTM (False).
+        dropout: dropout between recurrent layers.
+        rnn_type: ``"lstm"`` or ``"gru"``.
+        norm: feature normalization: batch norm over frequency, per-item instance norm,
+            learned shift-and-scale, or none.
+        mask_activation: ``"sigmoid"``, ``"softmax"`` (over sources) or ``"relu"``.
+    """
+    masker = MaskInferenceMasker(n_fft // 2 + 1, n_src, hidden_size, num_layers, bidirectional, dropout,
+                                 rnn_type, norm, mask_activation)
+    return MaskSeparator(STFT(n_fft, hop_length), masker, ISTFT(n_fft, hop_length), n_src=n_src,
+                         sample_rate=sample_rate)
