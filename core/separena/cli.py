@@ -1,0 +1,265 @@
+"""The ``separena`` command line: list, info, plugins, train, evaluate, separate.
+
+Errors the user can fix (:class:`SeparenaError`) print one line to stderr and exit with
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .errors import SeparenaError
+from .registry import Registry, default_registry
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SeparenaError as exc:
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            for line in lines:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _registry(ctx: click.Context) -> Registry:
+    obj = ctx.find_root().obj or {}
+    return default_registry(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()))
+
+
+def _format_params(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.0f} k"
+
+
+def _count_params(registry: Registry, name: str) -> int | None:
+    try:
+        model = registry.create_model(name)
+    except Exception:
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Load a plugin from a module or .py file (also: SEPARENA_PLUGINS=a,b).")
+@click.option("--registry", "registry_files", multiple=True, type=click.Path(), metavar="FILE",
+              help="Extra registry YAML, layered last (also: SEPARENA_REGISTRY).")
+@click.version_option(package_name="separena")
+@click.pass_context
+def main(ctx: click.Context, plugins: tuple[str, ...], registry_files: tuple[str, ...]) -> None:
+    """separena: deep source separation architectures as plugins, and the arena that benchmarks them."""
+    ctx.obj = {"plugins": plugins, "registry_files": registry_files}
+
+
+@main.command("list")
+@click.argument("pattern", default="*")
+@click.option("--task", default=None, help="Only models that serve this task (speech, music).")
+@click.option("--params/--no-params", "show_params", default=False,
+              help="Build each model to count its parameters (imports every plugin's code).")
+@click.pass_context
+@_one_line_errors
+def list_cmd(ctx: click.Context, pattern: str, task: str | None, show_params: bool) -> None:
+    """List models (presets) matching PATTERN: name, plugin, family, tasks, params, status."""
+    registry = _registry(ctx)
+    table = Table(title="separena models")
+    for column in ("name", "architecture", "plugin", "family", "tasks", "params", "status"):
+        table.add_column(column, overflow="fold")
+    names = registry.list_models(pattern, task=task)
+    for name in names:
+        preset = registry.preset(name)
+        spec = registry.architectures.get(preset.architecture)
+        reason = registry.unavailable_reason(name)
+        plugin = registry.plugin_of(preset.architecture) if spec else "-"
+        params = _format_params(_count_params(registry, name)) if show_params and reason is None else "-"
+        table.add_row(name, preset.architecture, plugin.split("[")[0], spec.family if spec else "-",
+                      ",".join(preset.tasks or (spec.tasks if spec else ())), params,
+                      "ok" if reason is None else f"[red]unavailable: {escape(reason)}[/red]")
+    console.print(table)
+    failed = [p for p in registry.plugins.values() if p.errors]
+    if failed:
+        err_console.print(f"[yellow]{len(failed)} plugin(s) failed; see `separena plugins`[/yellow]")
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+@_one_line_errors
+def info(ctx: click.Context, name: str) -> None:
+    """Show a model's architecture spec, parameters with defaults, and preset provenance."""
+    registry = _registry(ctx)
+    preset = registry.preset(name)
+    spec = registry.architectures.get(preset.architecture)
+    console.print(f"[bold]{preset.name}[/bold]  {preset.description or (spec.summary if spec else '')}")
+    console.print(f"architecture: {preset.architecture}")
+    reason = registry.unavailable_reason(name)
+    if spec is None or reason is not None:
+        console.print(f"status: [red]unavailable: {escape(str(reason))}[/red]")
+        return
+    console.print(f"plugin: {escape(registry.plugin_of(spec.name))}")
+    console.print(f"family: {spec.family}   tasks: {', '.join(preset.tasks or spec.tasks)}   "
+                  f"trainable: {spec.trainable}")
+    objective = preset.objective or spec.objective
+    console.print(f"objective: {objective}")
+    console.print(f"reference: {spec.reference}")
+    table = Table(title="parameters")
+    for column in ("name", "type", "default", "preset value"):
+        table.add_column(column)
+    for pname, param in spec.params().items():
+        annotation = param.annotation if isinstance(param.annotation, str) else getattr(
+            param.annotation, "__name__", str(param.annotation))
+        value = repr(preset.params[pname]) if pname in preset.params else ""
+        table.add_row(pname, str(annotation), repr(param.default), value)
+    console.print(table)
+    console.print("defined in (later wins): " + escape("; ".join(preset.sources)))
+
+
+@main.command()
+@click.pass_context
+@_one_line_errors
+def plugins(ctx: click.Context) -> None:
+    """Show each plugin: distribution, version, hooks, what it registered, status and error."""
+    registry = _registry(ctx)
+    registry.architectures  # collect, so registration errors are recorded
+    table = Table(title="separena plugins")
+    for column in ("plugin", "version", "hooks", "provides", "status"):
+        table.add_column(column, overflow="fold")
+    for info in registry.plugins.values():
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.provides.items())
+        status = "ok" if not info.errors else f"[red]{info.status}: {escape(' | '.join(info.errors))}[/red]"
+        table.add_row(escape(info.name), info.version or "-",
+                      ", ".join(h.removeprefix("separena_") for h in info.hooks), escape(provides or "-"), status)
+    console.print(table)
+
+
+def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] | None = None):
+    suite = registry.suite(suite_name)
+    params = {**suite.dataset_params, **(overrides or {})}
+    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **params)
+    return suite, data
+
+
+@main.command()
+@click.argument("name")
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True,
+              help="Suite whose dataset, segment length and budget to use.")
+@click.option("--steps", type=int, default=None, help="Override the budget's steps.")
+@click.option("--minutes", type=float, default=None, help="Override the budget's minutes.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint path (default runs/NAME/model.pt).")
+@click.pass_context
+@_one_line_errors
+def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, minutes: float | None, seed: int,
+          device: str, output: Path | None) -> None:
+    """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi."""
+    from dataclasses import replace
+
+    from .train import evaluate, train as train_model
+
+    registry = _registry(ctx)
+    config = registry.model_config(name)
+    suite, data = _suite_data(registry, suite_name)
+    budget = suite.budget
+    if steps is not None or minutes is not None:
+        budget = replace(budget, steps=steps, minutes=minutes)
+    output = output or Path("runs") / config.name / "model.pt"
+    model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
+                                device=device, checkpoint_path=output)
+    console.print(f"trained {config.name}: {result.steps} steps in {result.seconds:.0f} s "
+                  f"({result.steps_per_second:.2f} steps/s), final loss "
+                  f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {output}")
+    for set_name, examples in data.test_sets().items():
+        scores = evaluate(model, examples, device=device, description=f"evaluate {set_name}")
+        console.print(f"{set_name}: SI-SDRi mean {scores.mean:.2f} dB, median {scores.median:.2f} dB "
+                      f"over {len(examples)} mixtures")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Trained weights (not needed for oracles).")
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.pass_context
+@_one_line_errors
+def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, suite_name: str, device: str) -> None:
+    """Evaluate model NAME on every test set of a suite's dataset."""
+    from .train import evaluate as evaluate_model, load_checkpoint
+
+    registry = _registry(ctx)
+    config = registry.model_config(name)
+    if checkpoint is not None:
+        config, model = load_checkpoint(checkpoint, registry, name=name, device=device)
+    elif config.trainable:
+        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train`")
+    else:
+        model = config.build()
+    _, data = _suite_data(registry, suite_name)
+    table = Table(title=f"{config.name} on {data.name}")
+    for column in ("set", "mixtures", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
+        table.add_column(column)
+    for set_name, examples in data.test_sets().items():
+        scores = evaluate_model(model, examples, device=device, description=f"evaluate {set_name}")
+        table.add_row(set_name, str(len(examples)), f"{scores.mean:.2f}", f"{scores.median:.2f}",
+                      f"{scores.real_time_factor:.4f}")
+    console.print(table)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Trained weights.")
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.pass_context
+@_one_line_errors
+def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, output_dir: Path,
+             device: str) -> None:
+    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source."""
+    import torch
+
+    from .data.audio import read_wav, write_wav
+    from .train import load_checkpoint
+
+    registry = _registry(ctx)
+    config = registry.model_config(name)
+    if checkpoint is not None:
+        config, model = load_checkpoint(checkpoint, registry, name=name, device=device)
+    elif config.trainable:
+        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train`")
+    else:
+        model = config.build().eval()
+    if model.needs_references:
+        raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
+    wavs = [(path, read_wav(path, model.sample_rate)) for path in inputs]  # all checked before any work
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path, wav in wavs:
+        with torch.no_grad():
+            estimates = model(wav.unsqueeze(0).to(device)).estimates[0].cpu()
+        for k, source in enumerate(estimates, start=1):
+            out = output_dir / f"{path.stem}_s{k}.wav"
+            write_wav(out, source, model.sample_rate)
+            console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
