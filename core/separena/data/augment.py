@@ -1,0 +1,79 @@
+"""Augmentation of training sources: random EQ and band limits (speed, noise and gain are
+applied by the training streams themselves, see :mod:`separena.data.speech`).
+
+Everything here is a pure function of its inputs and the :class:`numpy.random.Generator` it is
+given, so a training stream seeded from ``(seed, step)`` stays deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["AugmentConfig", "augment_sources", "random_response"]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What the default training augmentation does, per source and per batch item.
+
+    - ``speed``: resample each source crop by a factor uniform in ``1 +- speed`` (pitch and
+      tempo together).
+    - ``eq_prob`` / ``eq_db``: a smooth random EQ, gains uniform in ``+-eq_db`` dB at
+      ``eq_bands`` log-spaced frequencies, interpolated on a log-frequency axis.
+    - ``lowpass_prob`` / ``lowpass_hz``: a 4th-order (Butterworth magnitude) low-pass with a
+      cutoff log-uniform in ``lowpass_hz`` (upper end capped below Nyquist): band-limited
+      "telephone" or cheap-microphone sound.
+    - ``highpass_prob`` / ``highpass_hz``: a 2nd-order high-pass, cutoff log-uniform.
+    - ``noise_prob`` / ``noise_snr_db``: noise (white to pinkish, random tilt) added to the
+      mixture only, at an SNR uniform in this range.
+    - ``gain_db``: overall gain of mixture and sources uniform in ``+-gain_db`` dB (kept
+      below full scale).
+    """
+
+    speed: float = 0.10
+    eq_prob: float = 0.8
+    eq_db: float = 6.0
+    eq_bands: int = 6
+    lowpass_prob: float = 0.4
+    lowpass_hz: tuple[float, float] = (1800.0, 3800.0)
+    highpass_prob: float = 0.4
+    highpass_hz: tuple[float, float] = (60.0, 400.0)
+    noise_prob: float = 0.5
+    noise_snr_db: tuple[float, float] = (20.0, 45.0)
+    gain_db: float = 6.0
+
+
+def random_response(rng: np.random.Generator, freqs: np.ndarray, sample_rate: int, count: int,
+                    cfg: AugmentConfig) -> np.ndarray:
+    """``count`` random magnitude responses ``[count, len(freqs)]`` (EQ x low-pass x high-pass)."""
+    nyq = sample_rate / 2
+    f = np.maximum(freqs, 1.0)
+    anchors = np.log(np.geomspace(80.0, nyq, cfg.eq_bands))
+    # linear interpolation on log-frequency as a matrix: response_db = gains @ basis
+    basis = np.stack([np.interp(np.log(f), anchors, np.eye(cfg.eq_bands)[k]) for k in range(cfg.eq_bands)])
+    use_eq = rng.random(count) < cfg.eq_prob
+    gains_db = rng.uniform(-cfg.eq_db, cfg.eq_db, size=(count, cfg.eq_bands)) * use_eq[:, None]
+    lp_hi = min(cfg.lowpass_hz[1], 0.95 * nyq)
+    lp_lo = min(cfg.lowpass_hz[0], lp_hi)
+    use_lp = rng.random(count) < cfg.lowpass_prob
+    lp = np.exp(rng.uniform(np.log(lp_lo), np.log(lp_hi), size=count))
+    use_hp = rng.random(count) < cfg.highpass_prob
+    hp = np.exp(rng.uniform(np.log(cfg.highpass_hz[0]), np.log(cfg.highpass_hz[1]), size=count))
+    resp = 10 ** (gains_db @ basis / 20)
+    resp /= np.where(use_lp[:, None], np.sqrt(1 + (f[None] / lp[:, None]) ** 8), 1.0)
+    resp /= np.where(use_hp[:, None], np.sqrt(1 + (hp[:, None] / f[None]) ** 4), 1.0)
+    return resp
+
+
+def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator, cfg: AugmentConfig) -> Tensor:
+    """Filter each source of ``sources [batch, n_src, time]`` (float32) with its own random
+    response (zero-phase, applied in the frequency domain). Returns the same shape."""
+    b, s, n = sources.shape
+    spec = torch.fft.rfft(sources, dim=-1)
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    resp = random_response(rng, freqs, sample_rate, b * s, cfg).reshape(b, s, -1)
+    return torch.fft.irfft(spec * torch.from_numpy(resp.astype(np.float32)), n=n, dim=-1)

@@ -1,0 +1,648 @@
+"""``espeak-2mix``: 2-speaker mixtures of eSpeak NG voices, generated locally and cached.
+
+A *speaker* is one combination of an eSpeak NG language/accent, a voice variant, a base pitch,
+a pitch range, a speaking rate and a formant (vocal-tract length) shift. Speakers are disjoint
+across splits by construction: valid and test speakers use voice variants that no training
+speaker uses, and about half of them speak languages that no training speaker speaks.
+
+Text is drawn from the word-frequency lists of the ``wordfreq`` package in the speaker's own
+language where it has one (42 languages), otherwise English read with that language's
+phonology: sentences of 4-13 words weighted by frequency, with commas, questions and
+exclamations, so every utterance is different.
+
+The utterances are synthesised by ``espeak-ng`` (two at a time), moved to ``sample_rate`` with
+the formant shift folded into the resampling ratio, trimmed, level-normalised and stored as
+16-bit PCM under ``<cache_dir>/espeak-2mix-<hash>/``; the hash covers every generation
+parameter, the generator version and the versions of eSpeak NG, wordfreq, numpy and scipy. The
+build happens in a temporary folder that is renamed into place when complete, so an
+interrupted build is never read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import SeparenaError
+from . import SeparationData
+from .audio import read_wav, write_wav
+from .augment import AugmentConfig, augment_sources
+from .wsj0mix import Wsj0MixSet, write_mixture_set
+
+__all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "default_cache_dir", "GENERATOR_VERSION"]
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = "espeak-2mix/1"
+ESPEAK = "espeak-ng"
+
+# Voices whose output is not usable speech for this purpose: constructed fantasy languages,
+# and languages that spell out foreign text letter by letter (no usable native word list).
+EXCLUDED_LANGUAGES = frozenset({
+    "chr-US-Qaaa-x-west", "piqd", "py", "qdb", "qya", "sjn", "jbo",
+    "hak", "hyw", "my", "kok", "shn", "mi",
+})
+# Variants that are not a human voice (robots, whisper, effects) or a speed test.
+EXCLUDED_VARIANTS = frozenset({
+    "robosoft", "robosoft2", "robosoft3", "robosoft4", "robosoft5", "robosoft6", "robosoft7",
+    "robosoft8", "UniRobot", "anikaRobot", "Demonic", "announcer", "whisper", "whisperf", "fast",
+})
+# eSpeak language code (its first part) -> wordfreq language of the text it reads.
+TEXT_LANGUAGE_ALIASES = {
+    "cmn": "zh", "yue": "zh", "bs": "sh", "hr": "sh", "sr": "sh",
+    "be": "ru", "ba": "ru", "cv": "ru", "ky": "ru", "nog": "ru", "tt": "ru", "kk": "ru",
+}
+VOCABULARY_SIZE = 5000  # most frequent words of each language
+UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each test source
+LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One synthetic speaker: eSpeak NG ``-v language+variant -p pitch -s rate``, SSML
+    ``<prosody range="pitch_range%">``, and frequencies scaled by ``formant`` (durations by
+    ``1 / formant``)."""
+
+    id: str
+    split: str
+    language: str
+    variant: str
+    pitch: int
+    pitch_range: int
+    rate: int
+    formant: float
+    text_language: str
+
+
+def default_cache_dir() -> Path:
+    """``$SEPARENA_CACHE`` or ``~/.cache/separena``."""
+    return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
+
+
+# --------------------------------------------------------------------------------------------
+# eSpeak NG
+
+
+def _espeak(*args: str) -> str:
+    if shutil.which(ESPEAK) is None:
+        raise SeparenaError(
+            "espeak-2mix: espeak-ng not found on PATH; install the Debian package espeak-ng "
+            "(apt-get install espeak-ng)"
+        )
+    try:
+        res = subprocess.run([ESPEAK, *args], capture_output=True, text=True, check=True, timeout=60)
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise SeparenaError(f"espeak-2mix: `{ESPEAK} {' '.join(args)}` failed: {exc}") from None
+    return res.stdout
+
+
+def espeak_inventory() -> tuple[str, list[str], list[str]]:
+    """``(version line, languages, variants)`` of the installed eSpeak NG, filtered and sorted."""
+    version = _espeak("--version").strip()
+    languages = set()
+    for line in _espeak("--voices").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] not in EXCLUDED_LANGUAGES:
+            languages.add(fields[1])
+    variants = set()
+    for line in _espeak("--voices=variant").splitlines()[1:]:
+        fields = line.split()
+        if fields and fields[-1].startswith("!v/"):
+            name = fields[-1][3:]
+            if name not in EXCLUDED_VARIANTS:
+                variants.add(name)
+    return version, sorted(languages), sorted(variants)
+
+
+def _text_language(language: str, available: set[str]) -> str:
+    base = language.split("-")[0].lower()
+    base = TEXT_LANGUAGE_ALIASES.get(base, base)
+    return base if base in available else "en"
+
+
+def _vocabulary(lang: str) -> tuple[list[str], np.ndarray]:
+    """The most frequent alphabetic words of ``lang`` and sampling weights (Zipf, flattened)."""
+    import wordfreq
+
+    words = [w for w in wordfreq.top_n_list(lang, VOCABULARY_SIZE * 2, wordlist="small") if w.isalpha()]
+    words = words[:VOCABULARY_SIZE]
+    weights = 1.0 / np.arange(1, len(words) + 1) ** 0.6
+    return words, weights / weights.sum()
+
+
+def _sentences(rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], n: int) -> str:
+    """``n`` random sentences of 4-13 frequency-weighted words with punctuation."""
+    words, weights = vocab
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(4, 14))
+        picked = [words[i] for i in rng.choice(len(words), size=k, p=weights)]
+        if k > 6 and rng.random() < 0.4:
+            c = int(rng.integers(2, k - 2))
+            picked[c] += ","
+        if rng.random() < 0.05:
+            picked.insert(int(rng.integers(0, k)), str(int(rng.integers(2, 2000))))
+        picked[0] = picked[0][:1].upper() + picked[0][1:]
+        end = rng.choice([".", ".", ".", "?", "!"])
+        out.append(" ".join(picked) + end)
+    return " ".join(out)
+
+
+def _synthesize(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
+    """Run eSpeak NG; ``(int16 samples, sample rate)``."""
+    ssml = f'<speak><prosody range="{speaker.pitch_range}%">{escape(text)}</prosody></speak>'
+    cmd = [ESPEAK, "-m", "-v", f"{speaker.language}+{speaker.variant}", "-p", str(speaker.pitch),
+           "-s", str(speaker.rate), "--stdout", ssml]
+    try:
+        res = subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+    except FileNotFoundError:
+        raise SeparenaError("espeak-2mix: espeak-ng not found on PATH; install the Debian package espeak-ng") from None
+    except subprocess.SubprocessError as exc:
+        raise SeparenaError(f"espeak-2mix: espeak-ng failed for speaker {speaker.id}: {exc}") from None
+    data = res.stdout
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SeparenaError(f"espeak-2mix: espeak-ng gave no WAV for speaker {speaker.id}")
+    rate = int.from_bytes(data[24:28], "little")
+    body = data[44:]
+    return np.frombuffer(body[: len(body) // 2 * 2], dtype="<i2"), rate
+
+
+def _resample_ratio(rate_in: int, rate_out: int, formant: float) -> tuple[int, int]:
+    """``(up, down)`` for :func:`scipy.signal.resample_poly` that treats input sampled at
+    ``rate_in`` as if sampled at ``rate_in * formant`` (all frequencies times ``formant``) and
+    brings it to ``rate_out``. ``formant`` is quantised to a step of about 0.25 %."""
+    g = math.gcd(rate_in, rate_out)
+    m = max(1, math.ceil(400 / (rate_in // g)))
+    base = rate_in // g * m  # formant = k / base
+    k = max(1, round(formant * base))
+    up, down = rate_out // g * m, k
+    r = math.gcd(up, down)
+    return up // r, down // r
+
+
+def _process(pcm: np.ndarray, rate_in: int, rate_out: int, formant: float) -> np.ndarray:
+    """Resample with formant shift, trim silence, normalise level. float32 ``[time]``."""
+    from scipy.signal import resample_poly
+
+    x = pcm.astype(np.float64) / 32768.0
+    up, down = _resample_ratio(rate_in, rate_out, formant)
+    y = resample_poly(x, up, down)
+    frame = max(1, rate_out // 100)  # 10 ms
+    n = len(y) // frame
+    if n == 0:
+        return np.zeros(0, np.float32)
+    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(1)
+    active = energy > energy.max() * 1e-5  # -50 dB re the loudest frame
+    idx = np.flatnonzero(active)
+    if len(idx) == 0:
+        return np.zeros(0, np.float32)
+    margin = 3  # frames
+    lo, hi = max(0, idx[0] - margin) * frame, min(n, idx[-1] + 1 + margin) * frame
+    y = y[lo:hi]
+    loud = energy > energy.max() * 1e-4  # -40 dB: active speech for the level
+    rms = math.sqrt(float(energy[loud].mean()))
+    gain = min(UTTERANCE_RMS / max(rms, 1e-8), 0.99 / max(float(np.abs(y).max()), 1e-8))
+    return (y * gain).astype(np.float32)
+
+
+def _build_speaker(speaker: Speaker, texts: list[str], sample_rate: int, out: Path) -> list[int]:
+    """Synthesise every utterance of one speaker into ``out`` (one file, utterances
+    concatenated); returns the utterance lengths in samples."""
+    pieces = []
+    for text in texts:
+        pcm, rate = _synthesize(speaker, text)
+        y = _process(pcm, rate, sample_rate, speaker.formant)
+        if len(y) < sample_rate // 2:
+            raise SeparenaError(
+                f"espeak-2mix: speaker {speaker.id} ({speaker.language}+{speaker.variant}) gave "
+                f"{len(y)} samples for {text[:40]!r}; expected at least 0.5 s of speech"
+            )
+        pieces.append(y)
+    write_wav(out, np.concatenate(pieces), sample_rate)
+    return [len(p) for p in pieces]
+
+
+# --------------------------------------------------------------------------------------------
+# Speakers and plan
+
+
+def _make_speakers(rng: np.random.Generator, split: str, n: int, languages: Sequence[str],
+                   held_out_languages: Sequence[str], variants: Sequence[str], formant_shift: float,
+                   text_langs: set[str]) -> list[Speaker]:
+    """``n`` distinct speakers; every other one speaks a held-out language when there are any."""
+    seen: set[tuple] = set()
+    out: list[Speaker] = []
+    lang_order = list(rng.permutation(len(languages)))
+    while len(out) < n:
+        i = len(out)
+        if held_out_languages and i % 2 == 0:
+            lang = held_out_languages[(i // 2) % len(held_out_languages)]
+        else:
+            lang = languages[lang_order[(i // (2 if held_out_languages else 1)) % len(languages)]]
+        variant = variants[int(rng.integers(len(variants)))]
+        pitch = int(rng.integers(15, 86))
+        pitch_range = int(rng.integers(40, 181))
+        rate = int(rng.integers(130, 211))
+        formant = round(float(rng.uniform(1 - formant_shift, 1 + formant_shift)), 3)
+        key = (lang, variant, pitch, pitch_range, rate, formant)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Speaker(f"{split}{i:04d}", split, lang, variant, pitch, pitch_range, rate, formant,
+                           _text_language(lang, text_langs)))
+    return out
+
+
+def _plan(params: dict, languages: list[str], variants: list[str], text_langs: set[str]) -> list[Speaker]:
+    """Every speaker of every split, a pure function of ``params`` and the voice inventory."""
+    rng = np.random.default_rng([params["seed"], 1])
+    langs = [languages[i] for i in rng.permutation(len(languages))]
+    vars_ = [variants[i] for i in rng.permutation(len(variants))]
+    nl_t, nl_v = params["n_test_languages"], params["n_valid_languages"]
+    nv_t, nv_v = params["n_test_variants"], params["n_valid_variants"]
+    if nv_t + nv_v >= len(vars_) or nl_t + nl_v >= len(langs):
+        raise SeparenaError(
+            f"espeak-2mix: too many held-out voices; expected fewer than {len(vars_)} variants and "
+            f"{len(langs)} languages, got {nv_t + nv_v} and {nl_t + nl_v}"
+        )
+    test_l, valid_l, train_l = langs[:nl_t], langs[nl_t:nl_t + nl_v], langs[nl_t + nl_v:]
+    test_v, valid_v, train_v = vars_[:nv_t], vars_[nv_t:nv_t + nv_v], vars_[nv_t + nv_v:]
+    shift = params["formant_shift"]
+    return [
+        *_make_speakers(rng, "train", params["n_train_speakers"], train_l, [], train_v, shift, text_langs),
+        *_make_speakers(rng, "valid", params["n_valid_speakers"], train_l, valid_l, valid_v, shift, text_langs),
+        *_make_speakers(rng, "test", params["n_test_speakers"], train_l, test_l, test_v, shift, text_langs),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Pools and mixtures
+
+
+@dataclass
+class _Pool:
+    """Utterances of one split held in memory: ``audio [total]`` float32, utterance ``u`` is
+    ``audio[offsets[u]:offsets[u] + lengths[u]]`` spoken by ``speaker_of[u]``."""
+
+    audio: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    speaker_of: np.ndarray
+    speakers: list[Speaker]
+
+    def utterances_of(self) -> list[np.ndarray]:
+        return [np.flatnonzero(self.speaker_of == s) for s in range(len(self.speakers))]
+
+
+def _load_pool(root: Path, split: str, speakers: list[Speaker], lengths: dict[str, list[int]],
+               sample_rate: int) -> _Pool:
+    spk = [s for s in speakers if s.split == split]
+    chunks, lens, owner = [], [], []
+    for j, s in enumerate(spk):
+        wav = read_wav(root / "speakers" / split / f"{s.id}.wav", sample_rate).numpy()
+        if len(wav) != sum(lengths[s.id]):
+            raise SeparenaError(f"{root}: cached audio of {s.id} has {len(wav)} samples; expected {sum(lengths[s.id])}")
+        chunks.append(wav)
+        lens += lengths[s.id]
+        owner += [j] * len(lengths[s.id])
+    lengths_arr = np.asarray(lens, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
+    return _Pool(np.concatenate(chunks).astype(np.float32), offsets, lengths_arr, np.asarray(owner), spk)
+
+
+def _crop(pool: _Pool, u: int, start: int, n: int) -> np.ndarray:
+    """``n`` samples of utterance ``u`` from ``start`` (zero-padded past its end)."""
+    out = np.zeros(n, np.float32)
+    length = int(pool.lengths[u])
+    take = max(0, min(n, length - start))
+    out[:take] = pool.audio[pool.offsets[u] + start: pool.offsets[u] + start + take]
+    return out
+
+
+def _fixed_mixtures(pool: _Pool, n: int, seconds: float, sample_rate: int, seed: int, salt: int):
+    """wsj0-2mix-style evaluation mixtures: 2 distinct speakers, a random ``seconds`` crop of
+    one utterance each, each source at ``UTTERANCE_RMS`` times a relative level uniform in
+    ``+-LEVEL_DB`` dB. Yields :class:`Example` with ``sources [2, time]``, ``mix = sum``."""
+    from . import Example
+
+    rng = np.random.default_rng([seed, 3, salt])
+    utts = pool.utterances_of()
+    length = int(round(seconds * sample_rate))
+    for j in range(n):
+        pair = rng.choice(len(pool.speakers), size=2, replace=False)
+        srcs = []
+        for s in pair:
+            u = int(utts[s][rng.integers(len(utts[s]))])
+            ulen = int(pool.lengths[u])
+            if ulen >= length:
+                x = _crop(pool, u, int(rng.integers(0, ulen - length + 1)), length)
+            else:  # place the whole utterance at a random offset
+                x = np.zeros(length, np.float32)
+                at = int(rng.integers(0, length - ulen + 1))
+                x[at:at + ulen] = _crop(pool, u, 0, ulen)
+            srcs.append(x / max(float(np.sqrt((x ** 2).mean())), 1e-8))
+        rel = float(rng.uniform(-LEVEL_DB, LEVEL_DB))
+        src = np.stack(srcs) * UTTERANCE_RMS * np.array([[10 ** (rel / 40)], [10 ** (-rel / 40)]])
+        peak = max(float(np.abs(src.sum(0)).max()), float(np.abs(src).max()))
+        if peak > 0.95:
+            src *= 0.95 / peak
+        src_t = torch.from_numpy(src.astype(np.float32))
+        names = "_".join(pool.speakers[s].id for s in pair)
+        yield Example(f"{j:05d}_{names}", src_t.sum(0), src_t)
+
+
+# --------------------------------------------------------------------------------------------
+# Training stream
+
+
+class EspeakTrainStream:
+    """Fresh 2-speaker training mixtures, a pure function of ``(seed, step)``.
+
+    Each item draws 2 distinct training speakers, one utterance of each and a random crop of
+    it, optionally augments each source (``augment``: random speed +-10 %, EQ, band limits,
+    see :mod:`separena.data.augment`), normalises each source and sets their relative level
+    uniformly in +-2.5 dB, sums them, and with augmentation adds low-level noise to the
+    mixture only and a random overall gain.
+
+    ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32.
+    """
+
+    n_src = 2
+
+    def __init__(self, pool: _Pool, sample_rate: int, augment: AugmentConfig | None) -> None:
+        self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
+        self._utts = pool.utterances_of()
+        self.audio = torch.from_numpy(pool.audio)
+
+    @property
+    def n_speakers(self) -> int:
+        return len(self.pool.speakers)
+
+    @property
+    def minutes(self) -> float:
+        """Minutes of training speech in the pool."""
+        return len(self.pool.audio) / self.sample_rate / 60
+
+    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
+        rng = np.random.default_rng([int(seed), int(step), 0xE5EA])
+        aug, pool, n = self.augment, self.pool, segment_samples
+        speed_range = aug.speed if aug is not None else 0.0
+        first = np.empty((batch_size, 2), np.int64)  # first sample of each crop in the pool
+        avail = np.empty((batch_size, 2), np.int64)  # samples of the utterance from there on
+        speed = np.ones((batch_size, 2))
+        for b in range(batch_size):
+            pair = rng.choice(len(self._utts), size=2, replace=False)
+            for k, s in enumerate(pair):
+                utts = self._utts[s]
+                u = int(utts[rng.integers(len(utts))])
+                if speed_range > 0:
+                    speed[b, k] = rng.uniform(1 - speed_range, 1 + speed_range)
+                need = int(math.ceil((n - 1) * speed[b, k])) + 1
+                ulen = int(pool.lengths[u])
+                start = int(rng.integers(0, max(ulen - need, 0) + 1))
+                first[b, k], avail[b, k] = pool.offsets[u] + start, ulen - start
+        out = self._gather(first, avail, speed, n)
+        if aug is not None:
+            out = augment_sources(out, self.sample_rate, rng, aug)
+        out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
+        rel = torch.from_numpy(rng.uniform(-LEVEL_DB, LEVEL_DB, size=batch_size).astype(np.float32))
+        out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
+        mix = out.sum(1)
+        if aug is not None:
+            mix, out = _noise_and_gain(mix, out, rng, aug)
+        return mix.contiguous(), out.contiguous()
+
+    def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int) -> Tensor:
+        """Crops ``[batch, 2, n]`` read at ``first + t * speed`` with linear interpolation,
+        zero past the end of each utterance."""
+        pos = torch.arange(n, dtype=torch.float64)[None, None] * torch.from_numpy(speed)[:, :, None]
+        i0 = pos.floor().long()
+        frac = (pos - i0).float()
+        base = torch.from_numpy(first)[:, :, None]
+        lim = torch.from_numpy(avail)[:, :, None]
+        a = torch.where(i0 < lim, self.audio[(base + i0).clamp_max(len(self.audio) - 1)], 0.0)
+        b = torch.where(i0 + 1 < lim, self.audio[(base + i0 + 1).clamp_max(len(self.audio) - 1)], 0.0)
+        return a + (b - a) * frac
+
+
+def _noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
+                    aug: AugmentConfig) -> tuple[Tensor, Tensor]:
+    """Low-level noise on the mixture only (``mix [batch, time]``), then a random overall gain
+    on mixture and ``sources [batch, n_src, time]`` alike, kept below full scale."""
+    b, n = mix.shape
+    has_noise = rng.random(b) < aug.noise_prob
+    snr = rng.uniform(aug.noise_snr_db[0], aug.noise_snr_db[1], size=b)
+    tilt = rng.uniform(-1.0, 1.0, size=b)  # 0 white, < 0 darker (pinkish), > 0 brighter
+    gain_db = rng.uniform(-aug.gain_db, aug.gain_db, size=b)
+    noise_seed = int(rng.integers(0, 2**62))
+    if has_noise.any():
+        gen = torch.Generator().manual_seed(noise_seed)
+        n_freq = n // 2 + 1
+        spec = torch.randn(b, n_freq, 2, generator=gen)
+        f = torch.linspace(1.0 / n_freq, 1.0, n_freq, dtype=torch.float64)
+        shape = f[None] ** (0.5 * torch.from_numpy(tilt)[:, None])
+        noise = torch.fft.irfft(torch.view_as_complex(spec) * shape.float(), n=n, dim=-1)
+        mix_rms = mix.pow(2).mean(-1).sqrt()
+        noise_rms = noise.pow(2).mean(-1).sqrt().clamp_min(1e-12)
+        scale = torch.from_numpy(np.where(has_noise, 10 ** (-snr / 20), 0.0).astype(np.float32))
+        mix = mix + noise * (scale * mix_rms / noise_rms)[:, None]
+    g = torch.from_numpy((10 ** (gain_db / 20)).astype(np.float32))
+    peak = torch.maximum(mix.abs().amax(-1), sources.abs().amax((-2, -1))).clamp_min(1e-8)
+    g = torch.minimum(g, 0.99 / peak)
+    return mix * g[:, None], sources * g[:, None, None]
+
+
+# --------------------------------------------------------------------------------------------
+# Cache and builder
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+
+    try:
+        import wordfreq  # noqa: F401
+        from importlib.metadata import version
+
+        wf = version("wordfreq")
+    except ImportError:
+        raise SeparenaError(
+            "espeak-2mix: the Python package wordfreq is not installed; expected it for the text "
+            "(pip install wordfreq)"
+        ) from None
+    return {"generator": GENERATOR_VERSION, "wordfreq": wf, "numpy": np.__version__,
+            "scipy": scipy.__version__}
+
+
+def _content_hash(obj: dict) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def _remove_stale_builds(cache_root: Path, prefix: str) -> None:
+    """Delete temporary build folders left by processes that no longer exist."""
+    for p in cache_root.glob(f".{prefix}-*.tmp-*"):
+        try:
+            pid = int(p.name.rsplit("-", 2)[-2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except (ValueError, PermissionError, IndexError):
+            continue
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> None:
+    """Synthesise every speaker and write the fixed valid/test mixtures into ``final``."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(final.parent, final.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=f".tmp-{os.getpid()}-b", dir=final.parent))
+    t0 = time.perf_counter()
+    sr = params["sample_rate"]
+    log.info("espeak-2mix: building %d speakers into %s", len(speakers), final)
+    try:
+        text_rngs = {s.id: np.random.default_rng([params["seed"], 2, i]) for i, s in enumerate(speakers)}
+        vocabs = {lang: _vocabulary(lang) for lang in sorted({s.text_language for s in speakers})}
+        jobs = []
+        for s in speakers:
+            rng = text_rngs[s.id]
+            texts = [_sentences(rng, vocabs[s.text_language], int(rng.integers(params["sentences_min"],
+                                                                                 params["sentences_max"] + 1)))
+                     for _ in range(params["utterances_per_speaker"])]
+            jobs.append((s, texts))
+        lengths: dict[str, list[int]] = {}
+        with _progress() as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            task = progress.add_task("espeak-2mix: synthesising speakers", total=len(jobs))
+            futures = {
+                s.id: pool.submit(_build_speaker, s, texts, sr, tmp / "speakers" / s.split / f"{s.id}.wav")
+                for s, texts in jobs
+            }
+            for sid, fut in futures.items():
+                lengths[sid] = fut.result()
+                progress.advance(task)
+            for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
+                pool_ = _load_pool(tmp, split, speakers, lengths, sr)
+                task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)
+                for ex in _fixed_mixtures(pool_, n, params["test_seconds"], sr, params["seed"], salt):
+                    write_mixture_set(tmp, split, [ex], sr)
+                    progress.advance(task)
+        seconds = time.perf_counter() - t0
+        meta = {"params": params, "speakers": [asdict(s) for s in speakers], "lengths": lengths,
+                "build_seconds": round(seconds, 2)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished the same build first
+            if not (final / "meta.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.info("espeak-2mix: built %s in %.1f s", final.name, seconds)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int = 600,
+                n_valid_speakers: int = 24, n_test_speakers: int = 48, utterances_per_speaker: int = 6,
+                sentences_min: int = 2, sentences_max: int = 3, n_valid: int = 100, n_test: int = 200,
+                test_seconds: float = 4.0, n_valid_variants: int = 6, n_test_variants: int = 16,
+                n_valid_languages: int = 4, n_test_languages: int = 8, formant_shift: float = 0.10,
+                augment: bool = True, cache_dir: str | None = None, workers: int = 2) -> SeparationData:
+    """2-speaker mixtures of synthetic eSpeak NG speakers, disjoint across splits.
+
+    Args:
+        seed: everything (speakers, text, held-out voices, evaluation mixtures) follows from it.
+        sample_rate: Hz of every waveform.
+        n_train_speakers, n_valid_speakers, n_test_speakers: speakers per split.
+        utterances_per_speaker: utterances of each speaker, each of ``sentences_min`` to
+            ``sentences_max`` sentences (about 3-4 s per sentence).
+        n_valid, n_test: fixed evaluation mixtures, ``test_seconds`` long each.
+        n_valid_variants, n_test_variants: voice variants held out for valid / test speakers.
+        n_valid_languages, n_test_languages: languages held out for valid / test; half of the
+            speakers of those splits speak them, the other half training languages.
+        formant_shift: frequencies of each speaker scaled by a factor uniform in ``1 +- shift``.
+        augment: augment training batches (speed, EQ, band limits, noise, gain).
+        cache_dir: where generated audio is kept (default ``$SEPARENA_CACHE`` or
+            ``~/.cache/separena``).
+        workers: eSpeak NG processes run at once while building (does not change the data).
+
+    Returns:
+        :class:`SeparationData` named ``espeak-2mix@<hash>`` (``+noaug`` without augmentation),
+        with ``train`` an :class:`EspeakTrainStream` and ``valid``/``test`` read from the cache
+        in the wsj0-2mix layout.
+    """
+    params = {
+        "seed": int(seed), "sample_rate": int(sample_rate), "n_train_speakers": int(n_train_speakers),
+        "n_valid_speakers": int(n_valid_speakers), "n_test_speakers": int(n_test_speakers),
+        "utterances_per_speaker": int(utterances_per_speaker), "sentences_min": int(sentences_min),
+        "sentences_max": int(sentences_max), "n_valid": int(n_valid), "n_test": int(n_test),
+        "test_seconds": float(test_seconds), "n_valid_variants": int(n_valid_variants),
+        "n_test_variants": int(n_test_variants), "n_valid_languages": int(n_valid_languages),
+        "n_test_languages": int(n_test_languages), "formant_shift": float(formant_shift),
+    }
+    _check_params(params)
+    version, languages, variants = espeak_inventory()
+    versions = {**_versions(), "espeak-ng": version}
+    import wordfreq
+
+    text_langs = set(wordfreq.available_languages(wordlist="small"))
+    speakers = _plan(params, languages, variants, text_langs)
+    digest = _content_hash({"params": params, "versions": versions, "languages": languages,
+                            "variants": variants, "text_languages": sorted(text_langs)})
+    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    final = root / f"espeak-2mix-{digest[:16]}"
+    if not (final / "meta.json").is_file():
+        _build(final, params, speakers, workers)
+    else:
+        log.info("espeak-2mix: using cached %s", final)
+    meta = json.loads((final / "meta.json").read_text())
+    cached = [Speaker(**d) for d in meta["speakers"]]
+    train_pool = _load_pool(final, "train", cached, meta["lengths"], sample_rate)
+    train = EspeakTrainStream(train_pool, sample_rate, AugmentConfig() if augment else None)
+    valid = Wsj0MixSet(final, "valid", sample_rate, 2, mix_from_sources=True)
+    test = Wsj0MixSet(final, "test", sample_rate, 2, mix_from_sources=True)
+    name = f"espeak-2mix@{digest[:8]}" + ("" if augment else "+noaug")
+    return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test)
+
+
+def _check_params(p: dict) -> None:
+    def need(ok: bool, what: str, expected: str, got: object) -> None:
+        if not ok:
+            raise SeparenaError(f"espeak-2mix: bad {what}; expected {expected}, got {got!r}")
+
+    need(p["sample_rate"] >= 4000, "sample_rate", ">= 4000 Hz", p["sample_rate"])
+    need(p["n_train_speakers"] >= 2, "n_train_speakers", ">= 2", p["n_train_speakers"])
+    need(p["n_valid_speakers"] >= 2, "n_valid_speakers", ">= 2", p["n_valid_speakers"])
+    need(p["n_test_speakers"] >= 2, "n_test_speakers", ">= 2", p["n_test_speakers"])
+    need(p["utterances_per_speaker"] >= 1, "utterances_per_speaker", ">= 1", p["utterances_per_speaker"])
+    need(1 <= p["sentences_min"] <= p["sentences_max"], "sentences_min/max", "1 <= min <= max",
+         (p["sentences_min"], p["sentences_max"]))
+    need(p["n_valid"] >= 1 and p["n_test"] >= 1, "n_valid/n_test", ">= 1", (p["n_valid"], p["n_test"]))
+    need(p["test_seconds"] > 0, "test_seconds", "> 0", p["test_seconds"])
+    need(0 <= p["formant_shift"] < 0.5, "formant_shift", "in [0, 0.5)", p["formant_shift"])
+    for k in ("n_valid_variants", "n_test_variants"):
+        need(p[k] >= 1, k, ">= 1 (held-out variants keep splits disjoint)", p[k])
+    for k in ("n_valid_languages", "n_test_languages"):
+        need(p[k] >= 0, k, ">= 0", p[k])

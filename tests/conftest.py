@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from separena import Registry
+
+PLUGIN_DIR = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    # Two cores, several test processes: one thread keeps timings steady and tests fast.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fixture_plugin() -> callable:
+    """Path of a fixture plugin file under tests/plugins/."""
+    return lambda name: str(PLUGIN_DIR / f"{name}.py")
+
+
+@pytest.fixture
+def bare_registry() -> Registry:
+    """A registry with only the core's builtin plugin: no entry points, no core registry.yaml."""
+    return Registry(entry_points=False, core_registry=False)

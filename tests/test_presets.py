@@ -1,0 +1,154 @@
+"""Each registry.yaml error type, with the exact one-line message it produces."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from separena import Registry, RegistryFileError
+
+
+def _load(tmp_path, fixture_plugin, text: str) -> Registry:
+    path = tmp_path / "my.yaml"
+    path.write_text(textwrap.dedent(text))
+    registry = Registry(entry_points=False, core_registry=False, plugins=[fixture_plugin("good_minimal")],
+                        registry_files=[path])
+    registry.presets  # load now
+    return registry
+
+
+def _problems(tmp_path, fixture_plugin, text: str) -> list[str]:
+    with pytest.raises(RegistryFileError) as info:
+        _load(tmp_path, fixture_plugin, text)
+    return [p.replace(str(tmp_path / "my.yaml"), "my.yaml") for p in info.value.problems]
+
+
+def test_valid_file_loads_with_provenance(tmp_path, fixture_plugin):
+    registry = _load(tmp_path, fixture_plugin, """\
+        presets:
+          tiny-big:
+            architecture: tiny-masker
+            params: {n_fft: 128}
+            description: bigger
+        suites:
+          mine:
+            dataset: espeak-2mix
+            budget: {steps: 5}
+            models: ["tiny-*"]
+        """)
+    assert registry.preset("tiny-big").params == {"n_fft": 128}
+    assert registry.preset("tiny-big").sources == (f"{tmp_path / 'my.yaml'}:2",)
+    assert registry.suite("mine").budget.steps == 5
+    assert registry.select(registry.suite("mine").models) == ["tiny-big", "tiny-masker"]
+
+
+def test_unknown_parameter_suggests(tmp_path, fixture_plugin):
+    assert _problems(tmp_path, fixture_plugin, """\
+        presets:
+          tiny-big:
+            architecture: tiny-masker
+            params: {n_fftt: 128}
+        """) == ["my.yaml:4: presets.tiny-big.params.n_fftt: unknown parameter of architecture 'tiny-masker'; "
+                 "expected one of n_src, sample_rate, n_fft, hop_length, mask_activation (did you mean 'n_fft'?)"]
+
+
+def test_parameter_of_wrong_type(tmp_path, fixture_plugin):
+    assert _problems(tmp_path, fixture_plugin, """\
+        presets:
+          tiny-big:
+            architecture: tiny-masker
+            params:
+              n_fft: 2k
+              mask_activation: tanh
+        """) == [
+        "my.yaml:5: presets.tiny-big.params.n_fft: expected an integer, got '2k'",
+        "my.yaml:6: presets.tiny-big.params.mask_activation: expected one of 'sigmoid', 'softmax', 'relu', got 'tanh'",
+    ]
+
+
+def test_unknown_key_and_top_level_typo(tmp_path, fixture_plugin):
+    assert _problems(tmp_path, fixture_plugin, """\
+        preset:
+          x: {}
+        suites:
+          mine:
+            dataset: espeak-2mix
+            budgett: {steps: 1}
+        """) == [
+        "my.yaml:1: preset: unknown key; expected one of presets, suites (did you mean 'presets'?)",
+        "my.yaml:6: suites.mine.budgett: unknown key; expected one of dataset, dataset_params, sample_rate, "
+        "segment_seconds, budget, seeds, models, metrics, description (did you mean 'budget'?)",
+        "my.yaml:4: suites.mine.budget: expected steps and/or minutes, got neither",
+    ]
+
+
+def test_suite_values_are_checked(tmp_path, fixture_plugin):
+    assert _problems(tmp_path, fixture_plugin, """\
+        suites:
+          mine:
+            dataset: espek-2mix
+            budget: {steps: 2k, batch_size: 0}
+            seeds: [0, -1]
+            sample_rate: 8 kHz
+        """) == [
+        "my.yaml:3: suites.mine.dataset: unknown dataset 'espek-2mix'; expected one of espeak-2mix, wsj0-2mix"
+        " (did you mean 'espeak-2mix'?)",
+        "my.yaml:6: suites.mine.sample_rate: expected a positive integer (Hz), got '8 kHz'",
+        "my.yaml:4: suites.mine.budget.steps: expected a positive integer, got '2k'",
+        "my.yaml:4: suites.mine.budget.batch_size: expected a positive integer, got 0",
+        "my.yaml:5: suites.mine.seeds: expected a non-empty list of non-negative integers, got [0, -1]",
+    ]
+
+
+def test_unknown_objective_loss(tmp_path, fixture_plugin):
+    assert _problems(tmp_path, fixture_plugin, """\
+        presets:
+          tiny-l1:
+            architecture: tiny-masker
+            objective: {pit-mask-l2: 1.0}
+        """) == ["my.yaml:4: presets.tiny-l1.objective: unknown loss 'pit-mask-l2'; expected one of pit-mask-l1, "
+                 "pit-si-sdr (did you mean 'pit-mask-l1'?)"]
+
+
+def test_invalid_yaml_is_one_line(tmp_path, fixture_plugin):
+    problems = _problems(tmp_path, fixture_plugin, "presets: [unclosed\n")
+    assert len(problems) == 1 and problems[0].startswith("my.yaml:2: not valid YAML:")
+
+
+def test_yaml_tags_that_construct_objects_are_refused(tmp_path, fixture_plugin):
+    problems = _problems(tmp_path, fixture_plugin, "presets: !!python/object/apply:os.system ['echo hi']\n")
+    assert len(problems) == 1 and "not valid YAML" in problems[0]
+
+
+def test_missing_architecture_is_not_a_load_error(tmp_path, fixture_plugin):
+    registry = _load(tmp_path, fixture_plugin, """\
+        presets:
+          later-net:
+            architecture: asteroid-something
+        """)
+    assert registry.unavailable_reason("later-net") == "architecture 'asteroid-something' is not registered"
+
+
+def test_later_file_overrides_and_keeps_provenance(tmp_path, fixture_plugin):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("presets:\n  tiny-big:\n    architecture: tiny-masker\n    params: {n_fft: 128}\n")
+    second.write_text("presets:\n\n  tiny-big:\n    architecture: tiny-masker\n    params: {n_fft: 256}\n")
+    registry = Registry(entry_points=False, core_registry=False, plugins=[fixture_plugin("good_minimal")],
+                        registry_files=[first, second])
+    preset = registry.preset("tiny-big")
+    assert preset.params == {"n_fft": 256}
+    assert preset.sources == (f"{first}:2", f"{second}:3")
+
+
+def test_missing_registry_file(tmp_path, fixture_plugin):
+    registry = Registry(entry_points=False, core_registry=False, registry_files=[tmp_path / "nope.yaml"])
+    with pytest.raises(RegistryFileError, match=r"nope.yaml: cannot read registry file: No such file or directory"):
+        registry.presets
+
+
+def test_core_registry_yaml_is_valid():
+    registry = Registry()
+    assert "speech-quick" in registry.suites
+    for name in registry.list_models():
+        assert registry.preset(name).architecture

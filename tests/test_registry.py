@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+
+from separena import Registry, SeparenaError, UnknownNameError
+
+
+def test_entry_points_discover_installed_plugins():
+    registry = Registry()
+    assert "mask-inference" in registry.architectures
+    assert registry.plugins["separena-mask-inference[mask-inference]"].status == "ok"
+    assert "mask-inference-small" in registry.list_models("mask-inference*")
+
+
+def test_local_plugin_module_registers(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    assert bare_registry.list_models() == ["tiny-masker"]
+    model = bare_registry.create_model("tiny-masker", n_fft=128)
+    assert model.encoder.n_fft == 128
+
+
+def test_broken_plugin_is_reported_and_others_still_work(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("broken_import"))
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    assert bare_registry.list_models() == ["tiny-masker"]
+    broken = bare_registry.plugins[fixture_plugin("broken_import")]
+    assert broken.status == "failed"
+    assert broken.errors == [
+        f"plugin {fixture_plugin('broken_import')} failed at import: "
+        "ModuleNotFoundError: No module named 'separena_this_module_does_not_exist'"
+    ]
+
+
+def test_bad_spec_records_each_problem_and_keeps_valid_records(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("bad_spec"))
+    assert list(bare_registry.architectures) == ["fine-one"]
+    info = bare_registry.plugins[fixture_plugin("bad_spec")]
+    assert info.status == "partial"
+    text = "\n".join(info.errors)
+    assert "'Not_Kebab' is not kebab-case" in text
+    assert "family expected one of mask, embedding, waveform, oracle, classic, got 'magic'" in text
+    assert "separena_register_losses: TypeError: expected LossSpec items, got str" in text
+
+
+def test_missing_requirement_marks_model_unavailable_without_importing(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("bad_spec"))
+    reason = bare_registry.unavailable_reason("fine-one")
+    assert reason is not None and reason.startswith("separena_nope not installed (needed by plugin")
+    with pytest.raises(SeparenaError, match="model 'fine-one' is unavailable: separena_nope not installed"):
+        bare_registry.create_model("fine-one")
+    assert bare_registry.list_models(available=True) == []
+
+
+def test_raising_hook_costs_only_its_plugin(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("raising_hook"))
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    assert list(bare_registry.architectures) == ["tiny-masker"]
+    assert bare_registry.plugins[fixture_plugin("raising_hook")].errors == [
+        f"plugin {fixture_plugin('raising_hook')} failed at separena_register_architectures: "
+        "RuntimeError: boom at registration"
+    ]
+
+
+def test_name_collision_names_both_plugins(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    bare_registry.load_module(fixture_plugin("name_collision"))
+    assert bare_registry.architectures["tiny-masker"].summary == "linear mask"
+    errors = bare_registry.plugins[fixture_plugin("name_collision")].errors
+    assert errors and f"architecture 'tiny-masker' is already provided by plugin {fixture_plugin('good_minimal')}" in errors[0]
+
+
+def test_names_normalise_case_and_underscores(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    assert bare_registry.preset("Tiny_Masker").name == "tiny-masker"
+
+
+def test_unknown_model_suggests_close_names(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    with pytest.raises(UnknownNameError) as info:
+        bare_registry.create_model("tiny-maskr")
+    assert str(info.value) == "unknown model 'tiny-maskr' (did you mean 'tiny-masker'?); see `separena list`"
+
+
+def test_bad_override_is_one_line(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    with pytest.raises(SeparenaError) as info:
+        bare_registry.create_model("tiny-masker", n_ftt=128)
+    assert str(info.value) == ("model 'tiny-masker': parameter n_ftt: unknown parameter of architecture 'tiny-masker'; "
+                               "expected one of n_src, sample_rate, n_fft, hop_length, mask_activation "
+                               "(did you mean 'n_fft'?)")
+    with pytest.raises(SeparenaError, match=r"parameter mask_activation: expected one of 'sigmoid', 'softmax', 'relu', got 'tanh'"):
+        bare_registry.create_model("tiny-masker", mask_activation="tanh")
+
+
+def test_model_config_fills_defaults_and_objective(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    config = bare_registry.model_config("tiny-masker", hop_length=8)
+    assert config.params == {"n_src": 2, "sample_rate": 8000, "n_fft": 64, "hop_length": 8,
+                             "mask_activation": "sigmoid"}
+    assert config.objective == {"pit-si-sdr": 1.0}
+    assert config.plugin == fixture_plugin("good_minimal")
+
+
+def test_list_models_filters_by_pattern_and_task():
+    registry = Registry()
+    assert registry.list_models("mask-inference-s*") == ["mask-inference-small"]
+    assert "mask-inference" in registry.list_models(task="speech")
+    assert registry.list_models(task="no-such-task") == []
+
+
+def test_select_raises_on_unknown_plain_name_but_not_on_empty_pattern():
+    registry = Registry()
+    assert registry.select(["nothing-matches-*"]) == []
+    with pytest.raises(UnknownNameError):
+        registry.select(["mask-inferense"])
