@@ -18,7 +18,8 @@ from .metrics import best_permutation, pairwise_si_sdr
 if TYPE_CHECKING:
     from .model import Separator, SeparatorOutput
 
-__all__ = ["pit_si_sdr", "pit_mask_l1", "permute_sources"]
+__all__ = ["pit_si_sdr", "pit_mask_l1", "permute_sources", "affinity_loss", "ideal_binary_assignments",
+           "deep_clustering", "deep_clustering_va"]
 
 
 def permute_sources(pairwise_loss: Tensor) -> Tensor:
@@ -59,3 +60,95 @@ def pit_mask_l1(output: SeparatorOutput, sources: Tensor, model: Separator) -> T
     ref = torch.arange(pairwise.shape[-1], device=pairwise.device)
     batch = torch.arange(pairwise.shape[0], device=pairwise.device).unsqueeze(1)
     return pairwise[batch, perm, ref].mean()
+
+
+def affinity_loss(embedding: Tensor, assignments: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Deep clustering's affinity loss in its low-rank form, per item, averaged over the batch.
+
+    ``|W^½ (V Vᵀ − Y Yᵀ) W^½|²_F = |VᵀWV|² − 2|VᵀWY|² + |YᵀWY|²`` (Hershey et al. 2016, eq. 2;
+    weighted as in Wang et al. 2018, eq. 7), divided by ``(Σ w)²`` so that it lies in [0, 2]
+    for unit-norm rows whatever the number of bins. Costs O(N D²), never forms the N x N
+    affinity matrices. Equals nussl's ``DeepClusteringLoss`` with its weights = ``√w``.
+
+    Args:
+        embedding: ``V``, one (unit-norm) embedding per TF bin.
+        assignments: ``Y``, one-hot (or soft) assignment of each bin to a source.
+        weights: ``w``, a non-negative weight per bin, or None for all ones.
+
+    Shapes:
+        embedding ``[batch, ..., D]``, assignments ``[batch, ..., S]``, weights ``[batch, ...]``
+        (the same ``...``) -> ``[]``.
+    """
+    batch = embedding.shape[0]
+    v = embedding.reshape(batch, -1, embedding.shape[-1])  # [B, N, D]
+    y = assignments.reshape(batch, -1, assignments.shape[-1]).to(v.dtype)  # [B, N, S]
+    if v.shape[1] != y.shape[1]:
+        raise SeparenaError(f"affinity_loss: bins of embedding and assignments differ; expected "
+                            f"{v.shape[1]}, got {y.shape[1]}")
+    if weights is None:
+        w = v.new_ones(batch, v.shape[1])
+    else:
+        w = weights.reshape(batch, -1).to(v.dtype)
+    root = w.clamp_min(0).sqrt().unsqueeze(-1)  # [B, N, 1]
+    v, y = v * root, y * root
+    vtv = torch.bmm(v.transpose(1, 2), v).square().sum((1, 2))
+    vty = torch.bmm(v.transpose(1, 2), y).square().sum((1, 2))
+    yty = torch.bmm(y.transpose(1, 2), y).square().sum((1, 2))
+    norm = w.sum(1).square().clamp_min(1e-8)
+    return ((vtv - 2 * vty + yty) / norm).mean()
+
+
+def ideal_binary_assignments(source_specs: Tensor) -> Tensor:
+    """One-hot assignment of every TF bin to the source of largest magnitude there.
+
+    Shapes:
+        complex or real ``[batch, n_src, frames, freq]`` -> ``[batch, frames, freq, n_src]``.
+    """
+    magnitude = source_specs.abs() if source_specs.is_complex() else source_specs
+    dominant = magnitude.argmax(1)  # [B, T, F]
+    return torch.nn.functional.one_hot(dominant, source_specs.shape[1])
+
+
+def _deep_clustering_terms(output: SeparatorOutput, sources: Tensor, model: Separator,
+                           name: str) -> tuple[Tensor, Tensor, Tensor]:
+    """``(embedding, ideal binary assignments, mixture magnitude)`` for the DC losses."""
+    if output.embedding is None or not hasattr(model, "transform"):
+        raise SeparenaError(f"loss {name}: needs an embedding model with transform(); expected "
+                            f"output.embedding and model.transform, got {type(model).__name__}")
+    src_spec = model.transform(sources)  # [B, S, T, F]
+    if src_spec.shape[-2:] != output.embedding.shape[1:3]:
+        raise SeparenaError(f"loss {name}: embedding [batch, frames, freq, dim] must match the transform; "
+                            f"expected frames x freq {tuple(src_spec.shape[-2:])}, "
+                            f"got {tuple(output.embedding.shape[1:3])}")
+    mix_mag = src_spec.sum(1).abs()  # the STFT is linear: no second transform of the mixture
+    return output.embedding, ideal_binary_assignments(src_spec), mix_mag
+
+
+def deep_clustering(output: SeparatorOutput, sources: Tensor, model: Separator) -> Tensor:
+    """Deep clustering loss with magnitude-ratio weights (Wang et al. 2018, "DC-W").
+
+    ``Y`` is the ideal binary assignment from ``model.transform(sources)``; each bin is
+    weighted by the mixture magnitude there (``|X| / Σ|X|``; the scale cancels in the
+    normalisation), so silent bins, whose assignment is arbitrary, barely count.
+
+    Shapes:
+        ``output.embedding [batch, frames, freq, D]``, ``sources [batch, n_src, time]`` -> ``[]``.
+    """
+    embedding, assignments, mix_mag = _deep_clustering_terms(output, sources, model, "deep-clustering")
+    return affinity_loss(embedding, assignments, mix_mag)
+
+
+def deep_clustering_va(output: SeparatorOutput, sources: Tensor, model: Separator,
+                       threshold_db: float = 40.0) -> Tensor:
+    """Deep clustering loss with binary voice-activity weights (Hershey et al. 2016; Wang et al. 2018).
+
+    Bins more than ``threshold_db`` below the loudest bin of their mixture get weight 0,
+    the others weight 1.
+
+    Shapes:
+        ``output.embedding [batch, frames, freq, D]``, ``sources [batch, n_src, time]`` -> ``[]``.
+    """
+    embedding, assignments, mix_mag = _deep_clustering_terms(output, sources, model, "deep-clustering-va")
+    level = 20 * torch.log10(mix_mag.clamp_min(1e-8))  # [B, T, F]
+    active = level > level.amax(dim=(1, 2), keepdim=True) - threshold_db
+    return affinity_loss(embedding, assignments, active)

@@ -13,6 +13,10 @@ def separena_register_losses() -> list[LossSpec]:
                  "negative SI-SDR of the waveforms, best permutation per mixture"),
         LossSpec("pit-mask-l1", "separena.losses:pit_mask_l1",
                  "L1 of masked magnitudes to phase-sensitive targets, best permutation per mixture"),
+        LossSpec("deep-clustering", "separena.losses:deep_clustering",
+                 "deep clustering affinity loss, low-rank form, magnitude-ratio weights per TF bin"),
+        LossSpec("deep-clustering-va", "separena.losses:deep_clustering_va",
+                 "deep clustering affinity loss, binary voice-activity weights (bins within 40 dB of the max)"),
     ]
 
 

@@ -48,7 +48,7 @@ class AugmentConfig:
 
 
 def random_response(rng: np.random.Generator, freqs: np.ndarray, sample_rate: int, count: int,
-                    cfg: AugmentConfig) -> np.ndarray:
+                    cfg: AugmentConfig) -> Tensor:
     """``count`` random magnitude responses ``[count, len(freqs)]`` (EQ x low-pass x high-pass)."""
     nyq = sample_rate / 2
     f = np.maximum(freqs, 1.0)
@@ -63,9 +63,15 @@ def random_response(rng: np.random.Generator, freqs: np.ndarray, sample_rate: in
     lp = np.exp(rng.uniform(np.log(lp_lo), np.log(lp_hi), size=count))
     use_hp = rng.random(count) < cfg.highpass_prob
     hp = np.exp(rng.uniform(np.log(cfg.highpass_hz[0]), np.log(cfg.highpass_hz[1]), size=count))
-    resp = 10 ** (gains_db @ basis / 20)
-    resp /= np.where(use_lp[:, None], np.sqrt(1 + (f[None] / lp[:, None]) ** 8), 1.0)
-    resp /= np.where(use_hp[:, None], np.sqrt(1 + (hp[:, None] / f[None]) ** 4), 1.0)
+    ft = torch.from_numpy(f.astype(np.float32))[None]
+    resp = torch.pow(10.0, torch.from_numpy((gains_db / 20).astype(np.float32)) @ torch.from_numpy(
+        basis.astype(np.float32)))
+    for use, cutoff, low in ((use_lp, lp, True), (use_hp, hp, False)):
+        rows = np.flatnonzero(use)
+        if len(rows):
+            c = torch.from_numpy(cutoff[rows].astype(np.float32))[:, None]
+            ratio = (ft / c) ** 4 if low else (c / ft) ** 2
+            resp[rows] = resp[rows] * torch.rsqrt(1 + ratio * ratio)
     return resp
 
 
@@ -76,4 +82,4 @@ def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator,
     spec = torch.fft.rfft(sources, dim=-1)
     freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
     resp = random_response(rng, freqs, sample_rate, b * s, cfg).reshape(b, s, -1)
-    return torch.fft.irfft(spec * torch.from_numpy(resp.astype(np.float32)), n=n, dim=-1)
+    return torch.fft.irfft(spec * resp, n=n, dim=-1)

@@ -431,14 +431,19 @@ class EspeakTrainStream:
     def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int) -> Tensor:
         """Crops ``[batch, 2, n]`` read at ``first + t * speed`` with linear interpolation,
         zero past the end of each utterance."""
-        pos = torch.arange(n, dtype=torch.float64)[None, None] * torch.from_numpy(speed)[:, :, None]
-        i0 = pos.floor().long()
-        frac = (pos - i0).float()
-        base = torch.from_numpy(first)[:, :, None]
-        lim = torch.from_numpy(avail)[:, :, None]
-        a = torch.where(i0 < lim, self.audio[(base + i0).clamp_max(len(self.audio) - 1)], 0.0)
-        b = torch.where(i0 + 1 < lim, self.audio[(base + i0 + 1).clamp_max(len(self.audio) - 1)], 0.0)
-        return a + (b - a) * frac
+        audio = self.pool.audio
+        if (speed == 1.0).all():
+            i0 = np.arange(n)[None, None] + np.zeros_like(first)[:, :, None]
+            out = audio[np.minimum(first[:, :, None] + i0, len(audio) - 1)]
+            return torch.from_numpy(np.where(i0 < avail[:, :, None], out, np.float32(0.0)))
+        pos = np.arange(n)[None, None] * speed[:, :, None]
+        i0 = pos.astype(np.int64)
+        frac = (pos - i0).astype(np.float32)
+        idx = np.minimum(first[:, :, None] + i0, len(audio) - 2)
+        lim = avail[:, :, None]
+        a = np.where(i0 < lim, audio[idx], np.float32(0.0))
+        b = np.where(i0 + 1 < lim, audio[idx + 1], np.float32(0.0))
+        return torch.from_numpy(a + (b - a) * frac)
 
 
 def _noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,

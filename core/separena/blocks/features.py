@@ -1,0 +1,55 @@
+"""Spectrogram features for recurrent maskers: nussl's ``log_spectrogram -> normalization``."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import SeparenaError
+from .norms import BatchNormFreq, InstanceNorm, ShiftAndScale
+
+__all__ = ["LogMagnitudeFeatures", "NormKind", "build_norm"]
+
+NormKind = Literal["batch", "instance", "learned", "none"]
+
+
+def build_norm(kind: NormKind, n_freq: int) -> nn.Module:
+    """The normalisation named ``kind`` for ``[batch, frames, n_freq]`` features.
+
+    ``"batch"``: :class:`BatchNormFreq`; ``"instance"``: per-item :class:`InstanceNorm`;
+    ``"learned"``: :class:`ShiftAndScale`; ``"none"``: identity.
+    """
+    makers = {"batch": lambda: BatchNormFreq(n_freq), "instance": InstanceNorm,
+              "learned": lambda: ShiftAndScale(n_freq), "none": nn.Identity}
+    if kind not in makers:
+        raise SeparenaError(f"norm: unknown normalisation; expected one of {', '.join(makers)}, got {kind!r}")
+    return makers[kind]()
+
+
+class LogMagnitudeFeatures(nn.Module):
+    """Complex STFT -> magnitude in dB with a floor -> normalisation.
+
+    Computes ``10 log10(max(|X|^2, amin^2))``, which equals ``20 log10(max(|X|, amin))``
+    (:class:`~separena.blocks.LogMagnitude` of :class:`~separena.blocks.Magnitude`) without
+    the square root, and has a finite gradient everywhere, silence included.
+
+    Args:
+        n_freq: frequency bins.
+        norm: normalisation (see :func:`build_norm`).
+        amin: amplitude floor (1e-4 gives -80 dB).
+
+    Shapes:
+        complex ``[batch, frames, n_freq]`` -> real ``[batch, frames, n_freq]``.
+    """
+
+    def __init__(self, n_freq: int, norm: NormKind = "instance", amin: float = 1e-4) -> None:
+        super().__init__()
+        self.amin_power = amin * amin
+        self.norm = build_norm(norm, n_freq)
+
+    def forward(self, spec: Tensor) -> Tensor:
+        power = spec.real.square() + spec.imag.square()
+        return self.norm((10.0 / math.log(10.0)) * torch.log(power.clamp_min(self.amin_power)))
