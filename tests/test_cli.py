@@ -1,0 +1,101 @@
+"""The command line as a user meets it: tables, one-line errors, separate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from separena.cli import main
+from separena.registry import Registry
+from separena.train import save_checkpoint
+
+
+def run(*args: str):
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+    return result
+
+
+def test_list_shows_mask_inference_presets():
+    result = run("list", "mask-inference*")
+    assert result.exit_code == 0, result.output
+    for name in ("mask-inference", "mask-inference-small", "mask-inference-gru"):
+        assert name in result.output
+
+
+def test_info_shows_parameters_and_provenance():
+    result = run("info", "mask-inference-small")
+    assert result.exit_code == 0, result.output
+    for text in ("hidden_size", "num_layers", "bidirectional", "128", "registry.yaml:"):
+        assert text in result.output
+
+
+def test_broken_plugin_listed_as_failed_while_others_list(fixture_plugin):
+    broken = fixture_plugin("broken_import")
+    result = run("--plugin", broken, "--plugin", fixture_plugin("good_minimal"), "plugins")
+    assert result.exit_code == 0, result.output
+    assert "failed" in result.output and "separena_this_module_does_not_exist" in result.output
+    listed = run("--plugin", broken, "--plugin", fixture_plugin("good_minimal"), "list")
+    assert "tiny-masker" in listed.output and "mask-inference" in listed.output
+
+
+def test_unknown_model_is_one_line_with_suggestions():
+    result = run("info", "mask-infrence")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: unknown model 'mask-infrence' (did you mean 'mask-inference', 'mask-inference-gru', "
+        "'mask-inference-small'?); see `separena list`"]
+
+
+def test_registry_typo_is_one_line(tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text("presets:\n  mi-x:\n    architecture: mask-inference\n    params: {hiden_size: 3}\n")
+    result = run("--registry", str(path), "list")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {path}:4: presets.mi-x.params.hiden_size: unknown parameter of architecture 'mask-inference'; "
+        "expected one of n_src, sample_rate, n_fft, hop_length, hidden_size, num_layers, bidirectional, dropout, "
+        "rnn_type, norm, mask_activation (did you mean 'hidden_size'?)"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    registry = Registry()
+    config = registry.model_config("mask-inference-small")
+    return save_checkpoint(tmp_path / "mi.pt", config, config.build())
+
+
+def test_separate_writes_one_wav_per_source(tmp_path, checkpoint):
+    wav = tmp_path / "in.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000, subtype="PCM_16")
+    out = tmp_path / "out"
+    result = run("separate", "mask-inference-small", "--checkpoint", str(checkpoint), str(wav), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["in_s1.wav", "in_s2.wav"]
+    data, rate = sf.read(out / "in_s1.wav")
+    assert rate == 8000 and len(data) == 8000
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "wrong-rate"])
+def test_separate_bad_wav_is_one_line(tmp_path, checkpoint, case):
+    wav = tmp_path / "in.wav"
+    if case == "corrupt":
+        wav.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    elif case == "wrong-rate":
+        sf.write(wav, np.zeros(16000, dtype=np.float32), 16000, subtype="PCM_16")
+    result = run("separate", "mask-inference-small", "--checkpoint", str(checkpoint), str(wav), "-o",
+                 str(tmp_path / "out"))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(wav) in lines[0], lines
+    expected = {"missing": "no such audio file", "corrupt": "", "wrong-rate": "16000"}[case]
+    assert expected in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_separate_refuses_a_trainable_model_without_checkpoint(tmp_path):
+    result = run("separate", "mask-inference", str(tmp_path / "x.wav"))
+    assert result.exit_code == 2
+    assert "expected --checkpoint PATH" in result.output

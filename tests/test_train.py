@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from separena import Budget, CheckpointError, Registry, TrainingError
+from separena.data.tones import tones_2mix
+from separena.train import evaluate, load_checkpoint, save_checkpoint, train
+
+
+@pytest.fixture
+def registry(fixture_plugin) -> Registry:
+    return Registry(entry_points=False, core_registry=False, plugins=[fixture_plugin("good_minimal")])
+
+
+def test_training_lowers_the_loss_and_improves_si_sdr(registry, tmp_path):
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix(n_test=6)
+    untrained = config.build().eval()
+    before = evaluate(untrained, data.test, progress=False).mean
+    model, result = train(config, data, Budget(steps=150, batch_size=8, learning_rate=1e-2), segment_seconds=0.5,
+                          checkpoint_path=tmp_path / "m.pt", progress=False)
+    assert result.steps == 150 and result.stopped_by == "steps"
+    assert sum(result.losses[-20:]) / 20 < sum(result.losses[:20]) / 20 - 1.0
+    after = evaluate(model, data.test, progress=False)
+    assert after.si_sdri.shape == (6, 2)
+    assert after.mean > before + 1.0
+    assert (tmp_path / "m.pt").exists()
+
+
+def test_same_seed_same_run(registry):
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix()
+    runs = [train(config, data, Budget(steps=5, batch_size=2), segment_seconds=0.25, seed=3, progress=False)
+            for _ in range(2)]
+    assert runs[0][1].losses == runs[1][1].losses
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values()))
+
+
+def test_minutes_budget_stops_training(registry):
+    _, result = train(registry.model_config("tiny-masker"), tones_2mix(), Budget(minutes=0.02, batch_size=2),
+                      segment_seconds=0.25, progress=False)
+    assert result.stopped_by == "minutes" and 0.9 < result.seconds < 5
+
+
+def test_non_finite_loss_stops_with_clear_error_and_keeps_checkpoint(registry, tmp_path, monkeypatch):
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix()
+    real_batch = data.train.batch
+
+    def poisoned(seed, step, batch_size, segment):
+        mix, sources = real_batch(seed, step, batch_size, segment)
+        return (mix * float("nan"), sources) if step == 4 else (mix, sources)
+
+    monkeypatch.setattr(data.train, "batch", poisoned)
+    path = tmp_path / "m.pt"
+    with pytest.raises(TrainingError) as info:
+        train(config, data, Budget(steps=10, batch_size=2), segment_seconds=0.25, checkpoint_path=path,
+              checkpoint_every=2, progress=False)
+    assert str(info.value) == f"model 'tiny-masker': loss became nan at step 4; stopped (last good checkpoint kept: {path})"
+    _, model = load_checkpoint(path, registry)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_checkpoint_round_trip_uses_weights_only(registry, tmp_path):
+    config = registry.model_config("tiny-masker", n_fft=128)
+    model = config.build()
+    save_checkpoint(tmp_path / "m.pt", config, model, step=3)
+    loaded_config, loaded = load_checkpoint(tmp_path / "m.pt", registry, name="tiny-masker")
+    assert loaded_config.params["n_fft"] == 128
+    mix = torch.randn(1, 4000)
+    assert torch.allclose(model.eval()(mix).estimates, loaded(mix).estimates)
+
+
+def test_checkpoint_errors_are_one_line(registry, tmp_path, fixture_plugin):
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*nope.pt: file not found$"):
+        load_checkpoint(tmp_path / "nope.pt", registry)
+    tampered = tmp_path / "tampered.pt"
+    tampered.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CheckpointError, match=r"cannot be loaded safely \(weights_only=True\)"):
+        load_checkpoint(tampered, registry)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": 1, "state_dict": Evil()}, evil)
+    with pytest.raises(CheckpointError, match=r"cannot be loaded safely"):
+        load_checkpoint(evil, registry)
+    torch.save({"some": "dict"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match=r"expected a separena checkpoint \(format 1\), got dict"):
+        load_checkpoint(tmp_path / "other.pt", registry)
+
+
+def test_checkpoint_of_another_architecture_is_refused(fixture_plugin, tmp_path):
+    registry = Registry(core_registry=False, plugins=[fixture_plugin("good_minimal")])
+    config = registry.model_config("tiny-masker")
+    save_checkpoint(tmp_path / "m.pt", config, config.build())
+    with pytest.raises(CheckpointError, match=r"holds architecture 'tiny-masker' \(model 'tiny-masker'\); "
+                                              r"expected 'mask-inference' for model 'mask-inference'"):
+        load_checkpoint(tmp_path / "m.pt", registry, name="mask-inference")
