@@ -93,6 +93,13 @@ def _lr_factor(progress: float) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def _distributed() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` outside ``torch.distributed``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def train(
     config: ModelConfig,
     data: SeparationData,
@@ -104,9 +111,15 @@ def train(
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 200,
     progress: bool = True,
+    amp: bool = True,
     on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Separator, TrainResult]:
     """Build ``config`` under ``seed`` and train it on ``data`` until the budget is spent.
+
+    Under ``torchrun`` (an initialised process group) the model is wrapped in DDP and each
+    rank takes its share of every global batch, so the loss curve matches a single process
+    on the same data; rank 0 alone shows progress and writes checkpoints. On CUDA, ``amp``
+    runs the forward pass in bfloat16 autocast (losses stay in float32).
 
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
     a non-finite loss; the last good checkpoint (if any) is kept.
@@ -114,37 +127,55 @@ def train(
     if data.sample_rate != config.params.get("sample_rate", data.sample_rate):
         raise SeparenaError(f"model {config.name!r} runs at {config.params['sample_rate']} Hz; "
                             f"expected data at that rate, got {data.name} at {data.sample_rate} Hz")
+    rank, world = _distributed()
     torch.manual_seed(seed)
     model = config.build().to(device)
-    result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path else None)
+    result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None)
     if not config.trainable:
         return model.eval(), result
     if budget.steps is None and budget.minutes is None:
         raise SeparenaError("budget: expected steps and/or minutes, got neither")
+    if budget.batch_size % world:
+        raise SeparenaError(f"budget.batch_size: expected a multiple of the {world} processes, got {budget.batch_size}")
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[torch.device(device).index] if torch.device(device).type == "cuda" else None)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and torch.device(device).type == "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.learning_rate)
     segment = int(segment_seconds * data.sample_rate)
     max_steps = budget.steps or 10**9
     max_seconds = budget.minutes * 60 if budget.minutes else math.inf
     model.train()
     start = time.perf_counter()
-    bar = _progress(progress, f"train {config.name}", budget.steps)
+    bar = _progress(progress and rank == 0, f"train {config.name}", budget.steps)
     with bar:
         task = bar.add_task(f"train {config.name}", total=budget.steps)
         while result.steps < max_steps:
             elapsed = time.perf_counter() - start
-            if elapsed >= max_seconds:
+            stop = torch.tensor(float(elapsed >= max_seconds))
+            if world > 1:  # rank 0's clock decides, so no rank waits on a collective forever
+                torch.distributed.broadcast(stop, src=0)
+            if stop.item():
                 result.stopped_by = "minutes"
                 break
             frac = max(result.steps / max_steps if budget.steps else 0.0, elapsed / max_seconds)
             for group in optimizer.param_groups:
                 group["lr"] = budget.learning_rate * _lr_factor(frac)
             mix, sources = data.train.batch(seed, result.steps, budget.batch_size, segment)
-            mix, sources = mix.to(device), sources.to(device)
-            output = separate(model, mix, sources)
+            mix, sources = mix[rank::world].to(device), sources[rank::world].to(device)
+            with autocast:
+                output = net(mix, sources) if model.needs_references else net(mix)
+            output = SeparatorOutput(*(t.float() if t is not None else None
+                                       for t in (output.estimates, output.masks, output.embedding)))
             loss = objective_loss(config, model, output, sources)
-            if not torch.isfinite(loss):
+            global_loss = loss.detach().clone()
+            if world > 1:
+                torch.distributed.all_reduce(global_loss)
+                global_loss /= world
+            if not torch.isfinite(global_loss):
                 raise TrainingError(
-                    f"model {config.name!r}: loss became {loss.item()} at step {result.steps}; stopped "
+                    f"model {config.name!r}: loss became {global_loss.item()} at step {result.steps}; stopped "
                     + (f"(last good checkpoint kept: {result.checkpoint})" if result.checkpoint
                        and result.checkpoint.exists() else "(no checkpoint written yet)"))
             optimizer.zero_grad(set_to_none=True)
@@ -152,17 +183,17 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
             optimizer.step()
             result.steps += 1
-            result.losses.append(loss.item())
-            bar.update(task, advance=1, description=f"train {config.name} loss {loss.item():7.3f}")
+            result.losses.append(global_loss.item())
+            bar.update(task, advance=1, description=f"train {config.name} loss {result.losses[-1]:7.3f}")
             if on_step is not None:
                 on_step(result.steps, result.losses[-1])
-            if checkpoint_path and result.steps % checkpoint_every == 0:
-                save_checkpoint(checkpoint_path, config, model, step=result.steps)
+            if result.checkpoint and result.steps % checkpoint_every == 0:
+                save_checkpoint(result.checkpoint, config, model, step=result.steps)
         else:
             result.stopped_by = "steps"
     result.seconds = time.perf_counter() - start
-    if checkpoint_path:
-        save_checkpoint(checkpoint_path, config, model, step=result.steps)
+    if result.checkpoint:
+        save_checkpoint(result.checkpoint, config, model, step=result.steps)
     return model.eval(), result
 
 
