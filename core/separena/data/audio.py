@@ -68,6 +68,9 @@ def read_wav(path: str | os.PathLike[str], sample_rate: int | None = None, *, mo
         raise AudioFileError(f"{p}: unreadable audio file; {_reason(exc)}") from None
     if data.shape[0] == 0:
         raise AudioFileError(f"{p}: empty audio; expected at least 1 sample, got 0")
+    short = _wav_shortfall(p)
+    if short is not None:
+        raise AudioFileError(f"{p}: truncated audio file; expected {short[0]} bytes of samples, got {short[1]}")
     if data.shape[0] < frames:
         raise AudioFileError(f"{p}: truncated audio file; expected {frames} frames, got {data.shape[0]}")
     if not np.isfinite(data).all():
@@ -103,6 +106,28 @@ def write_wav(path: str | os.PathLike[str], wav: Tensor | np.ndarray, sample_rat
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def _wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file whose ``data`` chunk declares more bytes than the file holds,
+    ``(declared, present)``; else ``None``. (libsndfile reads such files without complaint.)"""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            n = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                present = size - pos - 8
+                if n in (0, 0xFFFFFFFF, 0x7FFFFFFF) or n > 0x7FFF0000:  # streamed: size unknown
+                    return None
+                return (n, present) if present < n else None
+            pos += 8 + n + (n & 1)
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -41,7 +41,7 @@ from torch import Tensor
 
 from ..errors import SeparenaError
 from . import SeparationData
-from .audio import read_wav, write_wav
+from .audio import write_wav
 from .augment import AugmentConfig, augment_sources
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
@@ -49,7 +49,7 @@ __all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "default_cache_dir", "
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "espeak-2mix/1"
+GENERATOR_VERSION = "espeak-2mix/2"
 ESPEAK = "espeak-ng"
 
 # Voices whose output is not usable speech for this purpose: constructed fantasy languages,
@@ -147,7 +147,9 @@ def _vocabulary(lang: str) -> tuple[list[str], np.ndarray]:
 
 
 def _sentences(rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], n: int) -> str:
-    """``n`` random sentences of 4-13 frequency-weighted words with punctuation."""
+    """``n`` random sentences of 4-13 frequency-weighted words with punctuation.
+
+    No digits: eSpeak NG 1.51 reads numbers in some languages (Arabic) non-deterministically."""
     words, weights = vocab
     out = []
     for _ in range(n):
@@ -156,8 +158,6 @@ def _sentences(rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], n:
         if k > 6 and rng.random() < 0.4:
             c = int(rng.integers(2, k - 2))
             picked[c] += ","
-        if rng.random() < 0.05:
-            picked.insert(int(rng.integers(0, k)), str(int(rng.integers(2, 2000))))
         picked[0] = picked[0][:1].upper() + picked[0][1:]
         end = rng.choice([".", ".", ".", "?", "!"])
         out.append(" ".join(picked) + end)
@@ -177,7 +177,10 @@ def _synthesize(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
         raise SeparenaError(f"espeak-2mix: espeak-ng failed for speaker {speaker.id}: {exc}") from None
     data = res.stdout
     if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise SeparenaError(f"espeak-2mix: espeak-ng gave no WAV for speaker {speaker.id}")
+        raise SeparenaError(
+            f"espeak-2mix: espeak-ng gave no WAV for speaker {speaker.id} "
+            f"({speaker.language}+{speaker.variant}); expected RIFF/WAVE, got {len(data)} bytes"
+        )
     rate = int.from_bytes(data[24:28], "little")
     body = data[44:]
     return np.frombuffer(body[: len(body) // 2 * 2], dtype="<i2"), rate
@@ -312,18 +315,30 @@ class _Pool:
 
 def _load_pool(root: Path, split: str, speakers: list[Speaker], lengths: dict[str, list[int]],
                sample_rate: int) -> _Pool:
+    """Read every utterance of ``split`` from the cache into one preallocated float32 array."""
+    import soundfile as sf
+
     spk = [s for s in speakers if s.split == split]
-    chunks, lens, owner = [], [], []
-    for j, s in enumerate(spk):
-        wav = read_wav(root / "speakers" / split / f"{s.id}.wav", sample_rate).numpy()
-        if len(wav) != sum(lengths[s.id]):
-            raise SeparenaError(f"{root}: cached audio of {s.id} has {len(wav)} samples; expected {sum(lengths[s.id])}")
-        chunks.append(wav)
-        lens += lengths[s.id]
-        owner += [j] * len(lengths[s.id])
+    lens = [n for s in spk for n in lengths[s.id]]
+    owner = [j for j, s in enumerate(spk) for _ in lengths[s.id]]
     lengths_arr = np.asarray(lens, dtype=np.int64)
+    audio = np.empty(int(lengths_arr.sum()), np.float32)
+    at = 0
+    for s in spk:
+        path = root / "speakers" / split / f"{s.id}.wav"
+        want = sum(lengths[s.id])
+        try:
+            with sf.SoundFile(str(path)) as f:
+                ok = f.samplerate == sample_rate and f.channels == 1 and f.frames == want
+                got = f.read(frames=want, dtype="float32", out=audio[at:at + want]) if ok else None
+        except Exception as exc:
+            raise SeparenaError(f"{path}: unreadable cached audio ({exc}); delete {root} to rebuild") from None
+        if got is None or len(got) != want:
+            raise SeparenaError(f"{path}: cached audio is not {want} mono samples at {sample_rate} Hz; "
+                                f"delete {root} to rebuild")
+        at += want
     offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
-    return _Pool(np.concatenate(chunks).astype(np.float32), offsets, lengths_arr, np.asarray(owner), spk)
+    return _Pool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
 
 
 def _crop(pool: _Pool, u: int, start: int, n: int) -> np.ndarray:
@@ -387,7 +402,10 @@ class EspeakTrainStream:
 
     def __init__(self, pool: _Pool, sample_rate: int, augment: AugmentConfig | None) -> None:
         self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
-        self._utts = pool.utterances_of()
+        if len(pool.speakers) < 2 or (np.diff(pool.speaker_of) < 0).any():
+            raise SeparenaError("espeak-2mix: the training pool needs >= 2 speakers, utterances grouped by speaker")
+        # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
+        self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
         self.audio = torch.from_numpy(pool.audio)
 
     @property
@@ -402,22 +420,20 @@ class EspeakTrainStream:
     def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([int(seed), int(step), 0xE5EA])
         aug, pool, n = self.augment, self.pool, segment_samples
+        n_spk = len(self._first_utt) - 1
+        # two distinct speakers per item, one utterance of each, a crop start in it
+        s0 = rng.integers(0, n_spk, size=batch_size)
+        s1 = (s0 + 1 + rng.integers(0, n_spk - 1, size=batch_size)) % n_spk
+        spk = np.stack([s0, s1], 1)  # [batch, 2]
+        count = self._first_utt[spk + 1] - self._first_utt[spk]
+        utt = self._first_utt[spk] + (rng.random((batch_size, 2)) * count).astype(np.int64)
         speed_range = aug.speed if aug is not None else 0.0
-        first = np.empty((batch_size, 2), np.int64)  # first sample of each crop in the pool
-        avail = np.empty((batch_size, 2), np.int64)  # samples of the utterance from there on
-        speed = np.ones((batch_size, 2))
-        for b in range(batch_size):
-            pair = rng.choice(len(self._utts), size=2, replace=False)
-            for k, s in enumerate(pair):
-                utts = self._utts[s]
-                u = int(utts[rng.integers(len(utts))])
-                if speed_range > 0:
-                    speed[b, k] = rng.uniform(1 - speed_range, 1 + speed_range)
-                need = int(math.ceil((n - 1) * speed[b, k])) + 1
-                ulen = int(pool.lengths[u])
-                start = int(rng.integers(0, max(ulen - need, 0) + 1))
-                first[b, k], avail[b, k] = pool.offsets[u] + start, ulen - start
-        out = self._gather(first, avail, speed, n)
+        speed = rng.uniform(1 - speed_range, 1 + speed_range, size=(batch_size, 2)) if speed_range > 0 \
+            else np.ones((batch_size, 2))
+        need = np.ceil((n - 1) * speed).astype(np.int64) + 1
+        ulen = pool.lengths[utt]
+        start = (rng.random((batch_size, 2)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
+        out = self._gather(pool.offsets[utt] + start, ulen - start, speed, n)
         if aug is not None:
             out = augment_sources(out, self.sample_rate, rng, aug)
         out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
@@ -429,21 +445,26 @@ class EspeakTrainStream:
         return mix.contiguous(), out.contiguous()
 
     def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int) -> Tensor:
-        """Crops ``[batch, 2, n]`` read at ``first + t * speed`` with linear interpolation,
-        zero past the end of each utterance."""
+        """Crops ``[batch, 2, n]`` read at ``first + t * speed`` (linear interpolation), zero
+        past the end of each utterance. Windows are copied out of the pool first, so the
+        interpolation works on a small buffer."""
         audio = self.pool.audio
+        bsz = first.shape[0]
+        width = int(np.ceil((n - 1) * speed.max())) + 2
+        take = np.minimum(avail, width)  # samples of each utterance inside the window
+        buf = np.zeros((bsz, 2, width + 1), np.float32)
+        for b in range(bsz):
+            for k in range(2):
+                buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
         if (speed == 1.0).all():
-            i0 = np.arange(n)[None, None] + np.zeros_like(first)[:, :, None]
-            out = audio[np.minimum(first[:, :, None] + i0, len(audio) - 1)]
-            return torch.from_numpy(np.where(i0 < avail[:, :, None], out, np.float32(0.0)))
-        pos = np.arange(n)[None, None] * speed[:, :, None]
-        i0 = pos.astype(np.int64)
-        frac = (pos - i0).astype(np.float32)
-        idx = np.minimum(first[:, :, None] + i0, len(audio) - 2)
-        lim = avail[:, :, None]
-        a = np.where(i0 < lim, audio[idx], np.float32(0.0))
-        b = np.where(i0 + 1 < lim, audio[idx + 1], np.float32(0.0))
-        return torch.from_numpy(a + (b - a) * frac)
+            return torch.from_numpy(buf[:, :, :n].copy())
+        pos = torch.arange(n, dtype=torch.float64)[None] * torch.from_numpy(speed.reshape(bsz * 2, 1))
+        i0 = pos.long()
+        frac = (pos - i0).float()
+        flat = torch.from_numpy(buf.reshape(bsz * 2, -1))
+        a = torch.gather(flat, 1, i0)
+        c = torch.gather(flat, 1, i0 + 1)
+        return (a + (c - a) * frac).reshape(bsz, 2, n)
 
 
 def _noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
@@ -498,9 +519,9 @@ def _content_hash(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def _remove_stale_builds(cache_root: Path, prefix: str) -> None:
-    """Delete temporary build folders left by processes that no longer exist."""
-    for p in cache_root.glob(f".{prefix}-*.tmp-*"):
+def _remove_stale_builds(cache_root: Path) -> None:
+    """Delete temporary espeak-2mix build folders left by processes that no longer exist."""
+    for p in cache_root.glob(".espeak-2mix-*.tmp-*"):
         try:
             pid = int(p.name.rsplit("-", 2)[-2])
             os.kill(pid, 0)
@@ -522,7 +543,7 @@ def _progress():
 def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> None:
     """Synthesise every speaker and write the fixed valid/test mixtures into ``final``."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(final.parent, final.name)
+    _remove_stale_builds(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=f".tmp-{os.getpid()}-b", dir=final.parent))
     t0 = time.perf_counter()
     sr = params["sample_rate"]
@@ -544,9 +565,13 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
                 s.id: pool.submit(_build_speaker, s, texts, sr, tmp / "speakers" / s.split / f"{s.id}.wav")
                 for s, texts in jobs
             }
-            for sid, fut in futures.items():
-                lengths[sid] = fut.result()
-                progress.advance(task)
+            try:
+                for sid, fut in futures.items():
+                    lengths[sid] = fut.result()
+                    progress.advance(task)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
                 pool_ = _load_pool(tmp, split, speakers, lengths, sr)
                 task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)
@@ -570,7 +595,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
 
 
 def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int = 600,
-                n_valid_speakers: int = 24, n_test_speakers: int = 48, utterances_per_speaker: int = 6,
+                n_valid_speakers: int = 24, n_test_speakers: int = 48, utterances_per_speaker: int = 5,
                 sentences_min: int = 2, sentences_max: int = 3, n_valid: int = 100, n_test: int = 200,
                 test_seconds: float = 4.0, n_valid_variants: int = 6, n_test_variants: int = 16,
                 n_valid_languages: int = 4, n_test_languages: int = 8, formant_shift: float = 0.10,

@@ -1,0 +1,300 @@
+"""Tests of separena.data: WAV I/O, the wsj0-2mix layout, and the espeak-2mix generator."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from separena.data import Example, TensorMixtureSet
+from separena.data.audio import read_wav, write_wav
+from separena.data.wsj0mix import Wsj0MixSet, wsj0_2mix, write_mixture_set
+from separena.errors import AudioFileError, SeparenaError
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+
+TINY = dict(n_train_speakers=6, n_valid_speakers=4, n_test_speakers=4, utterances_per_speaker=2,
+            sentences_min=1, sentences_max=1, n_valid=4, n_test=6, test_seconds=1.5,
+            n_valid_variants=2, n_test_variants=2, n_valid_languages=1, n_test_languages=1)
+
+
+def one_line(exc: BaseException) -> str:
+    msg = str(exc)
+    assert "\n" not in msg and msg
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------
+# read_wav / write_wav
+
+
+def test_round_trip_mono_and_stereo(tmp_path: Path) -> None:
+    x = torch.linspace(-1, 1, 800)
+    write_wav(tmp_path / "a.wav", x, 8000)
+    y = read_wav(tmp_path / "a.wav", 8000)
+    assert y.dtype == torch.float32 and y.shape == (800,)
+    assert torch.allclose(x, y, atol=1e-4)
+    st_ = torch.stack([x, -x])
+    write_wav(tmp_path / "b.wav", st_, 8000)
+    assert read_wav(tmp_path / "b.wav", 8000, mono=False).shape == (2, 800)
+    assert torch.allclose(read_wav(tmp_path / "b.wav", 8000), torch.zeros(800), atol=1e-4)  # averaged
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_write_clips(tmp_path: Path) -> None:
+    write_wav(tmp_path / "c.wav", torch.tensor([2.0, -3.0, 0.5]), 8000)
+    y = read_wav(tmp_path / "c.wav")
+    assert y.abs().max() <= 1.0 and abs(float(y[2]) - 0.5) < 1e-3
+
+
+def test_missing(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError, match="no such audio file") as e:
+        read_wav(tmp_path / "nope.wav")
+    assert "nope.wav" in one_line(e.value)
+
+
+def test_corrupt_and_truncated(tmp_path: Path) -> None:
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.raises(AudioFileError, match="unreadable") as e:
+        read_wav(tmp_path / "bad.wav")
+    one_line(e.value)
+    write_wav(tmp_path / "t.wav", torch.zeros(8000), 8000)
+    data = (tmp_path / "t.wav").read_bytes()
+    (tmp_path / "t.wav").write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioFileError) as e:
+        read_wav(tmp_path / "t.wav")
+    one_line(e.value)
+
+
+def test_wrong_rate(tmp_path: Path) -> None:
+    write_wav(tmp_path / "r.wav", torch.zeros(160), 16000)
+    with pytest.raises(AudioFileError) as e:
+        read_wav(tmp_path / "r.wav", 8000)
+    msg = one_line(e.value)
+    assert "r.wav" in msg and "8000" in msg and "16000" in msg
+
+
+def test_empty(tmp_path: Path) -> None:
+    sf.write(tmp_path / "e.wav", np.zeros((0, 1), np.int16), 8000, subtype="PCM_16")
+    with pytest.raises(AudioFileError, match="empty") as e:
+        read_wav(tmp_path / "e.wav")
+    one_line(e.value)
+
+
+def test_nan(tmp_path: Path) -> None:
+    sf.write(tmp_path / "n.wav", np.array([0.0, np.nan, 0.1], np.float32), 8000, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match="non-finite") as e:
+        read_wav(tmp_path / "n.wav")
+    one_line(e.value)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 3000), rate=st.sampled_from([8000, 11025, 16000, 22050, 44100]),
+       channels=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_round_trip_property(tmp_path: Path, n: int, rate: int, channels: int, seed: int) -> None:
+    x = torch.from_numpy(np.random.default_rng(seed).uniform(-1, 1, (channels, n)).astype(np.float32))
+    path = write_wav(tmp_path / "p.wav", x, rate)
+    y = read_wav(path, rate, mono=False)
+    assert y.shape == (channels, n)
+    assert float((x - y).abs().max()) <= 1.5 / 32767
+    with pytest.raises(AudioFileError):
+        read_wav(path, rate + 1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(max_size=200), header=st.booleans())
+def test_garbage_gives_audio_file_error(tmp_path: Path, blob: bytes, header: bool) -> None:
+    path = tmp_path / "g.wav"
+    path.write_bytes((b"RIFF\x24\x00\x00\x00WAVEfmt " if header else b"") + blob)
+    try:
+        y = read_wav(path)
+    except AudioFileError as e:
+        one_line(e)
+    else:  # libsndfile accepted the bytes: then it must be finite, non-empty float32 audio
+        assert y.dtype == torch.float32 and y.numel() > 0 and torch.isfinite(y).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# wsj0-2mix layout
+
+
+def _examples(n: int, length: int = 400) -> TensorMixtureSet:
+    g = torch.Generator().manual_seed(0)
+    srcs = [torch.rand(2, length + 10 * i, generator=g) * 0.4 - 0.2 for i in range(n)]
+    return TensorMixtureSet([s.sum(0) for s in srcs], srcs)
+
+
+def test_wsj0mix_round_trip(tmp_path: Path) -> None:
+    ex = _examples(5)
+    for split in ("tr", "cv", "tt"):
+        write_mixture_set(tmp_path, split, ex, 8000)
+    data = wsj0_2mix(root=str(tmp_path))
+    assert len(data.test) == 5 and data.name.startswith("wsj0-2mix@")
+    for i in range(5):
+        got = data.test[i]
+        assert got.name == ex.names[i]
+        assert torch.allclose(got.sources, ex.sources[i], atol=1e-4)
+        assert torch.allclose(got.mix, ex.mixes[i], atol=1e-4)
+    mix, src = data.train.batch(0, 3, 4, 300)
+    mix2, src2 = data.train.batch(0, 3, 4, 300)
+    assert mix.shape == (4, 300) and src.shape == (4, 2, 300)
+    assert torch.equal(mix, mix2) and torch.equal(src, src2)
+    assert torch.allclose(src.sum(1), mix, atol=1e-4)
+
+
+def test_wsj0mix_librimix_names_and_missing_source(tmp_path: Path) -> None:
+    write_mixture_set(tmp_path, "tt", _examples(3), 8000)
+    (tmp_path / "tt" / "mix").rename(tmp_path / "tt" / "mix_clean")
+    assert len(Wsj0MixSet(tmp_path, "tt", 8000)) == 3
+    with pytest.raises(AudioFileError, match="wrong sample rate"):
+        Wsj0MixSet(tmp_path, "tt", 16000)[0]
+    (tmp_path / "tt" / "s2" / "00001.wav").unlink()
+    with pytest.raises(AudioFileError, match="missing source file") as e:
+        Wsj0MixSet(tmp_path, "tt", 8000)
+    assert "s2/00001.wav" in one_line(e.value)
+    with pytest.raises(SeparenaError):
+        wsj0_2mix(root=str(tmp_path / "nowhere"))
+
+
+# ---------------------------------------------------------------------------------------------
+# espeak-2mix
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    from separena.data.speech import espeak_2mix
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    root = tmp_path_factory.mktemp("cache-a")
+    return espeak_2mix(cache_dir=str(root), **TINY), root
+
+
+@needs_espeak
+def test_espeak_deterministic_across_caches(tiny, tmp_path: Path) -> None:
+    from separena.data.speech import espeak_2mix
+
+    a, _ = tiny
+    b = espeak_2mix(cache_dir=str(tmp_path), **TINY)
+    assert a.name == b.name
+    assert torch.equal(a.train.audio, b.train.audio)
+    for i in range(len(a.test)):
+        assert a.test[i].name == b.test[i].name
+        assert torch.equal(a.test[i].sources, b.test[i].sources)
+    c = espeak_2mix(cache_dir=str(tmp_path), seed=1, **TINY)
+    assert c.name != a.name
+
+
+@needs_espeak
+def test_espeak_speakers_disjoint(tiny) -> None:
+    data, _ = tiny
+    sets = {}
+    for split, ms in (("valid", data.valid), ("test", data.test)):
+        sets[split] = {n for i in range(len(ms)) for n in ms[i].name.split("_")[1:]}
+        assert all(s.startswith(split) for s in sets[split])
+    train = data.train.pool.speakers
+    assert len(train) == TINY["n_train_speakers"]
+    import json
+
+    meta = json.loads((Path(data.test.root) / "meta.json").read_text())
+    by_split: dict[str, set] = {}
+    for s in meta["speakers"]:
+        by_split.setdefault(s["split"], set()).add(s["variant"])
+    assert not by_split["train"] & by_split["test"] and not by_split["train"] & by_split["valid"]
+    assert not by_split["valid"] & by_split["test"]
+
+
+@needs_espeak
+def test_espeak_mixtures_are_sums_with_levels_in_range(tiny) -> None:
+    data, _ = tiny
+    n = round(TINY["test_seconds"] * data.sample_rate)
+    for ms in (data.valid, data.test):
+        for i in range(len(ms)):
+            ex: Example = ms[i]
+            assert ex.mix.shape == (n,) and ex.sources.shape == (2, n)
+            assert torch.allclose(ex.sources.sum(0), ex.mix, atol=1e-6)
+            rms = ex.sources.pow(2).mean(-1).sqrt()
+            level = 20 * math.log10(float(rms[0] / rms[1]))
+            assert abs(level) <= 2.5 + 0.05
+            assert ex.mix.abs().max() <= 1.0
+    # the cached sets are in the wsj0-2mix layout: the generic reader opens them too
+    generic = wsj0_2mix(root=str(data.test.root), train_split="valid", valid_split="valid", test_split="test")
+    assert len(generic.test) == len(data.test)
+    assert torch.allclose(generic.test[0].mix, data.test[0].mix, atol=2e-4)
+
+
+@needs_espeak
+def test_espeak_train_batches(tiny) -> None:
+    data, _ = tiny
+    mix, src = data.train.batch(7, 3, 8, 4000)
+    mix2, src2 = data.train.batch(7, 3, 8, 4000)
+    assert mix.shape == (8, 4000) and src.shape == (8, 2, 4000)
+    assert mix.dtype == torch.float32 and torch.isfinite(mix).all()
+    assert torch.equal(mix, mix2) and torch.equal(src, src2)
+    assert not torch.equal(mix, data.train.batch(7, 4, 8, 4000)[0])
+    assert not torch.equal(mix, data.train.batch(8, 3, 8, 4000)[0])
+    assert (src.pow(2).mean(-1) > 0).all()  # two active speakers per item
+    assert mix.abs().max() <= 1.0
+
+
+@needs_espeak
+def test_espeak_no_augment_is_exact_sum(tiny) -> None:
+    from separena.data.speech import espeak_2mix
+
+    _, root = tiny
+    plain = espeak_2mix(cache_dir=str(root), augment=False, **TINY)
+    assert plain.name.endswith("+noaug")
+    mix, src = plain.train.batch(0, 0, 4, 4000)
+    assert torch.allclose(src.sum(1), mix, atol=1e-6)
+    rms = src.pow(2).mean(-1).sqrt()
+    assert (20 * torch.log10(rms[:, 0] / rms[:, 1])).abs().max() <= 2.5 + 1e-3
+
+
+@needs_espeak
+def test_espeak_cache_reused(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.speech as speech
+
+    data, root = tiny
+    def fail(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("regenerated although cached")
+
+    monkeypatch.setattr(speech, "_build", fail)
+    again = speech.espeak_2mix(cache_dir=str(root), **TINY)
+    assert again.name == data.name
+    assert not list(root.glob(".*tmp*"))  # nothing half-built left
+
+
+@needs_espeak
+def test_espeak_interrupted_build_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.speech as speech
+
+    def boom(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(speech, "_fixed_mixtures", boom)
+    with pytest.raises(KeyboardInterrupt):
+        speech.espeak_2mix(cache_dir=str(tmp_path), **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_espeak_missing_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.speech as speech
+
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    with pytest.raises(SeparenaError, match="Debian package espeak-ng") as e:
+        speech.espeak_2mix(**TINY)
+    one_line(e.value)
+
+
+def test_bad_params() -> None:
+    from separena.data.speech import espeak_2mix
+
+    with pytest.raises(SeparenaError, match="n_train_speakers"):
+        espeak_2mix(n_train_speakers=1)
