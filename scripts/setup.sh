@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES=(ffmpeg libsox-dev sox espeak-ng)
+APT_PACKAGES=(ffmpeg libsox-dev sox espeak-ng chromium libfluidsynth3 fluid-soundfont-gm)  # chromium: headless check of the HTML report; libfluidsynth3 + fluid-soundfont-gm: midi-4stem rendering
+# real recorded speech for separena.data.real (training sources and the real-dev set)
+APT_PACKAGES+=(klettres-data tuxpaint-stamps-default hedgewars-data warzone2100-data
+  asterisk-prompt-es-co asterisk-prompt-fr-armelle)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

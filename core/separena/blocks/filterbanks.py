@@ -71,10 +71,11 @@ class LearnedEncoder(nn.Module):
 
     @torch.no_grad()
     def init_stft(self) -> LearnedEncoder:
-        """Initialise the filters as a sqrt-Hann-windowed real/imaginary Fourier basis.
+        """Initialise the filters as a sine-windowed (sqrt-Hann) real/imaginary Fourier basis.
 
-        Filters ``2k`` and ``2k + 1`` are the cosine and sine of frequency bin ``k``; extra
-        filters beyond ``2 * (L // 2 + 1)`` keep their random initialisation.
+        The first filters are the cosine and sine of each frequency bin ``k = 0 .. L // 2``, in
+        that order, leaving out the all-zero sines (``L`` filters in all, a basis of the frame);
+        filters beyond ``L`` keep their random initialisation.
         """
         basis = _fourier_basis(self.filter_length, self.n_filters)
         self.conv.weight[: basis.shape[0], 0] = basis
@@ -130,11 +131,13 @@ class LearnedDecoder(nn.Module):
 
 
 def _fourier_basis(filter_length: int, n_filters: int) -> Tensor:
-    """``[min(n_filters, 2 * (L // 2 + 1)), L]`` windowed cosine/sine filters."""
-    window = torch.hann_window(filter_length, periodic=True).sqrt()
-    n = torch.arange(filter_length, dtype=torch.float32)
+    """``[min(n_filters, L), L]`` windowed cosine/sine filters (non-zero ones only)."""
+    n = torch.arange(filter_length, dtype=torch.float64)
+    window = torch.sin(math.pi * (n + 0.5) / filter_length)  # sine window: sqrt of a half-sample-shifted Hann
     rows = []
     for k in range(filter_length // 2 + 1):
         phase = 2 * math.pi * k * n / filter_length
-        rows += [window * torch.cos(phase), window * torch.sin(phase)]
-    return torch.stack(rows)[:n_filters]
+        rows.append(torch.cos(phase))
+        if 0 < k and 2 * k != filter_length:
+            rows.append(torch.sin(phase))
+    return (torch.stack(rows)[:n_filters] * window).float()

@@ -10,8 +10,8 @@ This is also the tutorial plugin: docs/plugins/writing-a-plugin.md walks through
 
 from __future__ import annotations
 
-from importlib.resources import files
 from importlib.abc import Traversable
+from importlib.resources import files
 
 from separena import ArchitectureSpec, hookimpl
 

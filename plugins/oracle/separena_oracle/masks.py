@@ -99,11 +99,6 @@ class IdealMask(Separator):
         wav = self.istft(masked.reshape(batch * n_src, *mix_spec.shape[1:]), length)  # [B*S, time]
         return SeparatorOutput(estimates=wav.reshape(batch, n_src, length), masks=masks)
 
-    def extra_repr(self) -> str:
-        fn = self.mask_fn
-        name = getattr(getattr(fn, "func", fn), "__name__", repr(fn))
-        return f"mask_fn={name}{', power=' + str(fn.keywords['power']) if hasattr(fn, 'keywords') else ''}"
-
 
 def oracle_ibm(n_src: int = 2, sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64) -> IdealMask:
     """Ideal binary mask oracle.

@@ -1,0 +1,510 @@
+"""Real recorded human speech shipped in Debian packages: a speaker pool and ``real-dev`` mixtures.
+
+Models trained only on synthetic (eSpeak NG) speech do not separate real recordings; this
+module gives real voices, from packages any Debian machine can install, as extra training
+sources (split ``train``) and as a held-out evaluation set of 2-speaker mixtures (split
+``real-dev``). See ``docs/data-real.md`` for what each package holds and why the split is
+what it is.
+
+A *speaker* is one group of recordings that one person (as far as the package tells) spoke:
+a package plus a voice pack, language or prompt set, e.g. ``hedgewars-data/Pirate`` or
+``tuxpaint-stamps-default/el``. Files are found through dpkg's own file list of each package
+(``/var/lib/dpkg/info/<package>.list``), so only files of the named packages are ever read.
+
+Every recording is decoded (libsndfile, or ``ffmpeg`` for raw GSM), averaged to mono,
+resampled to ``sample_rate`` with :func:`scipy.signal.resample_poly`, trimmed of leading and
+trailing silence and normalised to an active-speech RMS of :data:`UTTERANCE_RMS`. The pool is
+cached as 16-bit PCM under ``<cache_dir>/real-speech-<hash>/`` (``$SEPARENA_CACHE`` or
+``~/.cache/separena``); the hash covers the generator version, the sample rate, the speaker
+catalogue and the path and size of every source file. Builds go to a temporary folder that is
+renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import SeparenaError
+from . import Example
+from .audio import read_wav, write_wav
+from .wsj0mix import Wsj0MixSet, write_mixture_set
+
+__all__ = [
+    "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "speaker_catalogue",
+    "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
+]
+
+GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
+MIXTURES_VERSION = "real-dev/2"  # of the real-dev mixtures (names, drawing); bump to rebuild them
+UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance (as espeak-2mix)
+LEVEL_DB = 2.5  # relative level of the two sources of a real-dev mixture: uniform in +-LEVEL_DB
+MIN_SECONDS = 0.2  # utterances with less audio than this after trimming are dropped
+Split = Literal["train", "real-dev"]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """Files of ``package`` whose path matches ``path`` (a regex on the installed path); for a
+    zip archive, its members matching ``member``. ``speaker`` maps the match to a speaker name
+    (``None``: skip the file)."""
+
+    package: str
+    path: str
+    member: str | None = None
+    decoder: str = "sndfile"  # or "gsm" (raw GSM 06.10 at 8 kHz, decoded by ffmpeg)
+
+
+def _tux_speaker(m: re.Match) -> str:
+    return m.group("lang") or "en"
+
+
+# Speaker of each file: (rule, function of the regex match -> speaker name or None).
+_WZ_CONSOLE = {"memressp", "countdown", "extra"}
+_HEDGEWARS_EXCLUDED = {"Robot", "Singer"}  # vocoded robot voice; singing
+_HEDGEWARS_MERGED = {"Default_pl": "pl", "Russian_pl": "pl"}  # the same language: maybe the same person
+
+
+def _hedgewars(m: re.Match) -> str | None:
+    pack = m.group("pack")
+    return None if pack in _HEDGEWARS_EXCLUDED else _HEDGEWARS_MERGED.get(pack, pack)
+
+
+def _warzone(m: re.Match) -> str | None:
+    group = m.group("group")
+    if group in _WZ_CONSOLE:
+        return "console"
+    return {"tutorial": "tutorial", "sequenceaudio": "briefing", "taunts/taunt1": "taunt1",
+            "taunts/taunt2": "taunt2", "taunts/taunt3": "taunt3", "trnsppil": "transport-pilot",
+            "vtoltalk": "vtol-pilot"}.get(group)
+
+
+_RULES: tuple[tuple[_Rule, object], ...] = (
+    (_Rule("asterisk-prompt-es-co", r"^/usr/share/asterisk/sounds/es/.+\.gsm$", decoder="gsm"), lambda m: "es-co"),
+    (_Rule("asterisk-prompt-fr-armelle", r"^/usr/share/asterisk/sounds/fr/.+\.gsm$", decoder="gsm"),
+     lambda m: "fr-armelle"),
+    (_Rule("hedgewars-data", r"^/usr/share/games/hedgewars/Data/Sounds/voices/(?P<pack>[^/]+)/[^/]+\.ogg$"),
+     _hedgewars),
+    (_Rule("klettres-data", r"^/usr/share/klettres/(?P<lang>[^/]+)/(alpha|syllab)/[^/]+\.ogg$"),
+     lambda m: m.group("lang")),
+    (_Rule("tuxpaint-stamps-default", r"^/usr/share/tuxpaint/stamps/.+_desc(_(?P<lang>[a-z]{2}))?\.ogg$"),
+     _tux_speaker),
+    (_Rule("warzone2100-data", r"^/usr/share/games/warzone2100/base\.wz$",
+           member=r"^(?:audio/(?P<g1>memressp|countdown|extra|tutorial|trnsppil|vtoltalk|taunts/taunt[123])"
+                  r"|(?P<g2>sequenceaudio))/(?:[^/]+/)?[^/]+\.ogg$"),
+     _warzone),
+)
+
+REAL_PACKAGES: tuple[str, ...] = tuple(sorted({r.package for r, _ in _RULES}))
+
+# Held-out speakers (everything else is ``train``). Sentence-length prompts of two single
+# speakers, four non-English voice packs, and two word-list speakers of each of two other
+# packages so that real-dev has both natural read speech and both sexes; see docs/data-real.md.
+REAL_DEV_SPEAKERS: frozenset[str] = frozenset({
+    "asterisk-prompt-es-co/es-co", "asterisk-prompt-fr-armelle/fr-armelle",
+    "hedgewars-data/Default_es", "hedgewars-data/Default_ru", "hedgewars-data/Default_uk", "hedgewars-data/pl",
+    "tuxpaint-stamps-default/el", "tuxpaint-stamps-default/ca",
+    "klettres-data/en", "klettres-data/uk",
+})
+
+
+@dataclass(frozen=True)
+class RealUtterance:
+    """One recording of a real speaker: ``waveform`` float32 ``[time]`` at the pool's rate,
+    trimmed and at an active-speech RMS of :data:`UTTERANCE_RMS`."""
+
+    speaker: str  # "<package>/<voice>", e.g. "hedgewars-data/Pirate"
+    waveform: Tensor
+    package: str
+
+
+@dataclass(frozen=True)
+class _File:
+    speaker: str  # full id
+    package: str
+    path: Path  # on disk
+    member: str | None
+    decoder: str
+    size: int
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
+
+
+def _dpkg_list(package: str, system_root: Path) -> list[str] | None:
+    info = system_root / "var" / "lib" / "dpkg" / "info"
+    for name in (f"{package}.list", *sorted(p.name for p in info.glob(f"{package}:*.list"))):
+        p = info / name
+        if p.is_file():
+            return p.read_text(errors="replace").splitlines()
+    return None
+
+
+def _split_of(speaker: str) -> str:
+    return "real-dev" if speaker in REAL_DEV_SPEAKERS else "train"
+
+
+def _catalogue(system_root: Path) -> list[_File]:
+    """Every source file, sorted; raises when a package is not installed."""
+    lists = {pkg: _dpkg_list(pkg, system_root) for pkg in REAL_PACKAGES}
+    missing = [pkg for pkg, files in lists.items() if files is None]
+    if missing:
+        raise SeparenaError(
+            f"real speech: Debian packages not installed: {', '.join(missing)}; "
+            f"install them with: apt-get install -y {' '.join(missing)}"
+        )
+    out: list[_File] = []
+    for rule, speaker_of in _RULES:
+        pattern = re.compile(rule.path)
+        for installed in lists[rule.package] or []:
+            m = pattern.match(installed)
+            if m is None:
+                continue
+            path = system_root / installed.lstrip("/")
+            if not path.is_file():
+                raise SeparenaError(
+                    f"real speech: {path} of package {rule.package} is missing; "
+                    f"reinstall it (apt-get install --reinstall -y {rule.package})"
+                )
+            if rule.member is None:
+                name = speaker_of(m)  # type: ignore[operator]
+                if name is not None:
+                    out.append(_File(f"{rule.package}/{name}", rule.package, path, None, rule.decoder,
+                                     path.stat().st_size))
+                continue
+            member_re = re.compile(rule.member)
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    mm = member_re.match(info.filename)
+                    if mm is None:
+                        continue
+                    group = mm.group("g1") or mm.group("g2")
+                    name = speaker_of(_GroupMatch(group))  # type: ignore[operator]
+                    if name is not None:
+                        out.append(_File(f"{rule.package}/{name}", rule.package, path, info.filename,
+                                         rule.decoder, info.file_size))
+    out.sort(key=lambda f: (f.speaker, str(f.path), f.member or ""))
+    return out
+
+
+class _GroupMatch:
+    """Stands in for a match object whose ``group('group')`` is ``value``."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def group(self, _name: str) -> str:
+        return self.value
+
+
+def speaker_catalogue(*, system_root: str | os.PathLike[str] = "/") -> dict[str, dict]:
+    """``{speaker: {"package", "split", "files"}}`` of every speaker found (no decoding)."""
+    out: dict[str, dict] = {}
+    for f in _catalogue(Path(system_root)):
+        entry = out.setdefault(f.speaker, {"package": f.package, "split": _split_of(f.speaker), "files": 0})
+        entry["files"] += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _ffmpeg_decode(data: bytes, fmt: str | None, sample_rate: int) -> np.ndarray:
+    if shutil.which("ffmpeg") is None:
+        raise SeparenaError("real speech: ffmpeg not found on PATH; install the Debian package ffmpeg "
+                            "(apt-get install -y ffmpeg)")
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error"]
+    if fmt:
+        cmd += ["-f", fmt]
+    cmd += ["-i", "pipe:0", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "pipe:1"]
+    res = subprocess.run(cmd, input=data, capture_output=True, timeout=300)
+    if res.returncode != 0:
+        raise SeparenaError(f"real speech: ffmpeg could not decode {fmt or 'audio'}: "
+                            f"{res.stderr.decode(errors='replace').strip()[:200]}")
+    return np.frombuffer(res.stdout, dtype="<f4").astype(np.float64)
+
+
+def _decode(data: bytes, sample_rate: int) -> np.ndarray:
+    """Mono float64 at ``sample_rate`` from an encoded file's bytes."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    try:
+        x, rate = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    except Exception:  # a format libsndfile does not read
+        return _ffmpeg_decode(data, None, sample_rate)
+    x = x.mean(1)
+    if rate != sample_rate:
+        g = math.gcd(int(rate), sample_rate)
+        x = resample_poly(x, sample_rate // g, int(rate) // g)
+    return x
+
+
+def _trim_normalise(y: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Trim leading/trailing silence (-50 dB re the loudest 10-ms frame, 30 ms margin) and set
+    the RMS of active frames (-40 dB) to :data:`UTTERANCE_RMS`, peak below 0.99."""
+    frame = max(1, sample_rate // 100)
+    n = len(y) // frame
+    if n == 0:
+        return np.zeros(0, np.float32)
+    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(1)
+    if not energy.max() > 0:
+        return np.zeros(0, np.float32)
+    idx = np.flatnonzero(energy > energy.max() * 1e-5)
+    lo, hi = max(0, idx[0] - 3) * frame, min(n, idx[-1] + 4) * frame
+    y = y[lo:hi]
+    rms = math.sqrt(float(energy[energy > energy.max() * 1e-4].mean()))
+    gain = min(UTTERANCE_RMS / max(rms, 1e-8), 0.99 / max(float(np.abs(y).max()), 1e-8))
+    return (y * gain).astype(np.float32)
+
+
+def _decode_group(files: list[_File], sample_rate: int) -> list[np.ndarray]:
+    """Decode a list of files (all of one speaker), in order."""
+    gsm = [f for f in files if f.decoder == "gsm"]
+    out: dict[int, np.ndarray] = {}
+    if gsm:  # raw GSM 06.10 frames (33 bytes = 160 samples at 8 kHz): one ffmpeg call for all
+        blobs = [f.path.read_bytes() for f in gsm]
+        blobs = [b[: len(b) // 33 * 33] for b in blobs]
+        y = _ffmpeg_decode(b"".join(blobs), "gsm", sample_rate)
+        per = [len(b) // 33 * 160 * sample_rate / 8000 for b in blobs]
+        bounds = np.round(np.concatenate([[0], np.cumsum(per)])).astype(int)
+        for f, a, b in zip(gsm, bounds[:-1], bounds[1:]):
+            out[id(f)] = y[a:b]
+    archives: dict[Path, zipfile.ZipFile] = {}
+    try:
+        for f in files:
+            if f.decoder == "gsm":
+                continue
+            if f.member is None:
+                data = f.path.read_bytes()
+            else:
+                z = archives.get(f.path) or archives.setdefault(f.path, zipfile.ZipFile(f.path))
+                data = z.read(f.member)
+            out[id(f)] = _decode(data, sample_rate)
+    finally:
+        for z in archives.values():
+            z.close()
+    return [_trim_normalise(out[id(f)], sample_rate) for f in files]
+
+
+# --------------------------------------------------------------------------------------------
+# Pool cache
+
+
+def _pool_hash(files: list[_File], sample_rate: int) -> str:
+    d = hashlib.sha256()
+    d.update(json.dumps({"generator": GENERATOR_VERSION, "sample_rate": sample_rate,
+                         "dev": sorted(REAL_DEV_SPEAKERS), "rms": UTTERANCE_RMS,
+                         "min_seconds": MIN_SECONDS}, sort_keys=True).encode())
+    for f in files:
+        d.update(f"{f.speaker}\0{f.path}\0{f.member}\0{f.size}\n".encode())
+    return d.hexdigest()[:16]
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+
+
+def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=f".tmp-{os.getpid()}", dir=final.parent))
+    t0 = time.perf_counter()
+    try:
+        groups: dict[str, list[_File]] = {}
+        for f in files:
+            groups.setdefault(f.speaker, []).append(f)
+        meta: dict = {"generator": GENERATOR_VERSION, "sample_rate": sample_rate, "speakers": {}}
+        with _progress() as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            task = progress.add_task("real speech: decoding speakers", total=len(groups))
+            futures = {s: pool.submit(_decode_group, fs, sample_rate) for s, fs in groups.items()}
+            for speaker, fut in futures.items():
+                clips = [c for c in fut.result() if len(c) >= MIN_SECONDS * sample_rate]
+                if clips:
+                    rel = speaker.replace("/", "__")
+                    write_wav(tmp / f"{rel}.wav", np.concatenate(clips), sample_rate)
+                    meta["speakers"][speaker] = {"package": groups[speaker][0].package, "file": f"{rel}.wav",
+                                                 "split": _split_of(speaker), "lengths": [len(c) for c in clips]}
+                progress.advance(task)
+        meta["build_seconds"] = round(time.perf_counter() - t0, 2)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process finished the same build first
+            if not (final / "meta.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
+              workers: int) -> Path:
+    files = _catalogue(system_root)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    final = cache / f"real-speech-{_pool_hash(files, sample_rate)}"
+    if not (final / "meta.json").is_file():
+        _build_pool(final, files, sample_rate, workers)
+    return final
+
+
+def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None,
+                     *, system_root: str | os.PathLike[str] = "/", workers: int = 2) -> list[RealUtterance]:
+    """Every utterance of the real speakers of ``split`` (``"train"`` or ``"real-dev"``).
+
+    Deterministic: the same installed packages and arguments give the same list, in the same
+    order (sorted by speaker, then file). Built once and cached (see the module docstring).
+
+    Args:
+        split: ``"train"`` (extra training sources) or ``"real-dev"`` (held-out speakers);
+            the two share no speaker.
+        sample_rate: Hz of every returned waveform.
+        cache_dir: cache root (default ``$SEPARENA_CACHE`` or ``~/.cache/separena``).
+        system_root: filesystem root holding dpkg's database and the packages' files.
+        workers: decoding threads while building (does not change the data).
+
+    Raises:
+        SeparenaError: a package of :data:`REAL_PACKAGES` is not installed (the message names
+            them and the apt command that installs them), or a split name is unknown.
+    """
+    if split not in ("train", "real-dev"):
+        raise SeparenaError(f"real speech: unknown split {split!r}; expected 'train' or 'real-dev'")
+    root = _pool_dir(int(sample_rate), cache_dir, Path(system_root), workers)
+    meta = json.loads((root / "meta.json").read_text())
+    out: list[RealUtterance] = []
+    for speaker, info in sorted(meta["speakers"].items()):
+        if info["split"] != split:
+            continue
+        wav = read_wav(root / info["file"], int(sample_rate))
+        offsets = np.concatenate([[0], np.cumsum(info["lengths"])])
+        if offsets[-1] != len(wav):
+            raise SeparenaError(f"{root / info['file']}: cached audio has {len(wav)} samples; "
+                                f"expected {offsets[-1]} (delete {root} to rebuild)")
+        for a, b in zip(offsets[:-1], offsets[1:]):
+            out.append(RealUtterance(speaker, wav[int(a):int(b)].clone(), info["package"]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# real-dev mixtures
+
+
+def _fill(rng: np.random.Generator, clips: list[np.ndarray], length: int, sample_rate: int) -> np.ndarray:
+    """``length`` samples of one speaker: a random crop of one clip if it is long enough, else
+    clips in random order separated by 0.1-0.4 s pauses, and a random window of that."""
+    i = int(rng.integers(len(clips)))
+    if len(clips[i]) >= length:
+        start = int(rng.integers(0, len(clips[i]) - length + 1))
+        return clips[i][start:start + length].astype(np.float64)
+    pieces, total = [], 0
+    while total < length + sample_rate // 2 or not pieces:
+        c = clips[int(rng.integers(len(clips)))] if pieces else clips[i]
+        gap = np.zeros(int(rng.uniform(0.1, 0.4) * sample_rate))
+        pieces += [c, gap]
+        total += len(c) + len(gap)
+    y = np.concatenate(pieces)
+    start = int(rng.integers(0, len(y) - length + 1))
+    return y[start:start + length].astype(np.float64)
+
+
+def _mixtures(pool: list[RealUtterance], n: int, seconds: float, sample_rate: int,
+              seed: int) -> Iterator[Example]:
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for u in pool:
+        by_speaker.setdefault(u.speaker, []).append(u.waveform.numpy())
+    speakers = sorted(by_speaker)
+    if len(speakers) < 2:
+        raise SeparenaError(f"real-dev: {len(speakers)} real-dev speaker(s) found; expected at least 2")
+    rng = np.random.default_rng([int(seed), 0x5EA1])
+    length = int(round(seconds * sample_rate))
+    for j in range(n):
+        pair = rng.choice(len(speakers), size=2, replace=False)
+        srcs = []
+        for s in pair:
+            x = _fill(rng, by_speaker[speakers[s]], length, sample_rate)
+            srcs.append(x / max(float(np.sqrt((x ** 2).mean())), 1e-8))
+        rel = float(rng.uniform(-LEVEL_DB, LEVEL_DB))
+        src = np.stack(srcs) * UTTERANCE_RMS * np.array([[10 ** (rel / 40)], [10 ** (-rel / 40)]])
+        peak = max(float(np.abs(src.sum(0)).max()), float(np.abs(src).max()))
+        if peak > 0.95:
+            src *= 0.95 / peak
+        src = np.round(src * 32767.0) / 32767.0  # on the 16-bit grid: the written mix is the exact sum
+        src_t = torch.from_numpy(src.astype(np.float32))
+        mix = torch.from_numpy((src.sum(0)).astype(np.float32))
+        names = "__".join(speakers[s].replace("/", "-") for s in pair)
+        yield Example(f"{j:05d}__{names}", mix, src_t)  # e.g. 00000__klettres-data-en__hedgewars-data-pl
+
+
+def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: int = 8000, n_mixtures: int = 200,
+                   seconds: float = 4.0, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None,
+                   system_root: str | os.PathLike[str] = "/") -> Path:
+    """Write ``n_mixtures`` 2-speaker mixtures of different ``real-dev`` speakers in the
+    wsj0-2mix layout, ``<root>/tt/{mix,s1,s2}/<name>.wav``, and return ``root``.
+
+    Each mixture draws 2 distinct speakers uniformly, ``seconds`` of each (one clip, or short
+    clips of that speaker joined by pauses), each source at unit RMS times
+    :data:`UTTERANCE_RMS`, relative level uniform in +-2.5 dB, ``mix = s1 + s2`` exactly.
+    Deterministic in all arguments. ``root=None``: a content-hash folder in the cache, built
+    once. An explicit ``root`` is rebuilt unless it already holds the same set.
+    """
+    pool_dir = _pool_dir(int(sample_rate), cache_dir, Path(system_root), 2)
+    params = {"generator": MIXTURES_VERSION, "pool": pool_dir.name, "sample_rate": int(sample_rate),
+              "n_mixtures": int(n_mixtures), "seconds": float(seconds), "seed": int(seed)}
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    base = Path(root).expanduser() if root is not None else pool_dir.parent / f"real-dev-{key}"
+    marker = base / "tt" / "meta.json"
+    if marker.is_file() and json.loads(marker.read_text()).get("key") == key:
+        return base
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tt-", suffix=f".tmp-{os.getpid()}", dir=base))
+    try:
+        pool = real_speech_pool("real-dev", sample_rate, cache_dir, system_root=system_root)
+        with _progress() as progress:
+            task = progress.add_task("real-dev: writing mixtures", total=n_mixtures)
+            for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed):
+                write_mixture_set(tmp, "tt", [ex], int(sample_rate))
+                progress.advance(task)
+        (tmp / "tt" / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))
+        old = base / "tt"
+        if old.exists():
+            trash = Path(tempfile.mkdtemp(prefix=".tt-old-", dir=base))
+            os.replace(old, trash / "tt")
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp / "tt", old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return base
+
+
+def real_dev(*, sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
+             cache_dir: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
+             system_root: str | os.PathLike[str] = "/") -> Wsj0MixSet:
+    """The ``real-dev`` mixtures (built by :func:`build_real_dev` when not cached) as a
+    :class:`~separena.data.MixtureSet`: ``Example.mix [time]``, ``sources [2, time]``."""
+    base = build_real_dev(root, sample_rate=sample_rate, n_mixtures=n_mixtures, seconds=seconds, seed=seed,
+                          cache_dir=cache_dir, system_root=system_root)
+    return Wsj0MixSet(base, "tt", int(sample_rate), 2, mix_from_sources=True)

@@ -1,0 +1,199 @@
+"""Math checks of the time-domain blocks: learned filterbanks, the TCN, and dual-path chunking."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from separena import SeparenaError
+from separena.blocks import (
+    Conv1DBlock, DualPathBlock, DualPathRNN, LearnedDecoder, LearnedEncoder, TemporalConvNet, chunk, frame_padding,
+    overlap_add,
+)
+
+torch.set_num_threads(1)
+
+
+# --- framing -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [1, 7, 8, 9, 100, 1001])
+@pytest.mark.parametrize(("size", "hop"), [(16, 8), (4, 2), (6, 3), (5, 5), (2, 1)])
+def test_frame_padding_covers_every_sample_equally(length, size, hop):
+    left, right, n_frames = frame_padding(length, size, hop)
+    assert left + length + right == (n_frames - 1) * hop + size
+    cover = torch.zeros(left + length + right)
+    for f in range(n_frames):
+        cover[f * hop: f * hop + size] += 1
+    assert torch.all(cover[left: left + length] == size // hop)
+    assert 0 <= right - (size - hop) < hop  # no frame made only of padding
+
+
+# --- learned filterbanks -------------------------------------------------------------------
+
+def test_encoder_shapes_and_frame_count():
+    enc = LearnedEncoder(32, 16)
+    out = enc(torch.randn(3, 16000))
+    assert out.shape == (3, 2001, 32)  # ceil(16000 / 8) + 1
+    assert LearnedEncoder(8, 2)(torch.randn(2, 100)).shape == (2, 101, 8)
+
+
+def test_encoder_is_a_strided_correlation():
+    enc = LearnedEncoder(4, 6, stride=3)
+    x = torch.randn(1, 20)
+    out = enc(x)  # [1, F, 4]
+    left, right, _ = frame_padding(20, 6, 3)
+    padded = torch.nn.functional.pad(x, (left, right))[0]
+    w = enc.conv.weight[:, 0]  # [4, 6]
+    for f in range(out.shape[1]):
+        torch.testing.assert_close(out[0, f], w @ padded[f * 3: f * 3 + 6])
+
+
+def test_decoder_with_encoders_transposed_orthonormal_filters_reconstructs():
+    n_filters, length, stride = 24, 16, 8
+    enc, dec = LearnedEncoder(n_filters, length), LearnedDecoder(n_filters, length)
+    q, _ = torch.linalg.qr(torch.randn(n_filters, n_filters, dtype=torch.float64))
+    w = q[:, :length].float()  # orthonormal columns: w.T @ w = I_L
+    with torch.no_grad():
+        enc.conv.weight[:, 0] = w
+        dec.conv.weight[:, 0] = w * (stride / length)  # transposed filters, divided by the overlap
+    x = torch.randn(2, 1003)
+    torch.testing.assert_close(dec(enc(x), 1003), x, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("n_filters", "length", "stride"), [(64, 16, 8), (16, 16, 4), (8, 2, 1)])
+def test_decoder_init_from_encoder_reconstructs(n_filters, length, stride):
+    enc = LearnedEncoder(n_filters, length, stride)
+    dec = LearnedDecoder(n_filters, length, stride).init_from_encoder(enc)
+    x = torch.randn(2, 777)
+    torch.testing.assert_close(dec(enc(x), 777), x, atol=1e-4, rtol=1e-4)
+
+
+def test_stft_init_is_a_windowed_fourier_basis_that_reconstructs():
+    enc = LearnedEncoder(16, 16).init_stft()
+    n = torch.arange(16, dtype=torch.float64)
+    window = torch.sin(torch.pi * (n + 0.5) / 16)
+    torch.testing.assert_close(enc.conv.weight[0, 0], window.float())  # bin 0: the window itself
+    torch.testing.assert_close(enc.conv.weight[2, 0], (window * torch.sin(2 * torch.pi * n / 16)).float())
+    assert torch.linalg.matrix_rank(enc.conv.weight[:, 0]) == 16
+    dec = LearnedDecoder(16, 16).init_from_encoder(enc)
+    x = torch.randn(1, 500)
+    torch.testing.assert_close(dec(enc(x), 500), x, atol=1e-4, rtol=1e-4)
+
+
+def test_filterbank_errors_are_separena_errors():
+    with pytest.raises(SeparenaError, match="filter_length; expected an integer >= 2, got 1"):
+        LearnedEncoder(8, 1)
+    with pytest.raises(SeparenaError, match="expected 'linear' or 'relu'"):
+        LearnedEncoder(8, 4, activation="tanh")
+    with pytest.raises(SeparenaError, match="expected 11, got 10"):
+        LearnedDecoder(4, 4)(torch.zeros(1, 10, 4), 20)
+
+
+# --- temporal convolutional network ----------------------------------------------------------
+
+def _input_grad(net: torch.nn.Module, x: torch.Tensor, t: int) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    net(x)[..., t].sum().backward()
+    return x.grad.abs().sum(dim=(0, 1))  # [T]: does output t depend on input s?
+
+
+@pytest.mark.parametrize(("kernel_size", "num_blocks", "num_repeats"), [(3, 3, 2), (2, 4, 1), (5, 2, 2)])
+def test_tcn_receptive_field(kernel_size, num_blocks, num_repeats):
+    torch.manual_seed(0)
+    tcn = TemporalConvNet(4, 6, 8, 5, kernel_size, num_blocks, num_repeats, norm="none").double()
+    rf = tcn.receptive_field
+    assert rf == 1 + num_repeats * (kernel_size - 1) * (2 ** num_blocks - 1)
+    frames, t = 3 * rf, 3 * rf // 2
+    dependent = torch.nonzero(_input_grad(tcn, torch.randn(2, 4, frames, dtype=torch.float64), t)).flatten()
+    assert dependent.max() - dependent.min() + 1 == rf
+    # Past context (k-1)*d//2 per block (rounded down for even totals), future context the rest.
+    past = sum((kernel_size - 1) * 2 ** (i % num_blocks) // 2 for i in range(num_blocks * num_repeats))
+    assert dependent.min() == t - past and dependent.max() == t + (rf - 1 - past)
+
+
+def test_causal_tcn_output_does_not_depend_on_the_future():
+    torch.manual_seed(0)
+    tcn = TemporalConvNet(4, 6, 8, 5, 3, 3, 2, causal=True).double()  # cumulative layer norm
+    x = torch.randn(2, 4, 80, dtype=torch.float64)
+    for t in (0, 17, 50):
+        grad = _input_grad(tcn, x, t)
+        assert torch.all(grad[t + 1:] == 0) and grad[t] > 0
+    # and the same in values: changing the future leaves the past untouched
+    y = x.clone()
+    y[..., 40:] = torch.randn(2, 4, 40, dtype=torch.float64)
+    torch.testing.assert_close(tcn(x)[..., :40], tcn(y)[..., :40])
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4])
+@pytest.mark.parametrize("causal", [False, True])
+def test_conv1d_block_keeps_length(kernel_size, causal):
+    block = Conv1DBlock(6, 10, kernel_size, dilation=4, skip_size=3, causal=causal)
+    res, skip = block(torch.randn(2, 6, 37))
+    assert res.shape == (2, 6, 37) and skip.shape == (2, 3, 37)
+
+
+def test_tcn_skip_and_residual_outputs():
+    with_skip = TemporalConvNet(8, 6, 12, 5, num_blocks=2, num_repeats=2)
+    assert with_skip(torch.randn(2, 8, 30)).shape == (2, 5, 30)
+    assert with_skip.blocks[-1].res_size == 0  # the last residual would have no consumer
+    residual_only = TemporalConvNet(8, 6, 12, 0, num_blocks=2, num_repeats=2)
+    assert residual_only(torch.randn(2, 8, 30)).shape == (2, 6, 30)
+    # skip sum == sum of the per-block skip outputs, computed by hand
+    x = torch.randn(1, 8, 30)
+    h, total = with_skip.bottleneck(with_skip.input_norm(x)), 0
+    for block in with_skip.blocks:
+        res, skip = block(h)
+        total = total + skip
+        h = h + res if res is not None else h
+    torch.testing.assert_close(with_skip(x), total)
+
+
+# --- dual path -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("frames", [1, 9, 10, 11, 100, 257])
+@pytest.mark.parametrize(("size", "hop"), [(10, 5), (8, 2), (6, 6)])
+def test_chunk_then_overlap_add_is_identity_times_overlap(frames, size, hop):
+    x = torch.randn(2, frames, 3)
+    chunks = chunk(x, size, hop)
+    assert chunks.shape[0] == 2 and chunks.shape[2:] == (size, 3)
+    torch.testing.assert_close(overlap_add(chunks, hop, frames), x * (size // hop))
+
+
+def test_chunk_contents_are_padded_slices():
+    x = torch.arange(2 * 23 * 2, dtype=torch.float32).reshape(2, 23, 2)
+    chunks = chunk(x, 6, 3)
+    left, right, n = frame_padding(23, 6, 3)
+    padded = torch.nn.functional.pad(x, (0, 0, left, right))
+    assert chunks.shape == (2, n, 6, 2)
+    for i in range(n):
+        torch.testing.assert_close(chunks[:, i], padded[:, i * 3: i * 3 + 6])
+
+
+def test_overlap_add_is_the_adjoint_of_chunk():
+    n_chunks = frame_padding(37, 8, 4)[2]
+    x, y = torch.randn(2, 37, 3), torch.randn(2, n_chunks, 8, 3)  # <chunk(x), y> == <x, overlap_add(y)>
+    torch.testing.assert_close((chunk(x, 8, 4) * y).sum(), (x * overlap_add(y, 4, 37)).sum())
+
+
+def test_dual_path_block_paths_and_norm():
+    torch.manual_seed(0)
+    block = DualPathBlock(4, 5).double()
+    y = torch.randn(2, 3, 6, 4, dtype=torch.float64)
+    normed = block._normed(block.intra_norm, y)  # gLN over chunks, frames and features per item
+    torch.testing.assert_close(normed.mean(dim=(1, 2, 3)), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(normed.var(dim=(1, 2, 3), unbiased=False), torch.ones(2, dtype=torch.float64))
+    # intra path alone: chunk i of the output depends on chunk i of the input only
+    intra = lambda x: block.intra_linear(block.intra_rnn(x.reshape(6, 6, 4))).reshape(2, 3, 6, 4)  # noqa: E731
+    x = y.clone().requires_grad_(True)
+    intra(x)[:, 1].sum().backward()
+    assert torch.all(x.grad[:, [0, 2]] == 0) and torch.all(x.grad[:, 1].abs().sum(-1) > 0)
+    # the full block mixes chunks (inter path) and keeps the shape
+    assert DualPathRNN(4, 5, num_repeats=2)(torch.randn(2, 3, 6, 4)).shape == (2, 3, 6, 4)
+
+
+def test_dual_path_batch_items_independent():
+    torch.manual_seed(0)
+    net = DualPathRNN(4, 5, num_repeats=2).eval()
+    x = torch.randn(3, 4, 6, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)[1:2], net(x[1:2]), atol=1e-5, rtol=1e-4)
