@@ -117,7 +117,7 @@ def info(ctx: click.Context, name: str) -> None:
     console.print(f"family: {spec.family}   tasks: {', '.join(preset.tasks or spec.tasks)}   "
                   f"trainable: {spec.trainable}")
     objective = preset.objective or spec.objective
-    console.print(f"objective: {objective}")
+    console.print(f"objective: {objective if spec.trainable else '- (not trained)'}")
     console.print(f"reference: {spec.reference}")
     table = Table(title="parameters")
     for column in ("name", "type", "default", "preset value"):
@@ -170,13 +170,27 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
 @_one_line_errors
 def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, minutes: float | None, seed: int,
           device: str, output: Path | None) -> None:
-    """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi."""
+    """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
+
+    Under `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
+    (gloo on CPU, nccl on CUDA); rank 0 writes the checkpoint and evaluates.
+    """
     from dataclasses import replace
 
     from .train import evaluate, train as train_model
 
+    import os
+
+    import torch.distributed as dist
+
     registry = _registry(ctx)
     config = registry.model_config(name)
+    rank = 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():  # started by torchrun
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        rank = dist.get_rank()
+        if device.startswith("cuda"):
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     suite, data = _suite_data(registry, suite_name)
     budget = suite.budget
     if steps is not None or minutes is not None:
@@ -184,6 +198,8 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
     output = output or Path("runs") / config.name / "model.pt"
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
                                 device=device, checkpoint_path=output)
+    if rank != 0:
+        return
     console.print(f"trained {config.name}: {result.steps} steps in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {output}")
@@ -259,6 +275,79 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
             out = output_dir / f"{path.stem}_s{k}.wav"
             write_wav(out, source, model.sample_rate)
             console.print(f"wrote {out}")
+
+
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("-d", "--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to create the plugin folder NAME/.")
+@click.pass_context
+@_one_line_errors
+def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
+    """Scaffold an installable plugin DIRECTORY/NAME/ (a small mask model that passes the contract kit)."""
+    from .presets import normalize_name
+    from .scaffold import new_plugin, plugin_names
+
+    plugin_names(name)  # validate the name before loading any plugin
+    presets = _registry(ctx).presets
+    taken = [n for n in (name, f"{name}-small") if normalize_name(n) in presets]
+    if taken:
+        raise SeparenaError(f"new-plugin NAME: expected a name not yet registered, got {name!r} "
+                            f"(taken: {', '.join(taken)}; see `separena list`)")
+    path = new_plugin(name, directory)
+    console.print(f"created {escape(str(path))}/ (plugin {name}, preset {name}-small). Next:\n"
+                  f"  pip install -e {escape(str(path))}\n"
+                  f"  separena list '{name}*'\n"
+                  f"  python -m pytest -q {escape(str(path / 'tests'))}")
+
+
+@main.command()
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True, help="Suite to run.")
+@click.option("--models", "models", multiple=True, metavar="PATTERN",
+              help="Names or fnmatch patterns replacing the suite's models (oracles are always added); repeatable.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store (resumed).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--fresh", is_flag=True, help="Re-run stored runs of this suite (old results are archived, not lost).")
+@click.pass_context
+@_one_line_errors
+def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_path: Path, device: str,
+          fresh: bool) -> None:
+    """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
+    from .bench import ResultStore, leaderboard, rich_table, run_suite
+
+    registry = _registry(ctx)
+    with ResultStore(store_path) as store:
+        result = run_suite(registry, suite_name, models=list(models) or None, store=store, device=device,
+                           fresh=fresh)
+        hashes = result.run_hashes
+        rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
+    console.print(rich_table(rows, f"{result.suite.name} on {result.data_name}"))
+    console.print(f"{len(result.executed)} run(s) executed, {len(result.reused)} reused, "
+                  f"{len(result.failed)} failed in {result.seconds:.0f} s; store {escape(str(store_path))}; "
+                  f"`separena report --store {escape(str(store_path))} -o DIR` writes md/csv/json/html")
+    if result.failed:  # a broken plugin costs only its own rows; the benchmark itself succeeded
+        err_console.print(f"[red]{len(result.failed)} run(s) failed; their errors are in the table and "
+                          "they are retried on the next invocation[/red]")
+
+
+@main.command()
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
+@click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for leaderboard.md/.csv/.json and index.html (portable: relative links).")
+@_one_line_errors
+def report(store_path: Path, suites: tuple[str, ...], output_dir: Path) -> None:
+    """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio."""
+    from .bench import ResultStore, write_report
+
+    if not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+    with ResultStore(store_path) as store:
+        written = write_report(store, output_dir, list(suites) or None)
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,12 +13,13 @@ import torch
 from torch import Tensor
 
 from .errors import SeparenaError
-from .metrics import best_permutation, pairwise_si_sdr
+from .metrics import best_permutation, pairwise_si_sdr, si_sdr
 
 if TYPE_CHECKING:
     from .model import Separator, SeparatorOutput
 
-__all__ = ["pit_si_sdr", "pit_mask_l1", "permute_sources", "affinity_loss", "ideal_binary_assignments",
+__all__ = ["si_sdr_loss", "pit_si_sdr", "pit_mask_l1", "permute_sources", "affinity_loss",
+           "ideal_binary_assignments",
            "deep_clustering", "deep_clustering_va"]
 
 
@@ -26,6 +27,21 @@ def permute_sources(pairwise_loss: Tensor) -> Tensor:
     """The per-mixture permutation minimising ``pairwise_loss [batch, est, ref]``: ``[batch, n_src]``."""
     _, perm = best_permutation(-pairwise_loss)
     return perm
+
+
+def si_sdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | None = None) -> Tensor:
+    """Negative SI-SDR of each estimate against the reference *in the same position*, averaged.
+
+    No permutation: for sources with fixed roles (music stems: vocals, bass, drums, other),
+    estimate ``k`` must be source ``k``, so permutation invariance would be wrong.
+
+    Shapes:
+        ``output.estimates [batch, n_src, time]``, ``sources [batch, n_src, time]`` -> ``[]``.
+    """
+    if output.estimates.shape != sources.shape:
+        raise SeparenaError(f"loss si-sdr: estimates and sources differ in shape; expected "
+                            f"{list(sources.shape)}, got {list(output.estimates.shape)}")
+    return -si_sdr(output.estimates, sources).mean()
 
 
 def pit_si_sdr(output: SeparatorOutput, sources: Tensor, model: Separator | None = None) -> Tensor:
@@ -65,7 +81,7 @@ def pit_mask_l1(output: SeparatorOutput, sources: Tensor, model: Separator) -> T
 def affinity_loss(embedding: Tensor, assignments: Tensor, weights: Tensor | None = None) -> Tensor:
     """Deep clustering's affinity loss in its low-rank form, per item, averaged over the batch.
 
-    ``|W^½ (V Vᵀ − Y Yᵀ) W^½|²_F = |VᵀWV|² − 2|VᵀWY|² + |YᵀWY|²`` (Hershey et al. 2016, eq. 2;
+    ``|W^½ (V Vᵀ − Y Yᵀ) W^½|²_F = |VᵀWV|² − 2|VᵀWY|² + |YᵀWY|²`` with ``W = diag(w)`` (Hershey et al. 2016, eq. 2;
     weighted as in Wang et al. 2018, eq. 7), divided by ``(Σ w)²`` so that it lies in [0, 2]
     for unit-norm rows whatever the number of bins. Costs O(N D²), never forms the N x N
     affinity matrices. Equals nussl's ``DeepClusteringLoss`` with its weights = ``√w``.
@@ -89,11 +105,11 @@ def affinity_loss(embedding: Tensor, assignments: Tensor, weights: Tensor | None
         w = v.new_ones(batch, v.shape[1])
     else:
         w = weights.reshape(batch, -1).to(v.dtype)
-    root = w.clamp_min(0).sqrt().unsqueeze(-1)  # [B, N, 1]
-    v, y = v * root, y * root
-    vtv = torch.bmm(v.transpose(1, 2), v).square().sum((1, 2))
-    vty = torch.bmm(v.transpose(1, 2), y).square().sum((1, 2))
-    yty = torch.bmm(y.transpose(1, 2), y).square().sum((1, 2))
+    w = w.clamp_min(0)
+    wv = v * w.unsqueeze(-1)  # W V: [B, N, D]
+    vtv = torch.bmm(v.transpose(1, 2), wv).square().sum((1, 2))  # |Vᵀ W V|²
+    vty = torch.bmm(wv.transpose(1, 2), y).square().sum((1, 2))  # |Vᵀ W Y|²
+    yty = torch.bmm(y.transpose(1, 2), y * w.unsqueeze(-1)).square().sum((1, 2))  # |Yᵀ W Y|²
     norm = w.sum(1).square().clamp_min(1e-8)
     return ((vtv - 2 * vty + yty) / norm).mean()
 
@@ -102,10 +118,15 @@ def ideal_binary_assignments(source_specs: Tensor) -> Tensor:
     """One-hot assignment of every TF bin to the source of largest magnitude there.
 
     Shapes:
-        complex or real ``[batch, n_src, frames, freq]`` -> ``[batch, frames, freq, n_src]``.
+        complex or real ``[batch, n_src, frames, freq]`` -> ``[batch, frames, freq, n_src]`` (int64).
     """
-    magnitude = source_specs.abs() if source_specs.is_complex() else source_specs
-    dominant = magnitude.argmax(1)  # [B, T, F]
+    magnitude = source_specs.abs()
+    # A running max over sources instead of argmax(1): argmax over a short strided dim is
+    # slow on CPU. Strict ">" keeps the first maximum, like argmax.
+    best, dominant = magnitude[:, 0], torch.zeros_like(magnitude[:, 0], dtype=torch.long)  # [B, T, F]
+    for s in range(1, magnitude.shape[1]):
+        better = magnitude[:, s] > best
+        best, dominant = torch.where(better, magnitude[:, s], best), dominant.masked_fill(better, s)
     return torch.nn.functional.one_hot(dominant, source_specs.shape[1])
 
 

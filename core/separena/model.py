@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .errors import SeparenaError
 
-__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "separate"]
+__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "separate"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,14 @@ def check_mix(mix: Tensor, name: str = "mix") -> None:
         raise SeparenaError(f"{name}: expected shape [batch, time], got {list(mix.shape)}")
     if mix.is_complex() or not mix.is_floating_point():
         raise SeparenaError(f"{name}: expected a real floating-point tensor, got {mix.dtype}")
+
+
+def check_references(references: Tensor, mix: Tensor, n_src: int) -> None:
+    """Reject references that are not ``[batch, n_src, time]`` matching ``mix [batch, time]``."""
+    want = [mix.shape[0], n_src, mix.shape[-1]]
+    if not isinstance(references, Tensor) or list(references.shape) != want:
+        got = list(references.shape) if isinstance(references, Tensor) else type(references).__name__
+        raise SeparenaError(f"references: expected shape [batch, n_src, time] = {want}, got {got}")
 
 
 class Separator(nn.Module):

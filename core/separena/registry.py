@@ -249,6 +249,8 @@ class Registry:
                 return f"architecture {record.name!r}: family expected one of {', '.join(FAMILIES)}, got {record.family!r}"
             if not record.summary:
                 return f"architecture {record.name!r}: summary is empty; expected one line"
+            if record.trainable and not record.objective:
+                return f"architecture {record.name!r}: trainable but objective is empty; expected a loss name"
         return None
 
     def _load_presets(self, out: _Collected) -> None:
@@ -393,7 +395,7 @@ class Registry:
         bound = spec.signature().bind(**params)
         bound.apply_defaults()
         objective = preset.objective or spec.objective
-        terms = {objective: 1.0} if isinstance(objective, str) else dict(objective)
+        terms = {} if objective is None else {objective: 1.0} if isinstance(objective, str) else dict(objective)
         return ModelConfig(
             name=preset.name, architecture=spec.name, params=dict(bound.arguments), objective=terms,
             trainable=spec.trainable, family=spec.family, tasks=preset.tasks or spec.tasks,

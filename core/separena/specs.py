@@ -51,7 +51,7 @@ class ArchitectureSpec:
     summary: str  # one line shown by `separena list`
     reference: str = ""  # the paper, e.g. "Hershey et al., ICASSP 2016"
     tasks: tuple[str, ...] = ("speech",)  # what it can serve: speech, music, ...
-    objective: str | Mapping[str, float] = "pit-si-sdr"  # loss name, or {loss: weight} summed
+    objective: str | Mapping[str, float] | None = "pit-si-sdr"  # loss name, {loss: weight}, None if untrainable
     trainable: bool = True  # oracles and classic methods are benchmarked but never trained
     requires: tuple[str, ...] = ()  # import names needed to build; missing ones make it unavailable
     test_params: Mapping[str, Any] = field(default_factory=dict)  # tiny config for the contract kit
@@ -72,7 +72,9 @@ class ArchitectureSpec:
         return {n: p for n, p in self.signature().parameters.items() if p.kind not in kinds}
 
     def objective_terms(self) -> dict[str, float]:
-        """The objective as ``{loss name: weight}``."""
+        """The objective as ``{loss name: weight}`` (empty for a model that is not trained)."""
+        if self.objective is None:
+            return {}
         if isinstance(self.objective, str):
             return {self.objective: 1.0}
         return dict(self.objective)

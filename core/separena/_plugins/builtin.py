@@ -9,6 +9,8 @@ from ..specs import DatasetSpec, LossSpec
 @hookimpl
 def separena_register_losses() -> list[LossSpec]:
     return [
+        LossSpec("si-sdr", "separena.losses:si_sdr_loss",
+                 "negative SI-SDR of each estimate against the reference in the same position (no permutation)"),
         LossSpec("pit-si-sdr", "separena.losses:pit_si_sdr",
                  "negative SI-SDR of the waveforms, best permutation per mixture"),
         LossSpec("pit-mask-l1", "separena.losses:pit_mask_l1",
@@ -25,6 +27,14 @@ def separena_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec("espeak-2mix", "separena.data.speech:espeak_2mix",
                     "2-speaker mixtures of eSpeak NG voices, generated locally, speakers disjoint per split"),
+        DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",
+                    "synthetic harmonic-tone mixtures; builds in milliseconds, for tests and smoke runs"),
         DatasetSpec("wsj0-2mix", "separena.data.wsj0mix:wsj0_2mix",
                     "wsj0-2mix / LibriMix layout on disk (mix/, s1/, s2/ per split)"),
+        DatasetSpec("midi-4stem", "separena.data.music:midi_4stem",
+                    "4-stem music (vocals, bass, drums, other) rendered from generated MIDI with a GM soundfont",
+                    tasks=("music",)),
+        DatasetSpec("musdb18", "separena.data.musdb:musdb18",
+                    "MUSDB18 / MUSDB18-HQ from disk (param root), mono 4 stems: vocals, bass, drums, other",
+                    tasks=("music",)),
     ]

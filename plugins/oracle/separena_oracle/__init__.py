@@ -21,7 +21,7 @@ _STFT_TEST_PARAMS = {"n_fft": 64, "hop_length": 16}
 def _oracle(name: str, build: str, summary: str, reference: str) -> ArchitectureSpec:
     return ArchitectureSpec(
         name=name, build=build, family="oracle", summary=summary, reference=reference,
-        tasks=("speech", "music"), trainable=False, test_params=_STFT_TEST_PARAMS,
+        tasks=("speech", "music"), trainable=False, objective=None, test_params=_STFT_TEST_PARAMS,
     )
 
 
@@ -41,7 +41,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             name="mixture", build="separena_oracle.mixture:mixture", family="oracle",
             summary="the unprocessed mixture as every source estimate: the 0 dB SI-SDRi floor",
             reference="Le Roux et al., 'SDR - half-baked or well done?', ICASSP 2019 (SI-SDR improvement)",
-            tasks=("speech", "music"), trainable=False,
+            tasks=("speech", "music"), trainable=False, objective=None,
         ),
     ]
 

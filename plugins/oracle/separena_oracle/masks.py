@@ -27,7 +27,7 @@ from torch import Tensor
 
 from separena import SeparenaError, Separator, SeparatorOutput
 from separena.blocks import ISTFT, STFT
-from separena.model import check_mix
+from separena.model import check_mix, check_references
 
 __all__ = [
     "ideal_binary_mask", "ideal_ratio_mask", "phase_sensitive_mask", "IdealMask",
@@ -86,10 +86,7 @@ class IdealMask(Separator):
 
     def forward(self, mix: Tensor, references: Tensor) -> SeparatorOutput:
         check_mix(mix)
-        want = [mix.shape[0], self.n_src, mix.shape[-1]]
-        if not isinstance(references, Tensor) or list(references.shape) != want:
-            got = list(references.shape) if isinstance(references, Tensor) else type(references).__name__
-            raise SeparenaError(f"references: expected shape [batch, n_src, time] = {want}, got {got}")
+        check_references(references, mix, self.n_src)
         batch, n_src, length = references.shape
         mix_spec = self.stft(mix)  # [B, T, F]
         src_spec = self.stft(references.reshape(batch * n_src, length))  # [B*S, T, F]

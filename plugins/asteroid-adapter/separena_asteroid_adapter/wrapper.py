@@ -1,0 +1,53 @@
+"""The adapter: any asteroid waveform-to-waveform model as a separena :class:`Separator`.
+
+asteroid's ``BaseModel.forward`` silently accepts 1-D, 2-D or 3-D input and reshapes its
+output to match; separena's contract is stricter. The wrapper takes only ``[batch, time]``
+(:func:`separena.model.check_mix`), feeds asteroid its ``[batch, 1, time]`` layout, and pads or
+trims the estimates to the input length (asteroid pads to a multiple of its stride internally).
+
+This module imports nothing from asteroid, so it is cheap to import.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from separena import SeparenaError, Separator, SeparatorOutput
+from separena.model import check_mix
+
+__all__ = ["AsteroidSeparator", "fit_length"]
+
+
+def fit_length(estimates: Tensor, length: int) -> Tensor:
+    """Zero-pad or trim the last axis to ``length`` samples: ``[..., t] -> [..., length]``."""
+    if estimates.shape[-1] >= length:
+        return estimates[..., :length]
+    return torch.nn.functional.pad(estimates, (0, length - estimates.shape[-1]))
+
+
+class AsteroidSeparator(Separator):
+    """Wraps a built asteroid model whose ``forward`` maps waveforms to source waveforms.
+
+    Args:
+        model: the asteroid model (``asteroid.models.BaseModel`` subclass).
+        n_src: number of sources the model estimates.
+        sample_rate: Hz.
+        name: architecture name, for error messages.
+
+    Shapes:
+        mix ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (same ``time``).
+    """
+
+    def __init__(self, model: nn.Module, n_src: int, sample_rate: int, name: str) -> None:
+        super().__init__(n_src=n_src, sample_rate=sample_rate)
+        self.model = model
+        self.name = name
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:
+        check_mix(mix)
+        est = self.model(mix.unsqueeze(1))  # [B, T] -> [B, 1, T] -> [B, S, T']
+        if est.dim() != 3 or est.shape[:2] != (mix.shape[0], self.n_src):
+            raise SeparenaError(f"{self.name}: asteroid returned estimates of shape {list(est.shape)}; "
+                                f"expected [{mix.shape[0]}, {self.n_src}, time]")
+        return SeparatorOutput(estimates=fit_length(est, mix.shape[-1]))

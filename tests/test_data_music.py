@@ -1,0 +1,148 @@
+"""midi-4stem (generated 4-stem music) and the musdb18 reader."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from separena import Registry, SeparenaError
+from separena.data import music
+from separena.data.music import SOURCES, midi_4stem
+from separena.data.musdb import musdb18
+
+TINY = dict(n_train=2, n_valid=1, n_test=2, train_seconds=2.0, eval_seconds=1.5, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return midi_4stem(cache_dir=str(tmp_path_factory.mktemp("music-a")), **TINY)
+
+
+def test_registered_as_music_dataset() -> None:
+    spec = Registry(entry_points=False).dataset("midi-4stem")
+    assert spec.tasks == ("music",) and spec.builder() is midi_4stem
+
+
+def test_shapes_and_source_order(tiny) -> None:
+    assert tiny.n_src == 4 and tiny.sample_rate == 16000 and SOURCES == ("vocals", "bass", "drums", "other")
+    assert len(tiny.valid) == 1 and len(tiny.test) == 2
+    ex = tiny.test[0]
+    assert ex.sources.shape == (4, 24000) and ex.mix.shape == (24000,)
+    mix, sources = tiny.train.batch(0, 0, 3, 8000)
+    assert mix.shape == (3, 8000) and sources.shape == (3, 4, 8000)
+
+
+def test_deterministic_from_seed(tiny, tmp_path) -> None:
+    again = midi_4stem(cache_dir=str(tmp_path), **TINY)  # a fresh build in another folder
+    for a, b in ((tiny.test[1], again.test[1]), (tiny.valid[0], again.valid[0])):
+        assert torch.equal(a.sources, b.sources)
+    assert np.array_equal(tiny.train.stems, again.train.stems)
+    other = midi_4stem(cache_dir=str(tmp_path), seed=1, **TINY)
+    assert not torch.equal(other.test[0].sources, tiny.test[0].sources)
+
+
+def test_train_batches_are_pure_in_seed_and_step(tiny) -> None:
+    a, b, c = (tiny.train.batch(*args, 2, 4000) for args in ((0, 5), (0, 5), (0, 6)))
+    assert torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
+
+
+def test_mixture_is_sum_of_stems_and_every_stem_sounds(tiny) -> None:
+    for ex in [*tiny.valid, *tiny.test]:
+        assert torch.equal(ex.mix, ex.sources.sum(0))
+        rms = ex.sources.square().mean(-1).sqrt()
+        assert (rms > 1e-3).all(), f"{ex.name}: silent stem, RMS per source {rms.tolist()}"
+        assert ex.sources.abs().max() < 1.0
+    mix, sources = tiny.train.batch(0, 1, 4, 16000)
+    assert torch.allclose(mix, sources.sum(1), atol=1e-6)
+    assert (sources.square().mean(-1).sqrt() > 1e-3).all()
+
+
+def test_cache_is_reused(tiny, monkeypatch) -> None:
+    root = str(tiny.valid.root.parent)
+    monkeypatch.setattr(music, "_build", lambda *a, **k: pytest.fail("rebuilt a cached dataset"))
+    again = midi_4stem(cache_dir=root, **TINY)
+    assert again.name == tiny.name
+    assert torch.equal(again.test[0].sources, tiny.test[0].sources)
+
+
+def test_cache_dir_from_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SEPARENA_CACHE", str(tmp_path))
+    data = midi_4stem(**{**TINY, "n_test": 1})
+    assert data.test.root.parent == tmp_path and data.test.root.name.startswith("midi-4stem-")
+
+
+def test_interrupted_build_leaves_nothing(monkeypatch, tmp_path) -> None:
+    calls = []
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = music._render_piece
+    monkeypatch.setattr(music, "_render_piece", fail_second)
+    with pytest.raises(KeyboardInterrupt):
+        midi_4stem(cache_dir=str(tmp_path), **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluation_pieces_use_held_out_programs(tiny) -> None:
+    meta = json.loads((tiny.test.root / "meta.json").read_text())
+    for piece in meta["pieces"]["valid"] + meta["pieces"]["test"]:
+        for part, program in piece["programs"].items():
+            pool = music.DRUM_KITS if part == "drums" else {k: v[part] for k, v in music.PROGRAMS.items()}
+            assert program in pool["held-out"] and program not in pool["train"]
+    for piece in meta["pieces"]["train"]:
+        assert piece["programs"]["vocals"] in music.PROGRAMS["train"]["vocals"]
+
+
+def test_bad_parameters_raise_one_line_errors(tmp_path) -> None:
+    with pytest.raises(SeparenaError, match=r"^midi-4stem: bad n_train; expected >= 1, got 0$"):
+        midi_4stem(cache_dir=str(tmp_path), n_train=0)
+    with pytest.raises(SeparenaError, match=r"^midi-4stem: soundfont 'nope.sf2' not found"):
+        midi_4stem(cache_dir=str(tmp_path), soundfont="nope.sf2")
+
+
+# -- musdb18 -------------------------------------------------------------------------------
+
+
+def test_musdb_missing_root_is_a_clear_error(tmp_path) -> None:
+    missing = tmp_path / "MUSDB18"
+    with pytest.raises(SeparenaError, match=r"^musdb18: root .*MUSDB18' is not a MUSDB18 folder; expected "
+                                            r"<root>/train and <root>/test$"):
+        musdb18(root=str(missing))
+
+
+def _fake_hq_track(folder, seconds: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    stems = {name: 0.1 * rng.standard_normal((int(seconds * 44100), 2)) for name in ("vocals", "bass", "drums", "other")}
+    for name, audio in stems.items():
+        sf.write(folder / f"{name}.wav", audio, 44100, subtype="PCM_16")
+    sf.write(folder / "mixture.wav", sum(stems.values()), 44100, subtype="PCM_16")
+
+
+def test_musdb_hq_layout_converts_to_mono_chunks(tmp_path) -> None:
+    root = tmp_path / "musdb18hq"
+    _fake_hq_track(root / "train" / "Actions - One Minute Smile", 1.2, 0)  # a validation track in musdb
+    _fake_hq_track(root / "train" / "Some Band - Some Song", 1.0, 1)
+    _fake_hq_track(root / "test" / "Other Band - Test Song", 1.0, 2)
+    data = musdb18(root=str(root), sample_rate=8000, chunk_seconds=0.5, cache_dir=str(tmp_path / "cache"),
+                   progress=False)
+    assert data.n_src == 4 and data.sample_rate == 8000
+    assert len(data.valid) == 2 and len(data.test) == 2
+    ex = data.test[0]
+    assert ex.sources.shape == (4, 4000) and torch.equal(ex.mix, ex.sources.sum(0))
+    mix, sources = data.train.batch(0, 0, 2, 2000)
+    assert sources.shape == (2, 4, 2000)
+
+
+def test_builds_with_the_soundfont_inside_pretty_midi(tiny, tmp_path) -> None:
+    small = midi_4stem(cache_dir=str(tmp_path), soundfont="timgm6mb", **{**TINY, "n_train": 1, "n_test": 1})
+    assert small.name != tiny.name  # the soundfont is part of the content hash
+    assert (small.test[0].sources.square().mean(-1).sqrt() > 1e-3).all()
