@@ -204,7 +204,8 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {output}")
     for set_name, examples in data.test_sets().items():
-        scores = evaluate(model, examples, device=device, description=f"evaluate {set_name}")
+        scores = evaluate(model, examples, device=device, description=f"evaluate {set_name}",
+                          permutation_invariant=data.permutation_invariant)
         console.print(f"{set_name}: SI-SDRi mean {scores.mean:.2f} dB, median {scores.median:.2f} dB "
                       f"over {len(examples)} mixtures")
 
@@ -234,7 +235,8 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, suite_name:
     for column in ("set", "mixtures", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
         table.add_column(column)
     for set_name, examples in data.test_sets().items():
-        scores = evaluate_model(model, examples, device=device, description=f"evaluate {set_name}")
+        scores = evaluate_model(model, examples, device=device, description=f"evaluate {set_name}",
+                                permutation_invariant=data.permutation_invariant)
         table.add_row(set_name, str(len(examples)), f"{scores.mean:.2f}", f"{scores.median:.2f}",
                       f"{scores.real_time_factor:.4f}")
     console.print(table)

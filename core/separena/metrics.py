@@ -10,7 +10,7 @@ import itertools
 import torch
 from torch import Tensor
 
-__all__ = ["si_sdr", "pairwise_si_sdr", "best_permutation", "si_sdri"]
+__all__ = ["si_sdr", "pairwise_si_sdr", "best_permutation", "si_sdri", "bss_sdr", "sdri"]
 
 EPS = 1e-8
 
@@ -69,3 +69,44 @@ def si_sdri(estimates: Tensor, references: Tensor, mix: Tensor) -> Tensor:
     scores, _ = best_permutation(pairwise_si_sdr(estimates, references))
     baseline = si_sdr(mix.unsqueeze(1).expand_as(references), references)
     return scores - baseline
+
+
+BSS_FILTER_LENGTH = 512  # BSS Eval's distortion filter length (taps), as in mir_eval / museval
+BSS_CLAMP_DB = 100.0  # |SDR| is clamped here: beyond it float32 rounding decides, and inf breaks JSON
+
+
+def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH) -> Tensor:
+    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation, via ``fast_bss_eval``.
+
+    Not differentiable; clamped to +-100 dB. Computed in float32 (float64 inputs stay float64): 1.8x faster than
+    float64, within 1e-4 dB of it on 4-s speech-sized signals (benchmarks/metric_speed.py).
+    Matches museval's ``bss_eval(..., window=inf, bsseval_sources_version=True)`` (see
+    tests/test_bench.py).
+
+    Shapes:
+        estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]`` ->
+        ``[batch, n_src]`` in reference order.
+    """
+    import fast_bss_eval
+
+    dtype = torch.float64 if estimates.dtype == torch.float64 else torch.float32
+    scores = fast_bss_eval.sdr(references.detach().to(dtype), estimates.detach().to(dtype),
+                               filter_length=filter_length, load_diag=1e-10, clamp_db=BSS_CLAMP_DB)
+    return scores.to(estimates.dtype)
+
+
+def sdri(estimates: Tensor, references: Tensor, mix: Tensor, filter_length: int = BSS_FILTER_LENGTH,
+         baseline: Tensor | None = None) -> Tensor:
+    """BSS Eval SDR improvement over the unprocessed mixture, per reference.
+
+    Args:
+        baseline: the mixture's SDR ``bss_sdr(mix, references)`` if already known (it depends
+            only on the data, so a benchmark computes it once per mixture, not once per model).
+
+    Shapes:
+        estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]``,
+        mix ``[batch, time]`` -> ``[batch, n_src]``.
+    """
+    if baseline is None:
+        baseline = bss_sdr(mix.unsqueeze(1).expand_as(references), references, filter_length)
+    return bss_sdr(estimates, references, filter_length) - baseline

@@ -179,11 +179,17 @@ def _fingerprint(model: Separator, mix: torch.Tensor, sources: torch.Tensor) -> 
     model.train()
     with torch.no_grad():
         out = _run(model, mix, sources)
-    return shapes, model.sample_rate, model.n_src, out.estimates
+    return shapes, model.sample_rate, model.n_src, out.estimates, out.embedding
+
+
+def _same_tensor(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and torch.allclose(a, b)
 
 
 def check_every_parameter_changes_the_model(config: ModelConfig) -> None:
-    """Each builder parameter changes weights, structure or output (no silently ignored argument)."""
+    """Each builder parameter changes weights, structure, estimates or embedding (no silently ignored argument)."""
     try:
         hints = typing.get_type_hints(config.spec.builder())
     except Exception:
@@ -202,7 +208,7 @@ def check_every_parameter_changes_the_model(config: ModelConfig) -> None:
             except Exception as exc:
                 tried.append(f"{candidate!r} ({type(exc).__name__})")
                 continue
-            if fp[:3] != ref[:3] or fp[3].shape != ref[3].shape or not torch.allclose(fp[3], ref[3]):
+            if fp[:3] != ref[:3] or not _same_tensor(fp[3], ref[3]) or not _same_tensor(fp[4], ref[4]):
                 break
             tried.append(repr(candidate))
         else:

@@ -199,8 +199,13 @@ def train(
 
 @torch.no_grad()
 def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.device = "cpu",
-             progress: bool = True, description: str = "evaluate") -> EvalResult:
-    """SI-SDR and SI-SDRi per example and source (best permutation per mixture)."""
+             progress: bool = True, description: str = "evaluate",
+             permutation_invariant: bool = True) -> EvalResult:
+    """SI-SDR and SI-SDRi per example and source.
+
+    Speakers are matched to estimates with the best permutation per mixture; sources with fixed
+    roles (``permutation_invariant=False``, e.g. music stems) are scored in order.
+    """
     model.eval().to(device)
     improvements, scores = [], []
     seconds = audio = 0.0
@@ -214,7 +219,10 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
             est = separate(model, mix, refs).estimates
             seconds += time.perf_counter() - t0
             audio += mix.shape[-1] / model.sample_rate
-            best, _ = best_permutation(pairwise_si_sdr(est.float(), refs))
+            if permutation_invariant:
+                best, _ = best_permutation(pairwise_si_sdr(est.float(), refs))
+            else:
+                best = si_sdr(est.float(), refs)
             base = si_sdr(mix.unsqueeze(1).expand_as(refs), refs)
             scores.append(best[0].cpu())
             improvements.append((best - base)[0].cpu())

@@ -59,6 +59,8 @@ class SeparationData:
     valid: MixtureSet  # model selection / early checks
     test: MixtureSet  # the reported split
     extra_tests: Mapping[str, MixtureSet] = field(default_factory=dict)  # e.g. {"real-dev": ...}
+    source_names: tuple[str, ...] | None = None  # roles of the sources, e.g. ("vocals", "bass", ...)
+    permutation_invariant: bool = True  # False where sources have fixed roles: scored in order
 
     def test_sets(self) -> dict[str, MixtureSet]:
         """``{"test": test, **extra_tests}``: every set an evaluation reports."""

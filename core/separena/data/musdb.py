@@ -111,7 +111,8 @@ def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, 
         _convert(final, tracks, int(sample_rate), float(chunk_seconds), content, progress)
     sets = {split: Wsj0MixSet(final, split, sample_rate, len(SOURCES), mix_from_sources=True) for split in MUSDB_SPLITS}
     return SeparationData(name=f"musdb18@{digest[:8]}", sample_rate=int(sample_rate), n_src=len(SOURCES),
-                          train=CropTrainStream(sets["train"]), valid=sets["valid"], test=sets["test"])
+                          train=CropTrainStream(sets["train"]), valid=sets["valid"], test=sets["test"],
+                          source_names=tuple(SOURCES), permutation_invariant=False)
 
 
 def _convert(final: Path, tracks: dict, sample_rate: int, chunk_seconds: float, content: dict,

@@ -501,4 +501,5 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
     valid = Wsj0MixSet(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
     test = Wsj0MixSet(final, "test", params["sample_rate"], len(SOURCES), mix_from_sources=True)
     return SeparationData(name=f"midi-4stem@{digest[:8]}", sample_rate=params["sample_rate"], n_src=len(SOURCES),
-                          train=train, valid=valid, test=test)
+                          train=train, valid=valid, test=test, source_names=tuple(SOURCES),
+                          permutation_invariant=False)

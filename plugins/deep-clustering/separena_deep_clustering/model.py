@@ -80,8 +80,9 @@ class DeepClusteringMasker(nn.Module):
             level = (10.0 / math.log(10.0)) * torch.log((spec.real.square() + spec.imag.square()).clamp_min(1e-10))
             active = level > level.amax(dim=(1, 2), keepdim=True) - self.threshold_db  # [B, T, F]
             labels = self.kmeans(embedding.reshape(batch, frames * n_freq, -1), active.reshape(batch, -1))
-            masks = nn.functional.one_hot(labels, self.n_src).to(embedding.dtype)  # [B, T*F, S]
-            masks = masks.transpose(1, 2).reshape(batch, self.n_src, frames, n_freq)  # -> [B, S, T, F]
+            sources = torch.arange(self.n_src, device=labels.device).view(1, -1, 1)
+            masks = (labels.unsqueeze(1) == sources).to(embedding.dtype)  # one-hot [B, S, T*F]
+            masks = masks.reshape(batch, self.n_src, frames, n_freq)  # -> [B, S, T, F]
         return masks, embedding
 
 

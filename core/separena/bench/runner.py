@@ -1,0 +1,406 @@
+"""Run a suite: plan its runs, skip the finished ones, execute the rest, store each outcome.
+
+The driver (:func:`run_suite`) is the only writer of the store. Each run
+(:func:`execute_run`) trains the model with the core trainer on the suite's data, budget
+and seed, evaluates it with the core evaluator on every test set, adds BSS Eval SDRi and
+the cost metrics, and saves a few separated test mixtures as wav files for the report.
+Anything a plugin raises (at import, build, forward) fails only its own run, recorded with a
+one-line error and retried on the next invocation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..data import MixtureSet, SeparationData, TrainStream
+from ..errors import SeparenaError
+from ..metrics import bss_sdr, sdri
+from ..model import Separator, SeparatorOutput, separate
+from ..registry import Registry
+from ..specs import Suite
+from ..train import evaluate, train
+from .cost import PeakMemory, count_parameters, macs_per_second, train_throughput
+from .executor import Executor, LocalExecutor, RunOutcome
+from .runs import DataCache, RunConfig, code_version
+from .store import ResultStore
+
+__all__ = ["run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult", "MAX_LOSS_POINTS"]
+
+log = logging.getLogger(__name__)
+MAX_LOSS_POINTS = 2000  # per-step losses are averaged down to at most this many points
+
+
+@dataclass
+class SuiteResult:
+    """What one invocation of :func:`run_suite` did."""
+
+    suite: Suite
+    data_name: str
+    configs: list[RunConfig]  # every run of the suite (this invocation's code version)
+    reused: list[str] = field(default_factory=list)  # run hashes found finished in the store
+    executed: list[str] = field(default_factory=list)  # run hashes run and stored now
+    failed: list[str] = field(default_factory=list)  # run hashes that failed now
+    seconds: float = 0.0  # wall-clock of the invocation
+
+    @property
+    def run_hashes(self) -> list[str]:
+        return [c.run_hash for c in self.configs]
+
+
+def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None = None) -> list[str]:
+    """Oracle presets serving the suite's task first, then the suite's (or ``models``) selection."""
+    tasks = registry.dataset(suite.dataset).tasks
+    selected: list[str] = []
+    for pattern in list(models) if models else list(suite.models):
+        if any(c in pattern for c in "*?["):  # patterns only pick models that serve the data's task
+            matched = [m for task in tasks for m in registry.select([pattern], task=task)]
+        else:  # plain names are taken as given (and unknown ones raise with suggestions)
+            matched = registry.select([pattern])
+        selected.extend(m for m in matched if m not in selected)
+    oracles = []
+    for task in tasks:
+        for name in registry.list_models("*", task=task):
+            spec = registry.architectures.get(registry.preset(name).architecture)
+            if spec is not None and spec.family == "oracle" and name not in oracles:
+                oracles.append(name)
+    oracles.sort(key=lambda name: name == "mixture")  # the mixture closes the brackets
+    return oracles + [m for m in selected if m not in oracles]
+
+
+def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
+              device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3) -> list[RunConfig]:
+    """One run per model and seed (models that are not trained run once, with the first seed)."""
+    configs = []
+    for name in suite_models(registry, suite, models):
+        try:
+            model = registry.model_config(name)
+        except Exception as exc:  # unavailable plugin, bad preset, builder that fails to import
+            preset = registry.preset(name)
+            spec = registry.architectures.get(preset.architecture)
+            configs.append(RunConfig(
+                suite=suite.name, preset=preset.name, architecture=preset.architecture,
+                family=spec.family if spec else "unknown", trainable=spec.trainable if spec else True,
+                params=dict(preset.params), objective={}, dataset=suite.dataset,
+                dataset_params=dict(suite.dataset_params), data_name=data_name, sample_rate=suite.sample_rate,
+                segment_seconds=suite.segment_seconds, budget=dataclasses.asdict(suite.budget),
+                seed=suite.seeds[0], code_version=code_version(None), device=device,
+                artifacts_dir=artifacts_dir, error=f"resolve: {_one_line(exc)}"))
+            continue
+        code = code_version(model)
+        seeds = suite.seeds if model.trainable else suite.seeds[:1]
+        configs.extend(RunConfig.for_model(suite, model, data_name=data_name, seed=seed, code=code, device=device,
+                                           save_examples=save_examples, artifacts_dir=artifacts_dir)
+                       for seed in seeds)
+    return configs
+
+
+def run_suite(
+    registry: Registry,
+    suite_name: str,
+    *,
+    models: Sequence[str] | None = None,
+    store: ResultStore,
+    executor: Executor | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    fresh: bool = False,
+    save_examples: int = 3,
+    data_cache: DataCache | None = None,
+    on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
+) -> SuiteResult:
+    """Run every missing run of a suite, resuming from ``store``.
+
+    Args:
+        registry: presets, suites, datasets.
+        suite_name: the suite to run.
+        models: names or patterns replacing the suite's own selection (oracles are always added).
+        store: where finished runs are read and written (by this process only).
+        executor: where runs execute (default: :class:`LocalExecutor` in this process).
+        device: torch device of every run.
+        progress: show progress bars and one line per finished run.
+        fresh: archive this code version's stored runs of the suite and run them again.
+        save_examples: separated test mixtures per run saved as wav for the report.
+        data_cache: built datasets (default: the executor's, else a new one).
+        on_outcome: called after each outcome is stored with ``(outcome, index, total)``.
+
+    Returns:
+        A :class:`SuiteResult`; the leaderboard is built from ``store.runs(run_hashes=...)``.
+    """
+    start = time.perf_counter()
+    suite = registry.suite(suite_name)
+    cache = data_cache or getattr(executor, "data_cache", None) or DataCache()
+    own_executor = executor is None
+    if executor is None:
+        executor = LocalExecutor(registry, data_cache=cache, progress=progress)
+    data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
+    configs = plan_runs(registry, suite, data.name, models=models, device=device,
+                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples)
+    result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
+    for c in configs:
+        store.request(suite.name, c.run_hash, c.preset, c.seed)
+    if fresh:
+        store.archive(c.run_hash for c in configs)
+    done = store.finished(c.run_hash for c in configs)
+    result.reused = [c.run_hash for c in configs if c.run_hash in done]
+    todo = [c for c in configs if c.run_hash not in done]
+    console = _console() if progress else None
+    if console is not None:
+        console.print(f"[bold]{suite.name}[/bold] on {data.name}: {len(configs)} runs, "
+                      f"{len(result.reused)} already stored, {len(todo)} to run")
+    try:
+        for c in todo:
+            if c.error is not None:  # could not be resolved: record without executing
+                outcome = RunOutcome(c, ok=False, payload=_failure_payload(c, c.error), error=c.error)
+                _record(store, outcome, result, console, on_outcome, len(todo))
+            else:
+                executor.submit(c)
+        for outcome in executor.as_completed():
+            _record(store, outcome, result, console, on_outcome, len(todo))
+    finally:
+        if own_executor:
+            executor.close()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _record(store: ResultStore, outcome: RunOutcome, result: SuiteResult, console: Any,
+            on_outcome: Callable[[RunOutcome, int, int], None] | None, total: int) -> None:
+    c = outcome.config
+    if outcome.ok:
+        store.add_run(c.run_hash, c.suite, c.preset, c.seed, outcome.payload)
+        result.executed.append(c.run_hash)
+    else:
+        store.add_failure(c.run_hash, c.suite, c.preset, c.seed, outcome.error or "unknown error", outcome.payload)
+        result.failed.append(c.run_hash)
+    index = len(result.executed) + len(result.failed)
+    if console is not None:
+        from rich.markup import escape
+
+        if outcome.ok:
+            test = outcome.payload["sets"].get("test", {})
+            console.print(f"[{index}/{total}] {c.preset} seed {c.seed}: SI-SDRi {test.get('si_sdri_mean', math.nan):.2f} dB"
+                          f" ({outcome.payload['wall_seconds']:.0f} s)")
+        else:
+            console.print(f"[{index}/{total}] {c.preset} seed {c.seed}: [red]failed: {escape(outcome.error or '')}[/red]")
+    if on_outcome is not None:
+        on_outcome(outcome, index, total)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _failure_payload(config: RunConfig, error: str) -> dict[str, Any]:
+    return {"status": "failed", "run_hash": config.run_hash, "config": config.to_dict(), "error": error}
+
+
+# -- one run -----------------------------------------------------------------------------
+class _TimedStream:
+    """A :class:`TrainStream` proxy that adds up the time spent producing batches."""
+
+    def __init__(self, inner: TrainStream) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
+        t0 = time.perf_counter()
+        out = self.inner.batch(seed, step, batch_size, segment_samples)
+        self.seconds += time.perf_counter() - t0
+        return out
+
+
+class _Recorder(Separator):
+    """Wraps a model for the core evaluator and keeps each estimate (for SDR and audio)."""
+
+    def __init__(self, inner: Separator) -> None:
+        super().__init__(n_src=inner.n_src, sample_rate=inner.sample_rate)
+        self.inner = inner
+        self.needs_references = inner.needs_references
+        self.estimates: list[Tensor] = []
+
+    def forward(self, mix: Tensor, references: Tensor | None = None) -> SeparatorOutput:
+        out = separate(self.inner, mix, references)
+        self.estimates.append(out.estimates.detach().float().cpu())
+        return out
+
+
+def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *, progress: bool = False) -> RunOutcome:
+    """Train and evaluate one run; every exception becomes a failed outcome with a one-line error.
+
+    Sets torch to ``config.threads`` threads and deterministic algorithms for the run (CPU runs
+    are then bit-for-bit repeatable) and restores both afterwards.
+    """
+    started = time.perf_counter()
+    stage = "resolve"
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    timing: dict[str, float] = {}
+    try:
+        if config.error is not None:
+            raise SeparenaError(config.error)
+        torch.set_num_threads(config.threads)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        model_config = registry.model_config(config.preset, **config.params)
+        stage = "data"
+        t0 = time.perf_counter()
+        data: SeparationData = data_cache.get(registry, config.dataset, config.dataset_params, config.sample_rate)
+        timing["data"] = time.perf_counter() - t0
+        if data.name != config.data_name:
+            raise SeparenaError(f"dataset {config.dataset} built as {data.name}; expected {config.data_name} "
+                                "(the data changed since the run was planned)")
+        stream = _TimedStream(data.train)
+        stage = "train"
+        with PeakMemory(config.device) as memory:
+            model, trained = train(model_config, dataclasses.replace(data, train=stream), config.budget_spec,
+                                   segment_seconds=config.segment_seconds, seed=config.seed, device=config.device,
+                                   progress=progress)
+            timing["train"] = trained.seconds
+            timing["train_data"] = stream.seconds
+            stage = "evaluate"
+            sets, examples = {}, {}
+            for set_name, mixtures in data.test_sets().items():
+                sets[set_name], saved = _evaluate_set(model, mixtures, config, set_name, timing, progress,
+                                                      data_cache)
+                if saved:
+                    examples[set_name] = saved
+        stage = "cost"
+        t0 = time.perf_counter()
+        throughput = train_throughput(trained.steps, trained.seconds, config.budget_spec.batch_size,
+                                      config.segment_seconds)
+        test = sets.get("test") or next(iter(sets.values()))
+        cost = {
+            "params": count_parameters(model),
+            "macs_per_second": macs_per_second(model, data.n_src, config.device),
+            "peak_rss_mb": memory.rss_delta_mb,
+            "peak_cuda_mb": memory.cuda_peak_mb,
+            "rtf": test["rtf"],
+        }
+        timing["cost"] = time.perf_counter() - t0
+        losses, loss_steps = _decimate(trained.losses)
+        payload = {
+            "status": "ok", "run_hash": config.run_hash, "config": config.to_dict(),
+            "wall_seconds": time.perf_counter() - started,
+            "train": {"steps": trained.steps, "seconds": trained.seconds, "stopped_by": trained.stopped_by,
+                      "steps_per_second": throughput.steps_per_second,
+                      "audio_seconds_per_second": throughput.audio_seconds_per_second,
+                      "losses": losses, "loss_steps": loss_steps},
+            "sets": sets, "cost": cost, "examples": examples, "timing": timing,
+        }
+        return RunOutcome(config, ok=True, payload=payload)
+    except Exception as exc:  # a plugin's bug costs only its own run
+        error = f"{stage}: {_one_line(exc)}"
+        log.warning("run %s seed %s failed: %s", config.preset, config.seed, error)
+        return RunOutcome(config, ok=False, payload=_failure_payload(config, error), error=error)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
+                  timing: dict[str, float], progress: bool,
+                  data_cache: DataCache) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Core evaluation (SI-SDR/SI-SDRi, RTF) plus SDRi and the saved examples of one set."""
+    t0 = time.perf_counter()
+    recorder = _Recorder(model)
+    scores = evaluate(recorder, mixtures, device=config.device, progress=progress,
+                      description=f"evaluate {config.preset} {set_name}")
+    timing[f"evaluate_{set_name}"] = time.perf_counter() - t0
+    timing[f"forward_{set_name}"] = scores.seconds
+    t0 = time.perf_counter()
+    improvements = []
+    names = []
+    for i, estimate in enumerate(recorder.estimates):
+        ex = mixtures[i]
+        names.append(ex.name)
+        refs, mix = ex.sources.unsqueeze(0).float(), ex.mix.unsqueeze(0).float()
+        baseline = data_cache.memo(("sdr-baseline", config.data_name, set_name, i),
+                                   lambda: bss_sdr(mix.unsqueeze(1).expand_as(refs), refs))
+        improvements.append(sdri(estimate, refs, mix, baseline=baseline)[0])
+    sdr_improvement = torch.stack(improvements) if improvements else torch.zeros(0, model.n_src)
+    timing[f"sdr_{set_name}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    saved = []
+    if set_name == "test" and config.artifacts_dir and config.save_examples > 0:
+        saved = _save_examples(recorder.estimates, mixtures, config)
+    timing["artifacts"] = timing.get("artifacts", 0.0) + time.perf_counter() - t0
+    per_example = scores.si_sdri.mean(1)
+    result = {
+        "n": len(mixtures), "names": names,
+        "si_sdri": scores.si_sdri.tolist(), "si_sdr": scores.si_sdr.tolist(), "sdri": sdr_improvement.tolist(),
+        "si_sdri_mean": scores.mean, "si_sdri_median": per_example.median().item() if len(per_example) else math.nan,
+        "sdri_mean": sdr_improvement.mean().item() if improvements else math.nan,
+        "sdri_median": sdr_improvement.mean(1).median().item() if improvements else math.nan,
+        "rtf": scores.real_time_factor, "eval_seconds": scores.seconds, "audio_seconds": scores.audio_seconds,
+    }
+    return result, saved
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _save_examples(estimates: list[Tensor], mixtures: MixtureSet, config: RunConfig) -> list[dict[str, Any]]:
+    """Write the first K separated test mixtures (and their mixture/references) as int16 wavs.
+
+    Paths are relative to ``config.artifacts_dir``; estimates live under the run hash and the
+    mixture and references under the data name, so repeated or duplicated runs rewrite the same
+    files (each written atomically by :func:`~separena.data.audio.write_wav`).
+    """
+    from ..data.audio import write_wav
+
+    root = Path(config.artifacts_dir)
+    run_dir = Path("audio") / config.run_hash[:16]
+    data_dir = Path("audio") / _SAFE.sub("_", config.data_name)
+    saved = []
+    for i in range(min(config.save_examples, len(estimates))):
+        ex = mixtures[i]
+        stem = _SAFE.sub("_", ex.name)
+        entry: dict[str, Any] = {"name": ex.name, "mix": str(data_dir / f"{stem}_mix.wav"),
+                                 "references": [], "estimates": []}
+        _write_once(root / entry["mix"], ex.mix, config.sample_rate, write_wav)
+        for k, ref in enumerate(ex.sources):
+            rel = data_dir / f"{stem}_ref{k + 1}.wav"
+            _write_once(root / rel, ref, config.sample_rate, write_wav)
+            entry["references"].append(str(rel))
+        for k, est in enumerate(estimates[i][0]):
+            rel = run_dir / f"{stem}_s{k + 1}.wav"
+            peak = est.abs().max().item()
+            _write_once(root / rel, est / peak * 0.9 if peak > 0.99 else est, config.sample_rate, write_wav)
+            entry["estimates"].append(str(rel))
+        saved.append(entry)
+    return saved
+
+
+def _write_once(path: Path, wav: Tensor, sample_rate: int, write: Callable[..., Any]) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path, wav.detach().cpu().float(), sample_rate)
+
+
+def _decimate(losses: list[float]) -> tuple[list[float], list[int]]:
+    """Per-step losses averaged into at most :data:`MAX_LOSS_POINTS` points (and their steps)."""
+    if len(losses) <= MAX_LOSS_POINTS:
+        return list(losses), list(range(1, len(losses) + 1))
+    width = math.ceil(len(losses) / MAX_LOSS_POINTS)
+    points, steps = [], []
+    for i in range(0, len(losses), width):
+        chunk = losses[i:i + width]
+        points.append(sum(chunk) / len(chunk))
+        steps.append(i + len(chunk))
+    return points, steps

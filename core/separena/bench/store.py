@@ -1,0 +1,199 @@
+"""The result store: one SQLite row per finished run, keyed by its run hash.
+
+Exactly-once results without locks: only the driver (the process running
+:func:`~separena.bench.runner.run_suite`) writes, one transaction per finished run, with
+``INSERT ... ON CONFLICT(run_hash) DO NOTHING``. A run that was interrupted wrote nothing,
+so a reader never sees half a run, and the next invocation simply runs it again. SQLite's
+WAL journal lets ``separena report`` read while a benchmark writes.
+
+Tables:
+    runs: finished runs (``payload`` is the JSON of the run's config and results).
+    failures: the latest failure of each run hash not yet finished (one-line error);
+        retried on the next invocation, removed when the run finishes.
+    suite_runs: which suites asked for which run hashes (identical runs of two suites are one run).
+    archived_runs: runs set aside by ``separena bench --fresh`` (kept, never deleted).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SeparenaError
+
+__all__ = ["ResultStore", "StoredRun", "StoredFailure", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_hash TEXT PRIMARY KEY, suite TEXT NOT NULL, model TEXT NOT NULL, seed INTEGER NOT NULL,
+    finished_at REAL NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    run_hash TEXT PRIMARY KEY, suite TEXT NOT NULL, model TEXT NOT NULL, seed INTEGER NOT NULL,
+    failed_at REAL NOT NULL, error TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suite_runs (
+    suite TEXT NOT NULL, run_hash TEXT NOT NULL, model TEXT NOT NULL, seed INTEGER NOT NULL,
+    requested_at REAL NOT NULL, PRIMARY KEY (suite, run_hash));
+CREATE TABLE IF NOT EXISTS archived_runs (
+    run_hash TEXT NOT NULL, archived_at REAL NOT NULL, payload TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A finished run as read back from the store."""
+
+    run_hash: str
+    suite: str
+    model: str
+    seed: int
+    finished_at: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredFailure:
+    """The latest failure of a run that has not finished yet."""
+
+    run_hash: str
+    suite: str
+    model: str
+    seed: int
+    failed_at: float
+    error: str
+    payload: dict[str, Any]
+
+
+class ResultStore:
+    """SQLite result store (WAL). Open one per process; only the driver writes.
+
+    Args:
+        path: database file; its folder also holds the run artifacts (separated audio).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._transaction():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise SeparenaError(f"result store {self.path}: cannot open: {exc}") from None
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where runs write idempotent artifacts (``<store stem>-artifacts/`` beside the file)."""
+        return self.path.with_name(f"{self.path.stem}-artifacts")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing (driver only) -----------------------------------------------------------
+    def request(self, suite: str, run_hash: str, model: str, seed: int) -> None:
+        """Note that ``suite`` asked for ``run_hash`` (idempotent)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO suite_runs VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       (suite, run_hash, model, seed, time.time()))
+
+    def add_run(self, run_hash: str, suite: str, model: str, seed: int, payload: dict[str, Any]) -> bool:
+        """Store a finished run in one transaction; False if that hash was already stored."""
+        text = json.dumps(payload, allow_nan=True)
+        with self._transaction() as db:
+            cur = db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_hash) DO NOTHING",
+                             (run_hash, suite, model, seed, time.time(), text))
+            db.execute("DELETE FROM failures WHERE run_hash = ?", (run_hash,))
+            return cur.rowcount == 1
+
+    def add_failure(self, run_hash: str, suite: str, model: str, seed: int, error: str,
+                    payload: dict[str, Any]) -> None:
+        """Record (or replace) the latest failure of a run that did not finish."""
+        line = (error.strip().splitlines() or ["unknown error"])[0][:500]
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_hash) DO UPDATE SET "
+                "failed_at = excluded.failed_at, error = excluded.error, payload = excluded.payload",
+                (run_hash, suite, model, seed, time.time(), line, json.dumps(payload)))
+
+    def archive(self, run_hashes: Iterable[str]) -> int:
+        """Move stored runs to ``archived_runs`` (``--fresh``); returns how many moved."""
+        hashes = list(run_hashes)
+        moved = 0
+        with self._transaction() as db:
+            for h in hashes:
+                db.execute("INSERT INTO archived_runs SELECT run_hash, ?, payload FROM runs WHERE run_hash = ?",
+                           (time.time(), h))
+                moved += db.execute("DELETE FROM runs WHERE run_hash = ?", (h,)).rowcount
+        return moved
+
+    # -- reading -------------------------------------------------------------------------
+    def finished(self, run_hashes: Iterable[str]) -> set[str]:
+        """The subset of ``run_hashes`` already stored as finished runs."""
+        hashes = list(run_hashes)
+        out: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            rows = self._db.execute(f"SELECT run_hash FROM runs WHERE run_hash IN ({','.join('?' * len(chunk))})",
+                                    chunk)
+            out.update(r[0] for r in rows)
+        return out
+
+    def runs(self, suite: str | None = None, run_hashes: Iterable[str] | None = None) -> list[StoredRun]:
+        """Finished runs (of a suite, or with the given hashes), oldest first."""
+        if run_hashes is not None:
+            hashes = list(run_hashes)
+            rows = [r for i in range(0, len(hashes), 500) for r in self._db.execute(
+                f"SELECT * FROM runs WHERE run_hash IN ({','.join('?' * len(hashes[i:i + 500]))})",
+                hashes[i:i + 500])]
+            rows.sort(key=lambda r: r[4])
+        elif suite is None:
+            rows = list(self._db.execute("SELECT * FROM runs ORDER BY finished_at"))
+        else:
+            rows = list(self._db.execute(
+                "SELECT r.* FROM runs r JOIN suite_runs s ON s.run_hash = r.run_hash WHERE s.suite = ? "
+                "ORDER BY r.finished_at", (suite,)))
+        return [StoredRun(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def failures(self, suite: str | None = None, run_hashes: Iterable[str] | None = None) -> list[StoredFailure]:
+        """Runs whose latest attempt failed and that have not finished since."""
+        if run_hashes is not None:
+            wanted = set(run_hashes)
+            rows = [r for r in self._db.execute("SELECT * FROM failures ORDER BY failed_at") if r[0] in wanted]
+        elif suite is None:
+            rows = list(self._db.execute("SELECT * FROM failures ORDER BY failed_at"))
+        else:
+            rows = list(self._db.execute(
+                "SELECT f.* FROM failures f JOIN suite_runs s ON s.run_hash = f.run_hash WHERE s.suite = ? "
+                "ORDER BY f.failed_at", (suite,)))
+        return [StoredFailure(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+    def suites(self) -> list[str]:
+        """Suites that have requested runs, in order of first request."""
+        rows = self._db.execute("SELECT suite, MIN(requested_at) AS t FROM suite_runs GROUP BY suite ORDER BY t")
+        return [r[0] for r in rows]
