@@ -43,9 +43,9 @@ def test_broken_plugin_listed_as_failed_while_others_list(fixture_plugin):
 def test_unknown_model_is_one_line_with_suggestions():
     result = run("info", "mask-infrence")
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
-        "error: unknown model 'mask-infrence' (did you mean 'mask-inference', 'mask-inference-gru', "
-        "'mask-inference-small'?); see `separena list`"]
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown model 'mask-infrence' (did you mean 'mask-inference'")
+    assert lines[0].endswith("?); see `separena list`")
 
 
 def test_registry_typo_is_one_line(tmp_path):

@@ -19,14 +19,18 @@ __all__ = ["kmeans", "KMeans"]
 def _nearest(points_t: Tensor, centroids: Tensor) -> Tensor:
     """Index of the nearest centroid per point: ``[B, D, N], [B, K, D] -> [B, N]``."""
     # argmin ||x - c||^2 = argmax (2 c.x - ||c||^2): ||x||^2 is the same for every centroid.
-    score = 2 * torch.bmm(centroids, points_t) - centroids.square().sum(-1, keepdim=True)  # [B, K, N]
+    score = torch.bmm(2 * centroids, points_t) - centroids.square().sum(-1, keepdim=True)  # [B, K, N]
     # A running max over the K rows (K is small): contiguous [B, N] ops, many times faster on
     # CPU than argmax over a short dim. Strict ">" keeps the first maximum, like argmax.
-    best, index = score[:, 0], torch.zeros_like(score[:, 0], dtype=torch.long)
-    for k in range(1, score.shape[1]):
+    n_clusters = score.shape[1]
+    if n_clusters == 1:
+        return torch.zeros_like(score[:, 0], dtype=torch.long)
+    best, index = score[:, 0], None
+    for k in range(1, n_clusters):
         better = score[:, k] > best
-        best = torch.where(better, score[:, k], best)
-        index = index.masked_fill(better, k)
+        index = better.long() if index is None else torch.where(better, k, index)
+        if k < n_clusters - 1:
+            best = torch.maximum(best, score[:, k])
     return index
 
 
@@ -79,12 +83,12 @@ def kmeans(points: Tensor, n_clusters: int, weights: Tensor | None = None,
 
     # Deterministic init: farthest from the weighted mean, then farthest from the chosen ones.
     # Squared distances as ||x||^2 - 2 x.c + ||c||^2, so no [B, N, D] temporary per centroid.
-    points_t = points.transpose(1, 2)  # [B, D, N] (a view)
-    sq_norm = points.square().sum(-1)  # [B, N]
+    points_t = points.transpose(1, 2)  # [B, D, N] (a view; a contiguous copy costs more than it saves)
+    sq_norm = torch.linalg.vector_norm(points, dim=-1).square()  # [B, N], no [B, N, D] temporary
 
     def sq_dist(centre: Tensor) -> Tensor:  # [B, D] -> [B, N]
-        cross = torch.bmm(centre.unsqueeze(1), points_t).squeeze(1)
-        return (sq_norm - 2 * cross + centre.square().sum(-1, keepdim=True)).clamp_min(0)
+        cross = torch.bmm(-2 * centre.unsqueeze(1), points_t).squeeze(1)
+        return (sq_norm + cross + centre.square().sum(-1, keepdim=True)).clamp_min(0)
 
     mean = torch.bmm(w.unsqueeze(1), points).squeeze(1) / w.sum(1, keepdim=True)  # [B, D]
     min_dist = sq_dist(mean)

@@ -18,19 +18,9 @@ from typing import Literal
 from torch import Tensor, nn
 
 from separena import MaskSeparator
-from separena.blocks import (
-    ISTFT, STFT, BatchNormFreq, InstanceNorm, LogMagnitude, Magnitude, MaskHead, RecurrentStack, ShiftAndScale,
-)
+from separena.blocks import ISTFT, STFT, LogMagnitudeFeatures, MaskHead, NormKind, RecurrentStack
 
 __all__ = ["MaskInferenceMasker", "mask_inference"]
-
-Norm = Literal["batch", "instance", "learned", "none"]
-
-
-def _norm(kind: Norm, n_freq: int) -> nn.Module:
-    return {"batch": lambda: BatchNormFreq(n_freq), "instance": InstanceNorm,
-            "learned": lambda: ShiftAndScale(n_freq), "none": nn.Identity}[kind]()
-
 
 class MaskInferenceMasker(nn.Module):
     """log-magnitude -> normalization -> recurrent stack -> mask head.
@@ -40,10 +30,10 @@ class MaskInferenceMasker(nn.Module):
     """
 
     def __init__(self, n_freq: int, n_src: int, hidden_size: int, num_layers: int, bidirectional: bool,
-                 dropout: float, rnn_type: Literal["lstm", "gru"], norm: Norm,
+                 dropout: float, rnn_type: Literal["lstm", "gru"], norm: NormKind,
                  mask_activation: Literal["sigmoid", "softmax", "relu"]) -> None:
         super().__init__()
-        self.features = nn.Sequential(Magnitude(), LogMagnitude(), _norm(norm, n_freq))
+        self.features = LogMagnitudeFeatures(n_freq, norm)
         self.rnn = RecurrentStack(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type)
         self.head = MaskHead(self.rnn.output_size, n_freq, n_src, mask_activation)
 
@@ -61,7 +51,7 @@ def mask_inference(
     bidirectional: bool = True,
     dropout: float = 0.0,
     rnn_type: Literal["lstm", "gru"] = "lstm",
-    norm: Norm = "instance",
+    norm: NormKind = "instance",
     mask_activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid",
 ) -> MaskSeparator:
     """Build a mask-inference separator.
