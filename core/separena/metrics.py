@@ -6,6 +6,7 @@ All functions are batched over leading dimensions and differentiable.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 from torch import Tensor
@@ -76,22 +77,45 @@ BSS_CLAMP_DB = 100.0  # |SDR| is clamped here: beyond it float32 rounding decide
 
 
 def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH) -> Tensor:
-    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation, via ``fast_bss_eval``.
+    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation.
 
-    Not differentiable; clamped to +-100 dB. Computed in float32 (float64 inputs stay float64): 1.8x faster than
-    float64, within 1e-4 dB of it on 4-s speech-sized signals (benchmarks/metric_speed.py).
-    Matches museval's ``bss_eval(..., window=inf, bsseval_sources_version=True)`` (see
-    tests/test_bench.py).
+    The algorithm of ``fast_bss_eval.sdr`` (Scheibler, 2021): each estimate is projected onto
+    ``filter_length`` delayed copies of each reference by solving the reference's Toeplitz
+    normal equations, here with a Cholesky factorisation (SPD by construction), which is
+    ~1.6x faster than the general solver. Equal to ``fast_bss_eval.sdr`` and to museval's
+    ``bss_eval(..., window=inf, bsseval_sources_version=True)`` (tests/test_bench.py).
+    Not differentiable; clamped to +-100 dB; float32 unless the inputs are float64.
 
     Shapes:
         estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]`` ->
         ``[batch, n_src]`` in reference order.
     """
-    import fast_bss_eval
-
     dtype = torch.float64 if estimates.dtype == torch.float64 else torch.float32
-    scores = fast_bss_eval.sdr(references.detach().to(dtype), estimates.detach().to(dtype),
-                               filter_length=filter_length, load_diag=1e-10, clamp_db=BSS_CLAMP_DB)
+    est = estimates.detach().to(dtype)
+    ref = references.detach().to(dtype)
+    est = est / est.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    ref = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    # Only lags 0..L-1 are needed: circular correlation is exact for them once n_fft >= T + L.
+    n_fft = 2 ** math.ceil(math.log2(max(ref.shape[-1], est.shape[-1]) + filter_length))
+    ref_f = torch.fft.rfft(ref, n_fft)  # [B, S, F]
+    est_f = torch.fft.rfft(est, n_fft)
+    acf = torch.fft.irfft(ref_f.real.square() + ref_f.imag.square(), n_fft)[..., :filter_length]  # [B, S, L]
+    acf[..., 0] += 1e-10  # load the diagonal: silent references stay solvable
+    # xcorr[b, r, l, e] = sum_t ref[b, r, t] est[b, e, t + l]
+    xcorr = torch.fft.irfft(ref_f.conj().unsqueeze(-1) * est_f.transpose(-1, -2).unsqueeze(-3), n_fft,
+                            dim=-2)[..., :filter_length, :]  # [B, S_ref, L, S_est]
+    lags = torch.arange(filter_length, device=acf.device)
+    toeplitz = acf[..., (lags[:, None] - lags[None, :]).abs()]  # [B, S_ref, L, L]
+    chol, info = torch.linalg.cholesky_ex(toeplitz)
+    if bool((info != 0).any()):
+        solution = torch.linalg.solve(toeplitz, xcorr)
+    else:
+        solution = torch.cholesky_solve(xcorr, chol)
+    coherence = (xcorr * solution).sum(-2)  # [B, S_ref, S_est]: energy share of the projection
+    tiny = 10.0 ** (-BSS_CLAMP_DB / 10.0) / (1.0 + 10.0 ** (-BSS_CLAMP_DB / 10.0))
+    coherence = coherence.clamp(tiny, 1 - tiny)
+    pairwise = 10 * torch.log10(coherence / (1 - coherence))  # [B, S_ref, S_est]
+    scores, _ = best_permutation(pairwise.transpose(-1, -2))
     return scores.to(estimates.dtype)
 
 
