@@ -13,8 +13,6 @@ those checks become xfails with that reason.
 
 from __future__ import annotations
 
-import copy
-import inspect
 import io
 import typing
 from collections.abc import Callable, Sequence
@@ -112,6 +110,27 @@ def check_gradients_reach_all_parameters(config: ModelConfig) -> None:
             raise AssertionError(f"{config.name}: No gradient for {name}")
         if param.grad is not None and not torch.isfinite(param.grad).all():
             raise AssertionError(f"{config.name}: non-finite gradient for {name}")
+
+
+def check_trains_one_step(config: ModelConfig) -> None:
+    """One step of the shared training loop gives a finite loss and changes every trainable parameter."""
+    from .data import SeparationData, TensorMixtureSet
+    from .data.tones import ToneStream
+    from .specs import Budget
+    from .train import train
+
+    sample_rate, n_src = config.params["sample_rate"], config.params["n_src"]
+    held_out = TensorMixtureSet([], [])
+    data = SeparationData("tones@contract", sample_rate, n_src, ToneStream(sample_rate, n_src), held_out, held_out)
+    torch.manual_seed(0)  # train() builds under the same seed
+    before = {k: p.detach().clone() for k, p in config.build().named_parameters() if p.requires_grad}
+    model, result = train(config, data, Budget(steps=1, batch_size=2), segment_seconds=0.5, progress=False)
+    if result.steps != 1 or not all(map(torch.isfinite, torch.tensor(result.losses))):
+        raise AssertionError(f"{config.name}: one training step gave losses {result.losses}")
+    after = dict(model.named_parameters())
+    unchanged = [k for k, p in before.items() if torch.equal(p, after[k].detach())]
+    if unchanged:
+        raise AssertionError(f"{config.name}: parameters unchanged after one training step: {unchanged[:5]}")
 
 
 def check_batch_independence(config: ModelConfig) -> None:
@@ -242,14 +261,15 @@ CHECKS: dict[str, Callable[[ModelConfig], None]] = {
     fn.__name__: fn
     for fn in (
         check_builds_from_defaults, check_output_shapes, check_rejects_bad_input,
-        check_gradients_reach_all_parameters, check_batch_independence, check_seeded_determinism,
+        check_gradients_reach_all_parameters, check_trains_one_step, check_batch_independence,
+        check_seeded_determinism,
         check_state_dict_round_trip, check_no_nan_on_silence, check_every_parameter_changes_the_model,
         check_parameter_names, check_spec_metadata,
     )
 }
 
 
-TRAINING_CHECKS = ("check_gradients_reach_all_parameters",)
+TRAINING_CHECKS = ("check_gradients_reach_all_parameters", "check_trains_one_step")
 
 
 def check_architecture(name: str, registry: Registry | None = None) -> None:

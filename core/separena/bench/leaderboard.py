@@ -72,7 +72,7 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
     """Rows in display order: oracles (best first), models (best first), mixture, failed-only models."""
     rows: dict[str, Row] = {}
     for run in sorted(latest_runs(runs), key=lambda r: r.seed):
-        p, cfg = run.payload, run.payload["config"]
+        cfg = run.payload["config"]
         row = rows.setdefault(run.model, Row(run.model, cfg["family"], _kind(run.model, cfg["family"],
                                                                                cfg["architecture"])))
         row.seeds.append(run.seed)

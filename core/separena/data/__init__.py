@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import torch
 from torch import Tensor
 
 __all__ = ["Example", "MixtureSet", "TrainStream", "SeparationData", "TensorMixtureSet"]
