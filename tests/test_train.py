@@ -101,3 +101,20 @@ def test_checkpoint_of_another_architecture_is_refused(fixture_plugin, tmp_path)
     with pytest.raises(CheckpointError, match=r"holds architecture 'tiny-masker' \(model 'tiny-masker'\); "
                                               r"expected 'mask-inference' for model 'mask-inference'"):
         load_checkpoint(tmp_path / "m.pt", registry, name="mask-inference")
+
+
+def test_sources_with_roles_are_scored_in_order():
+    from separena import Separator, SeparatorOutput
+    from separena.data import TensorMixtureSet
+
+    class Swapper(Separator):
+        needs_references = True
+
+        def forward(self, mix, references):
+            return SeparatorOutput(estimates=references.flip(1))
+
+    sources = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0))
+    examples = TensorMixtureSet([sources.sum(0)], [sources])
+    model = Swapper(n_src=2, sample_rate=8000)
+    assert evaluate(model, examples, progress=False).mean > 50  # speakers: any order is right
+    assert evaluate(model, examples, progress=False, permutation_invariant=False).mean < 5  # stems: order matters

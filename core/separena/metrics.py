@@ -76,8 +76,9 @@ BSS_FILTER_LENGTH = 512  # BSS Eval's distortion filter length (taps), as in mir
 BSS_CLAMP_DB = 100.0  # |SDR| is clamped here: beyond it float32 rounding decides, and inf breaks JSON
 
 
-def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH) -> Tensor:
-    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation.
+def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH,
+            permutation_invariant: bool = True) -> Tensor:
+    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation (or in order).
 
     The algorithm of ``fast_bss_eval.sdr`` (Scheibler, 2021): each estimate is projected onto
     ``filter_length`` delayed copies of each reference by solving the reference's Toeplitz
@@ -115,12 +116,14 @@ def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILT
     tiny = 10.0 ** (-BSS_CLAMP_DB / 10.0) / (1.0 + 10.0 ** (-BSS_CLAMP_DB / 10.0))
     coherence = coherence.clamp(tiny, 1 - tiny)
     pairwise = 10 * torch.log10(coherence / (1 - coherence))  # [B, S_ref, S_est]
+    if not permutation_invariant:  # fixed roles: estimate k is scored against reference k
+        return pairwise.diagonal(dim1=-2, dim2=-1).to(estimates.dtype)
     scores, _ = best_permutation(pairwise.transpose(-1, -2))
     return scores.to(estimates.dtype)
 
 
 def sdri(estimates: Tensor, references: Tensor, mix: Tensor, filter_length: int = BSS_FILTER_LENGTH,
-         baseline: Tensor | None = None) -> Tensor:
+         baseline: Tensor | None = None, permutation_invariant: bool = True) -> Tensor:
     """BSS Eval SDR improvement over the unprocessed mixture, per reference.
 
     Args:
@@ -133,4 +136,4 @@ def sdri(estimates: Tensor, references: Tensor, mix: Tensor, filter_length: int 
     """
     if baseline is None:
         baseline = bss_sdr(mix.unsqueeze(1).expand_as(references), references, filter_length)
-    return bss_sdr(estimates, references, filter_length) - baseline
+    return bss_sdr(estimates, references, filter_length, permutation_invariant) - baseline

@@ -79,12 +79,19 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
-              device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3) -> list[RunConfig]:
-    """One run per model and seed (models that are not trained run once, with the first seed)."""
+              device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3,
+              n_src: int | None = None) -> list[RunConfig]:
+    """One run per model and seed (models that are not trained run once, with the first seed).
+
+    Oracles take the data's ``n_src`` and the suite's sample rate, so the same oracle presets
+    bracket speech (2 sources, 8 kHz) and music (4 stems, 16 kHz) suites.
+    """
     configs = []
     for name in suite_models(registry, suite, models):
         try:
-            model = registry.model_config(name)
+            spec = registry.architectures.get(registry.preset(name).architecture)
+            fit = {"sample_rate": suite.sample_rate, **({"n_src": n_src} if n_src else {})}
+            model = registry.model_config(name, **(fit if spec is not None and spec.family == "oracle" else {}))
         except Exception as exc:  # unavailable plugin, bad preset, builder that fails to import
             preset = registry.preset(name)
             spec = registry.architectures.get(preset.architecture)
@@ -145,7 +152,7 @@ def run_suite(
         executor = LocalExecutor(registry, data_cache=cache, progress=progress)
     data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
     configs = plan_runs(registry, suite, data.name, models=models, device=device,
-                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples)
+                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src)
     result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
     for c in configs:
         store.request(suite.name, c.run_hash, c.preset, c.seed)
@@ -277,7 +284,7 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             sets, examples = {}, {}
             for set_name, mixtures in data.test_sets().items():
                 sets[set_name], saved = _evaluate_set(model, mixtures, config, set_name, timing, progress,
-                                                      data_cache)
+                                                      data_cache, data.permutation_invariant)
                 if saved:
                     examples[set_name] = saved
         stage = "cost"
@@ -314,13 +321,16 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
 
 
 def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
-                  timing: dict[str, float], progress: bool,
-                  data_cache: DataCache) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Core evaluation (SI-SDR/SI-SDRi, RTF) plus SDRi and the saved examples of one set."""
+                  timing: dict[str, float], progress: bool, data_cache: DataCache,
+                  permutation_invariant: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Core evaluation (SI-SDR/SI-SDRi, RTF) plus SDRi and the saved examples of one set.
+
+    Sources with fixed roles (music stems) are scored in order, speakers with the best permutation.
+    """
     t0 = time.perf_counter()
     recorder = _Recorder(model)
     scores = evaluate(recorder, mixtures, device=config.device, progress=progress,
-                      description=f"evaluate {config.preset} {set_name}")
+                      description=f"evaluate {config.preset} {set_name}", permutation_invariant=permutation_invariant)
     timing[f"evaluate_{set_name}"] = time.perf_counter() - t0
     timing[f"forward_{set_name}"] = scores.seconds
     t0 = time.perf_counter()
@@ -332,7 +342,8 @@ def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set
         refs, mix = ex.sources.unsqueeze(0).float(), ex.mix.unsqueeze(0).float()
         baseline = data_cache.memo(("sdr-baseline", config.data_name, set_name, i),
                                    lambda: bss_sdr(mix.unsqueeze(1).expand_as(refs), refs))
-        improvements.append(sdri(estimate, refs, mix, baseline=baseline)[0])
+        improvements.append(sdri(estimate, refs, mix, baseline=baseline,
+                                 permutation_invariant=permutation_invariant)[0])
     sdr_improvement = torch.stack(improvements) if improvements else torch.zeros(0, model.n_src)
     timing[f"sdr_{set_name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
