@@ -22,7 +22,8 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 
 TINY = dict(n_train_speakers=6, n_valid_speakers=4, n_test_speakers=4, utterances_per_speaker=2,
             sentences_min=1, sentences_max=1, n_valid=4, n_test=6, test_seconds=1.5,
-            n_valid_variants=2, n_test_variants=2, n_valid_languages=1, n_test_languages=1)
+            n_valid_variants=2, n_test_variants=2, n_valid_languages=1, n_test_languages=1,
+            real_dev=False, real_fraction=0.0, reverb=0.0)  # eSpeak only: no Debian speech packages needed
 
 
 def one_line(exc: BaseException) -> str:
@@ -298,3 +299,193 @@ def test_bad_params() -> None:
 
     with pytest.raises(SeparenaError, match="n_train_speakers"):
         espeak_2mix(n_train_speakers=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# espeak-2mix training-stream options: real sources, reverberation, realism switches
+
+
+def _fake_real_pool(n_speakers: int = 4, clips: int = 6, sr: int = 8000):
+    """A real-speech pool of ``n_speakers`` with ~1-s noise-burst "clips" each (no packages)."""
+    from separena.data.real import RealUtterance
+    from separena.data.speech import _real_pool
+
+    g = torch.Generator().manual_seed(0)
+    utts = [RealUtterance(f"pkg/spk{s}", (torch.rand(int(sr * (0.6 + 0.1 * c)), generator=g) - 0.5) * 0.2 + 0.01 * s,
+                          "pkg") for s in range(n_speakers) for c in range(clips)]
+    return _real_pool(utts, sr, seed=0), utts
+
+
+def test_real_pool_joins_clips_with_pauses_deterministically() -> None:
+    pool, utts = _fake_real_pool()
+    again, _ = _fake_real_pool()
+    assert np.array_equal(pool.audio, again.audio) and pool.speakers == [f"pkg/spk{s}" for s in range(4)]
+    assert len(pool.lengths) == 4 and (pool.speaker_of == np.arange(4)).all()
+    for s in range(4):
+        x = pool.audio[pool.offsets[s]: pool.offsets[s] + pool.lengths[s]]
+        speech = sum(len(u.waveform) for u in utts if u.speaker == f"pkg/spk{s}")
+        assert speech == int((x != 0).sum())  # every clip sample is there, once
+        assert 0.6 < speech / len(x) < 0.95  # pauses of 0.1-0.4 s between ~1-s clips
+        # any 2-s window is mostly speech
+        frames = (np.abs(x[: len(x) // 80 * 80].reshape(-1, 80)).max(1) > 0).astype(float)
+        win = np.convolve(frames, np.ones(200), "valid") / 200
+        assert win.min() > 0.5
+
+
+@needs_espeak
+def test_real_fraction_zero_is_the_espeak_only_stream(tiny) -> None:
+    from separena.data.augment import AugmentConfig
+    from separena.data.speech import EspeakTrainStream, train_stream
+
+    data, _ = tiny
+    legacy = EspeakTrainStream(data.train.pool, data.sample_rate, AugmentConfig())
+    real_pool, _ = _fake_real_pool()
+    opts = dict(augment=True, speed=0.1, eq=0.8, band_limit=0.4, noise=0.5, gain_db=6.0, level_db=2.5,
+                reverb=0.0, real_fraction=0.0)
+    with_pool = train_stream(data.train.pool, data.sample_rate, opts, real_pool, None)
+    for step in (0, 5):
+        ref = legacy.batch(1, step, 4, 4000)
+        for stream in (data.train, with_pool):
+            got = stream.batch(1, step, 4, 4000)
+            assert torch.equal(ref[0], got[0]) and torch.equal(ref[1], got[1])
+
+
+@needs_espeak
+def test_real_sources_replace_espeak_sources_deterministically(tiny) -> None:
+    from separena.data.speech import train_stream
+
+    data, _ = tiny
+    real_pool, _ = _fake_real_pool()
+    plain = dict(augment=False, speed=0.1, eq=0.8, band_limit=0.4, noise=0.5, gain_db=6.0, level_db=2.5,
+                 reverb=0.0)
+    only_espeak = train_stream(data.train.pool, data.sample_rate, {**plain, "real_fraction": 0.0})
+    half = train_stream(data.train.pool, data.sample_rate, {**plain, "real_fraction": 0.5}, real_pool)
+    n_real = n_total = 0
+    for step in range(12):
+        mix, src = half.batch(3, step, 8, 2000)
+        mix2, src2 = half.batch(3, step, 8, 2000)
+        assert torch.equal(mix, mix2) and torch.equal(src, src2)
+        assert torch.allclose(src.sum(1), mix, atol=1e-6)
+        _, ref = only_espeak.batch(3, step, 8, 2000)
+        same = torch.isclose(src, ref, atol=1e-6).all(-1)  # [batch, 2]: the eSpeak draws are unchanged
+        real = np.random.default_rng([3, step, 0x4EA1]).random((8, 2)) < 0.5
+        assert same.numpy()[~real].all() and not same.numpy()[real].any()
+        n_real += int(real.sum())
+        n_total += real.size
+    assert 0.3 < n_real / n_total < 0.7
+    # a real source is a crop of one real speaker's joined clips (gain aside)
+    mix, src = half.batch(3, 0, 8, 2000)
+    real = np.random.default_rng([3, 0, 0x4EA1]).random((8, 2)) < 0.5
+    b, k = map(int, np.argwhere(real)[0])
+    x = src[b, k].numpy()
+    pieces = [real_pool.audio[o:o + n] for o, n in zip(real_pool.offsets, real_pool.lengths)]
+    hits = [s for s, p in enumerate(pieces) if _contains_scaled(p, x)]
+    assert len(hits) == 1
+
+
+def _contains_scaled(hay: np.ndarray, x: np.ndarray) -> bool:
+    """Whether ``x`` is a scaled window of ``hay`` (normalised cross-correlation ~ 1)."""
+    hay = np.concatenate([hay, np.zeros(len(x))]).astype(np.float64)
+    xc = np.correlate(hay, x.astype(np.float64), "valid")
+    energy = np.convolve(hay ** 2, np.ones(len(x)), "valid")
+    ncc = xc / np.sqrt(np.maximum(energy, 1e-12) * float((x.astype(np.float64) ** 2).sum()))
+    return bool(ncc.max() > 0.9999)
+
+
+@needs_espeak
+def test_two_real_sources_of_a_mixture_are_different_speakers(tiny) -> None:
+    from separena.data.speech import train_stream
+
+    data, _ = tiny
+    real_pool, _ = _fake_real_pool(n_speakers=2)
+    only_real = train_stream(data.train.pool, data.sample_rate,
+                             dict(augment=False, speed=0.0, eq=0.0, band_limit=0.0, noise=0.0, gain_db=0.0,
+                                  level_db=0.0, reverb=0.0, real_fraction=1.0), real_pool)
+    for step in range(4):
+        _, src = only_real.batch(0, step, 8, 8000)
+        # the fake speakers differ by a DC offset of 0.01 * speaker: means of the two sources differ
+        means = src.mean(-1) / src.pow(2).mean(-1).sqrt()
+        assert ((means[:, 0] - means[:, 1]).abs() > 0.01).all()
+
+
+def test_rir_bank_is_cached_and_deterministic(tmp_path: Path) -> None:
+    pytest.importorskip("pyroomacoustics")
+    from separena.data.augment import RirBankConfig, reverberate, rir_bank
+
+    cfg = RirBankConfig(n_rooms=3)
+    a = rir_bank(5, 8000, tmp_path / "a", cfg, progress=False)
+    b = rir_bank(5, 8000, tmp_path / "b", cfg, progress=False)
+    assert a.shape == (3, 2, 4000) and torch.equal(a, b)
+    assert len(list((tmp_path / "a").glob("rir-bank-*.npy"))) == 1
+    assert not torch.equal(a, rir_bank(6, 8000, tmp_path / "a", cfg, progress=False))
+    assert torch.allclose(a.pow(2).sum(-1), torch.ones(3, 2), atol=1e-4)  # unit energy
+    assert (a.abs().argmax(-1) <= 2).all()  # direct path first
+    x = torch.zeros(1, 2, 1000)
+    x[0, :, 10] = 1.0
+    y = reverberate(x, a[:1])
+    assert torch.allclose(y[0, :, 10:], a[0, :, :990], atol=1e-5) and y.shape == x.shape
+
+
+@needs_espeak
+def test_reverb_stream_is_deterministic_and_off_is_unchanged(tiny) -> None:
+    pytest.importorskip("pyroomacoustics")
+    from separena.data.augment import RirBankConfig, rir_bank
+    from separena.data.speech import train_stream
+
+    data, root = tiny
+    rirs = rir_bank(0, data.sample_rate, root, RirBankConfig(n_rooms=4), progress=False)
+    opts = dict(augment=False, speed=0.0, eq=0.0, band_limit=0.0, noise=0.0, gain_db=0.0, level_db=2.5,
+                real_fraction=0.0)
+    wet = train_stream(data.train.pool, data.sample_rate, {**opts, "reverb": 1.0}, None, rirs)
+    dry = train_stream(data.train.pool, data.sample_rate, {**opts, "reverb": 0.0}, None, rirs)
+    m1, s1 = wet.batch(0, 2, 4, 4000)
+    m2, s2 = wet.batch(0, 2, 4, 4000)
+    assert torch.equal(m1, m2) and torch.equal(s1, s2)
+    assert torch.allclose(s1.sum(1), m1, atol=1e-6)  # reference = the reverberant source
+    _, sd = dry.batch(0, 2, 4, 4000)
+    assert not torch.allclose(s1, sd, atol=1e-3)
+    # reverberation smears: the reverberant source correlates with the dry one, not exactly
+    corr = (s1 * sd).sum(-1) / (s1.norm(dim=-1) * sd.norm(dim=-1))
+    assert corr.mean() > 0.2 and (corr < 0.999).all()
+
+
+@needs_espeak
+def test_realism_switches_change_the_stream_and_the_name(tiny) -> None:
+    from separena.data.speech import espeak_2mix
+
+    data, root = tiny
+    ref = data.train.batch(0, 1, 4, 4000)
+    names = {data.name}
+    for key, value in (("speed", 0.0), ("eq", 0.0), ("band_limit", 0.0), ("noise", 0.0), ("gain_db", 0.0),
+                       ("level_db", 6.0)):
+        other = espeak_2mix(cache_dir=str(root), **{**TINY, key: value})
+        names.add(other.name)
+        got = other.train.batch(0, 1, 4, 4000)
+        assert not (torch.equal(ref[0], got[0]) and torch.equal(ref[1], got[1])), key
+        assert torch.equal(got[0], other.train.batch(0, 1, 4, 4000)[0])
+    assert len(names) == 7  # every option is in the data name (stored runs are never mixed up)
+
+
+def test_bad_stream_params() -> None:
+    from separena.data.speech import espeak_2mix
+
+    for kw in (dict(real_fraction=1.5), dict(reverb=-0.1), dict(speed=0.7), dict(gain_db=-1.0)):
+        with pytest.raises(SeparenaError, match=next(iter(kw))) as e:
+            espeak_2mix(**{**TINY, **kw})
+        one_line(e.value)
+
+
+def test_background_cache_warmer_is_optional_and_interruptible() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from separena.data import speech
+
+    assert speech._warm_real_cache(8000, None, pool=False, dev=False) is None
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    t0 = time.perf_counter()
+    speech._stop(proc)
+    assert proc.poll() is not None and time.perf_counter() - t0 < 20
+    speech._join(None)
+    speech._stop(None)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from separena.data import real
+from separena.data import real, speech
 from separena.data.real import REAL_PACKAGES, build_real_dev, real_dev, real_speech_pool, speaker_catalogue
 from separena.errors import SeparenaError
 
@@ -183,3 +183,76 @@ def test_real_speech_is_speech_like(fake_root, cache):
     spec = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / SR)
     assert spec[(f > 100) & (f < 3800)].sum() / spec.sum() > 0.9
+
+
+# ---------------------------------------------------------------------------------------------
+# espeak-2mix with real sources and real-dev; the registered `real-dev` dataset
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+TINY = dict(n_train_speakers=6, n_valid_speakers=4, n_test_speakers=4, utterances_per_speaker=2,
+            sentences_min=1, sentences_max=1, n_valid=4, n_test=6, test_seconds=1.5,
+            n_valid_variants=2, n_test_variants=2, n_valid_languages=1, n_test_languages=1, reverb=0.0)
+
+
+@pytest.fixture
+def on_fake_root(fake_root, cache, monkeypatch):
+    """Route every real-speech lookup of the builders to the small fake installation."""
+    pool, dev = real.real_speech_pool, real.real_dev
+
+    def pool_(split, sample_rate=SR, cache_dir=None, **kw):
+        return pool(split, sample_rate, cache, system_root=fake_root)
+
+    def dev_(**kw):
+        return dev(**{**kw, "cache_dir": cache, "system_root": fake_root, "n_mixtures": 6, "seconds": 1.5})
+
+    monkeypatch.setattr(real, "real_speech_pool", pool_)
+    monkeypatch.setattr(real, "real_dev", dev_)
+    monkeypatch.setattr(speech, "_warm_real_cache", lambda *a, **k: None)  # it decodes the real packages
+    return fake_root
+
+
+@needs_espeak
+def test_espeak_reports_real_dev_and_trains_on_disjoint_real_speakers(on_fake_root, tmp_path):
+    from separena.data.speech import espeak_2mix
+
+    data = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, **TINY)
+    assert set(data.test_sets()) == {"test", "real-dev"}
+    dev = data.extra_tests["real-dev"]
+    assert len(dev) == 6 and dev[0].sources.shape == (2, int(1.5 * SR))
+    dev_ids = {s.replace("/", "-") for s in real.REAL_DEV_SPEAKERS}
+    assert all(set(dev[i].name.split("__")[1:]) <= dev_ids for i in range(len(dev)))
+    train_real = set(data.train.real.speakers)
+    assert train_real and not train_real & set(real.REAL_DEV_SPEAKERS)  # disjoint speakers
+    assert train_real == {s for s, v in speaker_catalogue(system_root=on_fake_root).items() if v["split"] == "train"}
+    a = data.train.batch(0, 4, 8, 4000)
+    b = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, **TINY).train.batch(0, 4, 8, 4000)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # deterministic across builds
+    off = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.0, real_dev=False, **TINY)
+    assert off.extra_tests == {} and off.train.real is None and off.name != data.name
+
+
+def test_espeak_without_real_packages_says_what_to_install(tmp_path, monkeypatch):
+    from separena.data.speech import espeak_2mix
+
+    empty = tmp_path / "root"
+    (empty / "var/lib/dpkg/info").mkdir(parents=True)
+    dev = real.real_dev
+    monkeypatch.setattr(real, "real_dev", lambda **kw: dev(**{**kw, "system_root": empty}))
+    monkeypatch.setattr(speech, "_warm_real_cache", lambda *a, **k: None)
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    with pytest.raises(SeparenaError, match="apt-get install -y") as err:
+        espeak_2mix(cache_dir=str(tmp_path / "c"), real_fraction=0.0, **TINY)
+    assert "\n" not in str(err.value) and "klettres-data" in str(err.value)
+
+
+def test_registered_real_dev_dataset(on_fake_root, cache):
+    import separena
+
+    builder = separena.default_registry().dataset("real-dev").builder()
+    data = builder(sample_rate=SR, cache_dir=str(cache), n_test=6, n_valid=4, test_seconds=1.5)
+    assert data.name.startswith("real-dev@") and data.n_src == 2 and len(data.test) == 6 and len(data.valid) == 6
+    assert set(data.train.pool.speakers).isdisjoint(real.REAL_DEV_SPEAKERS)
+    mix, src = data.train.batch(0, 0, 4, 8000)
+    assert mix.shape == (4, 8000) and src.shape == (4, 2, 8000) and torch.isfinite(mix).all()
+    assert torch.equal(mix, data.train.batch(0, 0, 4, 8000)[0])

@@ -1,5 +1,6 @@
-"""Augmentation of training sources: random EQ and band limits (speed, noise and gain are
-applied by the training streams themselves, see :mod:`separena.data.speech`).
+"""Augmentation of training sources: random EQ and band limits, and room reverberation from a
+cached bank of shoebox room impulse responses (speed, noise and gain are applied by the
+training streams themselves, see :mod:`separena.data.speech`).
 
 Everything here is a pure function of its inputs and the :class:`numpy.random.Generator` it is
 given, so a training stream seeded from ``(seed, step)`` stays deterministic.
@@ -7,13 +8,17 @@ given, so a training stream seeded from ``(seed, step)`` stays deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["AugmentConfig", "augment_sources", "random_response"]
+__all__ = ["AugmentConfig", "augment_sources", "random_response", "RirBankConfig", "rir_bank", "reverberate"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,135 @@ def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator,
     resp = random_response(rng, freqs, sample_rate, b * s, cfg)
     resp = torch.nn.functional.interpolate(resp[None], size=spec.shape[-1], mode="linear", align_corners=True)[0]
     return torch.fft.irfft(spec * resp.reshape(b, s, -1), n=n, dim=-1)
+
+
+# --------------------------------------------------------------------------------------------
+# Room reverberation
+
+RIR_VERSION = "rir-bank/1"  # bump to rebuild every cached bank
+
+
+@dataclass(frozen=True)
+class RirBankConfig:
+    """Shoebox rooms of the reverberation bank (image-source method, pyroomacoustics).
+
+    Each room holds one microphone and two talkers (one per source of a mixture), all at least
+    ``margin`` m from the walls; talkers ``distance`` m from the microphone. RT60 targets are
+    uniform in ``rt60``; the image order is capped at ``max_order`` (keeps the build to a few
+    seconds; long RT60s come out a little shorter than asked). Each RIR starts 2 samples before
+    its direct path and is cut at ``max_seconds`` with a 20-ms fade.
+    """
+
+    n_rooms: int = 100
+    width: tuple[float, float] = (3.0, 10.0)
+    depth: tuple[float, float] = (3.0, 8.0)
+    height: tuple[float, float] = (2.4, 4.0)
+    rt60: tuple[float, float] = (0.15, 0.6)
+    distance: tuple[float, float] = (0.5, 2.5)
+    margin: float = 0.4
+    max_order: int = 40
+    max_seconds: float = 0.5
+
+
+def _room_rirs(rng: np.random.Generator, sample_rate: int, cfg: RirBankConfig) -> np.ndarray:
+    """Two RIRs ``[2, cfg.max_seconds * rate]`` (float32) of one random room."""
+    import pyroomacoustics as pra
+
+    dims = np.array([rng.uniform(*cfg.width), rng.uniform(*cfg.depth), rng.uniform(*cfg.height)])
+    rt60 = float(rng.uniform(*cfg.rt60))
+    lo, hi = np.full(3, cfg.margin), dims - cfg.margin
+    mic = rng.uniform(lo, hi)
+    mic[2] = rng.uniform(0.7, min(1.8, hi[2]))
+    talkers = []
+    while len(talkers) < 2:  # rejection sampling of a talker at a plausible distance
+        p = rng.uniform(lo, hi)
+        p[2] = rng.uniform(1.0, min(1.9, hi[2]))
+        if cfg.distance[0] <= np.linalg.norm(p - mic) <= cfg.distance[1]:
+            talkers.append(p)
+    try:
+        e_abs, order = pra.inverse_sabine(rt60, dims)
+    except ValueError:  # a room too absorbent for this RT60: take the most reverberant it can be
+        e_abs, order = 0.05, cfg.max_order
+    room = pra.ShoeBox(dims.tolist(), fs=sample_rate, materials=pra.Material(e_abs),
+                       max_order=int(min(order, cfg.max_order)), air_absorption=False)
+    room.add_microphone(mic.tolist())
+    for p in talkers:
+        room.add_source(p.tolist())
+    room.compute_rir()
+    length = int(cfg.max_seconds * sample_rate)
+    fade = np.ones(length, np.float64)
+    nf = max(1, int(0.02 * sample_rate))
+    fade[-nf:] = np.linspace(1.0, 0.0, nf)
+    out = np.zeros((2, length), np.float32)
+    for k in range(2):
+        h = np.asarray(room.rir[0][k], np.float64)
+        h = h[max(0, int(np.argmax(np.abs(h))) - 2):][:length]
+        h = h * fade[: len(h)]
+        out[k, : len(h)] = h / max(float(np.sqrt((h ** 2).sum())), 1e-12)
+    return out
+
+
+def rir_bank(seed: int, sample_rate: int, cache_dir: str | Path, cfg: RirBankConfig = RirBankConfig(),
+             progress: bool = True) -> Tensor:
+    """``[n_rooms, 2, time]`` float32 room impulse responses (unit energy, direct path first),
+    a pure function of ``(seed, sample_rate, cfg)`` and the pyroomacoustics version; built
+    once (a few seconds) and cached as ``<cache_dir>/rir-bank-<hash16>.npy``."""
+    try:
+        import pyroomacoustics as pra
+    except ImportError:
+        from ..errors import SeparenaError
+
+        raise SeparenaError("reverb: the Python package pyroomacoustics is not installed; expected it for "
+                            "the room impulse responses (pip install pyroomacoustics)") from None
+
+    key = json.dumps({"version": RIR_VERSION, "seed": int(seed), "sample_rate": int(sample_rate),
+                      "cfg": asdict(cfg), "pyroomacoustics": pra.__version__, "numpy": np.__version__},
+                     sort_keys=True)
+    path = Path(cache_dir) / f"rir-bank-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+    if path.is_file():
+        bank = np.load(path)
+        if bank.shape == (cfg.n_rooms, 2, int(cfg.max_seconds * sample_rate)):
+            return torch.from_numpy(bank)
+    rooms = []
+    ctx = _bar(progress, "reverb: shoebox room impulse responses", cfg.n_rooms)
+    with ctx as (bar, task):
+        for r in range(cfg.n_rooms):
+            rooms.append(_room_rirs(np.random.default_rng([int(seed), 0x41B, r]), int(sample_rate), cfg))
+            if bar is not None:
+                bar.advance(task)
+    bank = np.stack(rooms)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, bank)
+    os.replace(tmp, path)
+    return torch.from_numpy(bank)
+
+
+class _bar:
+    def __init__(self, enabled: bool, description: str, total: int) -> None:
+        self.enabled, self.description, self.total = enabled, description, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return None, None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self.progress.__enter__()
+        return self.progress, self.progress.add_task(self.description, total=self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.__exit__(*exc)
+
+
+def reverberate(sources: Tensor, rirs: Tensor) -> Tensor:
+    """Convolve ``sources [items, n_src, time]`` with ``rirs [items, n_src, taps]`` (FFT,
+    output cut to the input length: the reverberant source, time-aligned with its direct path)."""
+    n = sources.shape[-1]
+    nfft = 1 << (n + rirs.shape[-1] - 2).bit_length()
+    y = torch.fft.irfft(torch.fft.rfft(sources, nfft) * torch.fft.rfft(rirs, nfft), nfft)
+    return y[..., :n].contiguous()

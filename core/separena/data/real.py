@@ -49,7 +49,7 @@ from .audio import read_wav, write_wav
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
 __all__ = [
-    "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "speaker_catalogue",
+    "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
     "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
 ]
 
@@ -508,3 +508,34 @@ def real_dev(*, sample_rate: int = 8000, n_mixtures: int = 200, seconds: float =
     base = build_real_dev(root, sample_rate=sample_rate, n_mixtures=n_mixtures, seconds=seconds, seed=seed,
                           cache_dir=cache_dir, system_root=system_root)
     return Wsj0MixSet(base, "tt", int(sample_rate), 2, mix_from_sources=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The `real-dev` dataset
+
+
+def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 200, n_valid: int = 100,
+                     test_seconds: float = 4.0, augment: bool = True, cache_dir: str | None = None,
+                     workers: int = 2):
+    """The registered dataset ``real-dev``: ``test`` is the real-dev set (:func:`real_dev`,
+    ``n_test`` mixtures of the held-out real speakers, seed 0 as everywhere), ``valid`` another
+    ``n_valid`` mixtures of the same speakers (mixture seed ``seed + 1``), and ``train`` fresh
+    mixtures of the real ``train`` speakers only (an
+    :class:`~separena.data.speech.EspeakTrainStream` over them: each speaker's clips joined
+    by short pauses, augmented as ``espeak-2mix`` unless ``augment=False``).
+
+    Returns a :class:`~separena.data.SeparationData` named ``real-dev@<hash8>``."""
+    from . import SeparationData
+    from .augment import AugmentConfig
+    from .speech import EspeakTrainStream, _real_pool
+
+    sr = int(sample_rate)
+    test = real_dev(sample_rate=sr, n_mixtures=n_test, seconds=test_seconds, seed=0, cache_dir=cache_dir)
+    valid = real_dev(sample_rate=sr, n_mixtures=n_valid, seconds=test_seconds, seed=int(seed) + 1,
+                     cache_dir=cache_dir)
+    pool = _real_pool(real_speech_pool("train", sr, cache_dir, workers=workers), sr, int(seed))
+    train = EspeakTrainStream(pool, sr, AugmentConfig() if augment else None)
+    key = json.dumps({"test": str(test.root), "valid": str(valid.root), "seed": int(seed), "augment": bool(augment),
+                      "train": [GENERATOR_VERSION, int(pool.lengths.sum())]}, sort_keys=True)
+    name = f"real-dev@{hashlib.sha256(key.encode()).hexdigest()[:8]}" + ("" if augment else "+noaug")
+    return SeparationData(name=name, sample_rate=sr, n_src=2, train=train, valid=valid, test=test)

@@ -42,10 +42,10 @@ from torch import Tensor
 from ..errors import SeparenaError
 from . import SeparationData
 from .audio import write_wav
-from .augment import AugmentConfig, augment_sources
+from .augment import AugmentConfig, RirBankConfig, augment_sources, reverberate, rir_bank
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
-__all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "default_cache_dir", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "default_cache_dir", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ TEXT_LANGUAGE_ALIASES = {
 VOCABULARY_SIZE = 5000  # most frequent words of each language
 UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each test source
 LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
+REAL_GAP_SECONDS = (0.1, 0.4)  # pauses between the clips of a real speaker in the training pool
+# Defaults of the training stream (chosen from docs/benchmarks/data_ablation.md).
+DEFAULT_REAL_FRACTION = 0.5
+DEFAULT_REVERB = 0.0
 
 
 @dataclass(frozen=True)
@@ -307,7 +311,7 @@ class _Pool:
     offsets: np.ndarray
     lengths: np.ndarray
     speaker_of: np.ndarray
-    speakers: list[Speaker]
+    speakers: list  # Speaker objects (eSpeak) or speaker ids (real recordings)
 
     def utterances_of(self) -> list[np.ndarray]:
         return [np.flatnonzero(self.speaker_of == s) for s in range(len(self.speakers))]
@@ -339,6 +343,36 @@ def _load_pool(root: Path, split: str, speakers: list[Speaker], lengths: dict[st
         at += want
     offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
     return _Pool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
+
+
+def _real_pool(utterances: Sequence, sample_rate: int, seed: int) -> _Pool:
+    """Real training speakers as a :class:`_Pool` with one "utterance" per speaker: all its
+    clips (:class:`~separena.data.real.RealUtterance`) in a seeded random order, joined by
+    pauses uniform in :data:`REAL_GAP_SECONDS`, so a 2-s crop anywhere is mostly speech even
+    where the clips are ~1 s words."""
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for u in utterances:
+        by_speaker.setdefault(u.speaker, []).append(u.waveform.numpy())
+    names = sorted(by_speaker)
+    if len(names) < 2:
+        raise SeparenaError(f"espeak-2mix: {len(names)} real training speaker(s) found; expected at least 2")
+    lengths = []
+    for j, name in enumerate(names):
+        rng = np.random.default_rng([int(seed), 0x5EA1, j])
+        clips = by_speaker[name]
+        order = rng.permutation(len(clips))
+        gaps = (rng.uniform(*REAL_GAP_SECONDS, size=len(clips)) * sample_rate).astype(np.int64)
+        by_speaker[name] = [x for i, g in zip(order, gaps) for x in (clips[i], np.zeros(g, np.float32))]
+        lengths.append(sum(len(x) for x in by_speaker[name]))
+    lengths_arr = np.asarray(lengths, dtype=np.int64)
+    audio = np.empty(int(lengths_arr.sum()), np.float32)
+    at = 0
+    for name in names:
+        for x in by_speaker.pop(name):
+            audio[at:at + len(x)] = x
+            at += len(x)
+    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
+    return _Pool(audio, offsets, lengths_arr, np.arange(len(names), dtype=np.int64), names)
 
 
 def _crop(pool: _Pool, u: int, start: int, n: int) -> np.ndarray:
@@ -390,20 +424,33 @@ class EspeakTrainStream:
     """Fresh 2-speaker training mixtures, a pure function of ``(seed, step)``.
 
     Each item draws 2 distinct training speakers, one utterance of each and a random crop of
-    it, optionally augments each source (``augment``: random speed +-10 %, EQ, band limits,
-    see :mod:`separena.data.augment`), normalises each source and sets their relative level
-    uniformly in +-2.5 dB, sums them, and with augmentation adds low-level noise to the
-    mixture only and a random overall gain.
+    it. With ``real`` and ``real_fraction > 0`` each source is instead, with probability
+    ``real_fraction``, a random crop of a real recorded training speaker (two real sources of
+    one item are distinct speakers). With ``rirs`` and ``reverb > 0`` each item is, with
+    probability ``reverb``, placed in a room of the bank: both sources convolved with the
+    room's two RIRs (the reference is the reverberant source). Then it optionally augments
+    each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
+    normalises each source and sets their relative level uniformly in ``+-level_db``, sums
+    them, and with augmentation adds low-level noise to the mixture only and a random overall
+    gain. The real and reverb choices come from random generators of their own, so with
+    ``real_fraction=0`` and ``reverb=0`` the stream is exactly the eSpeak-only stream.
 
     ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32.
     """
 
     n_src = 2
 
-    def __init__(self, pool: _Pool, sample_rate: int, augment: AugmentConfig | None) -> None:
+    def __init__(self, pool: _Pool, sample_rate: int, augment: AugmentConfig | None, *,
+                 real: _Pool | None = None, real_fraction: float = 0.0, rirs: Tensor | None = None,
+                 reverb: float = 0.0, level_db: float = LEVEL_DB) -> None:
         self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
+        self.real, self.real_fraction = real, float(real_fraction) if real is not None else 0.0
+        self.rirs, self.reverb = rirs, float(reverb) if rirs is not None else 0.0
+        self.level_db = float(level_db)
         if len(pool.speakers) < 2 or (np.diff(pool.speaker_of) < 0).any():
             raise SeparenaError("espeak-2mix: the training pool needs >= 2 speakers, utterances grouped by speaker")
+        if real is not None and len(real.lengths) < 2:
+            raise SeparenaError("espeak-2mix: the real training pool needs >= 2 speakers")
         # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
         self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
         self.audio = torch.from_numpy(pool.audio)
@@ -433,28 +480,52 @@ class EspeakTrainStream:
         need = np.ceil((n - 1) * speed).astype(np.int64) + 1
         ulen = pool.lengths[utt]
         start = (rng.random((batch_size, 2)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
-        out = self._gather(pool.offsets[utt] + start, ulen - start, speed, n)
+        first, avail = pool.offsets[utt] + start, ulen - start
+        is_real = np.zeros((batch_size, 2), bool)
+        if self.real_fraction > 0:  # own generator: the eSpeak draws above stay as they were
+            real, rr = self.real, np.random.default_rng([int(seed), int(step), 0x4EA1])
+            is_real = rr.random((batch_size, 2)) < self.real_fraction
+            n_real = len(real.lengths)
+            r0 = rr.integers(0, n_real, size=batch_size)
+            rspk = np.stack([r0, (r0 + 1 + rr.integers(0, n_real - 1, size=batch_size)) % n_real], 1)
+            rlen = real.lengths[rspk]
+            rstart = (rr.random((batch_size, 2)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
+            first = np.where(is_real, real.offsets[rspk] + rstart, first)
+            avail = np.where(is_real, rlen - rstart, avail)
+        out = self._gather(first, avail, speed, n, is_real)
+        if self.reverb > 0:  # own generator too
+            rv = np.random.default_rng([int(seed), int(step), 0x4EB])
+            rows = np.flatnonzero(rv.random(batch_size) < self.reverb)
+            room = rv.integers(0, self.rirs.shape[0], size=batch_size)[rows]
+            swap = torch.from_numpy(rv.random(batch_size)[rows] < 0.5)  # which talker is which source
+            if len(rows):
+                h = self.rirs[torch.from_numpy(room)]
+                h = torch.where(swap[:, None, None], h.flip(1), h)
+                idx = torch.from_numpy(rows)
+                out[idx] = reverberate(out[idx], h)
         if aug is not None:
             out = augment_sources(out, self.sample_rate, rng, aug)
         out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
-        rel = torch.from_numpy(rng.uniform(-LEVEL_DB, LEVEL_DB, size=batch_size).astype(np.float32))
+        rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32))
         out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
         mix = out.sum(1)
         if aug is not None:
             mix, out = _noise_and_gain(mix, out, rng, aug)
         return mix.contiguous(), out.contiguous()
 
-    def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int) -> Tensor:
+    def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int,
+                is_real: np.ndarray | None = None) -> Tensor:
         """Crops ``[batch, 2, n]`` read at ``first + t * speed`` (linear interpolation), zero
-        past the end of each utterance. Windows are copied out of the pool first, so the
-        interpolation works on a small buffer."""
-        audio = self.pool.audio
+        past the end of each utterance; ``first`` indexes the real pool where ``is_real``.
+        Windows are copied out of the pool first, so the interpolation works on a small buffer."""
+        pools = (self.pool.audio, self.real.audio if self.real is not None else None)
         bsz = first.shape[0]
         width = int(np.ceil((n - 1) * speed.max())) + 2
         take = np.minimum(avail, width)  # samples of each utterance inside the window
         buf = np.zeros((bsz, 2, width + 1), np.float32)
         for b in range(bsz):
             for k in range(2):
+                audio = pools[1] if is_real is not None and is_real[b, k] else pools[0]
                 buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
         if (speed == 1.0).all():
             return torch.from_numpy(buf[:, :, :n].copy())
@@ -594,12 +665,62 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
         raise
 
 
+def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: bool) -> subprocess.Popen | None:
+    """Start a background process that builds the cached real-speech pool (and real-dev)
+    when they are needed and not cached yet; ``None`` otherwise. It only fills the cache: the
+    builder reads the cache afterwards and raises any error itself."""
+    if not pool:
+        return None
+    import sys
+
+    from . import real
+
+    try:
+        files = real._catalogue(Path("/"))
+    except SeparenaError:
+        return None  # the later call raises the one-line error naming the packages
+    cache = Path(cache_dir).expanduser() if cache_dir else real._default_cache_dir()
+    if (cache / f"real-speech-{real._pool_hash(files, sample_rate)}" / "meta.json").is_file():
+        return None
+    code = ("import sys; from pathlib import Path; from separena.data import real; "
+            "sr, cache, dev = int(sys.argv[1]), sys.argv[2] or None, sys.argv[3] == '1'; "
+            "real._pool_dir(sr, cache, Path('/'), 2); "
+            "dev and real.build_real_dev(sample_rate=sr, cache_dir=cache)")
+    return subprocess.Popen([sys.executable, "-c", code, str(sample_rate), str(cache_dir or ""), "1" if dev else "0"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _join(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with _progress() as progress:
+        progress.add_task("real speech: decoding the Debian packages (background)", total=None)
+        proc.wait()
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    """Interrupt a still-running cache warmer (it removes its temporary folder) and reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int = 600,
                 n_valid_speakers: int = 24, n_test_speakers: int = 48, utterances_per_speaker: int = 5,
                 sentences_min: int = 2, sentences_max: int = 3, n_valid: int = 100, n_test: int = 200,
                 test_seconds: float = 4.0, n_valid_variants: int = 6, n_test_variants: int = 16,
                 n_valid_languages: int = 4, n_test_languages: int = 8, formant_shift: float = 0.10,
-                augment: bool = True, cache_dir: str | None = None, workers: int = 2) -> SeparationData:
+                augment: bool = True, speed: float = 0.10, eq: float = 0.8, band_limit: float = 0.4,
+                noise: float = 0.5, gain_db: float = 6.0, level_db: float = LEVEL_DB,
+                reverb: float = DEFAULT_REVERB, real_fraction: float = DEFAULT_REAL_FRACTION,
+                real_dev: bool = True, cache_dir: str | None = None, workers: int = 2) -> SeparationData:
     """2-speaker mixtures of synthetic eSpeak NG speakers, disjoint across splits.
 
     Args:
@@ -613,15 +734,37 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         n_valid_languages, n_test_languages: languages held out for valid / test; half of the
             speakers of those splits speak them, the other half training languages.
         formant_shift: frequencies of each speaker scaled by a factor uniform in ``1 +- shift``.
-        augment: augment training batches (speed, EQ, band limits, noise, gain).
+        augment: augment training batches (speed, EQ, band limits, noise, gain, as set by the
+            next five arguments); ``False`` turns all five off.
+        speed: each training source resampled by a factor uniform in ``1 +- speed``.
+        eq: probability of a smooth random EQ (+-6 dB, 6 bands) on each training source.
+        band_limit: probability of a random low-pass (1.8-3.8 kHz) and, independently, of a
+            random high-pass (60-400 Hz) on each training source.
+        noise: probability of low-level noise (20-45 dB SNR) on each training mixture.
+        gain_db: overall gain of each training mixture uniform in ``+-gain_db``.
+        level_db: relative level of the two training sources uniform in ``+-level_db`` (the
+            evaluation sets keep +-2.5 dB).
+        reverb: probability that a training mixture is reverberated: both sources convolved
+            with the two RIRs of a random shoebox room of a cached bank of 100 rooms; the
+            reference is the reverberant source. Needs ``pyroomacoustics``.
+        real_fraction: probability that each training source is a real recorded speaker of
+            :func:`separena.data.real.real_speech_pool` ``("train")`` instead of an eSpeak one.
+        real_dev: report the real recorded ``real-dev`` mixtures (:func:`separena.data.real.real_dev`)
+            as the extra test set ``"real-dev"``.
         cache_dir: where generated audio is kept (default ``$SEPARENA_CACHE`` or
             ``~/.cache/separena``).
         workers: eSpeak NG processes run at once while building (does not change the data).
 
     Returns:
-        :class:`SeparationData` named ``espeak-2mix@<hash>`` (``+noaug`` without augmentation),
-        with ``train`` an :class:`EspeakTrainStream` and ``valid``/``test`` read from the cache
-        in the wsj0-2mix layout.
+        :class:`SeparationData` named ``espeak-2mix@<hash>`` (``+noaug`` without augmentation;
+        the hash covers the audio and every training-stream option), with ``train`` an
+        :class:`EspeakTrainStream`, ``valid``/``test`` read from the cache in the wsj0-2mix
+        layout, and ``extra_tests={"real-dev": ...}`` unless ``real_dev=False``.
+
+    Raises:
+        SeparenaError: a bad parameter, eSpeak NG or wordfreq missing, or (with
+            ``real_fraction > 0`` or ``real_dev``) the Debian packages of real speech missing
+            (the message names them and the apt command).
     """
     params = {
         "seed": int(seed), "sample_rate": int(sample_rate), "n_train_speakers": int(n_train_speakers),
@@ -633,6 +776,10 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         "n_test_languages": int(n_test_languages), "formant_shift": float(formant_shift),
     }
     _check_params(params)
+    stream = {"augment": bool(augment), "speed": float(speed), "eq": float(eq), "band_limit": float(band_limit),
+              "noise": float(noise), "gain_db": float(gain_db), "level_db": float(level_db),
+              "reverb": float(reverb), "real_fraction": float(real_fraction), "real_dev": bool(real_dev)}
+    _check_stream(stream)
     version, languages, variants = espeak_inventory()
     versions = {**_versions(), "espeak-ng": version}
     import wordfreq
@@ -644,17 +791,66 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     final = root / f"espeak-2mix-{digest[:16]}"
     if not (final / "meta.json").is_file():
-        _build(final, params, speakers, workers)
+        # decode the real recordings (one core: it is GIL-bound) while eSpeak NG synthesises
+        warm = _warm_real_cache(sample_rate, cache_dir, real_fraction > 0 or real_dev, real_dev)
+        try:
+            _build(final, params, speakers, workers)
+            _join(warm)
+        finally:
+            _stop(warm)
     else:
         log.info("espeak-2mix: using cached %s", final)
     meta = json.loads((final / "meta.json").read_text())
     cached = [Speaker(**d) for d in meta["speakers"]]
     train_pool = _load_pool(final, "train", cached, meta["lengths"], sample_rate)
-    train = EspeakTrainStream(train_pool, sample_rate, AugmentConfig() if augment else None)
+    extra: dict = {}
+    real_pool, rirs, signature = None, None, dict(stream)
+    if real_fraction > 0:
+        from . import real as real_mod
+
+        utts = real_mod.real_speech_pool("train", sample_rate, cache_dir, workers=workers)
+        real_pool = _real_pool(utts, sample_rate, params["seed"])
+        del utts
+        signature["real_pool"] = [real_mod.GENERATOR_VERSION, real_pool.speakers, int(real_pool.lengths.sum())]
+    if reverb > 0:
+        rirs = rir_bank(params["seed"], sample_rate, root)
+        signature["rir_bank"] = [asdict(RirBankConfig()), float(rirs.double().abs().sum())]
+    if real_dev:
+        from .real import real_dev as real_dev_set
+
+        extra["real-dev"] = real_dev_set(sample_rate=sample_rate, cache_dir=cache_dir)
+    train = train_stream(train_pool, sample_rate, stream, real_pool, rirs)
     valid = Wsj0MixSet(final, "valid", sample_rate, 2, mix_from_sources=True)
     test = Wsj0MixSet(final, "test", sample_rate, 2, mix_from_sources=True)
-    name = f"espeak-2mix@{digest[:8]}" + ("" if augment else "+noaug")
-    return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test)
+    name_hash = _content_hash({"audio": digest, "stream": signature})
+    name = f"espeak-2mix@{name_hash[:8]}" + ("" if augment else "+noaug")
+    return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test,
+                          extra_tests=extra)
+
+
+def train_stream(pool: _Pool, sample_rate: int, stream: dict, real_pool: _Pool | None = None,
+                 rirs: Tensor | None = None) -> EspeakTrainStream:
+    """The training stream of ``espeak_2mix`` for the stream options ``stream`` (its keyword
+    arguments ``augment, speed, eq, band_limit, noise, gain_db, level_db, reverb,
+    real_fraction``), over ``pool`` and, where used, the real pool and the RIR bank."""
+    aug = AugmentConfig(speed=float(stream["speed"]), eq_prob=float(stream["eq"]),
+                        lowpass_prob=float(stream["band_limit"]), highpass_prob=float(stream["band_limit"]),
+                        noise_prob=float(stream["noise"]), gain_db=float(stream["gain_db"])) \
+        if stream["augment"] else None
+    return EspeakTrainStream(pool, sample_rate, aug, real=real_pool, real_fraction=stream["real_fraction"],
+                             rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"])
+
+
+def _check_stream(p: dict) -> None:
+    def need(ok: bool, what: str, expected: str) -> None:
+        if not ok:
+            raise SeparenaError(f"espeak-2mix: bad {what}; expected {expected}, got {p[what]!r}")
+
+    for k in ("eq", "band_limit", "noise", "reverb", "real_fraction"):
+        need(0.0 <= p[k] <= 1.0, k, "a probability in [0, 1]")
+    need(0.0 <= p["speed"] < 0.5, "speed", "in [0, 0.5)")
+    need(p["gain_db"] >= 0, "gain_db", ">= 0 dB")
+    need(p["level_db"] >= 0, "level_db", ">= 0 dB")
 
 
 def _check_params(p: dict) -> None:
