@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from separena import SeparenaError
 from separena.cli import main
 from separena.scaffold import new_plugin, plugin_names
+from separena.testing import CHECKS
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "writing-a-plugin.md"
 NAME = "demo-net"
@@ -61,8 +61,6 @@ def test_step4_generated_contract_tests_pass(installed: tuple[Path, dict[str, st
     tmp, env = installed
     out = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp / "src" / NAME / "tests")],
                env, tmp, timeout=300).stdout
-    from separena.testing import CHECKS
-
     assert re.search(rf"\b{len(CHECKS)} passed\b", out) and "failed" not in out and "skipped" not in out, out
 
 
