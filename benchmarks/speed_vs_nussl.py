@@ -195,7 +195,7 @@ def main() -> None:
         "reversed every round), 1 torch thread; median step time, interquartile range in brackets.",
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; torch {torch.__version__}.",
-        f"- nussl's Chimera loss is its recipe's 0.2 deep clustering + 0.8 PIT L1 on magnitudes (nussl's "
+        "- nussl's Chimera loss is its recipe's 0.2 deep clustering + 0.8 PIT L1 on magnitudes (nussl's "
         "PIT picks permutations per TF bin, see docs; timed here as is). Rows marked 'matched loss' "
         "give separena the same kind of loss.",
         "",

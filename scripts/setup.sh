@@ -26,7 +26,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 $PIP install -q --upgrade pip wheel setuptools
 # torch and torchaudio must match exactly (asteroid imports torchaudio's binary).
 $PIP install -q -c scripts/constraints.txt torch torchaudio
-editables=(-e ".[dev]")
+editables=(-e ".[dev]")  # dev includes the ray extra (tests/test_ray.py); users: pip install 'separena[ray]'
 for d in plugins/*/; do [ -f "$d/pyproject.toml" ] && editables+=(-e "$d"); done
 $PIP install -q -c scripts/constraints.txt "${editables[@]}"
 echo "$want" > "$stamp"

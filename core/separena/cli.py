@@ -248,14 +248,20 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, suite_name:
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Trained weights.")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Longest input accepted (the whole file is separated in one pass).")
 @click.pass_context
 @_one_line_errors
 def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, output_dir: Path,
-             device: str) -> None:
-    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source."""
+             device: str, max_seconds: float) -> None:
+    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
+
+    Inputs must be at the model's sample rate (no resampling); multichannel files are
+    averaged to mono. Every input is checked before any work starts.
+    """
     import torch
 
-    from .data.audio import read_wav, write_wav
+    from .data.audio import audio_info, read_wav, write_wav
     from .train import load_checkpoint
 
     registry = _registry(ctx)
@@ -268,11 +274,30 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         model = config.build().eval()
     if model.needs_references:
         raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
-    wavs = [(path, read_wav(path, model.sample_rate)) for path in inputs]  # all checked before any work
+    wavs = []
+    for path in inputs:  # all checked before any work
+        rate, channels, frames = audio_info(path)
+        if rate == model.sample_rate and frames > max_seconds * rate:
+            raise SeparenaError(f"{path}: {frames / rate:.1f} s of audio; expected at most {max_seconds:g} s "
+                                "(split the file, or raise --max-seconds)")
+        wavs.append((path, read_wav(path, model.sample_rate)))
+        if channels > 1:
+            err_console.print(f"note: {escape(str(path))}: {channels} channels averaged to mono")
+    separated = []
+    for path, wav in wavs:  # all separated before anything is written
+        try:
+            with torch.no_grad():
+                estimates = model(wav.unsqueeze(0).to(device)).estimates[0].float().cpu()
+        except Exception as exc:  # e.g. an input shorter than the model's window
+            reason = " ".join(str(exc).split())[:200]
+            raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
+                                f"{model.sample_rate} Hz): {type(exc).__name__}: {reason}") from None
+        if not torch.isfinite(estimates).all():
+            raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
+                                "expected finite audio (is the checkpoint from a diverged run?)")
+        separated.append((path, estimates))
     output_dir.mkdir(parents=True, exist_ok=True)
-    for path, wav in wavs:
-        with torch.no_grad():
-            estimates = model(wav.unsqueeze(0).to(device)).estimates[0].cpu()
+    for path, estimates in separated:
         for k, source in enumerate(estimates, start=1):
             out = output_dir / f"{path.stem}_s{k}.wav"
             write_wav(out, source, model.sample_rate)
@@ -311,19 +336,44 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store (resumed).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--fresh", is_flag=True, help="Re-run stored runs of this suite (old results are archived, not lost).")
+@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: one run at a time in this process; ray: runs as Ray tasks (pip install 'separena[ray]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a local one.")
+@click.option("--num-cpus", type=click.IntRange(min=1), default=None,
+              help="CPUs of the local Ray cluster (default: all); not with --address.")
+@click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
+              help="GPUs each Ray run asks for (default: 1 with --device cuda, else 0).")
 @click.pass_context
 @_one_line_errors
 def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_path: Path, device: str,
-          fresh: bool) -> None:
+          fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
+          gpus_per_run: float | None) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
     from .bench import ResultStore, leaderboard, rich_table, run_suite
 
+    if executor_name == "local" and (address is not None or num_cpus is not None or gpus_per_run is not None):
+        raise SeparenaError("--address/--num-cpus/--gpus-per-run: Ray options; expected --executor ray with them")
     registry = _registry(ctx)
-    with ResultStore(store_path) as store:
-        result = run_suite(registry, suite_name, models=list(models) or None, store=store, device=device,
-                           fresh=fresh)
-        hashes = result.run_hashes
-        rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
+    executor = None
+    if executor_name == "ray":
+        from .bench.ray_executor import RayExecutor, RegistryRecipe
+
+        obj = ctx.find_root().obj or {}
+        recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
+                                   environment=True)
+        if gpus_per_run is None:
+            gpus_per_run = 1.0 if device.startswith("cuda") else 0.0
+        executor = RayExecutor(recipe, address=address, num_cpus=num_cpus, gpus_per_run=gpus_per_run)
+    try:
+        with ResultStore(store_path) as store:
+            result = run_suite(registry, suite_name, models=list(models) or None, store=store, device=device,
+                               fresh=fresh, executor=executor)
+            hashes = result.run_hashes
+            rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
+    finally:
+        if executor is not None:
+            executor.close()
     console.print(rich_table(rows, f"{result.suite.name} on {result.data_name}"))
     console.print(f"{len(result.executed)} run(s) executed, {len(result.reused)} reused, "
                   f"{len(result.failed)} failed in {result.seconds:.0f} s; store {escape(str(store_path))}; "

@@ -18,9 +18,7 @@ import importlib.util
 import logging
 import os
 import re
-import sys
-import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

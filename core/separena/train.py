@@ -231,13 +231,29 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
                       audio_seconds=audio)
 
 
+def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Tensor]) -> str:
+    """sha256 of a checkpoint's identity and weights (names, dtypes, shapes and bytes)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps([model, architecture, params], sort_keys=True, default=repr).encode())
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(f"\0{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **extra: Any) -> Path:
-    """Write weights and the plain-data config atomically (temp file, then rename)."""
+    """Write weights and the plain-data config atomically (temp file, then rename), with a
+    sha256 of both that :func:`load_checkpoint` checks (a modified or corrupted file is refused)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
     payload = {
         "format": CHECKPOINT_FORMAT, "model": config.name, "architecture": config.architecture,
-        "params": config.params, "state_dict": model.state_dict(), **extra,
+        "params": config.params, "state_dict": state, **extra,
+        "sha256": _digest(config.name, config.architecture, config.params, state),
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
@@ -250,7 +266,9 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
 
     Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
-    to load, or (when ``name`` is given) belongs to another architecture.
+    to load, modified since it was written (its sha256 does not match; checkpoints written
+    before the digest existed are loaded unchecked), or (when ``name`` is given) belongs to
+    another architecture.
     """
     path = Path(path)
     if not path.is_file():
@@ -263,6 +281,14 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
         raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
                               f"got {type(payload).__name__}")
+    if "sha256" in payload:
+        try:
+            digest = _digest(payload["model"], payload["architecture"], payload["params"], payload["state_dict"])
+        except Exception as exc:
+            digest = f"unhashable ({type(exc).__name__})"
+        if digest != payload["sha256"]:
+            raise CheckpointError(f"checkpoint {path}: modified or corrupted since it was written; expected sha256 "
+                                  f"{str(payload['sha256'])[:16]}..., got {digest[:16]}...")
     stored = payload["model"]
     config = registry.model_config(stored, **payload["params"])
     if name is not None:

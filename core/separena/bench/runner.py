@@ -102,7 +102,7 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
                 dataset_params=dict(suite.dataset_params), data_name=data_name, sample_rate=suite.sample_rate,
                 segment_seconds=suite.segment_seconds, budget=dataclasses.asdict(suite.budget),
                 seed=suite.seeds[0], code_version=code_version(None), device=device,
-                artifacts_dir=artifacts_dir, error=f"resolve: {_one_line(exc)}"))
+                artifacts_dir=artifacts_dir, error=f"resolve: {_resolve_error(exc, registry, spec)}"))
             continue
         code = code_version(model)
         seeds = suite.seeds if model.trainable else suite.seeds[:1]
@@ -213,6 +213,16 @@ def _console() -> Any:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _resolve_error(exc: BaseException, registry: Registry, spec: Any) -> str:
+    """One line; when the preset's architecture is missing, with the errors of the plugins that
+    failed to load (one of them may have been meant to provide it), so the report shows why."""
+    text = _one_line(exc)
+    errors = [info.errors[0][:200] for info in registry.plugins.values() if info.errors] if spec is None else []
+    if errors:
+        text = text.split("; failed plugins:")[0] + "; failed plugins: " + "; ".join(errors)
+    return text
 
 
 def _failure_payload(config: RunConfig, error: str) -> dict[str, Any]:
