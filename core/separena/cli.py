@@ -7,6 +7,7 @@ status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,8 @@ from rich.table import Table
 from .errors import SeparenaError
 from .registry import Registry, default_registry
 
-console = Console()
+# Piped to a file or CI log, rich would fold tables to 80 columns; keep rows on one line there.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
 err_console = Console(stderr=True)
 
 
@@ -179,7 +181,6 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
 
     from .train import evaluate, train as train_model
 
-    import os
 
     import torch.distributed as dist
 
@@ -344,11 +345,13 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
               help="CPUs of the local Ray cluster (default: all); not with --address.")
 @click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
               help="GPUs each Ray run asks for (default: 1 with --device cuda, else 0).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch threads of each local run (default: every core this process may use).")
 @click.pass_context
 @_one_line_errors
 def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_path: Path, device: str,
           fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
-          gpus_per_run: float | None) -> None:
+          gpus_per_run: float | None, threads: int | None) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
     from .bench import ResultStore, leaderboard, rich_table, run_suite
 
@@ -368,7 +371,7 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_pa
     try:
         with ResultStore(store_path) as store:
             result = run_suite(registry, suite_name, models=list(models) or None, store=store, device=device,
-                               fresh=fresh, executor=executor)
+                               fresh=fresh, executor=executor, threads=threads or len(os.sched_getaffinity(0)))
             hashes = result.run_hashes
             rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
     finally:

@@ -80,7 +80,7 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
               device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3,
-              n_src: int | None = None) -> list[RunConfig]:
+              n_src: int | None = None, threads: int = 1) -> list[RunConfig]:
     """One run per model and seed (models that are not trained run once, with the first seed).
 
     Oracles take the data's ``n_src`` and the suite's sample rate, so the same oracle presets
@@ -107,7 +107,8 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
         code = code_version(model)
         seeds = suite.seeds if model.trainable else suite.seeds[:1]
         configs.extend(RunConfig.for_model(suite, model, data_name=data_name, seed=seed, code=code, device=device,
-                                           save_examples=save_examples, artifacts_dir=artifacts_dir)
+                                           save_examples=save_examples, artifacts_dir=artifacts_dir,
+                                           threads=threads)
                        for seed in seeds)
     return configs
 
@@ -125,6 +126,7 @@ def run_suite(
     save_examples: int = 3,
     data_cache: DataCache | None = None,
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
+    threads: int = 1,
 ) -> SuiteResult:
     """Run every missing run of a suite, resuming from ``store``.
 
@@ -140,6 +142,8 @@ def run_suite(
         save_examples: separated test mixtures per run saved as wav for the report.
         data_cache: built datasets (default: the executor's, else a new one).
         on_outcome: called after each outcome is stored with ``(outcome, index, total)``.
+        threads: torch threads of each local run (not part of the run hash; the same count
+            gives the same numbers, so resumed and uninterrupted runs agree).
 
     Returns:
         A :class:`SuiteResult`; the leaderboard is built from ``store.runs(run_hashes=...)``.
@@ -152,7 +156,8 @@ def run_suite(
         executor = LocalExecutor(registry, data_cache=cache, progress=progress)
     data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
     configs = plan_runs(registry, suite, data.name, models=models, device=device,
-                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src)
+                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src,
+                        threads=threads)
     result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
     for c in configs:
         store.request(suite.name, c.run_hash, c.preset, c.seed)

@@ -90,7 +90,7 @@ class RunConfig:
 
     @classmethod
     def for_model(cls, suite: Suite, config: ModelConfig, *, data_name: str, seed: int, code: str,
-                  device: str = "cpu", save_examples: int = 3, artifacts_dir: str = "") -> RunConfig:
+                  device: str = "cpu", save_examples: int = 3, artifacts_dir: str = "", threads: int = 1) -> RunConfig:
         """The run of ``config`` under ``seed`` in ``suite``."""
         return cls(
             suite=suite.name, preset=config.name, architecture=config.architecture, family=config.family,
@@ -99,7 +99,7 @@ class RunConfig:
             dataset_params=json.loads(canonical_json(dict(suite.dataset_params))), data_name=data_name,
             sample_rate=suite.sample_rate, segment_seconds=suite.segment_seconds,
             budget=asdict(suite.budget), seed=seed, code_version=code, device=device,
-            save_examples=save_examples, artifacts_dir=artifacts_dir,
+            save_examples=save_examples, artifacts_dir=artifacts_dir, threads=threads,
         )
 
 
