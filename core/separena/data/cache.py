@@ -9,7 +9,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir"]
+__all__ = ["atomic_dir", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    """Where generated data is kept: ``$SEPARENA_CACHE`` or ``~/.cache/separena``."""
+    return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from ..errors import SeparenaError
 from . import Example, SeparationData
 from .cache import atomic_dir
 from .music import SOURCES
-from .speech import default_cache_dir
+from .cache import default_cache_dir
 from .wsj0mix import CropTrainStream, Wsj0MixSet, write_mixture_set
 
 __all__ = ["musdb18", "MUSDB_SPLITS"]

@@ -44,7 +44,7 @@ from ..errors import SeparenaError
 from . import Example, SeparationData
 from .audio import read_wav
 from .cache import atomic_dir
-from .speech import default_cache_dir
+from .cache import default_cache_dir
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
 __all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "compose"]

@@ -46,6 +46,7 @@ from torch import Tensor
 from ..errors import SeparenaError
 from . import Example
 from .audio import read_wav, write_wav
+from .cache import default_cache_dir
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
 __all__ = [
@@ -144,10 +145,6 @@ class _File:
     member: str | None
     decoder: str
     size: int
-
-
-def _default_cache_dir() -> Path:
-    return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
 
 
 def _dpkg_list(package: str, system_root: Path) -> list[str] | None:
@@ -365,7 +362,7 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int)
 def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
               workers: int) -> Path:
     files = _catalogue(system_root)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     final = cache / f"real-speech-{_pool_hash(files, sample_rate)}"
     if not (final / "meta.json").is_file():
         _build_pool(final, files, sample_rate, workers)

@@ -42,10 +42,11 @@ from torch import Tensor
 from ..errors import SeparenaError
 from . import SeparationData
 from .audio import write_wav
+from .cache import default_cache_dir
 from .augment import AugmentConfig, RirBankConfig, augment_sources, reverberate, rir_bank
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
-__all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "default_cache_dir", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,6 @@ class Speaker:
     rate: int
     formant: float
     text_language: str
-
-
-def default_cache_dir() -> Path:
-    """``$SEPARENA_CACHE`` or ``~/.cache/separena``."""
-    return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
 
 
 # --------------------------------------------------------------------------------------------
@@ -679,7 +675,7 @@ def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: b
         files = real._catalogue(Path("/"))
     except SeparenaError:
         return None  # the later call raises the one-line error naming the packages
-    cache = Path(cache_dir).expanduser() if cache_dir else real._default_cache_dir()
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     if (cache / f"real-speech-{real._pool_hash(files, sample_rate)}" / "meta.json").is_file():
         return None
     code = ("import sys; from pathlib import Path; from separena.data import real; "
