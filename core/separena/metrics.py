@@ -109,7 +109,15 @@ def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILT
     toeplitz = acf[..., (lags[:, None] - lags[None, :]).abs()]  # [B, S_ref, L, L]
     chol, info = torch.linalg.cholesky_ex(toeplitz)
     if bool((info != 0).any()):
-        solution = torch.linalg.solve(toeplitz, xcorr)
+        # float32 rounding made a near-singular system indefinite: redo it in float64 with a
+        # light diagonal load. (Not torch.linalg.solve: its batched multi-threaded CPU path
+        # fails on such systems with a bogus "Pivots given to lu_solve" error.)
+        loaded = toeplitz.double() + 1e-9 * torch.eye(filter_length, dtype=torch.float64, device=acf.device)
+        chol, info = torch.linalg.cholesky_ex(loaded)
+        if bool((info != 0).any()):
+            solution = torch.linalg.lstsq(loaded, xcorr.double(), driver="gelsd").solution.to(dtype)
+        else:
+            solution = torch.cholesky_solve(xcorr.double(), chol).to(dtype)
     else:
         solution = torch.cholesky_solve(xcorr, chol)
     coherence = (xcorr * solution).sum(-2)  # [B, S_ref, S_est]: energy share of the projection
