@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class LoadedRegistry:
 def _describe(annotation: Any) -> str:
     if typing.get_origin(annotation) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if typing.get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)):
+    if typing.get_origin(annotation) in (Union, types.UnionType):
         return " or ".join(_describe(a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return "null"

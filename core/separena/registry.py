@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError
+from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError, did_you_mean
 from .presets import RegistryText, check_params, load_registry_texts, normalize_name
 from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, Preset, Suite
 
@@ -336,12 +336,9 @@ class Registry:
         found = self._collect().architectures.get(preset.architecture)
         if found is None:
             failed = [p.name for p in self.plugins.values() if p.errors]
-            hint = did = ""
-            close = __import__("difflib").get_close_matches(preset.architecture, self._collect().architectures, 1)
-            if close:
-                did = f" (did you mean {close[0]!r}?)"
-            if failed:
-                hint = f"; failed plugins: {', '.join(failed)} (see `separena plugins`)"
+            close = did_you_mean(preset.architecture, self._collect().architectures, n=1)
+            did = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = f"; failed plugins: {', '.join(failed)} (see `separena plugins`)" if failed else ""
             return f"architecture {preset.architecture!r} is not registered{did}{hint}"
         spec, plugin = found
         missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
