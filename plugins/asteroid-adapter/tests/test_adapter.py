@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
-
 from separena import SeparenaError, default_registry
-from separena.data import SeparationData, TensorMixtureSet
 from separena.testing import tiny_config
 
 NAMES = [
@@ -19,22 +16,6 @@ NAMES = [
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     torch.set_num_threads(1)
-
-
-class _NoiseStream:
-    """Two white-noise sources per mixture, a pure function of (seed, step)."""
-
-    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int):
-        gen = torch.Generator().manual_seed(seed * 100_003 + step)
-        sources = 0.1 * torch.randn(batch_size, 2, segment_samples, generator=gen)
-        return sources.sum(1), sources
-
-
-def _fake_data() -> SeparationData:
-    sources = [0.1 * torch.randn(2, 4000, generator=torch.Generator().manual_seed(i)) for i in range(2)]
-    held_out = TensorMixtureSet([s.sum(0) for s in sources], sources)
-    return SeparationData(name="noise@test", sample_rate=8000, n_src=2, train=_NoiseStream(), valid=held_out,
-                          test=held_out)
 
 
 @pytest.mark.parametrize("name", NAMES)

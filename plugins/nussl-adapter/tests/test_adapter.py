@@ -3,16 +3,18 @@ and fails in isolation."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
 from separena import Budget, SeparenaError, default_registry
-from separena.data import SeparationData, TensorMixtureSet
+from separena.data.tones import tones_2mix
 from separena.testing import tiny_config
 from separena.train import train
-from separena_nussl_adapter.audio_signal import from_audio_signal, numpy_bool_alias, to_audio_signal
+from separena_nussl_adapter.audio_signal import (
+    from_audio_signal,
+    numpy_bool_alias,
+    to_audio_signal,
+)
 
 TRAINABLE = ["nussl-mask-inference", "nussl-dpcl", "nussl-chimera", "nussl-open-unmix-like", "nussl-end-to-end",
              "nussl-dual-path"]
@@ -22,22 +24,6 @@ CLASSIC = ["nussl-hpss", "nussl-repet-sim", "nussl-rpca", "nussl-timbre-clusteri
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     torch.set_num_threads(1)
-
-
-class _NoiseStream:
-    """Two white-noise sources per mixture, a pure function of (seed, step)."""
-
-    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int):
-        gen = torch.Generator().manual_seed(seed * 100_003 + step)
-        sources = 0.1 * torch.randn(batch_size, 2, segment_samples, generator=gen)
-        return sources.sum(1), sources
-
-
-def _fake_data() -> SeparationData:
-    sources = [0.1 * torch.randn(2, 4000, generator=torch.Generator().manual_seed(i)) for i in range(2)]
-    held_out = TensorMixtureSet([s.sum(0) for s in sources], sources)
-    return SeparationData(name="noise@test", sample_rate=8000, n_src=2, train=_NoiseStream(), valid=held_out,
-                          test=held_out)
 
 
 def test_dpcl_masks_are_a_binary_partition_from_kmeans():
@@ -92,7 +78,7 @@ def test_hpss_maps_harmonic_then_percussive():
 @pytest.mark.parametrize("name", CLASSIC)
 def test_classic_models_are_untrained_and_return_n_src_estimates(name):
     config = tiny_config(name)
-    model, result = train(config, _fake_data(), Budget(steps=1), progress=False)
+    model, result = train(config, tones_2mix(), Budget(steps=1), progress=False)
     assert result.stopped_by == "untrained" and not list(model.parameters())
     with torch.no_grad():
         est = model(0.1 * torch.randn(2, 4001)).estimates
