@@ -154,7 +154,7 @@ class BenchFixture:
             ArchitectureSpec("tiny-net", tiny_net, "waveform", "tiny conv mask net", reference="test"),
             ArchitectureSpec("exploding", exploding, "waveform", "raises in forward", reference="test"),
             ArchitectureSpec("tiny-oracle", tiny_oracle, "oracle", "references", trainable=False),
-            ArchitectureSpec("mixture", mixture, "oracle", "the mixture", trainable=False),
+            ArchitectureSpec("mixture", mixture, "baseline", "the mixture", trainable=False),
         ]
 
     @hookimpl
@@ -233,7 +233,7 @@ def test_suite_runs_stores_and_reuses_finished_runs(registry: Registry, tmp_path
         rows = leaderboard(store.runs(suite="tiny"), store.failures(suite="tiny"))
     assert [r.model for r in rows] == ["tiny-oracle", "tiny-net", "mixture", "exploding", "ghost-net"]
     kinds = [r.kind for r in rows]
-    assert kinds == ["oracle", "model", "mixture", "failed", "failed"]
+    assert kinds == ["oracle", "model", "baseline", "failed", "failed"]
     net = rows[1]
     assert net.seeds == [0, 1] and not math.isnan(net.quality["test"]["si_sdri_std"])
     assert set(net.quality) == {"test", "hard"}

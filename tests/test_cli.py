@@ -99,3 +99,17 @@ def test_separate_refuses_a_trainable_model_without_checkpoint(tmp_path):
     result = run("separate", "mask-inference", str(tmp_path / "x.wav"))
     assert result.exit_code == 2
     assert "expected --checkpoint PATH" in result.output
+
+
+def test_separate_refuses_inputs_whose_outputs_would_collide(tmp_path, checkpoint):
+    noise = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "take.wav", noise, 8000, subtype="PCM_16")
+    out = tmp_path / "out"
+    result = run("separate", "mask-inference-small", "--checkpoint", str(checkpoint),
+                 str(tmp_path / "a" / "take.wav"), str(tmp_path / "b" / "take.wav"), "-o", str(out))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "would overwrite" in lines[0] and "distinct file names" in lines[0], lines
+    assert not out.exists()

@@ -275,6 +275,12 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         model = config.build().eval()
     if model.needs_references:
         raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
+    stems: dict[str, Path] = {}
+    for path in inputs:
+        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
+            raise SeparenaError(f"{path}: its outputs would overwrite those of {stems[path.stem]} "
+                                f"({output_dir / path.stem}_s1.wav, ...); expected inputs with distinct file names")
+        stems[path.stem] = path
     wavs = []
     for path in inputs:  # all checked before any work
         rate, channels, frames = audio_info(path)

@@ -19,11 +19,13 @@ __all__ = [
     "Suite",
     "Budget",
     "FAMILIES",
+    "BRACKETS",
     "resolve",
 ]
 
-Family = Literal["mask", "embedding", "waveform", "oracle", "classic"]
-FAMILIES: tuple[str, ...] = ("mask", "embedding", "waveform", "oracle", "classic")
+Family = Literal["mask", "embedding", "waveform", "oracle", "baseline", "classic"]
+FAMILIES: tuple[str, ...] = ("mask", "embedding", "waveform", "oracle", "baseline", "classic")
+BRACKETS: tuple[str, ...] = ("oracle", "baseline")  # families every suite runs: the leaderboard's bounds
 Objective = "str | Mapping[str, float]"
 
 
@@ -47,7 +49,7 @@ class ArchitectureSpec:
 
     name: str  # kebab-case, unique across plugins, e.g. "mask-inference"
     build: Callable[..., Any] | str  # builder callable, or lazy "module:attr" (keeps `list` cheap)
-    family: Family  # mask | embedding | waveform | oracle | classic
+    family: Family  # mask | embedding | waveform | oracle | baseline (e.g. the mixture) | classic
     summary: str  # one line shown by `separena list`
     reference: str = ""  # the paper, e.g. "Hershey et al., ICASSP 2016"
     tasks: tuple[str, ...] = ("speech",)  # what it can serve: speech, music, ...

@@ -22,6 +22,7 @@ from .data import MixtureSet, SeparationData
 from .errors import CheckpointError, SeparenaError, TrainingError
 from .metrics import best_permutation, pairwise_si_sdr, si_sdr
 from .model import Separator, SeparatorOutput, separate
+from .progress import progress_bar
 from .registry import ModelConfig, Registry
 from .specs import Budget
 
@@ -148,7 +149,7 @@ def train(
     max_seconds = budget.minutes * 60 if budget.minutes else math.inf
     model.train()
     start = time.perf_counter()
-    bar = _progress(progress and rank == 0, f"train {config.name}", budget.steps)
+    bar = progress_bar(progress and rank == 0)
     with bar:
         task = bar.add_task(f"train {config.name}", total=budget.steps)
         while result.steps < max_steps:
@@ -209,7 +210,7 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
     model.eval().to(device)
     improvements, scores = [], []
     seconds = audio = 0.0
-    bar = _progress(progress, description, len(examples))
+    bar = progress_bar(progress)
     with bar:
         task = bar.add_task(description, total=len(examples))
         for i in range(len(examples)):
@@ -303,26 +304,3 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
         raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
                               f"{str(exc).splitlines()[0][:200]}") from None
     return config, model.to(device).eval()
-
-
-class _NoProgress:
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _progress(enabled: bool, description: str, total: int | None) -> Any:
-    if not enabled:
-        return _NoProgress()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..specs import BRACKETS
 from .store import StoredFailure, StoredRun
 
 __all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value"]
@@ -26,7 +27,7 @@ class Row:
 
     model: str
     family: str
-    kind: str  # "oracle" | "model" | "mixture" | "failed"
+    kind: str  # "oracle" | "model" | "baseline" | "failed"
     seeds: list[int] = field(default_factory=list)  # seeds with a finished run
     quality: dict[str, dict[str, float]] = field(default_factory=dict)  # test set -> metric -> value
     params: float = math.nan
@@ -52,10 +53,8 @@ def latest_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
     return list(latest.values())
 
 
-def _kind(model: str, family: str, architecture: str) -> str:
-    if model == "mixture" or architecture == "mixture":
-        return "mixture"
-    return "oracle" if family == "oracle" else "model"
+def _kind(family: str) -> str:
+    return family if family in BRACKETS else "model"
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -69,12 +68,11 @@ def _std(values: Sequence[float]) -> float:
 
 
 def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = ()) -> list[Row]:
-    """Rows in display order: oracles (best first), models (best first), mixture, failed-only models."""
+    """Rows in display order: oracles (best first), models (best first), baselines, failed-only models."""
     rows: dict[str, Row] = {}
     for run in sorted(latest_runs(runs), key=lambda r: r.seed):
         cfg = run.payload["config"]
-        row = rows.setdefault(run.model, Row(run.model, cfg["family"], _kind(run.model, cfg["family"],
-                                                                               cfg["architecture"])))
+        row = rows.setdefault(run.model, Row(run.model, cfg["family"], _kind(cfg["family"])))
         row.seeds.append(run.seed)
         row.run_hashes.append(run.run_hash)
     by_model: dict[str, list[StoredRun]] = {}
@@ -116,7 +114,7 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
         value = row.quality.get("test", {}).get("si_sdri_mean", math.nan)
         return -math.inf if math.isnan(value) else value
 
-    order = {"oracle": 0, "model": 1, "mixture": 2, "failed": 3}
+    order = {"oracle": 0, "model": 1, "baseline": 2, "failed": 3}
     return sorted(rows.values(), key=lambda r: (order[r.kind], -quality(r), r.model))
 
 
@@ -181,7 +179,7 @@ def rich_table(rows: Sequence[Row], title: str) -> Any:
                          overflow="fold")
     for i, (row, line) in enumerate(zip(rows, cells)):
         last_of_kind = i + 1 < len(rows) and rows[i + 1].kind != row.kind
-        style = "red" if row.kind == "failed" else ("dim" if row.kind in ("oracle", "mixture") else None)
+        style = "red" if row.kind == "failed" else ("dim" if row.kind in BRACKETS else None)
         table.add_row(*[escape(c) for c in line], style=style, end_section=last_of_kind)
     return table
 

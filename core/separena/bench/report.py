@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SeparenaError
+from ..specs import BRACKETS
 from .leaderboard import Row, latest_runs, leaderboard, records, table_cells
 from .store import ResultStore, StoredRun
 
@@ -116,7 +117,7 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
     folder.mkdir(exist_ok=True)
     made = []
     models = [r for r in rep.rows if r.kind == "model" and "test" in r.quality]
-    brackets = [r for r in rep.rows if r.kind in ("oracle", "mixture") and "test" in r.quality]
+    brackets = [r for r in rep.rows if r.kind in BRACKETS and "test" in r.quality]
     for attr, label, slug in (("macs_per_second", "MACs per second of audio", "macs"),
                               ("params", "parameters", "params")):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -186,7 +187,7 @@ def _copy_audio(out: Path, artifacts: Path, rep: SuiteReport) -> dict[str, list[
 # -- html --------------------------------------------------------------------------------
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-td:first-child,th:first-child{text-align:left}tr.oracle,tr.mixture{color:#666;background:#f6f6f6}
+td:first-child,th:first-child{text-align:left}tr.oracle,tr.baseline{color:#666;background:#f6f6f6}
 tr.failed{color:#b00}.plots img{max-width:32%;margin-right:1%}audio{height:28px;width:220px}
 .example td{text-align:left;vertical-align:top}"""
 

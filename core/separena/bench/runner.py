@@ -28,7 +28,7 @@ from ..errors import SeparenaError
 from ..metrics import bss_sdr, sdri
 from ..model import Separator, SeparatorOutput, separate
 from ..registry import Registry
-from ..specs import Suite
+from ..specs import BRACKETS, Suite
 from ..train import evaluate, train
 from .cost import PeakMemory, count_parameters, macs_per_second, train_throughput
 from .executor import Executor, LocalExecutor, RunOutcome
@@ -72,9 +72,9 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
     for task in tasks:
         for name in registry.list_models("*", task=task):
             spec = registry.architectures.get(registry.preset(name).architecture)
-            if spec is not None and spec.family == "oracle" and name not in oracles:
+            if spec is not None and spec.family in BRACKETS and name not in oracles:
                 oracles.append(name)
-    oracles.sort(key=lambda name: name == "mixture")  # the mixture closes the brackets
+    oracles.sort(key=lambda name: registry.architectures[registry.preset(name).architecture].family == "baseline")
     return oracles + [m for m in selected if m not in oracles]
 
 
@@ -91,7 +91,7 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
         try:
             spec = registry.architectures.get(registry.preset(name).architecture)
             fit = {"sample_rate": suite.sample_rate, **({"n_src": n_src} if n_src else {})}
-            model = registry.model_config(name, **(fit if spec is not None and spec.family == "oracle" else {}))
+            model = registry.model_config(name, **(fit if spec is not None and spec.family in BRACKETS else {}))
         except Exception as exc:  # unavailable plugin, bad preset, builder that fails to import
             preset = registry.preset(name)
             spec = registry.architectures.get(preset.architecture)

@@ -47,7 +47,7 @@ class RunConfig:
     suite: str  # suite name (not hashed: identical runs of two suites are one run)
     preset: str  # preset (model) name
     architecture: str  # architecture name
-    family: str  # mask | embedding | waveform | oracle | classic
+    family: str  # mask | embedding | waveform | oracle | baseline | classic
     trainable: bool  # False: evaluated without training
     params: dict[str, Any]  # every builder parameter, defaults filled in
     objective: dict[str, float]  # loss name -> weight

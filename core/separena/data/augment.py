@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..progress import progress_bar
+
 __all__ = ["AugmentConfig", "augment_sources", "random_response", "RirBankConfig", "rir_bank", "reverberate"]
 
 
@@ -183,12 +185,11 @@ def rir_bank(seed: int, sample_rate: int, cache_dir: str | Path, cfg: RirBankCon
         if bank.shape == (cfg.n_rooms, 2, int(cfg.max_seconds * sample_rate)):
             return torch.from_numpy(bank)
     rooms = []
-    ctx = _bar(progress, "reverb: shoebox room impulse responses", cfg.n_rooms)
-    with ctx as (bar, task):
+    with progress_bar(progress, transient=False) as bar:
+        task = bar.add_task("reverb: shoebox room impulse responses", total=cfg.n_rooms)
         for r in range(cfg.n_rooms):
             rooms.append(_room_rirs(np.random.default_rng([int(seed), 0x41B, r]), int(sample_rate), cfg))
-            if bar is not None:
-                bar.advance(task)
+            bar.advance(task)
     bank = np.stack(rooms)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -198,24 +199,6 @@ def rir_bank(seed: int, sample_rate: int, cache_dir: str | Path, cfg: RirBankCon
     return torch.from_numpy(bank)
 
 
-class _bar:
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self.enabled, self.description, self.total = enabled, description, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return None, None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-        self.progress.__enter__()
-        return self.progress, self.progress.add_task(self.description, total=self.total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.__exit__(*exc)
 
 
 def reverberate(sources: Tensor, rirs: Tensor) -> Tensor:

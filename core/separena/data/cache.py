@@ -11,6 +11,8 @@ from pathlib import Path
 
 __all__ = ["atomic_dir", "default_cache_dir"]
 
+_TMP = ".tmp-"  # temporary build folders end in ".tmp-<pid>"
+
 
 def default_cache_dir() -> Path:
     """Where generated data is kept: ``$SEPARENA_CACHE`` or ``~/.cache/separena``."""
@@ -18,18 +20,25 @@ def default_cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike[str], marker: str = "meta.json") -> Iterator[Path]:
+def atomic_dir(final: str | os.PathLike[str], marker: str = "meta.json", *, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``final``; when the block ends, rename it to ``final``.
 
     If the block raises, the temporary folder is deleted and ``final`` is untouched, so an
     interrupted build is never read back. If another process renamed a complete ``final``
-    (one holding ``marker``) into place first, theirs is kept and this one discarded.
+    (one holding ``marker``) into place first, theirs is kept and this one discarded, unless
+    ``replace``: then an existing ``final`` (a stale build of other content) is swapped out.
+    Temporary folders of builds whose process died (killed, not interrupted) are removed.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    _remove_dead_builds(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=f"{_TMP}{os.getpid()}", dir=final.parent))
+    old: Path | None = None
     try:
         yield tmp
+        if replace and final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=f".old{_TMP}{os.getpid()}", dir=final.parent))
+            os.replace(final, old / final.name)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -37,3 +46,15 @@ def atomic_dir(final: str | os.PathLike[str], marker: str = "meta.json") -> Iter
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_dead_builds(folder: Path) -> None:
+    for p in folder.glob(f".*{_TMP}*"):
+        try:
+            os.kill(int(p.name.rsplit(_TMP, 1)[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except (ValueError, PermissionError, OverflowError):
+            continue

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from ..errors import SeparenaError
+from ..progress import progress_bar
 from . import Example, SeparationData
-from .cache import atomic_dir
+from .cache import atomic_dir, default_cache_dir
 from .music import SOURCES
-from .cache import default_cache_dir
 from .wsj0mix import CropTrainStream, Wsj0MixSet, write_mixture_set
 
 __all__ = ["musdb18", "MUSDB_SPLITS"]
@@ -117,11 +117,8 @@ def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, 
 
 def _convert(final: Path, tracks: dict, sample_rate: int, chunk_seconds: float, content: dict,
              progress: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     start, chunk = time.perf_counter(), int(round(chunk_seconds * sample_rate))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with atomic_dir(final) as tmp, Progress(*columns, transient=True, disable=not progress) as bar:
+    with atomic_dir(final) as tmp, progress_bar(progress) as bar:
         task = bar.add_task("musdb18: converting", total=sum(len(t) for t in tracks.values()))
         for split, split_tracks in tracks.items():
             for track in split_tracks:

@@ -41,10 +41,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SeparenaError
+from ..progress import progress_bar
 from . import Example, SeparationData
 from .audio import read_wav
-from .cache import atomic_dir
-from .cache import default_cache_dir
+from .cache import atomic_dir, default_cache_dir
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
 __all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "compose"]
@@ -407,14 +407,11 @@ def _split_plan(params: dict) -> list[tuple[str, int, float, str]]:
 
 
 def _build(final: Path, params: dict, soundfont: Path, sample_rate: int, progress: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     start = time.perf_counter()
     renderer = _Renderer(soundfont, sample_rate)
     plan = _split_plan(params)
     pieces: dict[str, list[dict]] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with atomic_dir(final) as tmp, Progress(*columns, transient=True, disable=not progress) as bar:
+    with atomic_dir(final) as tmp, progress_bar(progress) as bar:
         task = bar.add_task(f"midi-4stem: rendering {final.name}", total=sum(c for _, c, _, _ in plan))
         for split_id, (split, count, seconds, pool) in enumerate(plan):
             pieces[split] = []

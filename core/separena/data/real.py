@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -44,9 +43,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SeparenaError
+from ..progress import progress_bar
 from . import Example
 from .audio import read_wav, write_wav
-from .cache import default_cache_dir
+from .cache import atomic_dir, default_cache_dir
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
 __all__ = [
@@ -318,24 +318,14 @@ def _pool_hash(files: list[_File], sample_rate: int) -> str:
     return d.hexdigest()[:16]
 
 
-def _progress():
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-
-
 def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=f".tmp-{os.getpid()}", dir=final.parent))
     t0 = time.perf_counter()
-    try:
+    with atomic_dir(final) as tmp:
         groups: dict[str, list[_File]] = {}
         for f in files:
             groups.setdefault(f.speaker, []).append(f)
         meta: dict = {"generator": GENERATOR_VERSION, "sample_rate": sample_rate, "speakers": {}}
-        with _progress() as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with progress_bar(transient=False) as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             task = progress.add_task("real speech: decoding speakers", total=len(groups))
             futures = {s: pool.submit(_decode_group, fs, sample_rate) for s, fs in groups.items()}
             for speaker, fut in futures.items():
@@ -348,15 +338,6 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int)
                 progress.advance(task)
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another process finished the same build first
-            if not (final / "meta.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
@@ -476,24 +457,14 @@ def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: i
     marker = base / "tt" / "meta.json"
     if marker.is_file() and json.loads(marker.read_text()).get("key") == key:
         return base
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tt-", suffix=f".tmp-{os.getpid()}", dir=base))
-    try:
+    with atomic_dir(base / "tt", replace=True) as tmp:
         pool = real_speech_pool("real-dev", sample_rate, cache_dir, system_root=system_root)
-        with _progress() as progress:
+        with progress_bar(transient=False) as progress:
             task = progress.add_task("real-dev: writing mixtures", total=n_mixtures)
             for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed):
-                write_mixture_set(tmp, "tt", [ex], int(sample_rate))
+                write_mixture_set(tmp, "", [ex], int(sample_rate))
                 progress.advance(task)
-        (tmp / "tt" / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))
-        old = base / "tt"
-        if old.exists():
-            trash = Path(tempfile.mkdtemp(prefix=".tt-old-", dir=base))
-            os.replace(old, trash / "tt")
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp / "tt", old)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))
     return base
 
 

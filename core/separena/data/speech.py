@@ -24,10 +24,8 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,9 +38,10 @@ import torch
 from torch import Tensor
 
 from ..errors import SeparenaError
+from ..progress import progress_bar
 from . import SeparationData
 from .audio import write_wav
-from .cache import default_cache_dir
+from .cache import atomic_dir, default_cache_dir
 from .augment import AugmentConfig, RirBankConfig, augment_sources, reverberate, rir_bank
 from .wsj0mix import Wsj0MixSet, write_mixture_set
 
@@ -586,36 +585,12 @@ def _content_hash(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def _remove_stale_builds(cache_root: Path) -> None:
-    """Delete temporary espeak-2mix build folders left by processes that no longer exist."""
-    for p in cache_root.glob(".espeak-2mix-*.tmp-*"):
-        try:
-            pid = int(p.name.rsplit("-", 2)[-2])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
-        except (ValueError, PermissionError, IndexError):
-            continue
-
-
-def _progress():
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
-
-
 def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> None:
     """Synthesise every speaker and write the fixed valid/test mixtures into ``final``."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=f".tmp-{os.getpid()}-b", dir=final.parent))
     t0 = time.perf_counter()
     sr = params["sample_rate"]
     log.info("espeak-2mix: building %d speakers into %s", len(speakers), final)
-    try:
+    with atomic_dir(final) as tmp:
         text_rngs = {s.id: np.random.default_rng([params["seed"], 2, i]) for i, s in enumerate(speakers)}
         vocabs = {lang: _vocabulary(lang) for lang in sorted({s.text_language for s in speakers})}
         jobs = []
@@ -626,7 +601,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
                      for _ in range(params["utterances_per_speaker"])]
             jobs.append((s, texts))
         lengths: dict[str, list[int]] = {}
-        with _progress() as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with progress_bar(transient=False) as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             task = progress.add_task("espeak-2mix: synthesising speakers", total=len(jobs))
             futures = {
                 s.id: pool.submit(_build_speaker, s, texts, sr, tmp / "speakers" / s.split / f"{s.id}.wav")
@@ -649,16 +624,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
         meta = {"params": params, "speakers": [asdict(s) for s in speakers], "lengths": lengths,
                 "build_seconds": round(seconds, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished the same build first
-            if not (final / "meta.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-        log.info("espeak-2mix: built %s in %.1f s", final.name, seconds)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    log.info("espeak-2mix: built %s in %.1f s", final.name, seconds)
 
 
 def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: bool) -> subprocess.Popen | None:
@@ -689,7 +655,7 @@ def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: b
 def _join(proc: subprocess.Popen | None) -> None:
     if proc is None or proc.poll() is not None:
         return
-    with _progress() as progress:
+    with progress_bar(transient=False) as progress:
         progress.add_task("real speech: decoding the Debian packages (background)", total=None)
         proc.wait()
 

@@ -38,7 +38,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
                 "phase-sensitive mask |S|/|X| cos(angle S - angle X), truncated to [0, 1]",
                 "Erdogan et al., 'Phase-sensitive and recognition-boosted speech separation...', ICASSP 2015"),
         ArchitectureSpec(
-            name="mixture", build="separena_oracle.mixture:mixture", family="oracle",
+            name="mixture", build="separena_oracle.mixture:mixture", family="baseline",
             summary="the unprocessed mixture as every source estimate: the 0 dB SI-SDRi floor",
             reference="Le Roux et al., 'SDR - half-baked or well done?', ICASSP 2019 (SI-SDR improvement)",
             tasks=("speech", "music"), trainable=False, objective=None,
