@@ -339,6 +339,8 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True, help="Suite to run.")
 @click.option("--models", "models", multiple=True, metavar="PATTERN",
               help="Names or fnmatch patterns replacing the suite's models (oracles are always added); repeatable.")
+@click.option("--seeds", "seeds", multiple=True, type=click.IntRange(min=0), metavar="N",
+              help="Seeds replacing the suite's (e.g. one seed of a two-seed suite; stored runs are shared); repeatable.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store (resumed).")
 @click.option("--device", default="cpu", show_default=True)
@@ -355,7 +357,8 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
               help="torch threads of each local run (default: every core this process may use).")
 @click.pass_context
 @_one_line_errors
-def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_path: Path, device: str,
+def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...], store_path: Path,
+          device: str,
           fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
           gpus_per_run: float | None, threads: int | None) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
@@ -376,7 +379,8 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], store_pa
         executor = RayExecutor(recipe, address=address, num_cpus=num_cpus, gpus_per_run=gpus_per_run)
     try:
         with ResultStore(store_path) as store:
-            result = run_suite(registry, suite_name, models=list(models) or None, store=store, device=device,
+            result = run_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
+                               store=store, device=device,
                                fresh=fresh, executor=executor, threads=threads or len(os.sched_getaffinity(0)))
             hashes = result.run_hashes
             rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))

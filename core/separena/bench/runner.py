@@ -118,6 +118,7 @@ def run_suite(
     suite_name: str,
     *,
     models: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
     store: ResultStore,
     executor: Executor | None = None,
     device: str = "cpu",
@@ -134,6 +135,8 @@ def run_suite(
         registry: presets, suites, datasets.
         suite_name: the suite to run.
         models: names or patterns replacing the suite's own selection (oracles are always added).
+        seeds: seeds replacing the suite's own; a run's hash does not depend on the other seeds,
+            so a one-seed run is reused when the whole suite runs later.
         store: where finished runs are read and written (by this process only).
         executor: where runs execute (default: :class:`LocalExecutor` in this process).
         device: torch device of every run.
@@ -150,6 +153,8 @@ def run_suite(
     """
     start = time.perf_counter()
     suite = registry.suite(suite_name)
+    if seeds:
+        suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
     cache = data_cache or getattr(executor, "data_cache", None) or DataCache()
     own_executor = executor is None
     if executor is None:
