@@ -38,7 +38,7 @@ def test_bad_spec_records_each_problem_and_keeps_valid_records(bare_registry, fi
     assert info.status == "partial"
     text = "\n".join(info.errors)
     assert "'Not_Kebab' is not kebab-case" in text
-    assert "family expected one of mask, embedding, waveform, oracle, classic, got 'magic'" in text
+    assert "family expected one of mask, embedding, waveform, oracle, baseline, classic, got 'magic'" in text
     assert "separena_register_losses: TypeError: expected LossSpec items, got str" in text
 
 

@@ -104,7 +104,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
         ArchitectureSpec("exploding", exploding, "waveform", "raises in forward", reference="test"),
         ArchitectureSpec("nan-net", nan_net, "waveform", "loss becomes NaN", reference="test"),
         ArchitectureSpec("tiny-oracle", tiny_oracle, "oracle", "references", trainable=False),
-        ArchitectureSpec("mixture", mixture, "oracle", "the mixture", trainable=False),
+        ArchitectureSpec("mixture", mixture, "baseline", "the mixture", trainable=False),
     ]
 
 
