@@ -69,12 +69,6 @@ def _subset(pool, n_speakers: int):
                    speaker_of=pool.speaker_of[:n_utt], speakers=pool.speakers[:n_speakers])
 
 
-def _score(res) -> dict:
-    per_mix = res.si_sdri.mean(1)
-    return {"mean": round(res.mean, 2), "median": round(res.median, 2),
-            "se": round(float(per_mix.std() / np.sqrt(len(per_mix))), 2)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=600)
@@ -107,7 +101,7 @@ def main() -> None:
     results.setdefault("runs", {})
     if "oracle-irm" not in results:
         oracle = reg.model_config("oracle-irm").build()
-        results["oracle-irm"] = {k: _score(evaluate(oracle, v, progress=False)) for k, v in sets.items()}
+        results["oracle-irm"] = {k: evaluate(oracle, v, progress=False).summary() for k, v in sets.items()}
         print("oracle-irm", results["oracle-irm"], flush=True)
     config = reg.model_config("mask-inference")
     budget = Budget(steps=args.steps, batch_size=args.batch, learning_rate=1e-3)
@@ -121,7 +115,7 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         model, tr = train(config, data, budget, segment_seconds=2.0, seed=args.seed, progress=False)
         train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-        scores = {k: _score(evaluate(model, v, progress=False)) for k, v in sets.items()}
+        scores = {k: evaluate(model, v, progress=False).summary() for k, v in sets.items()}
         run = {"options": opts, "voices": voices or len(pool.speakers), "steps": tr.steps, "seed": args.seed,
                "train_seconds": round(train_s, 1), "train_cpu_seconds": round(cpu_s, 1),
                "load": [round(load0, 2), round(os.getloadavg()[0], 2)],

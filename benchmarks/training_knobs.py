@@ -24,7 +24,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 # name -> (model parameter overrides, espeak_2mix options, budget/trainer options)
@@ -42,12 +41,6 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
     "no-augmentation": ({}, {"augment": False}, {}),
     "no-real-sources": ({}, {"real_fraction": 0.0}, {}),
 }
-
-
-def _score(res) -> dict:
-    per_mix = res.si_sdri.mean(1)
-    return {"mean": round(res.mean, 2), "median": round(res.median, 2),
-            "se": round(float(per_mix.std() / np.sqrt(len(per_mix))), 2)}
 
 
 def main() -> None:
@@ -84,7 +77,7 @@ def main() -> None:
         model, run = train(config, data, budget, segment_seconds=train_options.get("segment_seconds", 2.0),
                            seed=args.seed, progress=False)
         seconds = time.perf_counter() - t0
-        scores = {k: _score(evaluate(model, v, progress=False)) for k, v in data.test_sets().items()}
+        scores = {k: evaluate(model, v, progress=False).summary() for k, v in data.test_sets().items()}
         results[f"{name}@seed{args.seed}"] = {
             "overrides": overrides, "data": data_options, "train": train_options, "minutes": args.minutes,
             "steps": run.steps, "ms_per_step": round(1000 * seconds / max(run.steps, 1), 1),

@@ -5,7 +5,7 @@ import torch
 
 from separena import Budget, CheckpointError, Registry, TrainingError
 from separena.data.tones import tones_2mix
-from separena.train import evaluate, load_checkpoint, save_checkpoint, train
+from separena.train import EvalResult, evaluate, load_checkpoint, save_checkpoint, train
 
 
 @pytest.fixture
@@ -118,3 +118,11 @@ def test_sources_with_roles_are_scored_in_order():
     model = Swapper(n_src=2, sample_rate=8000)
     assert evaluate(model, examples, progress=False).mean > 50  # speakers: any order is right
     assert evaluate(model, examples, progress=False, permutation_invariant=False).mean < 5  # stems: order matters
+
+
+def test_eval_summary_averages_sources_first_and_gives_the_standard_error():
+    # per-mixture means 1, 3, 5, 7 (each from two sources): mean 4; median 3 (torch takes the lower
+    # middle of an even count); std 2.582 -> s.e. 1.291
+    si_sdri = torch.tensor([[0.0, 2.0], [3.0, 3.0], [4.0, 6.0], [7.0, 7.0]])
+    res = EvalResult(si_sdri=si_sdri, si_sdr=si_sdri, seconds=1.0, audio_seconds=4.0)
+    assert res.summary() == {"mean": 4.0, "median": 3.0, "se": 1.29}

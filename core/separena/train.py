@@ -72,8 +72,18 @@ class EvalResult:
         return self.si_sdri.mean(1).median().item()
 
     @property
+    def standard_error(self) -> float:
+        """Standard error of :attr:`mean` over the examples (sources of a mixture averaged first)."""
+        per_example = self.si_sdri.mean(1)
+        return (per_example.std() / len(per_example) ** 0.5).item() if len(per_example) > 1 else float("nan")
+
+    @property
     def real_time_factor(self) -> float:
         return self.seconds / self.audio_seconds if self.audio_seconds else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        """``{"mean", "median", "se"}`` SI-SDRi in dB, rounded to 0.01 (for reports and tables)."""
+        return {"mean": round(self.mean, 2), "median": round(self.median, 2), "se": round(self.standard_error, 2)}
 
 
 def objective_loss(config: ModelConfig, model: Separator, output: SeparatorOutput, sources: Tensor) -> Tensor:
