@@ -59,7 +59,8 @@ class SuiteResult:
 
 
 def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None = None) -> list[str]:
-    """Oracle presets serving the suite's task first, then the suite's (or ``models``) selection."""
+    """The bracket presets serving the suite's task (oracles, then baselines), then the suite's
+    own selection (or ``models``)."""
     tasks = registry.dataset(suite.dataset).tasks
     selected: list[str] = []
     for pattern in list(models) if models else list(suite.models):
@@ -68,14 +69,14 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
         else:  # plain names are taken as given (and unknown ones raise with suggestions)
             matched = registry.select([pattern])
         selected.extend(m for m in matched if m not in selected)
-    oracles = []
+    brackets: dict[str, str] = {}  # preset -> family
     for task in tasks:
         for name in registry.list_models("*", task=task):
             spec = registry.architectures.get(registry.preset(name).architecture)
-            if spec is not None and spec.family in BRACKETS and name not in oracles:
-                oracles.append(name)
-    oracles.sort(key=lambda name: registry.architectures[registry.preset(name).architecture].family == "baseline")
-    return oracles + [m for m in selected if m not in oracles]
+            if spec is not None and spec.family in BRACKETS:
+                brackets.setdefault(name, spec.family)
+    ordered = sorted(brackets, key=lambda name: BRACKETS.index(brackets[name]))  # oracles above, baselines below
+    return ordered + [m for m in selected if m not in brackets]
 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
