@@ -66,9 +66,11 @@ def main() -> None:
     reg = separena.default_registry()
     path = Path(args.json)
     results: dict = json.loads(path.read_text()) if path.is_file() else {}
+    datasets: dict[str, object] = {}  # one load per distinct data option set
     for name in names:
         overrides, data_options, train_options = VARIANTS[name]
-        data = espeak_2mix(**data_options)
+        key = json.dumps(data_options, sort_keys=True)
+        data = datasets[key] = datasets.get(key) or espeak_2mix(**data_options)
         config = reg.model_config("mask-inference", **overrides)
         budget = Budget(minutes=args.minutes, batch_size=train_options.get("batch_size", 8),
                         learning_rate=train_options.get("learning_rate", 1e-3))
