@@ -42,6 +42,11 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
     "hidden-96-batch-4": ({"hidden_size": 96}, {}, {"batch_size": 4}),
     "no-augmentation": ({}, {"augment": False}, {}),
     "no-real-sources": ({}, {"real_fraction": 0.0}, {}),
+    "layers-3": ({"num_layers": 3}, {}, {}),
+    "layers-4-hidden-96": ({"num_layers": 4, "hidden_size": 96}, {}, {}),
+    "relu-masks": ({"mask_activation": "relu"}, {}, {}),
+    "lr-2e-3": ({}, {}, {"learning_rate": 2e-3}),
+    "batch-4-x-4s": ({}, {}, {"batch_size": 4, "segment_seconds": 4.0}),
 }
 
 
