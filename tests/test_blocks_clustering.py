@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from separena import SeparenaError
-from separena.blocks import KMeans, kmeans
+from separena.blocks import KMeans, kmeans, soft_assignments
 
 
 def _blobs(n_items: int = 3, n_per: int = 50, n_clusters: int = 3, dim: int = 5, seed: int = 0):
@@ -100,3 +100,23 @@ def test_module_has_no_gradient_and_no_parameters():
 def test_bad_arguments_raise_separena_error(call):
     with pytest.raises(SeparenaError, match="kmeans|KMeans"):
         call()
+
+
+def test_soft_assignments_are_a_softmax_of_distances():
+    points = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [3.0, 4.0]]])  # [1, 3, 2]
+    centroids = torch.tensor([[[0.0, 0.0], [2.0, 0.0]]])  # [1, 2, 2]
+    resp = soft_assignments(points, centroids, beta=2.0)
+    dist = torch.tensor([[0.0, 2.0], [1.0, 1.0], [5.0, 17.0 ** 0.5]])
+    expected = torch.exp(-2.0 * dist) / torch.exp(-2.0 * dist).sum(-1, keepdim=True)
+    assert resp.shape == (1, 2, 3)  # [batch, clusters, points]
+    assert torch.allclose(resp[0].T, expected, atol=1e-6)
+    assert torch.allclose(resp[0, :, 1], torch.tensor([0.5, 0.5]))  # halfway: energy split evenly
+
+
+def test_large_beta_soft_assignments_match_the_hard_ones():
+    points, _, _ = _blobs()
+    assignments, centroids = kmeans(points, 3)
+    resp = soft_assignments(points, centroids, beta=1e3)
+    assert torch.allclose(resp.sum(1), torch.ones_like(assignments, dtype=resp.dtype))
+    assert torch.equal(resp.argmax(1), assignments)
+    assert resp.max(1).values.min() > 0.999

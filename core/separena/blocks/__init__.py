@@ -1,7 +1,7 @@
 """Building blocks shared by architectures: one concept per file, each an ``nn.Module``."""
 
 from .bandwidth import LimitBandwidth, bandwidth_to_max_bin
-from .clustering import KMeans, kmeans
+from .clustering import KMeans, kmeans, soft_assignments
 from .conv import Conv1DBlock, TemporalConvNet
 from .dualpath import DualPathBlock, DualPathRNN, chunk, overlap_add
 from .features import LogMagnitudeFeatures, NormKind, build_norm
@@ -16,7 +16,7 @@ __all__ = [
     "STFT", "ISTFT", "Magnitude", "LogMagnitude",
     "BatchNormFreq", "InstanceNorm", "ShiftAndScale", "GlobalLayerNorm", "CumulativeLayerNorm",
     "RecurrentStack", "MaskHead", "EmbeddingHead", "mask_activation", "MASK_ACTIVATIONS",
-    "KMeans", "kmeans", "LogMagnitudeFeatures", "NormKind", "build_norm",
+    "KMeans", "kmeans", "soft_assignments", "LogMagnitudeFeatures", "NormKind", "build_norm",
     "LearnedEncoder", "LearnedDecoder", "frame_padding", "Conv1DBlock", "TemporalConvNet",
     "DualPathBlock", "DualPathRNN", "chunk", "overlap_add",
     "LimitBandwidth", "bandwidth_to_max_bin", "WienerFilter",

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..errors import SeparenaError
 
-__all__ = ["kmeans", "KMeans"]
+__all__ = ["kmeans", "KMeans", "soft_assignments"]
 
 
 def _nearest(points_t: Tensor, centroids: Tensor) -> Tensor:
@@ -107,6 +107,22 @@ def kmeans(points: Tensor, n_clusters: int, weights: Tensor | None = None,
         sums = torch.bmm(member, points)  # [B, K, D]
         centroids = torch.where(mass > 0, sums / mass.clamp_min(torch.finfo(points.dtype).tiny), centroids)
     return _nearest(points_t, centroids), centroids
+
+
+def soft_assignments(points: Tensor, centroids: Tensor, beta: float) -> Tensor:
+    """Soft k-means responsibilities: a softmax over clusters of ``-beta`` x the Euclidean distance.
+
+    Large ``beta`` approaches the hard assignment of :func:`kmeans`; small ``beta`` spreads
+    each point over the clusters, so a point between two centroids splits its energy instead
+    of going whole to the wrong one.
+
+    Shapes:
+        points ``[batch, N, D]``, centroids ``[batch, K, D]`` -> ``[batch, K, N]`` (each point's
+        column sums to 1). Clusters first, the layout of masks ``[batch, n_src, ...]``: a softmax
+        over a short leading dimension of contiguous rows is several times faster on CPU than
+        over a last dimension of length K, and no transpose follows.
+    """
+    return torch.softmax(-beta * torch.cdist(centroids, points), dim=1)
 
 
 class KMeans(nn.Module):

@@ -17,7 +17,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             tasks=("speech",),
             objective="deep-clustering",
             reference="Hershey et al., ICASSP 2016 (arXiv:1508.04306); weights: Wang et al., ICASSP 2018",
-            summary="log-magnitude -> norm -> BLSTM -> unit-norm TF embeddings; k-means binary masks",
+            summary="log-magnitude -> norm -> BLSTM -> unit-norm TF embeddings; k-means (soft or binary) masks",
             test_params=_TEST_PARAMS,
         ),
         ArchitectureSpec(

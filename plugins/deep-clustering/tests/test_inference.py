@@ -1,4 +1,4 @@
-"""Deep clustering's inference path (threshold -> k-means -> binary masks), given ideal embeddings."""
+"""Deep clustering's inference path (threshold -> k-means -> binary or soft masks)."""
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +20,8 @@ class _FixedEmbedding(nn.Module):
 
 def test_ideal_embeddings_give_the_ideal_binary_mask():
     torch.manual_seed(0)
-    model = default_registry().create_model("deep-clustering", hidden_size=8, num_layers=1, embedding_dim=4).eval()
+    model = default_registry().create_model("deep-clustering", hidden_size=8, num_layers=1, embedding_dim=4,
+                                             soft_beta=None).eval()
     # Sources whose loudness changes over time, so that each dominates some bins and some bins
     # fall below the 40 dB threshold (those must be assigned too, not only fitted around).
     envelope = torch.linspace(-3, 0, 4000).exp() ** torch.tensor([[1.0], [-1.0]])  # [2, time]
@@ -33,3 +34,21 @@ def test_ideal_embeddings_give_the_ideal_binary_mask():
     target = ideal.permute(0, 3, 1, 2)  # [B, S, T, F]
     for item in range(sources.shape[0]):  # k-means numbers its clusters in either order
         assert torch.equal(masks[item], target[item]) or torch.equal(masks[item], target[item].flip(0))
+
+
+def test_soft_masks_sum_to_one_and_sharpen_towards_the_binary_ones():
+    torch.manual_seed(0)
+    registry = default_registry()
+    mix = torch.randn(2, 4000)
+    binary = registry.create_model("deep-clustering", hidden_size=8, num_layers=1, embedding_dim=4,
+                                   soft_beta=None).eval()
+    masks = {}
+    for beta in (1.0, 1e4):
+        model = registry.create_model("deep-clustering", hidden_size=8, num_layers=1, embedding_dim=4,
+                                      soft_beta=beta).eval()
+        model.load_state_dict(binary.state_dict())
+        masks[beta] = model(mix).masks
+        assert torch.allclose(masks[beta].sum(1), torch.ones_like(masks[beta][:, 0]), atol=1e-5)
+    hard = binary(mix).masks
+    assert ((masks[1.0] > 0) & (masks[1.0] < 1)).float().mean() > 0.9  # soft: most bins are shared
+    assert (masks[1e4].round() == hard).float().mean() > 0.999  # beta -> inf: the k-means clusters
