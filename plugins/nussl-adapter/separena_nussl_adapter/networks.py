@@ -30,10 +30,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 
 from separena import MaskSeparator, SeparenaError, Separator, SeparatorOutput
-from separena.blocks import ISTFT, STFT, KMeans, Magnitude
+from separena.blocks import ISTFT, STFT, Magnitude, kmeans, soft_assignments
 from separena.model import check_mix
 
 __all__ = [
@@ -46,6 +47,7 @@ Norm = Literal["batch", "instance"]
 MaskActivation = Literal["sigmoid", "softmax", "relu"]
 EmbeddingActivation = Literal["sigmoid", "tanh", "none"]
 _NORM = {"batch": "BatchNorm", "instance": "InstanceNorm"}
+NUSSL_SOFT_BETA = 5.0  # nussl ClusteringSeparationBase's default beta (soft k-means)
 
 
 def _separation_model(config: dict[str, Any]) -> nn.Module:
@@ -57,8 +59,9 @@ def _separation_model(config: dict[str, Any]) -> nn.Module:
 class NusslMasker(nn.Module):
     """Mixture STFT -> magnitude -> nussl network -> masks (and embedding).
 
-    A network without a ``mask`` output (deep clustering) gets binary masks from k-means on its
-    embeddings, each bin weighted by the mixture magnitude (silent bins do not move centroids).
+    A network without a ``mask`` output (deep clustering) gets soft masks from k-means on its
+    embeddings, each bin weighted by the mixture magnitude (silent bins do not move centroids),
+    as nussl's ``DeepClustering`` separates: responsibilities ``softmax(-5 x distance)``.
 
     Args:
         config: a nussl SeparationModel config with a ``mix_magnitude`` input and a ``mask``
@@ -75,19 +78,21 @@ class NusslMasker(nn.Module):
         self.network = _separation_model(config)
         self.magnitude = Magnitude()
         self.n_src = n_src
-        self.kmeans = None if "mask" in config["output"] else KMeans(n_src)
+        self.clusters = "mask" not in config["output"]
 
     def forward(self, spec: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         mag = self.magnitude(spec)  # [B, T, F]
         out = self.network({"mix_magnitude": mag.unsqueeze(-1)})  # nussl layout [B, T, F, C=1]
         embedding = out["embedding"][..., 0, :] if "embedding" in out else None  # [B, T, F, 1, D] -> [B, T, F, D]
-        if self.kmeans is None:
+        if not self.clusters:
             masks = out["mask"][..., 0, :].permute(0, 3, 1, 2)  # [B, T, F, 1, S] -> [B, S, T, F]
         else:
             batch, frames, freq, dim = embedding.shape
-            labels = self.kmeans(embedding.reshape(batch, -1, dim), mag.reshape(batch, -1))  # [B, T*F]
-            onehot = nn.functional.one_hot(labels, self.n_src).to(mag.dtype)  # [B, T*F, S]
-            masks = onehot.reshape(batch, frames, freq, self.n_src).permute(0, 3, 1, 2)
+            with torch.no_grad():
+                points = embedding.reshape(batch, -1, dim)
+                _, centroids = kmeans(points, self.n_src, mag.reshape(batch, -1))
+                masks = soft_assignments(points, centroids, NUSSL_SOFT_BETA)  # [B, S, T*F]
+            masks = masks.reshape(batch, self.n_src, frames, freq)
         return masks if embedding is None else (masks, embedding)
 
 
@@ -173,7 +178,7 @@ def dpcl(
     embedding_size: int = 20,
     embedding_activation: EmbeddingActivation = "sigmoid",
 ) -> MaskSeparator:
-    """nussl's ``build_recurrent_dpcl``; inference by k-means (``separena.blocks.KMeans``).
+    """nussl's ``build_recurrent_dpcl``; inference by soft k-means, as nussl's ``DeepClustering``.
 
     Args:
         n_src: number of sources (k-means clusters).

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from separena import Budget, SeparenaError, default_registry
+from separena.blocks import kmeans
 from separena.data.tones import tones_2mix
 from separena.testing import tiny_config
 from separena.train import train
@@ -26,13 +27,19 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def test_dpcl_masks_are_a_binary_partition_from_kmeans():
+def test_dpcl_masks_are_soft_kmeans_responsibilities():
     model = tiny_config("nussl-dpcl").build().eval()
+    mix = 0.1 * torch.randn(2, 4000)
     with torch.no_grad():
-        out = model(0.1 * torch.randn(2, 4000))
+        out = model(mix)
     assert out.embedding is not None and out.masks.shape[:2] == (2, 2)
-    assert torch.equal(out.masks.sum(1), torch.ones_like(out.masks[:, 0]))
-    assert set(out.masks.unique().tolist()) <= {0.0, 1.0}
+    assert torch.allclose(out.masks.sum(1), torch.ones_like(out.masks[:, 0]), atol=1e-6)
+    assert out.masks.min() >= 0 and out.masks.max() <= 1 and ((out.masks > 0.01) & (out.masks < 0.99)).any()
+    # Each bin's larger mask is its k-means cluster (fitted with magnitude weights, as nussl).
+    batch, frames, freq, dim = out.embedding.shape
+    mag = model.transform(mix).abs().reshape(batch, -1)
+    labels, _ = kmeans(out.embedding.reshape(batch, -1, dim), 2, mag)
+    assert torch.equal(out.masks.reshape(batch, 2, -1).argmax(1), labels)
 
 
 @pytest.mark.parametrize("shape", [(4000,), (2, 4001)])
