@@ -69,7 +69,7 @@ class DeepClusteringMasker(nn.Module):
 
     def __init__(self, trunk: Trunk, n_freq: int, n_src: int, embedding_dim: int,
                  embedding_activation: Literal["sigmoid", "tanh", "none"], threshold_db: float,
-                 soft_beta: float | None = None) -> None:
+                 soft_beta: float | None) -> None:
         super().__init__()
         self.trunk = trunk
         self.head = EmbeddingHead(trunk.output_size, n_freq, embedding_dim, embedding_activation)

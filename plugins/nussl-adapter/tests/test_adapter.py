@@ -28,6 +28,7 @@ def _one_thread() -> None:
 
 
 def test_dpcl_masks_are_soft_kmeans_responsibilities():
+    torch.manual_seed(0)
     model = tiny_config("nussl-dpcl").build().eval()
     mix = 0.1 * torch.randn(2, 4000)
     with torch.no_grad():
@@ -39,7 +40,10 @@ def test_dpcl_masks_are_soft_kmeans_responsibilities():
     batch, frames, freq, dim = out.embedding.shape
     mag = model.transform(mix).abs().reshape(batch, -1)
     labels, _ = kmeans(out.embedding.reshape(batch, -1, dim), 2, mag)
-    assert torch.equal(out.masks.reshape(batch, 2, -1).argmax(1), labels)
+    masks = out.masks.reshape(batch, 2, -1)
+    decided = (masks[:, 0] - masks[:, 1]).abs() > 1e-4  # near-ties may round either way
+    assert decided.float().mean() > 0.9
+    assert (masks.argmax(1) != labels)[decided].float().mean() < 1e-3
 
 
 @pytest.mark.parametrize("shape", [(4000,), (2, 4001)])
