@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from separena import Budget, CheckpointError, Registry, TrainingError
+from separena import Budget, CheckpointError, Registry, SeparenaError, TrainingError
 from separena.data.tones import tones_2mix
 from separena.train import EvalResult, evaluate, load_checkpoint, save_checkpoint, train
 
@@ -36,6 +36,24 @@ def test_same_seed_same_run(registry):
             for _ in range(2)]
     assert runs[0][1].losses == runs[1][1].losses
     assert all(torch.equal(a, b) for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values()))
+
+
+def test_data_workers_build_the_same_batches_in_step_order(registry):
+    """Batches built ahead by worker processes train exactly as batches built in the loop."""
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix()
+    runs = [train(config, data, Budget(steps=12, batch_size=2), segment_seconds=0.25, seed=1, progress=False,
+                  data_workers=workers) for workers in (0, 2)]
+    assert runs[0][1].losses == runs[1][1].losses
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values()))
+    for _, result in runs:
+        assert 0 < result.data_seconds < result.seconds
+
+
+def test_negative_data_workers_is_a_clear_error(registry):
+    with pytest.raises(SeparenaError, match=r"^data_workers: expected 0 or more processes, got -1$"):
+        train(registry.model_config("tiny-masker"), tones_2mix(), Budget(steps=1, batch_size=2),
+              segment_seconds=0.25, progress=False, data_workers=-1)
 
 
 def test_minutes_budget_stops_training(registry):

@@ -7,10 +7,11 @@ that stops the run and keeps the last good checkpoint, and a rich progress bar.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class TrainResult:
 
     steps: int = 0  # optimizer steps taken
     seconds: float = 0.0  # wall-clock seconds of training
+    data_seconds: float = 0.0  # of which the loop waited for training batches
     losses: list[float] = field(default_factory=list)  # loss per step
     stopped_by: str = "untrained"  # "steps", "minutes", or "untrained" (non-trainable model)
     checkpoint: Path | None = None  # last checkpoint written
@@ -104,6 +106,36 @@ def _lr_factor(progress: float) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+class _StepBatches(torch.utils.data.Dataset):
+    """Batch ``step`` of a training stream, as a map-style dataset: each batch is a pure function
+    of (seed, step), so worker processes can build batches ahead in any order and the loader
+    still hands them over in step order."""
+
+    def __init__(self, stream: Any, seed: int, batch_size: int, segment: int) -> None:
+        self.stream, self.seed, self.batch_size, self.segment = stream, seed, batch_size, segment
+
+    def __len__(self) -> int:
+        return 2**62  # unbounded: the budget stops training, not the data
+
+    def __getitem__(self, step: int) -> tuple[Tensor, Tensor]:
+        return self.stream.batch(self.seed, step, self.batch_size, self.segment)
+
+
+def _batches(stream: Any, seed: int, batch_size: int, segment: int, workers: int,
+             pin: bool) -> Generator[tuple[Tensor, Tensor], None, None]:
+    """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes."""
+    if workers < 0:
+        raise SeparenaError(f"data_workers: expected 0 or more processes, got {workers}")
+    dataset = _StepBatches(stream, seed, batch_size, segment)
+    if workers == 0:
+        for step in range(len(dataset)):
+            yield dataset[step]
+        return
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=pin,
+                                         prefetch_factor=4)
+    yield from loader  # closing the generator shuts the workers down
+
+
 def _distributed() -> tuple[int, int]:
     """``(rank, world_size)``; ``(0, 1)`` outside ``torch.distributed``."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -123,6 +155,7 @@ def train(
     checkpoint_every: int = 200,
     progress: bool = True,
     amp: bool = True,
+    data_workers: int = 0,
     on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Separator, TrainResult]:
     """Build ``config`` under ``seed`` and train it on ``data`` until the budget is spent.
@@ -130,7 +163,9 @@ def train(
     Under ``torchrun`` (an initialised process group) the model is wrapped in DDP and each
     rank takes its share of every global batch, so the loss curve matches a single process
     on the same data; rank 0 alone shows progress and writes checkpoints. On CUDA, ``amp``
-    runs the forward pass in bfloat16 autocast (losses stay in float32).
+    runs the forward pass in bfloat16 autocast (losses stay in float32). With ``data_workers``
+    > 0 that many processes build the next batches while the model trains (the batches are
+    the same; on a GPU the batches, not the model, otherwise set the pace).
 
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
     a non-finite loss; the last good checkpoint (if any) is kept.
@@ -158,9 +193,11 @@ def train(
     max_steps = budget.steps or 10**9
     max_seconds = budget.minutes * 60 if budget.minutes else math.inf
     model.train()
+    batches = _batches(data.train, seed, budget.batch_size, segment, data_workers,
+                       pin=torch.device(device).type == "cuda")
     start = time.perf_counter()
     bar = progress_bar(progress and rank == 0)
-    with bar:
+    with bar, contextlib.closing(batches):
         task = bar.add_task(f"train {config.name}", total=budget.steps)
         while result.steps < max_steps:
             elapsed = time.perf_counter() - start
@@ -173,8 +210,11 @@ def train(
             frac = max(result.steps / max_steps if budget.steps else 0.0, elapsed / max_seconds)
             for group in optimizer.param_groups:
                 group["lr"] = budget.learning_rate * _lr_factor(frac)
-            mix, sources = data.train.batch(seed, result.steps, budget.batch_size, segment)
-            mix, sources = mix[rank::world].to(device), sources[rank::world].to(device)
+            t_data = time.perf_counter()
+            mix, sources = next(batches)
+            result.data_seconds += time.perf_counter() - t_data
+            mix = mix[rank::world].to(device, non_blocking=True)
+            sources = sources[rank::world].to(device, non_blocking=True)
             with autocast:
                 output = net(mix, sources) if model.needs_references else net(mix)
             output = SeparatorOutput(*(t.float() if t is not None else None

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import MixtureSet, SeparationData, TrainStream
+from ..data import MixtureSet, SeparationData
 from ..errors import SeparenaError
 from ..metrics import bss_sdr, sdri
 from ..model import Separator, SeparatorOutput, separate
@@ -81,7 +81,7 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
               device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3,
-              n_src: int | None = None, threads: int = 1) -> list[RunConfig]:
+              n_src: int | None = None, threads: int = 1, data_workers: int = 0) -> list[RunConfig]:
     """One run per model and seed (models that are not trained run once, with the first seed).
 
     Oracles take the data's ``n_src`` and the suite's sample rate, so the same oracle presets
@@ -109,7 +109,7 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
         seeds = suite.seeds if model.trainable else suite.seeds[:1]
         configs.extend(RunConfig.for_model(suite, model, data_name=data_name, seed=seed, code=code, device=device,
                                            save_examples=save_examples, artifacts_dir=artifacts_dir,
-                                           threads=threads)
+                                           threads=threads, data_workers=data_workers)
                        for seed in seeds)
     return configs
 
@@ -129,6 +129,7 @@ def run_suite(
     data_cache: DataCache | None = None,
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
     threads: int = 1,
+    data_workers: int = 0,
 ) -> SuiteResult:
     """Run every missing run of a suite, resuming from ``store``.
 
@@ -148,6 +149,8 @@ def run_suite(
         on_outcome: called after each outcome is stored with ``(outcome, index, total)``.
         threads: torch threads of each local run (not part of the run hash; the same count
             gives the same numbers, so resumed and uninterrupted runs agree).
+        data_workers: processes that build each run's training batches ahead (not part of the
+            run hash: the batches are the same); worth it on a GPU.
 
     Returns:
         A :class:`SuiteResult`; the leaderboard is built from ``store.runs(run_hashes=...)``.
@@ -163,7 +166,7 @@ def run_suite(
     data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
     configs = plan_runs(registry, suite, data.name, models=models, device=device,
                         artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src,
-                        threads=threads)
+                        threads=threads, data_workers=data_workers)
     result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
     for c in configs:
         store.request(suite.name, c.run_hash, c.preset, c.seed)
@@ -241,20 +244,6 @@ def _failure_payload(config: RunConfig, error: str) -> dict[str, Any]:
 
 
 # -- one run -----------------------------------------------------------------------------
-class _TimedStream:
-    """A :class:`TrainStream` proxy that adds up the time spent producing batches."""
-
-    def __init__(self, inner: TrainStream) -> None:
-        self.inner = inner
-        self.seconds = 0.0
-
-    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
-        t0 = time.perf_counter()
-        out = self.inner.batch(seed, step, batch_size, segment_samples)
-        self.seconds += time.perf_counter() - t0
-        return out
-
-
 class _Recorder(Separator):
     """Wraps a model for the core evaluator and keeps each estimate (for SDR and audio)."""
 
@@ -293,14 +282,13 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
         if data.name != config.data_name:
             raise SeparenaError(f"dataset {config.dataset} built as {data.name}; expected {config.data_name} "
                                 "(the data changed since the run was planned)")
-        stream = _TimedStream(data.train)
         stage = "train"
         with PeakMemory(config.device) as memory:
-            model, trained = train(model_config, dataclasses.replace(data, train=stream), config.budget_spec,
-                                   segment_seconds=config.segment_seconds, seed=config.seed, device=config.device,
-                                   progress=progress)
+            model, trained = train(model_config, data, config.budget_spec, segment_seconds=config.segment_seconds,
+                                   seed=config.seed, device=config.device, progress=progress,
+                                   data_workers=config.data_workers)
             timing["train"] = trained.seconds
-            timing["train_data"] = stream.seconds
+            timing["train_data"] = trained.data_seconds
             stage = "evaluate"
             sets, examples = {}, {}
             for set_name, mixtures in data.test_sets().items():

@@ -61,6 +61,7 @@ class RunConfig:
     code_version: str  # separena version + hash of core and plugin sources (see code_version())
     device: str = "cpu"  # not hashed: where it runs
     threads: int = 1  # torch threads inside the run (not hashed; 1 makes CPU runs deterministic)
+    data_workers: int = 0  # processes building training batches ahead (not hashed: same batches)
     save_examples: int = 3  # separated test mixtures saved as wav for the report (not hashed)
     artifacts_dir: str = ""  # where the run writes its idempotent artifacts, "" for none (not hashed)
     error: str | None = None  # set when the model could not even be resolved (recorded as a failure)
@@ -90,7 +91,8 @@ class RunConfig:
 
     @classmethod
     def for_model(cls, suite: Suite, config: ModelConfig, *, data_name: str, seed: int, code: str,
-                  device: str = "cpu", save_examples: int = 3, artifacts_dir: str = "", threads: int = 1) -> RunConfig:
+                  device: str = "cpu", save_examples: int = 3, artifacts_dir: str = "", threads: int = 1,
+                  data_workers: int = 0) -> RunConfig:
         """The run of ``config`` under ``seed`` in ``suite``."""
         return cls(
             suite=suite.name, preset=config.name, architecture=config.architecture, family=config.family,
@@ -100,6 +102,7 @@ class RunConfig:
             sample_rate=suite.sample_rate, segment_seconds=suite.segment_seconds,
             budget=asdict(suite.budget), seed=seed, code_version=code, device=device,
             save_examples=save_examples, artifacts_dir=artifacts_dir, threads=threads,
+            data_workers=data_workers,
         )
 
 
