@@ -113,3 +113,15 @@ def test_separate_refuses_inputs_whose_outputs_would_collide(tmp_path, checkpoin
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "would overwrite" in lines[0] and "distinct file names" in lines[0], lines
     assert not out.exists()
+
+
+def test_data_workers_default_to_none_on_the_cpu_and_up_to_8_on_a_gpu(monkeypatch):
+    from separena.cli import default_data_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert default_data_workers("cpu") == 0
+    assert default_data_workers("cuda") == 8
+    assert default_data_workers("cuda:1") == 8
+    assert default_data_workers("cpu", 3) == 3 and default_data_workers("cuda", 0) == 0
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert default_data_workers("cuda") == 1  # one core stays with the training loop

@@ -151,6 +151,16 @@ def plugins(ctx: click.Context) -> None:
     console.print(table)
 
 
+def default_data_workers(device: str, requested: int | None = None) -> int:
+    """Processes building training batches: ``requested``, else none on the CPU (they would take
+    cores from the model) and up to 8 on a GPU, one core left for the training loop."""
+    if requested is not None:
+        return requested
+    if not device.startswith("cuda"):
+        return 0
+    return min(8, max(0, len(os.sched_getaffinity(0)) - 1))
+
+
 def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] | None = None):
     suite = registry.suite(suite_name)
     params = {**suite.dataset_params, **(overrides or {})}
@@ -166,14 +176,15 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
 @click.option("--minutes", type=float, default=None, help="Override the budget's minutes.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--data-workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Processes that build training batches ahead (same batches; use on a GPU).")
+@click.option("--data-workers", type=click.IntRange(min=0), default=None,
+              help="Processes that build training batches ahead (same batches). "
+                   "Default: 0 on the CPU, up to 8 on a GPU.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Checkpoint path (default runs/NAME/model.pt).")
 @click.pass_context
 @_one_line_errors
 def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, minutes: float | None, seed: int,
-          device: str, data_workers: int, output: Path | None) -> None:
+          device: str, data_workers: int | None, output: Path | None) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
 
     Under `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
@@ -200,7 +211,8 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
         budget = replace(budget, steps=steps, minutes=minutes)
     output = output or Path("runs") / config.name / "model.pt"
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
-                                device=device, checkpoint_path=output, data_workers=data_workers)
+                                device=device, checkpoint_path=output,
+                                data_workers=default_data_workers(device, data_workers))
     if rank != 0:
         return
     console.print(f"trained {config.name}: {result.steps} steps in {result.seconds:.0f} s "
@@ -357,14 +369,15 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
               help="GPUs each Ray run asks for (default: 1 with --device cuda, else 0).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch threads of each local run (default: every core this process may use).")
-@click.option("--data-workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Processes that build training batches ahead (same batches; use on a GPU).")
+@click.option("--data-workers", type=click.IntRange(min=0), default=None,
+              help="Processes that build training batches ahead (same batches). "
+                   "Default: 0 on the CPU or with Ray, up to 8 on a GPU.")
 @click.pass_context
 @_one_line_errors
 def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...], store_path: Path,
           device: str,
           fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
-          gpus_per_run: float | None, threads: int | None, data_workers: int) -> None:
+          gpus_per_run: float | None, threads: int | None, data_workers: int | None) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
     from .bench import ResultStore, leaderboard, rich_table, run_suite
 
@@ -386,7 +399,9 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
             result = run_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
                                store=store, device=device,
                                fresh=fresh, executor=executor, threads=threads or len(os.sched_getaffinity(0)),
-                               data_workers=data_workers)
+                               # a Ray task has its own CPU share: no extra processes unless asked
+                               data_workers=default_data_workers(device, data_workers) if executor is None
+                               else data_workers or 0)
             hashes = result.run_hashes
             rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .data import MixtureSet, SeparationData
+from .data import MixtureSet, SeparationData, TrainStream
 from .errors import CheckpointError, SeparenaError, TrainingError
 from .metrics import best_permutation, pairwise_si_sdr, si_sdr
 from .model import Separator, SeparatorOutput, separate
@@ -111,7 +111,7 @@ class _StepBatches(torch.utils.data.Dataset):
     of (seed, step), so worker processes can build batches ahead in any order and the loader
     still hands them over in step order."""
 
-    def __init__(self, stream: Any, seed: int, batch_size: int, segment: int) -> None:
+    def __init__(self, stream: TrainStream, seed: int, batch_size: int, segment: int) -> None:
         self.stream, self.seed, self.batch_size, self.segment = stream, seed, batch_size, segment
 
     def __len__(self) -> int:
@@ -121,7 +121,7 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.stream.batch(self.seed, step, self.batch_size, self.segment)
 
 
-def _batches(stream: Any, seed: int, batch_size: int, segment: int, workers: int,
+def _batches(stream: TrainStream, seed: int, batch_size: int, segment: int, workers: int,
              pin: bool) -> Generator[tuple[Tensor, Tensor], None, None]:
     """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes."""
     if workers < 0:
