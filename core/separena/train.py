@@ -124,8 +124,6 @@ class _StepBatches(torch.utils.data.Dataset):
 def _batches(stream: TrainStream, seed: int, batch_size: int, segment: int, workers: int,
              pin: bool) -> Generator[tuple[Tensor, Tensor], None, None]:
     """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes."""
-    if workers < 0:
-        raise SeparenaError(f"data_workers: expected 0 or more processes, got {workers}")
     dataset = _StepBatches(stream, seed, batch_size, segment)
     if workers == 0:
         for step in range(len(dataset)):
@@ -173,6 +171,8 @@ def train(
     if data.sample_rate != config.params.get("sample_rate", data.sample_rate):
         raise SeparenaError(f"model {config.name!r} runs at {config.params['sample_rate']} Hz; "
                             f"expected data at that rate, got {data.name} at {data.sample_rate} Hz")
+    if data_workers < 0:
+        raise SeparenaError(f"data_workers: expected 0 or more processes, got {data_workers}")
     rank, world = _distributed()
     torch.manual_seed(seed)
     model = config.build().to(device)
