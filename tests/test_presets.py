@@ -79,7 +79,7 @@ def test_unknown_key_and_top_level_typo(tmp_path, fixture_plugin):
         "my.yaml:1: preset: unknown key; expected one of presets, suites (did you mean 'presets'?)",
         "my.yaml:6: suites.mine.budgett: unknown key; expected one of dataset, dataset_params, sample_rate, "
         "segment_seconds, budget, seeds, models, metrics, description (did you mean 'budget'?)",
-        "my.yaml:4: suites.mine.budget: expected steps and/or minutes, got neither",
+        "my.yaml:4: suites.mine.budget: expected at least one limit of steps, examples, macs or minutes, got none",
     ]
 
 

@@ -33,7 +33,7 @@ SUITE_KEYS = (
     "dataset", "dataset_params", "sample_rate", "segment_seconds", "budget",
     "seeds", "models", "metrics", "description",
 )
-BUDGET_KEYS = ("steps", "minutes", "batch_size", "learning_rate")
+BUDGET_KEYS = ("steps", "examples", "macs", "minutes", "batch_size", "learning_rate")
 
 
 def normalize_name(name: str) -> str:
@@ -216,6 +216,16 @@ def _is_pos_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
+def _is_macs(v: Any) -> bool:
+    """A positive number; YAML reads ``4e12`` (no dot, no sign) as a string, so such text counts too."""
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return False
+    return _is_pos_num(v)
+
+
 def _objective(ld: _Loader, value: Any, path: tuple[str, ...], losses: Mapping[str, Any]) -> Any:
     terms = {value: 1.0} if isinstance(value, str) else value
     if not isinstance(terms, dict) or not terms:
@@ -302,15 +312,16 @@ def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any]) 
     budget = ld.mapping(body.get("budget"), path + ("budget",), BUDGET_KEYS)
     if budget is not None:
         bkw: dict[str, Any] = {}
-        checks = {"steps": (_is_pos_int, "a positive integer"), "minutes": (_is_pos_num, "a positive number"),
-                  "batch_size": (_is_pos_int, "a positive integer"),
+        checks = {"steps": (_is_pos_int, "a positive integer"), "examples": (_is_pos_int, "a positive integer"),
+                  "macs": (_is_macs, "a positive number of multiply-accumulates, e.g. 4.0e+12"),
+                  "minutes": (_is_pos_num, "a positive number"), "batch_size": (_is_pos_int, "a positive integer"),
                   "learning_rate": (_is_pos_num, "a positive number")}
         for key, value in budget.items():
             check, expected = checks[key]
             if ld.typed(value, path + ("budget", key), check, expected):
-                bkw[key] = value
-        if not budget.get("steps") and not budget.get("minutes"):
-            ld.error(path + ("budget",), "expected steps and/or minutes, got neither")
+                bkw[key] = float(value) if key == "macs" else value
+        if not any(budget.get(k) for k in ("steps", "examples", "macs", "minutes")):
+            ld.error(path + ("budget",), "expected at least one limit of steps, examples, macs or minutes, got none")
         kw["budget"] = Budget(**bkw)
     if "seeds" in body:
         seeds = body["seeds"]

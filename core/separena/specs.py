@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +19,7 @@ __all__ = [
     "Preset",
     "Suite",
     "Budget",
+    "BUDGET_KINDS",
     "FAMILIES",
     "BRACKETS",
     "resolve",
@@ -120,14 +122,55 @@ class Preset:
     sources: tuple[str, ...] = ()  # "file:line" of every definition, later ones override
 
 
+BUDGET_KINDS: tuple[str, ...] = ("steps", "examples", "macs", "minutes")  # the limits a budget may set
+
+
 @dataclass(frozen=True)
 class Budget:
-    """How much training each model of a suite gets; the first limit reached stops it."""
+    """How much training each model of a suite gets; the first limit reached stops it.
+
+    ``steps``, ``examples`` and ``macs`` are deterministic: they fix the number of steps before
+    training starts, so a run trains the same on any machine and under any load. ``minutes``
+    depends on the machine's speed and load; use it as a cap, or for quick experiments.
+    """
 
     steps: int | None = None  # optimizer steps
     minutes: float | None = None  # wall-clock minutes of training
     batch_size: int = 8  # mixtures per step
     learning_rate: float = 1e-3  # Adam's learning rate
+    examples: int | None = None  # training mixtures seen (steps x batch_size)
+    macs: float | None = None  # training compute: forward MACs per mixture x 3 x mixtures seen
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The limits this budget sets, in :data:`BUDGET_KINDS` order."""
+        return tuple(k for k in BUDGET_KINDS if getattr(self, k) is not None)
+
+    @property
+    def deterministic(self) -> bool:
+        """True if a step, example or compute limit is set (the clock may still cap it sooner)."""
+        return any(getattr(self, k) is not None for k in ("steps", "examples", "macs"))
+
+    def max_steps(self, macs_per_example: float | None = None) -> tuple[int | None, str | None]:
+        """The step count the deterministic limits allow and the limit that sets it.
+
+        Args:
+            macs_per_example: training MACs per mixture (needed for a ``macs`` limit).
+
+        Returns:
+            ``(steps, kind)``, or ``(None, None)`` for a budget of minutes only.
+        """
+        limits: list[tuple[int, str]] = []
+        if self.steps is not None:
+            limits.append((self.steps, "steps"))
+        if self.examples is not None:
+            limits.append((max(1, math.ceil(self.examples / self.batch_size)), "examples"))
+        if self.macs is not None:
+            if not macs_per_example or macs_per_example <= 0:
+                raise SeparenaError(f"budget.macs: expected a model whose training MACs can be counted, "
+                                    f"got {macs_per_example!r} MACs per example")
+            limits.append((max(1, math.ceil(self.macs / (macs_per_example * self.batch_size))), "macs"))
+        return min(limits) if limits else (None, None)
 
 
 @dataclass(frozen=True)

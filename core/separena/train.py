@@ -8,6 +8,7 @@ that stops the run and keeps the last good checkpoint, and a rich progress bar.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
 from .errors import CheckpointError, SeparenaError, TrainingError
 from .metrics import best_permutation, pairwise_si_sdr, si_sdr
@@ -27,9 +29,11 @@ from .progress import progress_bar
 from .registry import ModelConfig, Registry
 from .specs import Budget
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "TrainResult", "EvalResult", "objective_loss", "train", "evaluate",
-    "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT",
+    "save_checkpoint", "load_checkpoint", "file_sha256", "curve_fractions", "CHECKPOINT_FORMAT",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -41,15 +45,31 @@ class TrainResult:
     """What a training run did."""
 
     steps: int = 0  # optimizer steps taken
-    seconds: float = 0.0  # wall-clock seconds of training
+    seconds: float = 0.0  # wall-clock seconds of training (learning-curve evaluations excluded)
     data_seconds: float = 0.0  # of which the loop waited for training batches
+    cpu_seconds: float = 0.0  # CPU time of this process while training
     losses: list[float] = field(default_factory=list)  # loss per step
-    stopped_by: str = "untrained"  # "steps", "minutes", or "untrained" (non-trainable model)
+    stopped_by: str = "untrained"  # "steps", "examples", "macs", "minutes", or "untrained" (not trainable)
     checkpoint: Path | None = None  # last checkpoint written
+    batch_size: int = 0  # mixtures per step
+    cost: TrainingCost | None = None  # measured training cost per step (trainable models)
+    curve: list[dict[str, float]] = field(default_factory=list)  # learning-curve points (see train())
+    load_average: float = math.nan  # mean 1-minute load average of the machine while training
+    slow_seconds: float = 0.0  # training time spent far below the run's best step rate
 
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def examples(self) -> int:
+        """Training mixtures seen."""
+        return self.steps * self.batch_size
+
+    @property
+    def macs(self) -> float:
+        """Training compute spent: training MACs per mixture times mixtures seen."""
+        return self.cost.macs_per_example * self.examples if self.cost else math.nan
 
 
 @dataclass
@@ -64,6 +84,7 @@ class EvalResult:
     si_sdr: Tensor
     seconds: float  # wall-clock of inference only
     audio_seconds: float  # total duration of the evaluated mixtures
+    estimates: list[Tensor] | None = None  # per mixture ``[1, n_src, time]`` (``keep_estimates=True``)
 
     @property
     def mean(self) -> float:
@@ -141,6 +162,59 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+CURVE_POINTS = 6  # learning-curve evaluations per run, spread geometrically over the budget
+CURVE_MIXTURES = 32  # validation mixtures each learning-curve point scores
+SLOW_FACTOR = 0.5  # a window this far below the run's best step rate counts as slowed by contention
+_WINDOW_SECONDS = 5.0  # how often the step rate and the load are sampled
+
+
+def curve_fractions(points: int = CURVE_POINTS) -> list[float]:
+    """Fractions of a budget where a learning curve is scored: halving back from the end."""
+    return [2.0 ** -(points - 1 - i) for i in range(points)]
+
+
+class _Pace:
+    """Watches a training loop: CPU time, the machine's load, and windows whose step rate falls far
+    below the best window seen (another process competing for the cores); warns once."""
+
+    def __init__(self, name: str, result: TrainResult) -> None:
+        self.name, self.result = name, result
+        self.threads = torch.get_num_threads()
+        self.cpu0 = time.process_time()
+        self.loads: list[float] = []
+        self.best = 0.0
+        self.warned = False
+        self._mark(0.0, 0)
+
+    def _mark(self, elapsed: float, steps: int) -> None:
+        self.t, self.steps, self.cpu = elapsed, steps, time.process_time()
+
+    def update(self, elapsed: float, steps: int) -> None:
+        span = elapsed - self.t
+        if span < _WINDOW_SECONDS:
+            return
+        rate = (steps - self.steps) / span
+        share = (time.process_time() - self.cpu) / span / self.threads
+        self.loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan)
+        starved = rate < SLOW_FACTOR * self.best or (self.threads == 1 and share < SLOW_FACTOR)
+        if starved and self.best > 0:
+            self.result.slow_seconds += span
+            if not self.warned:
+                self.warned = True
+                log.warning("train %s: %.2f steps/s over the last %.0f s, under half its best %.2f steps/s "
+                            "(CPU share %.0f%%, load average %.1f): another process competes for the cores; "
+                            "a step, example or compute budget keeps the result the same, only slower",
+                            self.name, rate, span, self.best, 100 * share, self.loads[-1])
+        self.best = max(self.best, rate)
+        self._mark(elapsed, steps)
+
+    def finish(self) -> None:
+        self.result.cpu_seconds = time.process_time() - self.cpu0
+        if not self.loads and hasattr(os, "getloadavg"):
+            self.loads.append(os.getloadavg()[0])
+        self.result.load_average = sum(self.loads) / len(self.loads) if self.loads else math.nan
+
+
 def train(
     config: ModelConfig,
     data: SeparationData,
@@ -154,16 +228,30 @@ def train(
     progress: bool = True,
     amp: bool = True,
     data_workers: int = 0,
-    on_step: Callable[[int, float], None] | None = None,
+    curve_set: MixtureSet | None = None,
+    curve_points: int = CURVE_POINTS,
+    permutation_invariant: bool | None = None,
+    on_step: Callable[[int, int | None, float], None] | None = None,
 ) -> tuple[Separator, TrainResult]:
     """Build ``config`` under ``seed`` and train it on ``data`` until the budget is spent.
+
+    Before the first step the training cost is measured (:func:`~separena.cost.training_cost`:
+    MACs per mixture and memory of a step), which turns a ``macs`` or ``examples`` budget into a
+    step count: such a run trains the same steps on any machine and under any load. A
+    ``minutes`` limit stops at the clock instead (its result depends on the machine).
+
+    With ``curve_set`` (e.g. the first 32 validation mixtures), the model is scored on it at
+    ``curve_points`` points spread geometrically over the budget (the last at the end); that
+    time is not charged to the budget. Each point of :attr:`TrainResult.curve` holds ``step``,
+    ``examples``, ``macs``, ``seconds`` (training time so far) and ``si_sdri`` (mean, dB).
 
     Under ``torchrun`` (an initialised process group) the model is wrapped in DDP and each
     rank takes its share of every global batch, so the loss curve matches a single process
     on the same data; rank 0 alone shows progress and writes checkpoints. On CUDA, ``amp``
     runs the forward pass in bfloat16 autocast (losses stay in float32). With ``data_workers``
     > 0 that many processes build the next batches while the model trains (the batches are
-    the same; on a GPU the batches, not the model, otherwise set the pace).
+    the same; on a GPU the batches, not the model, otherwise set the pace). ``on_step(step,
+    total, loss)`` is called after every step (``total`` is None for a budget of minutes only).
 
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
     a non-finite loss; the last good checkpoint (if any) is kept.
@@ -176,38 +264,60 @@ def train(
     rank, world = _distributed()
     torch.manual_seed(seed)
     model = config.build().to(device)
-    result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None)
+    result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None,
+                         batch_size=budget.batch_size)
     if not config.trainable:
         return model.eval(), result
-    if budget.steps is None and budget.minutes is None:
-        raise SeparenaError("budget: expected steps and/or minutes, got neither")
+    if not budget.kinds:
+        raise SeparenaError("budget: expected at least one limit of steps, examples, macs or minutes, got none")
     if budget.batch_size % world:
         raise SeparenaError(f"budget.batch_size: expected a multiple of the {world} processes, got {budget.batch_size}")
+    segment = int(segment_seconds * data.sample_rate)
+    result.cost = training_cost(model, data.n_src, budget.batch_size // world, segment, device)
+    step_limit, limit_kind = budget.max_steps(result.cost.macs_per_example)
+    max_steps = step_limit or 10**9
+    max_seconds = budget.minutes * 60 if budget.minutes else math.inf
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[torch.device(device).index] if torch.device(device).type == "cuda" else None)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and torch.device(device).type == "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.learning_rate)
-    segment = int(segment_seconds * data.sample_rate)
-    max_steps = budget.steps or 10**9
-    max_seconds = budget.minutes * 60 if budget.minutes else math.inf
+    invariant = data.permutation_invariant if permutation_invariant is None else permutation_invariant
+    curve_at = curve_fractions(curve_points) if curve_set is not None and rank == 0 else []
+    paused = 0.0  # seconds of learning-curve evaluation, not charged to the budget
+
+    def score_curve(elapsed: float) -> None:
+        nonlocal paused
+        t0 = time.perf_counter()
+        scores = evaluate(model, curve_set, device=device, progress=False, permutation_invariant=invariant)
+        model.train()
+        result.curve.append({"step": result.steps, "examples": result.examples, "macs": result.macs,
+                             "seconds": elapsed, "si_sdri": scores.mean})
+        paused += time.perf_counter() - t0
+
     model.train()
     batches = _batches(data.train, seed, budget.batch_size, segment, data_workers,
                        pin=torch.device(device).type == "cuda")
+    pace = _Pace(config.name, result)
     start = time.perf_counter()
     bar = progress_bar(progress and rank == 0)
     with bar, contextlib.closing(batches):
-        task = bar.add_task(f"train {config.name}", total=budget.steps)
+        task = bar.add_task(f"train {config.name}", total=step_limit)
         while result.steps < max_steps:
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - start - paused
             stop = torch.tensor(float(elapsed >= max_seconds))
             if world > 1:  # rank 0's clock decides, so no rank waits on a collective forever
                 torch.distributed.broadcast(stop, src=0)
             if stop.item():
                 result.stopped_by = "minutes"
                 break
-            frac = max(result.steps / max_steps if budget.steps else 0.0, elapsed / max_seconds)
+            frac = max(result.steps / max_steps if step_limit else 0.0, elapsed / max_seconds)
+            while curve_at and frac >= curve_at[0] and curve_at[0] < 1.0:
+                curve_at.pop(0)
+                if result.steps > 0 and (not result.curve or result.curve[-1]["step"] != result.steps):
+                    score_curve(elapsed)
+            pace.update(elapsed, result.steps)
             for group in optimizer.param_groups:
                 group["lr"] = budget.learning_rate * _lr_factor(frac)
             t_data = time.perf_counter()
@@ -237,49 +347,80 @@ def train(
             result.losses.append(global_loss.item())
             bar.update(task, advance=1, description=f"train {config.name} loss {result.losses[-1]:7.3f}")
             if on_step is not None:
-                on_step(result.steps, result.losses[-1])
+                on_step(result.steps, step_limit, result.losses[-1])
             if result.checkpoint and result.steps % checkpoint_every == 0:
                 save_checkpoint(result.checkpoint, config, model, step=result.steps)
         else:
-            result.stopped_by = "steps"
-    result.seconds = time.perf_counter() - start
+            result.stopped_by = limit_kind or "steps"
+    result.seconds = time.perf_counter() - start - paused
+    pace.finish()
+    if curve_set is not None and rank == 0:
+        score_curve(result.seconds)
     if result.checkpoint:
         save_checkpoint(result.checkpoint, config, model, step=result.steps)
     return model.eval(), result
 
 
+EVAL_BATCH = 8  # mixtures per forward pass in evaluation (consecutive mixtures of equal length)
+
+
+def _length_batches(examples: MixtureSet, batch_size: int) -> Generator[list[int], None, None]:
+    """Indices of consecutive mixtures of equal length, at most ``batch_size`` at a time."""
+    batch: list[int] = []
+    length = -1
+    for i in range(len(examples)):
+        n = examples[i].mix.shape[-1]
+        if batch and (n != length or len(batch) == batch_size):
+            yield batch
+            batch = []
+        batch.append(i)
+        length = n
+    if batch:
+        yield batch
+
+
 @torch.no_grad()
 def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.device = "cpu",
              progress: bool = True, description: str = "evaluate",
-             permutation_invariant: bool = True) -> EvalResult:
+             permutation_invariant: bool = True, batch_size: int = EVAL_BATCH,
+             keep_estimates: bool = False) -> EvalResult:
     """SI-SDR and SI-SDRi per example and source.
 
-    Speakers are matched to estimates with the best permutation per mixture; sources with fixed
-    roles (``permutation_invariant=False``, e.g. music stems) are scored in order.
+    Consecutive mixtures of equal length are separated together, ``batch_size`` at a time (a
+    separator's batch items are independent: the contract kit checks it). Speakers are matched
+    to estimates with the best permutation per mixture; sources with fixed roles
+    (``permutation_invariant=False``, e.g. music stems) are scored in order. With
+    ``keep_estimates`` the result holds each mixture's estimates ``[1, n_src, time]`` on the CPU.
     """
     model.eval().to(device)
-    improvements, scores = [], []
+    improvements, scores, kept = [], [], []
     seconds = audio = 0.0
     bar = progress_bar(progress)
     with bar:
         task = bar.add_task(description, total=len(examples))
-        for i in range(len(examples)):
-            ex = examples[i]
-            mix, refs = ex.mix.unsqueeze(0).to(device), ex.sources.unsqueeze(0).to(device)
+        for indices in _length_batches(examples, batch_size):
+            items = [examples[i] for i in indices]
+            mix = torch.stack([ex.mix for ex in items]).to(device)
+            refs = torch.stack([ex.sources for ex in items]).to(device)
             t0 = time.perf_counter()
-            est = separate(model, mix, refs).estimates
+            est = separate(model, mix, refs).estimates.float()
             seconds += time.perf_counter() - t0
-            audio += mix.shape[-1] / model.sample_rate
+            audio += mix.numel() / model.sample_rate
             if permutation_invariant:
-                best, _ = best_permutation(pairwise_si_sdr(est.float(), refs))
+                best, _ = best_permutation(pairwise_si_sdr(est, refs))
             else:
-                best = si_sdr(est.float(), refs)
+                best = si_sdr(est, refs)
             base = si_sdr(mix.unsqueeze(1).expand_as(refs), refs)
-            scores.append(best[0].cpu())
-            improvements.append((best - base)[0].cpu())
-            bar.update(task, advance=1)
-    return EvalResult(si_sdri=torch.stack(improvements), si_sdr=torch.stack(scores), seconds=seconds,
-                      audio_seconds=audio)
+            scores.append(best.cpu())
+            improvements.append((best - base).cpu())
+            if keep_estimates:
+                kept.extend(e.unsqueeze(0).cpu() for e in est)
+            bar.update(task, advance=len(items))
+    n_src = getattr(model, "n_src", 1)
+    empty = torch.zeros(0, n_src)
+    return EvalResult(si_sdri=torch.cat(improvements) if improvements else empty,
+                      si_sdr=torch.cat(scores) if scores else empty, seconds=seconds, audio_seconds=audio,
+                      estimates=kept if keep_estimates else None)
 
 
 def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Tensor]) -> str:
@@ -312,18 +453,33 @@ def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **e
     return path
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def load_checkpoint(path: str | Path, registry: Registry, name: str | None = None,
-                    device: str | torch.device = "cpu") -> tuple[ModelConfig, Separator]:
+                    device: str | torch.device = "cpu", sha256: str | None = None) -> tuple[ModelConfig, Separator]:
     """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
 
     Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
     to load, modified since it was written (its sha256 does not match; checkpoints written
-    before the digest existed are loaded unchecked), or (when ``name`` is given) belongs to
+    before the digest existed are loaded unchecked), not the file recorded (``sha256``: the
+    file's digest, as a benchmark run records it), or (when ``name`` is given) belongs to
     another architecture.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: file not found")
+    if sha256 is not None and (got := file_sha256(path)) != sha256:
+        raise CheckpointError(f"checkpoint {path}: not the file its run recorded; expected sha256 {sha256[:16]}..., "
+                              f"got {got[:16]}...")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:

@@ -37,7 +37,7 @@ class TinyNet(Separator):
             raise RuntimeError("boom in forward")
         if self.sleep_ms:
             time.sleep(self.sleep_ms / 1000)
-        self.calls += 1
+        self.calls += self.training  # training forwards only: evaluations in between do not count
         batch, length = mix.shape
         rep = torch.relu(self.encoder(mix.unsqueeze(1)))
         masks = torch.sigmoid(self.masker(rep)).view(batch, self.n_src, rep.shape[1], -1)
