@@ -92,7 +92,7 @@ def main() -> None:
         parts["MAC counting"] += t.get("cost", 0.0)
         parts["example audio"] += t.get("artifacts", 0.0)
     accounted = sum(parts.values())
-    parts["other per-run work (build, memory probe, payload)"] = max(run_wall - accounted, 0.0)
+    parts["other per-run work (build, training-cost probe, learning curve, weights, payload)"] = max(run_wall - accounted, 0.0)
     parts["driver: planning, store writes, hashing"] = max(wall - run_wall, 0.0)
     model_work = parts["training steps (model work)"] + parts["evaluation forward (model work)"]
     overhead = (wall - model_work) / wall

@@ -312,12 +312,13 @@ def test_kill_and_resume_gives_the_uninterrupted_table(registry: Registry, tmp_p
 def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_path: Path) -> None:
     with ResultStore(tmp_path / "bench.sqlite") as store:
         run_suite(registry, "tiny", store=store, progress=False)
+        run_suite(registry, "tiny", models=["tiny-net-slow"], store=store, progress=False)  # a second model
         out = tmp_path / "report"
         written = write_report(store, out)
     assert sorted(p.name for p in written) == ["index.html", "leaderboard.csv", "leaderboard.json", "leaderboard.md"]
     doc = json.loads((out / "leaderboard.json").read_text())
     rows = doc["suites"]["tiny"]["rows"]
-    assert [r["model"] for r in rows][0] == "tiny-oracle" and rows[2]["model"] == "mixture"
+    assert [r["model"] for r in rows][0] == "tiny-oracle" and rows[3]["model"] == "mixture"
     with (out / "leaderboard.csv").open() as f:
         assert [r["model"] for r in csv.DictReader(f)] == [r["model"] for r in rows]
     md = (out / "leaderboard.md").read_text()
@@ -325,8 +326,11 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     page = (out / "index.html").read_text()
     audio = re.findall(r'<audio[^>]* src="([^"]+)"', page)
     images = re.findall(r'<img src="([^"]+)"', page)
-    assert len(images) == 3 and len(audio) >= 3 * 3
-    for rel in audio + images:
+    spectrograms = re.findall(r'<img class="spec" src="([^"]+)"', page)
+    assert len(images) == 5 and "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
+    assert sorted(spectrograms) == sorted(f"{a}.png" for a in audio)  # one spectrogram beside each player
+    assert "Pairwise comparison on test" in page and "seed 0 vs seed 1" in page  # two models, two seeds each
+    for rel in audio + images + spectrograms:
         assert not rel.startswith("/") and (out / rel).is_file(), rel
     # portable: the folder works after a move
     moved = tmp_path / "moved"
@@ -344,7 +348,7 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     dom = proc.stdout
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "ERR_FILE_NOT_FOUND" in line]
     assert console == []
-    assert dom.count("data-loaded=") == 3 and "data-failed" not in dom
+    assert dom.count("data-loaded=") == len(images) + len(spectrograms) and "data-failed" not in dom
     assert all(int(w) > 100 for w in re.findall(r'data-loaded="(\d+)"', dom))
 
 

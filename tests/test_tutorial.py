@@ -79,7 +79,9 @@ def test_step6_benchmark_runs_the_plugin(installed: tuple[Path, dict[str, str]])
         pytest.skip("`separena bench` is not written yet; this step runs once it exists")
     tmp, env = installed
     out = _run([*_separena(), "bench", "--suite", "smoke", "--models", f"{NAME}*"], env, tmp, timeout=600).stdout
-    rows = {line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2}
+    header = next(line for line in out.splitlines() if line.count("┃") > 2 and " model " in line)
+    column = [cell.strip() for cell in header.split("┃")].index("model")
+    rows = {line.split("│")[column].strip() for line in out.splitlines() if line.count("│") > 2}
     assert {NAME, f"{NAME}-small", "mixture", "oracle-ibm"} <= rows, out
     assert re.search(r"\b0 failed\b", out), out
 

@@ -22,7 +22,7 @@ from .errors import SeparenaError
 from .registry import Registry, default_registry
 
 # Piped to a file or CI log, rich would fold tables to 80 columns; keep rows on one line there.
-console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250)
 err_console = Console(stderr=True)
 
 
@@ -172,8 +172,11 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
 @click.argument("name")
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True,
               help="Suite whose dataset, segment length and budget to use.")
-@click.option("--steps", type=int, default=None, help="Override the budget's steps.")
-@click.option("--minutes", type=float, default=None, help="Override the budget's minutes.")
+@click.option("--steps", type=int, default=None, help="Budget in steps (replaces the suite's limits).")
+@click.option("--examples", type=int, default=None, help="Budget in training mixtures (replaces the suite's limits).")
+@click.option("--macs", type=float, default=None,
+              help="Budget in training compute, e.g. 4e12 (replaces the suite's limits).")
+@click.option("--minutes", type=float, default=None, help="Budget in minutes (replaces the suite's limits).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data-workers", type=click.IntRange(min=0), default=None,
@@ -183,8 +186,9 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
               help="Checkpoint path (default runs/NAME/model.pt).")
 @click.pass_context
 @_one_line_errors
-def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, minutes: float | None, seed: int,
-          device: str, data_workers: int | None, output: Path | None) -> None:
+def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, examples: int | None,
+          macs: float | None, minutes: float | None, seed: int, device: str, data_workers: int | None,
+          output: Path | None) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
 
     Under `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
@@ -207,15 +211,16 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     suite, data = _suite_data(registry, suite_name)
     budget = suite.budget
-    if steps is not None or minutes is not None:
-        budget = replace(budget, steps=steps, minutes=minutes)
+    if any(v is not None for v in (steps, examples, macs, minutes)):
+        budget = replace(budget, steps=steps, examples=examples, macs=macs, minutes=minutes)
     output = output or Path("runs") / config.name / "model.pt"
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
                                 device=device, checkpoint_path=output,
                                 data_workers=default_data_workers(device, data_workers))
     if rank != 0:
         return
-    console.print(f"trained {config.name}: {result.steps} steps in {result.seconds:.0f} s "
+    console.print(f"trained {config.name}: {result.steps} steps ({result.examples} mixtures, "
+                  f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {output}")
     for set_name, examples in data.test_sets().items():
@@ -225,26 +230,56 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, min
                       f"over {len(examples)} mixtures")
 
 
+def _weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--checkpoint PATH`` or ``--run REF`` (+ ``--store``): where a trained model's weights come from."""
+    fn = click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+                      default=Path("results/bench.sqlite"), show_default=True,
+                      help="Result store that --run looks in.")(fn)
+    fn = click.option("--run", "run_ref", default=None, metavar="REF",
+                      help="Weights kept by a benchmark run: a run-hash prefix or MODEL@SUITE[:SEED] "
+                           "(see `separena runs`).")(fn)
+    return click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+                        help="Trained weights from `separena train` (not needed for oracles).")(fn)
+
+
+def _trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
+                   device: str) -> tuple[Any, Any]:
+    """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles."""
+    from .train import load_checkpoint
+
+    config = registry.model_config(name)
+    if checkpoint is not None and run_ref is not None:
+        raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
+    if run_ref is not None:
+        from .bench import ResultStore
+        from .bench.runner import load_run_weights
+
+        if not store_path.is_file():
+            raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+        with ResultStore(store_path) as store:
+            return load_run_weights(store, store.resolve(run_ref), registry, name=name, device=device)
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint, registry, name=name, device=device)
+    if config.trainable:
+        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train` "
+                            "or --run REF from `separena bench`")
+    return config, config.build().to(device).eval()
+
+
 @main.command()
 @click.argument("name")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Trained weights (not needed for oracles).")
+@_weights_options
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.pass_context
 @_one_line_errors
-def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, suite_name: str, device: str) -> None:
+def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
+             suite_name: str, device: str) -> None:
     """Evaluate model NAME on every test set of a suite's dataset."""
-    from .train import evaluate as evaluate_model, load_checkpoint
+    from .train import evaluate as evaluate_model
 
     registry = _registry(ctx)
-    config = registry.model_config(name)
-    if checkpoint is not None:
-        config, model = load_checkpoint(checkpoint, registry, name=name, device=device)
-    elif config.trainable:
-        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train`")
-    else:
-        model = config.build()
+    config, model = _trained_model(registry, name, checkpoint, run_ref, store_path, device)
     _, data = _suite_data(registry, suite_name)
     table = Table(title=f"{config.name} on {data.name}")
     for column in ("set", "mixtures", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
@@ -260,15 +295,15 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, suite_name:
 @main.command()
 @click.argument("name")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Trained weights.")
+@_weights_options
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
               help="Longest input accepted (the whole file is separated in one pass).")
 @click.pass_context
 @_one_line_errors
-def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, output_dir: Path,
-             device: str, max_seconds: float) -> None:
+def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
+             store_path: Path, output_dir: Path, device: str, max_seconds: float) -> None:
     """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
 
     Inputs must be at the model's sample rate (no resampling); multichannel files are
@@ -277,16 +312,9 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     import torch
 
     from .data.audio import audio_info, read_wav, write_wav
-    from .train import load_checkpoint
 
     registry = _registry(ctx)
-    config = registry.model_config(name)
-    if checkpoint is not None:
-        config, model = load_checkpoint(checkpoint, registry, name=name, device=device)
-    elif config.trainable:
-        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train`")
-    else:
-        model = config.build().eval()
+    config, model = _trained_model(registry, name, checkpoint, run_ref, store_path, device)
     if model.needs_references:
         raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
     stems: dict[str, Path] = {}
@@ -367,8 +395,11 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
               help="CPUs of the local Ray cluster (default: all); not with --address.")
 @click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
               help="GPUs each Ray run asks for (default: 1 with --device cuda, else 0).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local runs executing at once, each in a worker process "
+                   "(default: one per core on the CPU, 1 on a GPU).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch threads of each local run (default: every core this process may use).")
+              help="torch threads of each local run (default: 1 on the CPU, every core on a GPU).")
 @click.option("--data-workers", type=click.IntRange(min=0), default=None,
               help="Processes that build training batches ahead (same batches). "
                    "Default: 0 on the CPU or with Ray, up to 8 on a GPU.")
@@ -377,36 +408,46 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
 def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...], store_path: Path,
           device: str,
           fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
-          gpus_per_run: float | None, threads: int | None, data_workers: int | None) -> None:
+          gpus_per_run: float | None, jobs: int | None, threads: int | None, data_workers: int | None) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store."""
-    from .bench import ResultStore, leaderboard, rich_table, run_suite
+    from .bench import LocalExecutor, ResultStore, leaderboard, rich_table, run_suite
+    from .bench.executor import RegistryRecipe
 
     if executor_name == "local" and (address is not None or num_cpus is not None or gpus_per_run is not None):
         raise SeparenaError("--address/--num-cpus/--gpus-per-run: Ray options; expected --executor ray with them")
+    if executor_name == "ray" and jobs is not None:
+        raise SeparenaError("--jobs: a local option; expected it without --executor ray (Ray runs as many runs "
+                            "at once as the cluster has CPUs: --num-cpus)")
     registry = _registry(ctx)
-    executor = None
+    obj = ctx.find_root().obj or {}
+    recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
+                               environment=True)
+    on_gpu = device.startswith("cuda")
+    cores = len(os.sched_getaffinity(0))
     if executor_name == "ray":
-        from .bench.ray_executor import RayExecutor, RegistryRecipe
+        from .bench.ray_executor import RayExecutor
 
-        obj = ctx.find_root().obj or {}
-        recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
-                                   environment=True)
         if gpus_per_run is None:
-            gpus_per_run = 1.0 if device.startswith("cuda") else 0.0
+            gpus_per_run = 1.0 if on_gpu else 0.0
         executor = RayExecutor(recipe, address=address, num_cpus=num_cpus, gpus_per_run=gpus_per_run)
+    else:
+        # One thread per run and one run per core: a run's numbers then do not depend on the
+        # machine's core count or load (tests/test_bench.py), and a busy machine slows the
+        # suite down instead of starving one run (docs/benchmark.md).
+        jobs = jobs or (1 if on_gpu else cores)
+        executor = LocalExecutor(registry, jobs=jobs, recipe=recipe)
     try:
         with ResultStore(store_path) as store:
             result = run_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
-                               store=store, device=device,
-                               fresh=fresh, executor=executor, threads=threads or len(os.sched_getaffinity(0)),
+                               store=store, device=device, fresh=fresh, executor=executor,
+                               threads=threads or (cores if on_gpu else 1),
                                # a Ray task has its own CPU share: no extra processes unless asked
-                               data_workers=default_data_workers(device, data_workers) if executor is None
-                               else data_workers or 0)
+                               data_workers=default_data_workers(device, data_workers)
+                               if executor_name == "local" else data_workers or 0)
             hashes = result.run_hashes
             rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
     finally:
-        if executor is not None:
-            executor.close()
+        executor.close()
     console.print(rich_table(rows, f"{result.suite.name} on {result.data_name}"))
     console.print(f"{len(result.executed)} run(s) executed, {len(result.reused)} reused, "
                   f"{len(result.failed)} failed in {result.seconds:.0f} s; store {escape(str(store_path))}; "
@@ -414,6 +455,44 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
     if result.failed:  # a broken plugin costs only its own rows; the benchmark itself succeeded
         err_console.print(f"[red]{len(result.failed)} run(s) failed; their errors are in the table and "
                           "they are retried on the next invocation[/red]")
+
+
+@main.command()
+@click.argument("pattern", default="*")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
+@click.option("--suite", "suite_name", default=None, metavar="NAME", help="Only runs this suite asked for.")
+@_one_line_errors
+def runs(pattern: str, store_path: Path, suite_name: str | None) -> None:
+    """List the stored runs of models matching PATTERN: the REF to pass to --run, budget, score, weights."""
+    import fnmatch
+    import time
+
+    from .bench import ResultStore
+    from .bench.leaderboard import latest_runs
+
+    if not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+    with ResultStore(store_path) as store:
+        if suite_name is not None and suite_name not in store.suites():
+            raise SeparenaError(f"--suite {suite_name}: no runs in {store_path}; expected one of "
+                                f"{', '.join(store.suites()) or '(none)'}")
+        suites = [suite_name] if suite_name else store.suites()
+        table = Table(title=f"runs in {store_path}")
+        for column in ("run", "REF", "steps", "stopped by", "train MACs", "SI-SDRi test", "weights", "finished"):
+            table.add_column(column, overflow="fold")
+        for suite in suites:
+            for run in sorted(latest_runs(store.runs(suite=suite)), key=lambda r: (r.model, r.seed)):
+                if not fnmatch.fnmatchcase(run.model, pattern):
+                    continue
+                t, test = run.payload["train"], run.payload["sets"].get("test", {})
+                macs = t.get("macs")
+                table.add_row(run.run_hash[:12], f"{run.model}@{suite}:{run.seed}", str(t["steps"]),
+                              t["stopped_by"], f"{macs:.3g}" if isinstance(macs, float) and macs == macs else "-",
+                              f"{test.get('si_sdri_mean', float('nan')):.2f}",
+                              "yes" if run.payload.get("weights") else "-",
+                              time.strftime("%Y-%m-%d %H:%M", time.localtime(run.finished_at)))
+    console.print(table)
 
 
 @main.command()
@@ -426,13 +505,17 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
 def report(store_path: Path, suites: tuple[str, ...], output_dir: Path) -> None:
     """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio."""
     from .bench import ResultStore, write_report
+    from .bench.report import collect, ranking_agreements
 
     if not store_path.is_file():
         raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
     with ResultStore(store_path) as store:
         written = write_report(store, output_dir, list(suites) or None)
+        agreements = ranking_agreements(collect(store, list(suites) or None))
     for path in written:
         console.print(f"wrote {escape(str(path))}")
+    for agreement in agreements:
+        console.print(escape(agreement.line()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,12 @@
-"""The leaderboard: stored runs aggregated into one row per model.
+"""The leaderboard: stored runs aggregated into one row per model, with how sure each number is.
 
 Quality on each test set is the SI-SDRi (and BSS Eval SDRi) mean and median over the
-mixtures, averaged over seeds, with the spread over seeds (± one standard deviation of the
-per-seed means). Cost columns are averaged over seeds. Oracle rows always open the table and
-the unprocessed mixture closes it, so every model sits between "perfect masks" and "did
-nothing"; models that only failed are listed last with their error.
+mixtures, averaged over seeds, with a 95 % bootstrap interval (over mixtures, and over seeds
+and mixtures where a model has several seeds) and the spread over seeds. Models are compared
+pairwise on the same test mixtures (Wilcoxon signed-rank, Holm-corrected), and each gets a rank
+range: models that cannot be told apart share one (``1-3``). Cost columns are averaged over
+seeds. Oracle rows always open the table and the unprocessed mixture closes it, so every model
+sits between "perfect masks" and "did nothing"; models that only failed are listed last.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..specs import BRACKETS
+from .stats import PairTest, bootstrap_interval, compare_pairs, rank_ranges
 from .store import StoredFailure, StoredRun
 
-__all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value"]
+__all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
+           "per_mixture_scores", "pairwise_tests", "table_cells", "SLOW_NOTE_FRACTION"]
+
+SLOW_NOTE_FRACTION = 0.1  # a row is flagged when this share of its training ran slowed by contention
 
 
 @dataclass
@@ -30,15 +38,21 @@ class Row:
     kind: str  # "oracle" | "model" | "baseline" | "failed"
     seeds: list[int] = field(default_factory=list)  # seeds with a finished run
     quality: dict[str, dict[str, float]] = field(default_factory=dict)  # test set -> metric -> value
+    rank: tuple[int, int] | None = None  # rank range on the test set among the models (1 = best)
     params: float = math.nan
-    macs_per_second: float = math.nan
+    macs_per_second: float = math.nan  # inference MACs per second of audio
+    train_macs: float = math.nan  # training compute spent (MACs)
+    train_examples: float = math.nan  # training mixtures seen
     steps_per_second: float = math.nan
     audio_seconds_per_second: float = math.nan
     train_steps: float = math.nan
-    train_seconds: float = math.nan
-    rtf: float = math.nan
-    peak_rss_mb: float = math.nan
+    train_seconds: float = math.nan  # wall clock of training
+    eval_seconds: float = math.nan  # wall clock of evaluating every test set
+    rtf: float = math.nan  # inference seconds per audio second, batch 1
+    train_memory_mb: float = math.nan  # saved activations of a step + weights, gradients, Adam state
     peak_cuda_mb: float | None = None
+    clock_budget: bool = False  # some run was stopped by the clock (its steps depend on the machine)
+    slow_fraction: float = 0.0  # share of training time slowed by another process
     errors: list[str] = field(default_factory=list)  # one line per failed seed
     run_hashes: list[str] = field(default_factory=list)
 
@@ -57,7 +71,7 @@ def _kind(family: str) -> str:
     return family if family in BRACKETS else "model"
 
 
-def _mean(values: Sequence[float]) -> float:
+def _mean(values: Sequence[float | None]) -> float:
     finite = [v for v in values if v is not None and not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan
 
@@ -65,6 +79,48 @@ def _mean(values: Sequence[float]) -> float:
 def _std(values: Sequence[float]) -> float:
     finite = [v for v in values if v is not None and not math.isnan(v)]
     return statistics.stdev(finite) if len(finite) > 1 else math.nan
+
+
+def per_mixture_scores(runs: Sequence[StoredRun], set_name: str = "test",
+                       metric: str = "si_sdri") -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per model: the mixture names and its scores ``[seeds, mixtures]`` (sources averaged).
+
+    Only mixtures that every seed of the model scored are kept, in the first run's order.
+    """
+    by_model: dict[str, list[StoredRun]] = {}
+    for run in sorted(latest_runs(runs), key=lambda r: r.seed):
+        if set_name in run.payload["sets"]:
+            by_model.setdefault(run.model, []).append(run)
+    out = {}
+    for model, model_runs in by_model.items():
+        tables = []
+        for run in model_runs:
+            s = run.payload["sets"][set_name]
+            values = np.asarray(s[metric], dtype=float).reshape(len(s["names"]), -1).mean(1)
+            tables.append(dict(zip(s["names"], values)))
+        names = [n for n in tables[0] if all(n in t for t in tables)]
+        out[model] = (names, np.array([[t[n] for n in names] for t in tables]).reshape(len(tables), len(names)))
+    return out
+
+
+def pairwise_tests(runs: Sequence[StoredRun], set_name: str = "test", models: Sequence[str] | None = None,
+                   alpha: float = 0.05) -> list[PairTest]:
+    """Every pair of ``models`` (default: every trained or classic model) compared on the mixtures
+    all of them scored, each model's seeds averaged per mixture first."""
+    scores = per_mixture_scores(runs, set_name)
+    families = {r.model: r.payload["config"]["family"] for r in runs}
+    names = [m for m in (models if models is not None else scores) if m in scores
+             and (models is not None or _kind(families.get(m, "")) == "model")]
+    if len(names) < 2:
+        return []
+    shared = set(scores[names[0]][0]).intersection(*(scores[m][0] for m in names[1:]))
+    aligned = {}
+    for m in names:
+        mixtures, table = scores[m]
+        keep = [i for i, n in enumerate(mixtures) if n in shared]
+        order = sorted(keep, key=lambda i: mixtures[i])
+        aligned[m] = table[:, order].mean(0)
+    return compare_pairs(aligned, alpha=alpha)
 
 
 def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = ()) -> list[Row]:
@@ -78,30 +134,43 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
     by_model: dict[str, list[StoredRun]] = {}
     for run in latest_runs(runs):
         by_model.setdefault(run.model, []).append(run)
+    set_names = sorted({s for r in runs for s in r.payload["sets"]}, key=lambda s: (s != "test", s))
+    for set_name in set_names:
+        si, sd = per_mixture_scores(runs, set_name), per_mixture_scores(runs, set_name, "sdri")
+        for model, model_runs in by_model.items():
+            per = [r.payload["sets"][set_name] for r in model_runs if set_name in r.payload["sets"]]
+            if not per or model not in si:
+                continue
+            ci, sdr_ci = _interval(si[model][1]), _interval(sd[model][1])
+            means = [s["si_sdri_mean"] for s in per]
+            rows[model].quality[set_name] = {
+                "si_sdri_mean": _mean(means), "si_sdri_low": ci[0], "si_sdri_high": ci[1],
+                "si_sdri_std": _std(means), "si_sdri_median": _mean([s["si_sdri_median"] for s in per]),
+                "sdri_mean": _mean([s["sdri_mean"] for s in per]), "sdri_low": sdr_ci[0], "sdri_high": sdr_ci[1],
+                "sdri_std": _std([s["sdri_mean"] for s in per]), "mixtures": per[0]["n"],
+            }
     for model, model_runs in by_model.items():
         row = rows[model]
-        set_names = sorted({s for r in model_runs for s in r.payload["sets"]}, key=lambda s: (s != "test", s))
-        for set_name in set_names:
-            per = [r.payload["sets"][set_name] for r in model_runs if set_name in r.payload["sets"]]
-            means = [s["si_sdri_mean"] for s in per]
-            sdri = [s["sdri_mean"] for s in per]
-            row.quality[set_name] = {
-                "si_sdri_mean": _mean(means), "si_sdri_std": _std(means),
-                "si_sdri_median": _mean([s["si_sdri_median"] for s in per]),
-                "sdri_mean": _mean(sdri), "sdri_std": _std(sdri), "mixtures": per[0]["n"],
-            }
-        row.params = _mean([r.payload["cost"]["params"] for r in model_runs])
-        row.macs_per_second = _mean([r.payload["cost"]["macs_per_second"] for r in model_runs])
-        row.rtf = _mean([r.payload["cost"]["rtf"] for r in model_runs])
-        row.peak_rss_mb = _mean([r.payload["cost"]["peak_rss_mb"] for r in model_runs])
-        cuda = [r.payload["cost"].get("peak_cuda_mb") for r in model_runs]
+        costs = [r.payload["cost"] for r in model_runs]
+        row.params = _mean([c["params"] for c in costs])
+        row.macs_per_second = _mean([c["macs_per_second"] for c in costs])
+        row.rtf = _mean([c["rtf"] for c in costs])
+        row.train_memory_mb = _mean([c.get("train_memory_mb") for c in costs])
+        cuda = [c.get("peak_cuda_mb") for c in costs]
         row.peak_cuda_mb = _mean(cuda) if any(c is not None for c in cuda) else None
         trained = [r.payload["train"] for r in model_runs]
         row.train_steps = _mean([t["steps"] for t in trained])
         row.train_seconds = _mean([t["seconds"] for t in trained])
+        row.eval_seconds = _mean([sum(v for k, v in r.payload["timing"].items() if k.startswith("evaluate_"))
+                                  for r in model_runs])
         if any(t["steps"] for t in trained):
+            row.train_examples = _mean([t.get("examples") for t in trained])
+            row.train_macs = _mean([t.get("macs") for t in trained])
             row.steps_per_second = _mean([t["steps_per_second"] for t in trained])
             row.audio_seconds_per_second = _mean([t["audio_seconds_per_second"] for t in trained])
+            row.clock_budget = any(t["stopped_by"] == "minutes" for t in trained)
+            slow = sum(t.get("slow_seconds", 0.0) for t in trained)
+            row.slow_fraction = slow / max(sum(t["seconds"] for t in trained), 1e-9)
     finished_at = {(r.model, r.seed): r.finished_at for r in latest_runs(runs)}
     for failure in failures:
         if finished_at.get((failure.model, failure.seed), -math.inf) > failure.failed_at:
@@ -109,6 +178,10 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
         cfg = failure.payload.get("config", {})
         row = rows.setdefault(failure.model, Row(failure.model, cfg.get("family", "?"), "failed"))
         row.errors.append(f"seed {failure.seed}: {failure.error}")
+    ranked = [r.model for r in rows.values() if r.kind == "model" and "test" in r.quality]
+    means = {m: rows[m].quality["test"]["si_sdri_mean"] for m in ranked}
+    for model, rank in rank_ranges(means, pairwise_tests(runs, "test", ranked)).items():
+        rows[model].rank = rank
 
     def quality(row: Row) -> float:
         value = row.quality.get("test", {}).get("si_sdri_mean", math.nan)
@@ -116,6 +189,13 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
 
     order = {"oracle": 0, "model": 1, "baseline": 2, "failed": 3}
     return sorted(rows.values(), key=lambda r: (order[r.kind], -quality(r), r.model))
+
+
+def _interval(scores: np.ndarray) -> tuple[float, float]:
+    if scores.size == 0 or not np.isfinite(scores).all():
+        return math.nan, math.nan
+    ci = bootstrap_interval(scores if scores.shape[0] > 1 else scores[0])
+    return ci.low, ci.high
 
 
 # -- presentation ------------------------------------------------------------------------
@@ -129,29 +209,57 @@ def format_value(value: float | None, digits: int = 2, spread: float | None = No
     return text
 
 
-def _si(value: float, unit: str = "") -> str:
+def format_interval(low: float | None, high: float | None, digits: int = 2) -> str:
+    """``[1.55, 2.07]`` or ``-``."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "-"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_rank(rank: tuple[int, int] | None) -> str:
+    """``2`` or ``1-3`` (models that cannot be told apart share a range); ``-`` for brackets."""
+    if rank is None:
+        return "-"
+    return str(rank[0]) if rank[0] == rank[1] else f"{rank[0]}-{rank[1]}"
+
+
+def _si(value: float | None, unit: str = "") -> str:
     if value is None or math.isnan(value):
         return "-"
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= factor:
             return f"{value / factor:.2f} {prefix}{unit}".rstrip()
     return f"{value:.0f} {unit}".rstrip()
 
 
-COLUMNS = ("model", "kind", "seeds", "SI-SDRi (dB)", "median", "SDRi (dB)", "params", "MACs/s",
-           "train steps/s", "RTF", "peak MB", "note")
+COLUMNS = ("rank", "model", "kind", "seeds", "SI-SDRi (dB)", "95% interval", "median", "SDRi (dB)", "params",
+           "MACs/s", "train MACs", "steps", "train s", "eval s", "RTF", "train MB", "note")
+
+
+def notes(row: Row) -> list[str]:
+    """Flags a reader must see: a clock budget, training slowed by contention, errors."""
+    out = []
+    if row.clock_budget:
+        out.append("clock budget: steps depend on the machine")
+    if row.slow_fraction >= SLOW_NOTE_FRACTION:
+        out.append(f"{100 * row.slow_fraction:.0f}% of training slowed by contention")
+    return out + row.errors
 
 
 def _cells(row: Row, extra_sets: Sequence[str]) -> list[str]:
     q = row.quality.get("test", {})
-    cells = [row.model, row.kind, ",".join(map(str, row.seeds)) or "-",
-             format_value(q.get("si_sdri_mean"), 2, q.get("si_sdri_std")), format_value(q.get("si_sdri_median")),
+    memory = row.train_memory_mb if row.peak_cuda_mb is None else row.peak_cuda_mb
+    cells = [format_rank(row.rank), row.model, row.kind, str(len(row.seeds)) if row.seeds else "-",
+             format_value(q.get("si_sdri_mean"), 2, q.get("si_sdri_std")),
+             format_interval(q.get("si_sdri_low"), q.get("si_sdri_high")), format_value(q.get("si_sdri_median")),
              format_value(q.get("sdri_mean"), 2, q.get("sdri_std")), _si(row.params), _si(row.macs_per_second),
-             format_value(row.steps_per_second), format_value(row.rtf, 4),
-             format_value(row.peak_rss_mb if row.peak_cuda_mb is None else row.peak_cuda_mb, 0)]
+             _si(row.train_macs), format_value(row.train_steps, 0), format_value(row.train_seconds, 0),
+             format_value(row.eval_seconds, 0), format_value(row.rtf, 4), format_value(memory, 0)]
     for name in extra_sets:
-        cells.append(format_value(row.quality.get(name, {}).get("si_sdri_mean")))
-    cells.append(" | ".join(row.errors))
+        e = row.quality.get(name, {})
+        interval = format_interval(e.get("si_sdri_low"), e.get("si_sdri_high"))
+        cells.append(format_value(e.get("si_sdri_mean")) + (f" {interval}" if interval != "-" else ""))
+    cells.append(" | ".join(notes(row)))
     return cells
 
 
@@ -190,23 +298,28 @@ def records(rows: Sequence[Row], suite: str = "") -> list[dict[str, Any]]:
     out = []
     for row in rows:
         rec: dict[str, Any] = {"suite": suite, "model": row.model, "family": row.family, "kind": row.kind,
-                               "seeds": " ".join(map(str, row.seeds))}
+                               "rank_best": row.rank[0] if row.rank else None,
+                               "rank_worst": row.rank[1] if row.rank else None,
+                               "seeds": len(row.seeds), "seed_ids": " ".join(map(str, row.seeds))}
         for set_name in ["test", *extra]:
             q = row.quality.get(set_name, {})
             prefix = "" if set_name == "test" else f"{set_name}_"
-            for key in ("si_sdri_mean", "si_sdri_std", "si_sdri_median", "sdri_mean", "sdri_std", "mixtures"):
+            for key in ("si_sdri_mean", "si_sdri_low", "si_sdri_high", "si_sdri_std", "si_sdri_median",
+                        "sdri_mean", "sdri_low", "sdri_high", "sdri_std", "mixtures"):
                 rec[prefix + key] = q.get(key)
-        rec.update(params=row.params, macs_per_second=row.macs_per_second, train_steps=row.train_steps,
-                   train_seconds=row.train_seconds, steps_per_second=row.steps_per_second,
-                   audio_seconds_per_second=row.audio_seconds_per_second, rtf=row.rtf,
-                   peak_rss_mb=row.peak_rss_mb, peak_cuda_mb=row.peak_cuda_mb, errors=" | ".join(row.errors))
+        rec.update(params=row.params, macs_per_second=row.macs_per_second, train_macs=row.train_macs,
+                   train_examples=row.train_examples, train_steps=row.train_steps,
+                   train_seconds=row.train_seconds, eval_seconds=row.eval_seconds,
+                   steps_per_second=row.steps_per_second, audio_seconds_per_second=row.audio_seconds_per_second,
+                   rtf=row.rtf, train_memory_mb=row.train_memory_mb, peak_cuda_mb=row.peak_cuda_mb,
+                   clock_budget=row.clock_budget, slow_fraction=row.slow_fraction, notes=" | ".join(notes(row)))
         out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in _ints(rec).items()})
     return out
 
 
 def _ints(rec: dict[str, Any]) -> dict[str, Any]:
-    """Integral floats (parameter counts, steps) as ints."""
-    for key in ("params", "train_steps"):
+    """Integral floats (parameter counts, steps, examples) as ints."""
+    for key in ("params", "train_steps", "train_examples"):
         value = rec.get(key)
         if isinstance(value, float) and not math.isnan(value) and value.is_integer():
             rec[key] = int(value)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SeparenaError
-from .executor import RunOutcome
+from .executor import RegistryRecipe, RunOutcome
 from .runs import DataCache, RunConfig
 
 __all__ = ["RAY_INSTALL_HINT", "RayExecutor", "RegistryRecipe", "require_ray"]
@@ -53,40 +53,6 @@ def require_ray() -> Any:
         raise SeparenaError(f"--executor ray: ray is not installed; expected it installed ({RAY_INSTALL_HINT})") \
             from None
     return ray
-
-
-@dataclass(frozen=True)
-class RegistryRecipe:
-    """How a worker rebuilds the driver's registry: plain data, paths made absolute."""
-
-    entry_points: bool = True
-    plugins: tuple[str, ...] = ()
-    registry_files: tuple[str, ...] = ()
-    core_registry: bool = True
-
-    @classmethod
-    def of(cls, *, entry_points: bool = True, plugins: Sequence[str] = (),
-           registry_files: Sequence[str | os.PathLike[str]] = (), core_registry: bool = True,
-           environment: bool = False) -> RegistryRecipe:
-        """A recipe with ``.py`` plugin files and registry files made absolute.
-
-        ``environment=True`` adds ``SEPARENA_PLUGINS`` and ``SEPARENA_REGISTRY`` first, as
-        :func:`separena.default_registry` does, so workers need not share the driver's environment.
-        """
-        from ..registry import ENV_PLUGINS, ENV_REGISTRY, _env_list
-
-        plugins, files = list(plugins), [str(f) for f in registry_files]
-        if environment:
-            plugins = _env_list(ENV_PLUGINS, ",") + plugins
-            files = _env_list(ENV_REGISTRY, os.pathsep) + files
-        plugins = [str(Path(p).resolve()) if p.endswith(".py") or os.sep in p else p for p in plugins]
-        return cls(entry_points, tuple(plugins), tuple(str(Path(f).resolve()) for f in files), core_registry)
-
-    def build(self) -> Any:
-        from ..registry import Registry
-
-        return Registry(entry_points=self.entry_points, plugins=self.plugins, registry_files=self.registry_files,
-                        core_registry=self.core_registry)
 
 
 # -- the worker side -----------------------------------------------------------------------

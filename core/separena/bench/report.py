@@ -1,40 +1,54 @@
 """``separena report``: the stored leaderboard as Markdown, CSV, JSON and a static HTML page.
 
-The output folder is portable: plots are PNG files beside ``index.html``, the example audio
-is copied in, and every link is relative.
+Besides the tables (intervals and rank ranges included), the report says whether the ranking
+holds: Kendall's tau between the rankings of the same models on two test sets, two seeds, or
+two suites of the same data, with the pairs that swap. The HTML page adds plots (quality vs
+cost, learning curves), a pairwise matrix of win rates and significance, and spectrograms
+beside the audio players. The output folder is portable: images are PNG files beside
+``index.html``, the example audio is copied in, and every link is relative.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import json
 import math
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import Row, latest_runs, leaderboard, records, table_cells
+from .leaderboard import Row, format_rank, latest_runs, leaderboard, pairwise_tests, records, table_cells
+from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
-__all__ = ["write_report", "SuiteReport", "collect"]
+__all__ = ["write_report", "SuiteReport", "collect", "Agreement", "ranking_agreements"]
 
 
 class SuiteReport:
-    """One suite's leaderboard rows and the runs behind them."""
+    """One suite's leaderboard rows, the runs behind them and the pairwise tests on its test set."""
 
     def __init__(self, name: str, runs: list[StoredRun], rows: list[Row]) -> None:
         self.name, self.runs, self.rows = name, runs, rows
+        models = [r.model for r in rows if r.kind == "model" and "test" in r.quality]
+        self.pairs: list[PairTest] = pairwise_tests(runs, "test", models)
+
+    @property
+    def data_name(self) -> str:
+        return self.runs[-1].payload["config"]["data_name"] if self.runs else ""
 
     @property
     def summary(self) -> str:
         if not self.runs:
             return "no finished runs yet"
         cfg = self.runs[-1].payload["config"]
-        budget = ", ".join(f"{k} {v}" for k, v in cfg["budget"].items() if v is not None)
+        budget = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in cfg["budget"].items() if v is not None)
         return (f"data {cfg['data_name']} at {cfg['sample_rate']} Hz, {cfg['segment_seconds']:g}-s crops; "
                 f"budget per model and seed: {budget}; code {cfg['code_version'].split('/')[0]}")
 
@@ -53,6 +67,53 @@ def collect(store: ResultStore, suites: Sequence[str] | None = None) -> list[Sui
     return out
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How well two rankings of the same models agree."""
+
+    what: str  # which two rankings, e.g. "speech-quick: test vs real-dev"
+    result: RankAgreement
+
+    def line(self) -> str:
+        r = self.result
+        swaps = ", ".join(f"{a} > {b}" for a, b in r.swapped) or "none"
+        return (f"{self.what}: Kendall's tau {r.tau:.2f} over {r.n} models (p {r.p_value:.3f}); "
+                f"pairs that swap (order in the first): {swaps}")
+
+
+def _model_means(runs: Sequence[StoredRun], set_name: str, seed: int | None = None) -> dict[str, float]:
+    """Mean SI-SDRi per trained model on one set (one seed, or averaged over seeds)."""
+    values: dict[str, list[float]] = {}
+    for run in latest_runs(runs):
+        if (seed is None or run.seed == seed) and run.payload["config"]["family"] not in BRACKETS \
+                and set_name in run.payload["sets"]:
+            values.setdefault(run.model, []).append(run.payload["sets"][set_name]["si_sdri_mean"])
+    return {m: sum(v) / len(v) for m, v in values.items()}
+
+
+def ranking_agreements(reports: Sequence[SuiteReport]) -> list[Agreement]:
+    """Kendall's tau between rankings that should agree: ``test`` against each other test set of a
+    suite, seed against seed, and two suites built on the same data (e.g. two budgets)."""
+    out = []
+    for rep in reports:
+        test = _model_means(rep.runs, "test")
+        for set_name in sorted({s for r in rep.runs for s in r.payload["sets"]} - {"test"}):
+            out.append(Agreement(f"{rep.name}: test vs {set_name}",
+                                 rank_agreement(test, _model_means(rep.runs, set_name))))
+        seeds = sorted({r.seed for r in rep.runs if r.payload["config"]["family"] not in BRACKETS})
+        for i, a in enumerate(seeds):
+            for b in seeds[i + 1:]:
+                out.append(Agreement(f"{rep.name}: seed {a} vs seed {b} (test)",
+                                     rank_agreement(_model_means(rep.runs, "test", a),
+                                                    _model_means(rep.runs, "test", b))))
+    for i, a in enumerate(reports):
+        for b in reports[i + 1:]:
+            if a.data_name and a.data_name == b.data_name:
+                out.append(Agreement(f"{a.name} vs {b.name} (test, same data)",
+                                     rank_agreement(_model_means(a.runs, "test"), _model_means(b.runs, "test"))))
+    return [a for a in out if a.result.n >= 2]
+
+
 def write_report(store: ResultStore, out_dir: str | Path, suites: Sequence[str] | None = None) -> list[Path]:
     """Write ``leaderboard.md``, ``.csv``, ``.json`` and ``index.html`` (with plots and audio).
 
@@ -61,15 +122,31 @@ def write_report(store: ResultStore, out_dir: str | Path, suites: Sequence[str] 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reports = collect(store, suites)
-    written = [_write_markdown(out, reports), _write_csv(out, reports), _write_json(out, reports)]
+    agreements = ranking_agreements(reports)
+    written = [_write_markdown(out, reports, agreements), _write_csv(out, reports),
+               _write_json(out, reports, agreements)]
     plots = {r.name: _plots(out, r) for r in reports}
     audio = {r.name: _copy_audio(out, store.artifacts_dir, r) for r in reports}
-    written.append(_write_html(out, reports, plots, audio))
+    written.append(_write_html(out, reports, plots, audio, agreements))
     return written
 
 
 # -- text formats ------------------------------------------------------------------------
-def _write_markdown(out: Path, reports: list[SuiteReport]) -> Path:
+LEGEND = ("rank: range of ranks among the models on the test set, from pairwise Wilcoxon signed-rank tests on "
+          "the same mixtures (Holm-corrected, 5 %); models that cannot be told apart share a range. SI-SDRi and "
+          "SDRi: mean over the test mixtures (± the standard deviation over seeds, if several); 95 % interval: "
+          "bootstrap over mixtures (and seeds). median: of the per-mixture SI-SDRi. MACs/s: inference MACs per "
+          "second of audio; train MACs: training compute spent (3x the forward MACs per mixture seen); train s / "
+          "eval s: wall clock of training and of evaluating every test set; RTF: inference seconds per audio "
+          "second at batch 1; train MB: tensors saved for backward in one training step plus weights, gradients "
+          "and Adam state (CUDA peak on a GPU).")
+
+
+def _seed_line(rows: Sequence[Row]) -> str:
+    return "seeds: " + "; ".join(f"{r.model} {', '.join(map(str, r.seeds))}" for r in rows if r.seeds)
+
+
+def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement]) -> Path:
     lines = ["# separena leaderboard", ""]
     for rep in reports:
         lines += [f"## {rep.name}", "", rep.summary, ""]
@@ -77,9 +154,14 @@ def _write_markdown(out: Path, reports: list[SuiteReport]) -> Path:
         lines.append("| " + " | ".join(header) + " |")
         lines.append("| " + " | ".join("---" if h in ("model", "kind", "note") else "---:" for h in header) + " |")
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells]
-        lines += ["", "SI-SDRi and SDRi: mean over the test mixtures, ± the standard deviation over seeds; "
-                  "median: of the per-mixture SI-SDRi. MACs per second of audio; RTF: inference seconds per "
-                  "audio second; peak MB: RSS growth during the run (CUDA peak on GPU).", ""]
+        lines += ["", LEGEND, "", _seed_line(rep.rows), ""]
+        significant = [p for p in rep.pairs if p.significant]
+        if rep.pairs:
+            lines += [f"Significant differences on test: {len(significant)} of {len(rep.pairs)} pairs"
+                      + (": " + "; ".join(f"{p.a} vs {p.b} {p.mean_difference:+.2f} dB (p {p.p_adjusted:.3g})"
+                                          for p in significant) if significant else ""), ""]
+    if agreements:
+        lines += ["## Does the ranking hold?", ""] + [f"- {a.line()}" for a in agreements] + [""]
     path = out / "leaderboard.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -98,8 +180,17 @@ def _write_csv(out: Path, reports: list[SuiteReport]) -> Path:
     return path
 
 
-def _write_json(out: Path, reports: list[SuiteReport]) -> Path:
-    doc = {"suites": {rep.name: {"summary": rep.summary, "rows": records(rep.rows, rep.name)} for rep in reports}}
+def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement]) -> Path:
+    def finite(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+
+    doc = {"suites": {rep.name: {"summary": rep.summary, "rows": records(rep.rows, rep.name),
+                                 "pairs": [{**dataclasses.asdict(p), "mean_difference": finite(p.mean_difference),
+                                            "p_value": finite(p.p_value), "p_adjusted": finite(p.p_adjusted)}
+                                           for p in rep.pairs]}
+                      for rep in reports},
+           "agreements": [{"what": a.what, "tau": finite(a.result.tau), "p_value": finite(a.result.p_value),
+                           "n": a.result.n, "swapped": [list(p) for p in a.result.swapped]} for a in agreements]}
     path = out / "leaderboard.json"
     path.write_text(json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8")
     return path
@@ -124,7 +215,8 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
         for row in models:
             x, q = getattr(row, attr), row.quality["test"]
             if x and not math.isnan(x) and x > 0:
-                err = q["si_sdri_std"] if not math.isnan(q["si_sdri_std"]) else None
+                low, high = q.get("si_sdri_low", math.nan), q.get("si_sdri_high", math.nan)
+                err = [[q["si_sdri_mean"] - low], [high - q["si_sdri_mean"]]] if not math.isnan(low) else None
                 ax.errorbar([x], [q["si_sdri_mean"]], yerr=err, fmt="o", capsize=3)
                 ax.annotate(row.model, (x, q["si_sdri_mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
         for row in brackets:
@@ -158,12 +250,71 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
     fig.savefig(out / rel, dpi=100)
     plt.close(fig)
     made.append((rel, "training loss per step"))
+    curves = _curves(rep)
+    for key, label, slug in (("macs", "training compute (MACs)", "macs"), ("examples", "training mixtures seen",
+                                                                         "examples")):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for model, points in curves.items():
+            xs = [p[key] for p in points]
+            if all(x and x > 0 and math.isfinite(x) for x in xs):
+                ax.plot(xs, [p["si_sdri"] for p in points], marker="o", linewidth=1, markersize=3, label=model)
+        if ax.get_legend_handles_labels()[0]:
+            ax.set_xscale("log")
+            ax.legend(fontsize=7)
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"SI-SDRi on {CURVE_SET} subset (dB)")
+        ax.set_title(f"{rep.name}: learning curves")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        rel = f"plots/{rep.name}-curve-{slug}.png"
+        fig.savefig(out / rel, dpi=100)
+        plt.close(fig)
+        made.append((rel, f"learning curves: SI-SDRi vs {label}"))
     return made
 
 
+CURVE_SET = "validation"  # the learning curves score a fixed subset of the data's valid split
+
+
+def _curves(rep: SuiteReport) -> dict[str, list[dict[str, float]]]:
+    """Each trained model's learning curve, its seeds averaged point by point."""
+    by_model: dict[str, list[list[dict[str, float]]]] = {}
+    for run in sorted(latest_runs(rep.runs), key=lambda r: (r.model, r.seed)):
+        curve = run.payload["train"].get("curve") or []
+        if curve:
+            by_model.setdefault(run.model, []).append(curve)
+    out = {}
+    for model, curves in by_model.items():
+        n = min(len(c) for c in curves)
+        out[model] = [{k: sum(c[i][k] for c in curves) / len(curves) for k in ("macs", "examples", "si_sdri")}
+                      for i in range(n)]
+    return out
+
+
 # -- audio -------------------------------------------------------------------------------
+def _spectrogram(wav_path: Path, png_path: Path) -> None:
+    """A small log-magnitude spectrogram image of a wav file (written once)."""
+    if png_path.exists():
+        return
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import soundfile
+
+    audio, rate = soundfile.read(str(wav_path), dtype="float32", always_2d=True)
+    fig, ax = plt.subplots(figsize=(2.4, 1.1))
+    with np.errstate(divide="ignore"):  # digital silence: -inf dB, drawn as the floor colour
+        ax.specgram(audio.mean(1), NFFT=256, noverlap=192, Fs=rate, cmap="magma", vmin=-140, vmax=-20,
+                    scale="dB", mode="psd")
+    ax.set_axis_off()
+    fig.subplots_adjust(0, 0, 1, 1)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=80)
+    plt.close(fig)
+
+
 def _copy_audio(out: Path, artifacts: Path, rep: SuiteReport) -> dict[str, list[dict[str, Any]]]:
-    """Copy each model's saved examples (first seed's run) into the report; model -> examples."""
+    """Copy each model's saved examples (first seed's run) into the report, each with a spectrogram
+    image (``<wav>.png``); model -> examples."""
     by_model: dict[str, list[dict[str, Any]]] = {}
     for run in sorted(latest_runs(rep.runs), key=lambda r: r.seed):
         if run.model in by_model:
@@ -179,6 +330,7 @@ def _copy_audio(out: Path, artifacts: Path, rep: SuiteReport) -> dict[str, list[
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(artifacts / p, target)
+                _spectrogram(target, out / f"{p}.png")
             kept.append(ex)
         by_model[run.model] = kept
     return by_model
@@ -189,11 +341,44 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1300px}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.oracle,tr.baseline{color:#666;background:#f6f6f6}
 tr.failed{color:#b00}.plots img{max-width:32%;margin-right:1%}audio{height:28px;width:220px}
-.example td{text-align:left;vertical-align:top}"""
+.example td{text-align:left;vertical-align:top}.player{display:inline-flex;align-items:center;gap:4px}
+img.spec{height:56px;width:122px}td.win{background:#dfd}td.loss{background:#fdd}td.tie{color:#666}"""
+
+
+def _pair_matrix(rep: SuiteReport) -> str:
+    """An HTML table: row model's win rate against the column model on the test mixtures, and
+    whether the difference is significant (Holm-corrected Wilcoxon signed-rank)."""
+    e = html.escape
+    models = [r.model for r in rep.rows if r.kind == "model" and "test" in r.quality]
+    lookup: dict[tuple[str, str], tuple[float, float, bool, float]] = {}
+    for p in rep.pairs:
+        lookup[(p.a, p.b)] = (p.win_rate, p.mean_difference, p.significant, p.p_adjusted)
+        lookup[(p.b, p.a)] = (1 - p.win_rate, -p.mean_difference, p.significant, p.p_adjusted)
+    if len(models) < 2:
+        return ""
+    parts = ["<h3>Pairwise comparison on test</h3>",
+             "<p>Cell: how often the row model beats the column model on the same test mixture, the mean "
+             "difference in dB, and <b>*</b> where the difference is significant (Wilcoxon signed-rank, "
+             "Holm-corrected, 5 %).</p>",
+             "<table class=\"pairs\"><thead><tr><th>row vs column</th>"
+             + "".join(f"<th>{e(m)}</th>" for m in models) + "</tr></thead><tbody>"]
+    for a in models:
+        cells = []
+        for b in models:
+            if a == b or (a, b) not in lookup:
+                cells.append("<td>-</td>")
+                continue
+            win, diff, significant, p_adj = lookup[(a, b)]
+            cls = ("win" if diff > 0 else "loss") if significant else "tie"
+            cells.append(f"<td class=\"{cls}\" title=\"p (Holm) = {p_adj:.3g}\">{100 * win:.0f}% "
+                         f"{diff:+.2f}{' *' if significant else ''}</td>")
+        parts.append(f"<tr><td>{e(a)}</td>{''.join(cells)}</tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
 
 
 def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tuple[str, str]]],
-                audio: dict[str, dict[str, list[dict[str, Any]]]]) -> Path:
+                audio: dict[str, dict[str, list[dict[str, Any]]]], agreements: Sequence[Agreement]) -> Path:
     e = html.escape
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<title>separena leaderboard</title>", f"<style>{_CSS}</style></head><body>",
@@ -205,6 +390,8 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
         for row, line in zip(rep.rows, cells):
             parts.append(f"<tr class=\"{row.kind}\">" + "".join(f"<td>{e(c)}</td>" for c in line) + "</tr>")
         parts.append("</tbody></table>")
+        parts.append(f"<p><small>{e(LEGEND)}<br>{e(_seed_line(rep.rows))}</small></p>")
+        parts.append(_pair_matrix(rep))
         parts.append("<div class=\"plots\">")
         for rel, caption in plots.get(rep.name, []):
             # data-loaded / data-failed make a broken image visible to a headless check
@@ -221,6 +408,10 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
                                  f"<td>{_players([ex['mix']])}</td><td>{_players(ex['estimates'])}</td>"
                                  f"<td>{_players(ex['references'])}</td></tr>")
             parts.append("</tbody></table>")
+    if agreements:
+        parts.append("<h2>Does the ranking hold?</h2><ul>")
+        parts += [f"<li>{e(a.line())}</li>" for a in agreements]
+        parts.append("</ul>")
     parts.append("</body></html>")
     path = out / "index.html"
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -228,4 +419,8 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
 
 
 def _players(paths: Sequence[str]) -> str:
-    return "<br>".join(f"<audio controls preload=\"none\" src=\"{html.escape(p)}\"></audio>" for p in paths)
+    """An audio player per wav with its spectrogram image (``<wav>.png``) beside it."""
+    return "<br>".join(f"<span class=\"player\"><img class=\"spec\" src=\"{html.escape(p)}.png\" "
+                       f"alt=\"spectrogram of {html.escape(p)}\" onload=\"this.dataset.loaded=this.naturalWidth\" "
+                       f"onerror=\"this.dataset.failed=1\"><audio controls preload=\"none\" "
+                       f"src=\"{html.escape(p)}\"></audio></span>" for p in paths)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import platform
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -23,22 +24,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import MixtureSet, SeparationData
+from ..cost import CudaPeakMemory, count_parameters, macs_per_second, real_time_factor, train_throughput
+from ..data import MixtureSet, SeparationData, TensorMixtureSet
 from ..errors import SeparenaError
 from ..metrics import bss_sdr, sdri
-from ..model import Separator, SeparatorOutput, separate
+from ..model import Separator
 from ..registry import Registry
 from ..specs import BRACKETS, Suite
-from ..train import evaluate, train
-from .cost import PeakMemory, count_parameters, macs_per_second, train_throughput
+from ..train import CURVE_MIXTURES, evaluate, file_sha256, load_checkpoint, save_checkpoint, train
 from .executor import Executor, LocalExecutor, RunOutcome
 from .runs import DataCache, RunConfig, code_version
-from .store import ResultStore
+from .store import ResultStore, StoredRun
 
-__all__ = ["run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult", "MAX_LOSS_POINTS"]
+__all__ = ["run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult", "load_run_weights", "MAX_LOSS_POINTS"]
 
 log = logging.getLogger(__name__)
 MAX_LOSS_POINTS = 2000  # per-step losses are averaged down to at most this many points
+RTF_MIXTURES = 4  # test mixtures timed one at a time for the real-time factor
 
 
 @dataclass
@@ -244,26 +246,25 @@ def _failure_payload(config: RunConfig, error: str) -> dict[str, Any]:
 
 
 # -- one run -----------------------------------------------------------------------------
-class _Recorder(Separator):
-    """Wraps a model for the core evaluator and keeps each estimate (for SDR and audio)."""
-
-    def __init__(self, inner: Separator) -> None:
-        super().__init__(n_src=inner.n_src, sample_rate=inner.sample_rate)
-        self.inner = inner
-        self.needs_references = inner.needs_references
-        self.estimates: list[Tensor] = []
-
-    def forward(self, mix: Tensor, references: Tensor | None = None) -> SeparatorOutput:
-        out = separate(self.inner, mix, references)
-        self.estimates.append(out.estimates.detach().float().cpu())
-        return out
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else :func:`platform.processor`."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
-def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *, progress: bool = False) -> RunOutcome:
+def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *, progress: bool = False,
+                on_step: Callable[[int, int | None, float], None] | None = None) -> RunOutcome:
     """Train and evaluate one run; every exception becomes a failed outcome with a one-line error.
 
     Sets torch to ``config.threads`` threads and deterministic algorithms for the run (CPU runs
-    are then bit-for-bit repeatable) and restores both afterwards.
+    are then bit-for-bit repeatable) and restores both afterwards. A trained model's final
+    weights are kept under ``<artifacts>/weights/`` (see :func:`load_run_weights`).
     """
     started = time.perf_counter()
     stage = "resolve"
@@ -283,12 +284,14 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             raise SeparenaError(f"dataset {config.dataset} built as {data.name}; expected {config.data_name} "
                                 "(the data changed since the run was planned)")
         stage = "train"
-        with PeakMemory(config.device) as memory:
+        with CudaPeakMemory(config.device) as cuda_memory:
             model, trained = train(model_config, data, config.budget_spec, segment_seconds=config.segment_seconds,
                                    seed=config.seed, device=config.device, progress=progress,
-                                   data_workers=config.data_workers)
+                                   data_workers=config.data_workers, curve_set=_head(data.valid, CURVE_MIXTURES, int(config.segment_seconds * config.sample_rate)),
+                                   on_step=on_step)
             timing["train"] = trained.seconds
             timing["train_data"] = trained.data_seconds
+            weights = _save_weights(model_config, model, config) if model_config.trainable else None
             stage = "evaluate"
             sets, examples = {}, {}
             for set_name, mixtures in data.test_sets().items():
@@ -300,24 +303,31 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
         t0 = time.perf_counter()
         throughput = train_throughput(trained.steps, trained.seconds, config.budget_spec.batch_size,
                                       config.segment_seconds)
-        test = sets.get("test") or next(iter(sets.values()))
+        rtf_set = data.test_sets()["test"]
+        probe = [rtf_set[i] for i in range(min(RTF_MIXTURES, len(rtf_set)))]
         cost = {
             "params": count_parameters(model),
             "macs_per_second": macs_per_second(model, data.n_src, config.device),
-            "peak_rss_mb": memory.rss_delta_mb,
-            "peak_cuda_mb": memory.cuda_peak_mb,
-            "rtf": test["rtf"],
+            "train_macs_per_example": trained.cost.macs_per_example if trained.cost else None,
+            "train_memory_mb": trained.cost.memory_mb if trained.cost else None,
+            "train_activation_mb": trained.cost.activation_mb if trained.cost else None,
+            "peak_cuda_mb": cuda_memory.mb,
+            "rtf": real_time_factor(model, [ex.mix for ex in probe], [ex.sources for ex in probe], config.device),
         }
         timing["cost"] = time.perf_counter() - t0
         losses, loss_steps = _decimate(trained.losses)
         payload = {
             "status": "ok", "run_hash": config.run_hash, "config": config.to_dict(),
             "wall_seconds": time.perf_counter() - started,
-            "train": {"steps": trained.steps, "seconds": trained.seconds, "stopped_by": trained.stopped_by,
+            "train": {"steps": trained.steps, "examples": trained.examples, "macs": trained.macs,
+                      "seconds": trained.seconds, "cpu_seconds": trained.cpu_seconds,
+                      "stopped_by": trained.stopped_by, "slow_seconds": trained.slow_seconds,
                       "steps_per_second": throughput.steps_per_second,
                       "audio_seconds_per_second": throughput.audio_seconds_per_second,
-                      "losses": losses, "loss_steps": loss_steps},
-            "sets": sets, "cost": cost, "examples": examples, "timing": timing,
+                      "losses": losses, "loss_steps": loss_steps, "curve": trained.curve},
+            "machine": {"cpu": cpu_model(), "threads": config.threads, "device": config.device,
+                        "load_average": trained.load_average},
+            "sets": sets, "cost": cost, "examples": examples, "timing": timing, "weights": weights,
         }
         return RunOutcome(config, ok=True, payload=payload)
     except Exception as exc:  # a plugin's bug costs only its own run
@@ -329,23 +339,56 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
         torch.use_deterministic_algorithms(deterministic)
 
 
+def _head(mixtures: MixtureSet, n: int, samples: int) -> TensorMixtureSet:
+    """The first ``samples`` of the first ``n`` mixtures of a set, in memory: the learning curve's
+    fixed subset, as long as a training crop (scored six times per run, it stays cheap)."""
+    items = [mixtures[i] for i in range(min(n, len(mixtures)))]
+    return TensorMixtureSet([ex.mix[..., :samples] for ex in items], [ex.sources[..., :samples] for ex in items],
+                            [ex.name for ex in items])
+
+
+def _save_weights(model_config: Any, model: Separator, config: RunConfig) -> dict[str, str] | None:
+    """Keep a trained run's final weights at ``weights/<run hash>.pt`` beside the artifacts."""
+    if not config.artifacts_dir:
+        return None
+    rel = Path("weights") / f"{config.run_hash[:16]}.pt"
+    path = save_checkpoint(Path(config.artifacts_dir) / rel, model_config, model, run_hash=config.run_hash,
+                           suite=config.suite, seed=config.seed)
+    return {"path": str(rel), "sha256": file_sha256(path)}
+
+
+def load_run_weights(store: ResultStore, run: StoredRun, registry: Registry, name: str | None = None,
+                     device: str = "cpu") -> tuple[Any, Separator]:
+    """The model of a stored run with its kept weights (``weights_only=True``, file digest checked).
+
+    Returns ``(model config, model)``. Raises a one-line :class:`SeparenaError` if the run kept
+    no weights (a model that is not trained, or a run from before weights were kept).
+    """
+    weights = run.payload.get("weights")
+    if not weights:
+        raise SeparenaError(f"run {run.run_hash[:12]} ({run.model}@{run.suite}:{run.seed}): kept no weights; "
+                            "expected a trained run from `separena bench` (models that are not trained need none)")
+    return load_checkpoint(store.artifacts_dir / weights["path"], registry, name=name, device=device,
+                           sha256=weights["sha256"])
+
+
 def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
                   timing: dict[str, float], progress: bool, data_cache: DataCache,
                   permutation_invariant: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Core evaluation (SI-SDR/SI-SDRi, RTF) plus SDRi and the saved examples of one set.
+    """Core evaluation (SI-SDR/SI-SDRi) plus SDRi and the saved examples of one set.
 
     Sources with fixed roles (music stems) are scored in order, speakers with the best permutation.
     """
     t0 = time.perf_counter()
-    recorder = _Recorder(model)
-    scores = evaluate(recorder, mixtures, device=config.device, progress=progress,
+    scores = evaluate(model, mixtures, device=config.device, progress=progress, keep_estimates=True,
                       description=f"evaluate {config.preset} {set_name}", permutation_invariant=permutation_invariant)
     timing[f"evaluate_{set_name}"] = time.perf_counter() - t0
     timing[f"forward_{set_name}"] = scores.seconds
+    estimates = scores.estimates or []
     t0 = time.perf_counter()
     improvements = []
     names = []
-    for i, estimate in enumerate(recorder.estimates):
+    for i, estimate in enumerate(estimates):
         ex = mixtures[i]
         names.append(ex.name)
         refs, mix = ex.sources.unsqueeze(0).float(), ex.mix.unsqueeze(0).float()
@@ -358,7 +401,7 @@ def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set
     t0 = time.perf_counter()
     saved = []
     if set_name == "test" and config.artifacts_dir and config.save_examples > 0:
-        saved = _save_examples(recorder.estimates, mixtures, config)
+        saved = _save_examples(estimates, mixtures, config)
     timing["artifacts"] = timing.get("artifacts", 0.0) + time.perf_counter() - t0
     per_example = scores.si_sdri.mean(1)
     result = {
@@ -367,7 +410,7 @@ def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set
         "si_sdri_mean": scores.mean, "si_sdri_median": per_example.median().item() if len(per_example) else math.nan,
         "sdri_mean": sdr_improvement.mean().item() if improvements else math.nan,
         "sdri_median": sdr_improvement.mean(1).median().item() if improvements else math.nan,
-        "rtf": scores.real_time_factor, "eval_seconds": scores.seconds, "audio_seconds": scores.audio_seconds,
+        "eval_seconds": scores.seconds, "audio_seconds": scores.audio_seconds,
     }
     return result, saved
 

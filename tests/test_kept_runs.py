@@ -1,0 +1,114 @@
+"""Runs in worker processes equal runs in this process; every trained run keeps its weights, and
+``separena runs`` / ``--run REF`` find and use them (through the command line, as a user would)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from separena.bench import ResultStore
+from separena.bench.leaderboard import leaderboard, records
+from separena.cli import main
+
+PLUGIN = Path(__file__).parent / "plugins" / "bench_tiny.py"
+
+
+def _write_registry(folder: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("bench_tiny_fixture", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_registry(folder)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "250"})
+
+
+@pytest.fixture(scope="module")
+def benched(tmp_path_factory) -> tuple[Path, Path]:
+    """The tiny-tones suite run with 2 worker processes, and again in this process."""
+    folder = tmp_path_factory.mktemp("kept")
+    registry = _write_registry(folder)
+    for jobs in (2, 1):
+        result = run("--plugin", PLUGIN, "--registry", registry, "bench", "--suite", "tiny-tones",
+                     "--store", folder / f"jobs{jobs}.sqlite", "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+        assert "0 failed" in result.output, result.output
+    return folder, registry
+
+
+def _quality(path: Path) -> list[dict]:
+    with ResultStore(path) as store:
+        rows = leaderboard(store.runs(suite="tiny-tones"))
+    keep = ("model", "rank_best", "rank_worst", "si_sdri_mean", "si_sdri_low", "sdri_mean", "train_steps",
+            "train_macs")
+    return [{k: r[k] for k in keep} for r in records(rows)]
+
+
+def test_worker_processes_give_the_same_numbers_as_this_process(benched) -> None:
+    folder, _ = benched
+    assert _quality(folder / "jobs2.sqlite") == _quality(folder / "jobs1.sqlite")
+
+
+def test_runs_lists_each_run_with_its_ref_and_weights(benched) -> None:
+    folder, registry = benched
+    result = run("--plugin", PLUGIN, "--registry", registry, "runs", "tiny-net*", "--store", folder / "jobs2.sqlite")
+    assert result.exit_code == 0, result.output
+    for ref in ("tiny-net@tiny-tones:0", "tiny-net@tiny-tones:1", "tiny-net-wide@tiny-tones:1"):
+        assert ref in result.output
+    assert "oracle" not in result.output and result.output.count("yes") == 4
+
+
+def test_separate_and_evaluate_with_a_stored_run(benched, tmp_path) -> None:
+    folder, registry = benched
+    store = folder / "jobs2.sqlite"
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, 0.1 * np.sin(np.linspace(0, 2000, 4000)).astype("float32"), 8000, subtype="FLOAT")
+    common = ("--plugin", PLUGIN, "--registry", registry)
+    result = run(*common, "separate", "tiny-net", "--run", "tiny-net@tiny-tones:1", "--store", store, wav,
+                 "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+    with ResultStore(store) as s:
+        run_hash = s.resolve("tiny-net-wide@tiny-tones:0").run_hash
+    result = run(*common, "evaluate", "tiny-net-wide", "--run", run_hash[:10], "--store", store,
+                 "--suite", "tiny-tones")
+    assert result.exit_code == 0 and "SI-SDRi" in result.output, result.output
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("tiny-net@tiny-tones", "error: --run tiny-net@tiny-tones: 'tiny-net' has runs of seeds 0, 1 in suite "
+                            "'tiny-tones'; expected tiny-net@tiny-tones:SEED"),
+    ("tiny-net@tiny-tones:7", "error: --run tiny-net@tiny-tones:7: no seed 7 of 'tiny-net' in suite "
+                              "'tiny-tones'; expected one of 0, 1"),
+    ("zz", "error: --run zz: expected a run-hash prefix (4 or more hex digits) or MODEL@SUITE[:SEED], got 'zz'"),
+])
+def test_a_bad_run_ref_is_one_line(benched, ref, message) -> None:
+    folder, registry = benched
+    result = run("--plugin", PLUGIN, "--registry", registry, "separate", "tiny-net", "--run", ref, "--store",
+                 folder / "jobs2.sqlite", "missing.wav")
+    assert result.exit_code == 2 and result.output.strip() == message
+
+
+def test_modified_weights_are_refused(benched, tmp_path) -> None:
+    folder, registry = benched
+    store = folder / "jobs1.sqlite"
+    with ResultStore(store) as s:
+        run_ = s.resolve("tiny-net@tiny-tones:0")
+        assert json.dumps(run_.payload["weights"])  # recorded with the run
+        path = s.artifacts_dir / run_.payload["weights"]["path"]
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        result = run("--plugin", PLUGIN, "--registry", registry, "evaluate", "tiny-net", "--run",
+                     "tiny-net@tiny-tones:0", "--store", store, "--suite", "tiny-tones")
+        assert result.exit_code == 2, result.output
+        assert "not the file its run recorded; expected sha256" in result.output
+    finally:
+        path.write_bytes(original)
