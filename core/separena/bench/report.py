@@ -225,34 +225,17 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
                     fontsize=7, va="center", color="grey")
         if any(getattr(r, attr) and getattr(r, attr) > 0 for r in models):
             ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("SI-SDRi on test (dB)")
-        ax.set_title(f"{rep.name}: quality vs {label}")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        rel = f"plots/{rep.name}-quality-vs-{slug}.png"
-        fig.savefig(out / rel, dpi=100)
-        plt.close(fig)
-        made.append((rel, f"SI-SDRi vs {label}"))
+        made.append(_finish(fig, ax, out / f"plots/{rep.name}-quality-vs-{slug}.png", f"{rep.name}: quality vs {label}",
+                            label, "SI-SDRi on test (dB)", f"SI-SDRi vs {label}", legend=False))
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in sorted(latest_runs(rep.runs), key=lambda r: (r.model, r.seed)):
         t = run.payload["train"]
         if t["losses"]:
             ax.plot(t["loss_steps"], t["losses"], linewidth=0.8, label=f"{run.model} (seed {run.seed})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.set_title(f"{rep.name}: training loss")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    rel = f"plots/{rep.name}-losses.png"
-    fig.savefig(out / rel, dpi=100)
-    plt.close(fig)
-    made.append((rel, "training loss per step"))
+    made.append(_finish(fig, ax, out / f"plots/{rep.name}-losses.png", f"{rep.name}: training loss", "step",
+                        "training loss", "training loss per step"))
     curves = _curves(rep)
-    for key, label, slug in (("macs", "training compute (MACs)", "macs"), ("examples", "training mixtures seen",
-                                                                         "examples")):
+    for key, label in (("macs", "training compute (MACs)"), ("examples", "training mixtures seen")):
         fig, ax = plt.subplots(figsize=(6, 4))
         for model, points in curves.items():
             xs = [p[key] for p in points]
@@ -260,17 +243,26 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
                 ax.plot(xs, [p["si_sdri"] for p in points], marker="o", linewidth=1, markersize=3, label=model)
         if ax.get_legend_handles_labels()[0]:
             ax.set_xscale("log")
-            ax.legend(fontsize=7)
-        ax.set_xlabel(label)
-        ax.set_ylabel(f"SI-SDRi on {CURVE_SET} subset (dB)")
-        ax.set_title(f"{rep.name}: learning curves")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        rel = f"plots/{rep.name}-curve-{slug}.png"
-        fig.savefig(out / rel, dpi=100)
-        plt.close(fig)
-        made.append((rel, f"learning curves: SI-SDRi vs {label}"))
+        made.append(_finish(fig, ax, out / f"plots/{rep.name}-curve-{key}.png", f"{rep.name}: learning curves",
+                            label, f"SI-SDRi on {CURVE_SET} subset (dB)", f"learning curves: SI-SDRi vs {label}"))
     return made
+
+
+def _finish(fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str, caption: str,
+            legend: bool = True) -> tuple[str, str]:
+    """Label, save and close a plot; returns ``(path relative to the report, caption)``."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"{path.parent.name}/{path.name}", caption
 
 
 CURVE_SET = "validation"  # the learning curves score a fixed subset of the data's valid split
