@@ -196,15 +196,17 @@ class _Pace:
         rate = (steps - self.steps) / span
         share = (time.process_time() - self.cpu) / span / self.threads
         self.loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan)
-        starved = rate < SLOW_FACTOR * self.best or (self.threads == 1 and share < SLOW_FACTOR)
-        if starved and self.best > 0:
+        slow_rate = rate < SLOW_FACTOR * self.best
+        starved = self.threads == 1 and share < SLOW_FACTOR  # a 1-thread run off its core half the time
+        if (slow_rate or starved) and self.best > 0:
             self.result.slow_seconds += span
             if not self.warned:
                 self.warned = True
-                log.warning("train %s: %.2f steps/s over the last %.0f s, under half its best %.2f steps/s "
-                            "(CPU share %.0f%%, load average %.1f): another process competes for the cores; "
-                            "a step, example or compute budget keeps the result the same, only slower",
-                            self.name, rate, span, self.best, 100 * share, self.loads[-1])
+                why = (f"under half its best {self.best:.2f} steps/s" if slow_rate
+                       else f"with {100 * share:.0f}% of a core")
+                log.warning("train %s: %.2f steps/s over the last %.0f s, %s (CPU share %.0f%%, load average %.1f): "
+                            "another process competes for the cores; a step, example or compute budget keeps the "
+                            "result the same, only slower", self.name, rate, span, why, 100 * share, self.loads[-1])
         self.best = max(self.best, rate)
         self._mark(elapsed, steps)
 
