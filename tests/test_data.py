@@ -489,3 +489,33 @@ def test_background_cache_warmer_is_optional_and_interruptible() -> None:
     assert proc.poll() is not None and time.perf_counter() - t0 < 20
     speech._join(None)
     speech._stop(None)
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_the_cache_warmer_stops_promptly_when_started_with_sigint_ignored() -> None:
+    """As under `nohup make test &`: children inherit an ignored SIGINT."""
+    import subprocess
+    import sys
+    import time
+
+    from separena.data import speech
+
+    # a child that ignores SIGINT (what every child was there): SIGTERM after the grace stops it
+    deaf = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=_ignore_sigint)
+    t0 = time.perf_counter()
+    speech._stop(deaf)
+    assert deaf.poll() is not None and time.perf_counter() - t0 < speech.STOP_GRACE_SECONDS + 3
+    # the warmer's own code restores Ctrl-C, so SIGINT (and its clean-up) reaches it at once
+    code = speech.INTERRUPTIBLE + "import sys, time; print('ready', flush=True)\ntry:\n time.sleep(60)\n" \
+        "except KeyboardInterrupt:\n sys.exit(3)"
+    warmer = subprocess.Popen([sys.executable, "-c", code], preexec_fn=_ignore_sigint, stdout=subprocess.PIPE,
+                              text=True)
+    assert warmer.stdout.readline().strip() == "ready"
+    t0 = time.perf_counter()
+    speech._stop(warmer)
+    assert warmer.returncode == 3 and time.perf_counter() - t0 < speech.STOP_GRACE_SECONDS

@@ -644,12 +644,19 @@ def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: b
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     if (cache / f"real-speech-{real._pool_hash(files, sample_rate)}" / "meta.json").is_file():
         return None
-    code = ("import sys; from pathlib import Path; from separena.data import real; "
+    code = (INTERRUPTIBLE + "import sys; from pathlib import Path; from separena.data import real; "
             "sr, cache, dev = int(sys.argv[1]), sys.argv[2] or None, sys.argv[3] == '1'; "
             "real._pool_dir(sr, cache, Path('/'), 2); "
             "dev and real.build_real_dev(sample_rate=sr, cache_dir=cache)")
     return subprocess.Popen([sys.executable, "-c", code, str(sample_rate), str(cache_dir or ""), "1" if dev else "0"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# A process started with SIGINT ignored (`cmd &` in a non-interactive shell, nohup) passes that on
+# to its children, and Python then leaves SIGINT ignored: the warmer restores Ctrl-C first, so
+# that _stop's SIGINT reaches it and it removes its temporary folder.
+INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+STOP_GRACE_SECONDS = 5.0  # how long _stop waits after SIGINT, then after SIGTERM
 
 
 def _join(proc: subprocess.Popen | None) -> None:
@@ -661,17 +668,21 @@ def _join(proc: subprocess.Popen | None) -> None:
 
 
 def _stop(proc: subprocess.Popen | None) -> None:
-    """Interrupt a still-running cache warmer (it removes its temporary folder) and reap it."""
+    """Interrupt a still-running cache warmer (it removes its temporary folder) and reap it:
+    SIGINT, then SIGTERM, then SIGKILL, :data:`STOP_GRACE_SECONDS` apart."""
     if proc is None or proc.poll() is not None:
         return
     import signal
 
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    for send in (lambda: proc.send_signal(signal.SIGINT), proc.terminate):
+        send()
+        try:
+            proc.wait(timeout=STOP_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    proc.kill()
+    proc.wait()
 
 
 def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int = 600,
