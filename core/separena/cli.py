@@ -168,6 +168,29 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
     return suite, data
 
 
+def _eval_mixtures_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--eval-mixtures", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Score a fixed, seeded subset of N mixtures of each test set (default: all).")(fn)
+
+
+def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
+    """SI-SDRi of ``model`` on every test set of ``data`` (or a seeded subset of each), as a table."""
+    from .data import MixtureSubset
+    from .train import evaluate
+
+    table = Table(title=f"{title} on {data.name}")
+    for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
+        table.add_column(column)
+    for set_name, mixtures in data.test_sets().items():
+        scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
+        scores = evaluate(model, scored, device=device, description=f"evaluate {set_name}",
+                          permutation_invariant=data.permutation_invariant)
+        count = f"{len(scored)} of {len(mixtures)} (seeded subset)" if len(scored) < len(mixtures) else str(len(scored))
+        table.add_row(set_name, count, f"{scores.mean:.2f}", f"{scores.median:.2f}",
+                      f"{scores.real_time_factor:.4f}")
+    return table
+
+
 @main.command()
 @click.argument("name")
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True,
@@ -184,11 +207,12 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
                    "Default: 0 on the CPU, up to 8 on a GPU.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Checkpoint path (default runs/NAME/model.pt).")
+@_eval_mixtures_option
 @click.pass_context
 @_one_line_errors
 def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, examples: int | None,
           macs: float | None, minutes: float | None, seed: int, device: str, data_workers: int | None,
-          output: Path | None) -> None:
+          output: Path | None, eval_mixtures: int | None) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
 
     Under `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
@@ -223,11 +247,7 @@ def train(ctx: click.Context, name: str, suite_name: str, steps: int | None, exa
                   f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {output}")
-    for set_name, examples in data.test_sets().items():
-        scores = evaluate(model, examples, device=device, description=f"evaluate {set_name}",
-                          permutation_invariant=data.permutation_invariant)
-        console.print(f"{set_name}: SI-SDRi mean {scores.mean:.2f} dB, median {scores.median:.2f} dB "
-                      f"over {len(examples)} mixtures")
+    console.print(_score_table(config.name, model, data, device, eval_mixtures))
 
 
 def _weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,11 +263,14 @@ def _weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
-                   device: str) -> tuple[Any, Any]:
-    """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles."""
+                   device: str, data: Any = None) -> tuple[Any, Any]:
+    """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles
+    (fitted to ``data``'s sources and sample rate, as the benchmark fits them)."""
+    from .bench.runner import fitted_config
     from .train import load_checkpoint
 
-    config = registry.model_config(name)
+    config = fitted_config(registry, name, data.sample_rate, data.n_src) if data is not None \
+        else registry.model_config(name)
     if checkpoint is not None and run_ref is not None:
         raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
     if run_ref is not None:
@@ -271,26 +294,16 @@ def _trained_model(registry: Registry, name: str, checkpoint: Path | None, run_r
 @_weights_options
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@_eval_mixtures_option
 @click.pass_context
 @_one_line_errors
 def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
-             suite_name: str, device: str) -> None:
+             suite_name: str, device: str, eval_mixtures: int | None) -> None:
     """Evaluate model NAME on every test set of a suite's dataset."""
-    from .train import evaluate as evaluate_model
-
     registry = _registry(ctx)
-    config, model = _trained_model(registry, name, checkpoint, run_ref, store_path, device)
     _, data = _suite_data(registry, suite_name)
-    table = Table(title=f"{config.name} on {data.name}")
-    for column in ("set", "mixtures", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
-        table.add_column(column)
-    for set_name, examples in data.test_sets().items():
-        scores = evaluate_model(model, examples, device=device, description=f"evaluate {set_name}",
-                                permutation_invariant=data.permutation_invariant)
-        table.add_row(set_name, str(len(examples)), f"{scores.mean:.2f}", f"{scores.median:.2f}",
-                      f"{scores.real_time_factor:.4f}")
-    console.print(table)
-
+    config, model = _trained_model(registry, name, checkpoint, run_ref, store_path, device, data)
+    console.print(_score_table(config.name, model, data, device, eval_mixtures))
 
 @main.command()
 @click.argument("name")

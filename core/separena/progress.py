@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 __all__ = ["progress_bar"]
 
 
 def progress_bar(enabled: bool = True, *, transient: bool = True) -> Progress:
     """A rich progress bar on stderr (stdout stays for results); ``enabled=False`` shows nothing
-    but keeps the same calls working. ``transient`` bars vanish when done; data builds keep theirs
+    but keeps the same calls working. Each bar shows its elapsed time and, where it has a total,
+    an estimate of the time left. ``transient`` bars vanish when done; data builds keep theirs
     as a record of how long the build took."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=transient, disable=not enabled)
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=transient, disable=not enabled)

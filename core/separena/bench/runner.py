@@ -29,14 +29,15 @@ from ..data import MixtureSet, SeparationData, TensorMixtureSet
 from ..errors import SeparenaError
 from ..metrics import bss_sdr, sdri
 from ..model import Separator
-from ..registry import Registry
+from ..registry import ModelConfig, Registry
 from ..specs import BRACKETS, Suite
 from ..train import CURVE_MIXTURES, evaluate, file_sha256, load_checkpoint, save_checkpoint, train
 from .executor import Executor, LocalExecutor, RunOutcome
 from .runs import DataCache, RunConfig, code_version
 from .store import ResultStore, StoredRun
 
-__all__ = ["run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult", "load_run_weights", "MAX_LOSS_POINTS"]
+__all__ = ["run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult", "load_run_weights", "fitted_config",
+           "MAX_LOSS_POINTS"]
 
 log = logging.getLogger(__name__)
 MAX_LOSS_POINTS = 2000  # per-step losses are averaged down to at most this many points
@@ -81,6 +82,15 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
     return ordered + [m for m in selected if m not in brackets]
 
 
+def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | None) -> ModelConfig:
+    """The model config of ``name``; a bracket (oracle, baseline) takes the data's sample rate and
+    number of sources, so the same oracle presets bracket speech and music data."""
+    spec = registry.architectures.get(registry.preset(name).architecture)
+    if spec is None or spec.family not in BRACKETS:
+        return registry.model_config(name)
+    return registry.model_config(name, sample_rate=sample_rate, **({"n_src": n_src} if n_src else {}))
+
+
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
               device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3,
               n_src: int | None = None, threads: int = 1, data_workers: int = 0) -> list[RunConfig]:
@@ -92,9 +102,7 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
     configs = []
     for name in suite_models(registry, suite, models):
         try:
-            spec = registry.architectures.get(registry.preset(name).architecture)
-            fit = {"sample_rate": suite.sample_rate, **({"n_src": n_src} if n_src else {})}
-            model = registry.model_config(name, **(fit if spec is not None and spec.family in BRACKETS else {}))
+            model = fitted_config(registry, name, suite.sample_rate, n_src)
         except Exception as exc:  # unavailable plugin, bad preset, builder that fails to import
             preset = registry.preset(name)
             spec = registry.architectures.get(preset.architecture)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from torch import Tensor
 
-__all__ = ["Example", "MixtureSet", "TrainStream", "SeparationData", "TensorMixtureSet"]
+__all__ = ["Example", "MixtureSet", "TrainStream", "SeparationData", "TensorMixtureSet", "MixtureSubset"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,28 @@ class TensorMixtureSet:
 
     def __iter__(self) -> Iterator[Example]:
         return (self[i] for i in range(len(self)))
+
+
+class MixtureSubset:
+    """Some mixtures of a :class:`MixtureSet`, in the set's order (a view: nothing is copied).
+
+    ``MixtureSubset.seeded(mixtures, n, seed)`` draws a fixed subset, the same for a given seed
+    on every machine, so that a quick score is comparable across runs and models.
+    """
+
+    def __init__(self, mixtures: MixtureSet, indices: Sequence[int]) -> None:
+        self.mixtures, self.indices = mixtures, list(indices)
+
+    @classmethod
+    def seeded(cls, mixtures: MixtureSet, n: int, seed: int = 0) -> MixtureSubset:
+        """``n`` mixtures drawn without replacement under ``seed`` (all of them if ``n`` is larger)."""
+        import random
+
+        total = len(mixtures)
+        return cls(mixtures, sorted(random.Random(seed).sample(range(total), min(n, total))))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Example:
+        return self.mixtures[self.indices[index]]

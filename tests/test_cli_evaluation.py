@@ -1,0 +1,61 @@
+"""Scoring from the command line: bounded (a seeded subset, a time estimate) and fitted to the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from rich.progress import TimeRemainingColumn
+
+from separena.cli import main
+from separena.data import MixtureSubset
+from separena.data.tones import tones_2mix
+from separena.progress import progress_bar
+
+FOUR_STEMS = """
+suites:
+  four-tones:
+    dataset: tones-2mix
+    dataset_params: {n_src: 4, n_test: 6, test_seconds: 0.5}
+    sample_rate: 8000
+    budget: {steps: 2, batch_size: 2}
+    models: [mixture]
+"""
+
+
+def run(*args: object):
+    return CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def test_evaluate_fits_an_oracle_to_the_datas_sources(tmp_path: Path) -> None:
+    registry = tmp_path / "four.yaml"
+    registry.write_text(FOUR_STEMS)
+    result = run("--registry", registry, "evaluate", "oracle-irm", "--suite", "four-tones")
+    assert result.exit_code == 0, result.output
+    assert "test" in result.output and "6" in result.output
+
+
+def test_train_scores_a_seeded_subset_and_says_so(fixture_plugin, tmp_path: Path) -> None:
+    result = run("--plugin", fixture_plugin("good_minimal"), "--registry", _tones_suite(tmp_path), "train",
+                 "tiny-masker", "--suite", "tones", "--steps", "2", "--eval-mixtures", "3", "-o", tmp_path / "m.pt")
+    assert result.exit_code == 0, result.output
+    assert "3 of 8 (seeded subset)" in result.output
+
+
+def _tones_suite(tmp_path: Path) -> Path:
+    path = tmp_path / "tones.yaml"
+    path.write_text("suites:\n  tones:\n    dataset: tones-2mix\n    sample_rate: 8000\n    segment_seconds: 0.25\n"
+                    "    budget: {steps: 2, batch_size: 2}\n    models: [tiny-masker]\n")
+    return path
+
+
+def test_a_seeded_subset_is_fixed_and_ordered() -> None:
+    test = tones_2mix(n_test=8).test
+    a, b = MixtureSubset.seeded(test, 3, seed=0), MixtureSubset.seeded(test, 3, seed=0)
+    assert a.indices == b.indices == sorted(a.indices) and len(a) == 3
+    assert a[0].name == test[a.indices[0]].name
+    assert len(MixtureSubset.seeded(test, 99)) == 8
+
+
+def test_progress_bars_estimate_the_time_left() -> None:
+    assert any(isinstance(c, TimeRemainingColumn) for c in progress_bar(False).columns)
