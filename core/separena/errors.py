@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 __all__ = [
     "SeparenaError",
@@ -17,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "AudioFileError",
     "TrainingError",
+    "TrainingInterrupted",
     "did_you_mean",
 ]
 
@@ -79,3 +81,12 @@ class AudioFileError(SeparenaError):
 
 class TrainingError(SeparenaError):
     """Training stopped on purpose, e.g. on a non-finite loss."""
+
+
+class TrainingInterrupted(TrainingError):
+    """Training stopped by Ctrl-C (KeyboardInterrupt); the last weights were saved if a checkpoint
+    path was given. ``checkpoint`` is where (``None``: not saved), ``steps`` the steps taken."""
+
+    def __init__(self, message: str, *, checkpoint: Path | None = None, steps: int = 0) -> None:
+        self.checkpoint, self.steps = checkpoint, steps
+        super().__init__(message)
