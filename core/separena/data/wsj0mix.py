@@ -2,18 +2,21 @@
 
 ::
 
-    root/<split>/mix/<name>.wav        (LibriMix: mix_clean/ or mix_both/ instead of mix/)
+    root/<split>/<mix_dir>/<name>.wav  (mix/ for wsj0-2mix; LibriMix: mix_clean/, mix_both/, mix_single/)
     root/<split>/s1/<name>.wav
     root/<split>/s2/<name>.wav  ...    (one folder per source, s1 .. s<n_src>)
 
 Every file of a split has the same name in each folder and the same length (the "min"
-version of wsj0-2mix). :class:`Wsj0MixSet` reads lazily with :func:`read_wav`;
-:func:`write_mixture_set` writes any :class:`MixtureSet` in this layout.
+version of wsj0-2mix). The mixture folder is a parameter (default ``mix``, else ``mix_clean``;
+a noisy folder is only read when named). :class:`Wsj0MixSet` reads lazily with
+:func:`read_wav`; :func:`write_mixture_set` writes any :class:`MixtureSet` in this layout.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -26,30 +29,94 @@ from ..errors import AudioFileError, SeparenaError
 from . import Example, MixtureSet, SeparationData
 from .audio import audio_info, read_wav, write_wav
 
-__all__ = ["Wsj0MixSet", "CropTrainStream", "wsj0_2mix", "write_mixture_set", "MIX_DIRS"]
+__all__ = ["Wsj0MixSet", "CropTrainStream", "wsj0_2mix", "write_mixture_set", "MIX_DIRS", "DEFAULT_MIX_DIRS"]
 
-MIX_DIRS = ("mix", "mix_clean", "mix_both", "mix_single")  # first one present wins
+log = logging.getLogger(__name__)
+
+# LibriMix / WHAM! mixture folders and what they hold
+MIX_DIRS = {
+    "mix": "s1 + ... + s<n> (wsj0-2mix)",
+    "mix_clean": "s1 + s2 (LibriMix sep_clean)",
+    "mix_both": "s1 + s2 + noise (LibriMix sep_noisy)",
+    "mix_single": "s1 + noise (LibriMix enh_single, n_src=1)",
+}
+DEFAULT_MIX_DIRS = ("mix", "mix_clean")  # mix_dir=None: the first present; never a noisy folder
+NOISY_MIX_DIRS = ("mix_both", "mix_single")  # mixtures that are not the sum of the sources
+SUM_CHECK_FILES = 3  # mixtures checked against the sum of their sources when a set is opened
 
 
-def _find_mix_dir(split_dir: Path) -> Path:
-    for name in MIX_DIRS:
-        if (split_dir / name).is_dir():
-            return split_dir / name
+def _lsb_tolerance(n_src: int) -> float:
+    """Largest |mix - sum(sources)| that 16-bit files of exact sums can show: each of the
+    ``n_src + 1`` files is rounded by at most half a step of 2**-15; one full step each."""
+    return (n_src + 1) * 2.0 ** -15
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def resolve_mix_dir(split_dir: Path, mix_dir: str | None) -> str:
+    """The mixture folder of ``split_dir``: ``mix_dir`` if given (it must exist), else the
+    first of :data:`DEFAULT_MIX_DIRS` present. A split with only noisy folders is an error
+    that names them and how to ask for one."""
     if not split_dir.is_dir():
         raise SeparenaError(f"{split_dir}: no such split folder; expected <root>/<split>/mix/*.wav")
-    raise SeparenaError(f"{split_dir}: no mixture folder; expected one of {', '.join(MIX_DIRS)}")
+    found = _subfolders(split_dir)
+    if mix_dir is not None:
+        if not (split_dir / mix_dir).is_dir():
+            mixes = [f for f in found if f.startswith("mix")] or found
+            raise SeparenaError(f"{split_dir / mix_dir}: no such mixture folder; expected a folder of mixtures, "
+                                f"found {', '.join(mixes) or 'nothing'}")
+        return mix_dir
+    for name in DEFAULT_MIX_DIRS:
+        if (split_dir / name).is_dir():
+            return name
+    noisy = [f for f in found if f in MIX_DIRS]
+    if noisy:
+        asks = "; ".join(f"mix_dir={f!r} for {MIX_DIRS[f]}" for f in noisy)
+        raise SeparenaError(f"{split_dir}: no mix/ or mix_clean/ folder, only {', '.join(noisy)}; expected the "
+                            f"mixture folder named when it is not the clean sum: pass {asks}")
+    raise SeparenaError(f"{split_dir}: no mixture folder; expected mix/ (wsj0-2mix) or mix_clean/ (LibriMix), "
+                        f"found {', '.join(found) or 'nothing'}")
+
+
+def _wav_files(folder: Path) -> dict[str, str]:
+    """``{stem: file name}`` of the WAV files of ``folder``: ``.wav`` in any case; hidden files
+    (``._x.wav`` resource forks, ``.DS_Store``) are ignored. The same stem twice is an error."""
+    out: dict[str, str] = {}
+    for name in sorted(p.name for p in folder.iterdir()):
+        if name.startswith(".") or not name.lower().endswith(".wav") or len(name) <= 4:
+            continue
+        stem = name[:-4]
+        if stem in out:
+            raise SeparenaError(f"{folder}: {out[stem]} and {name} are the same recording twice; "
+                                f"expected one file per name")
+        out[stem] = name
+    return out
 
 
 class Wsj0MixSet:
-    """A :class:`MixtureSet` read lazily from ``root/<split>/{mix,s1,s2,...}/*.wav``.
+    """A :class:`MixtureSet` read lazily from ``root/<split>/{<mix_dir>,s1,s2,...}/*.wav``.
 
-    The file list is checked when the set is opened: every mixture must have a source file
-    of the same name in each ``s<k>`` folder (the error names the first missing file).
-    Lengths and rates are checked when an item is read.
+    When the set is opened the file lists are compared: every mixture must have a file of the
+    same name in each ``s<k>`` folder, and every source file a mixture (one-line error with how
+    many and the first, unless ``skip_unmatched``). Hidden files (``._x.wav``) are ignored and
+    ``.WAV`` counts as ``.wav``. The first :data:`SUM_CHECK_FILES` mixtures are checked to be
+    the sum of their sources (within 16-bit rounding) unless the folder holds noisy mixtures.
+    Lengths and rates of the other files are checked when an item is read.
 
     Args:
         root: dataset root; split: folder under it (e.g. ``"tt"``); sample_rate: expected
             rate of every file; n_src: number of source folders.
+        mix_dir: mixture folder (``"mix"``, ``"mix_clean"``, ``"mix_both"``, ``"mix_single"`` or
+            any other name); ``None``: ``mix`` or else ``mix_clean``, never a noisy one.
+        mix_is_sum: whether the mixtures must be the sum of the sources; ``None``: yes except
+            for ``mix_both`` and ``mix_single``.
+        skip_unmatched: read only the mixtures that have every source file and ignore source
+            files without a mixture, with a one-line warning, instead of refusing the split.
         mix_from_sources: return ``mix = sources.sum(0)`` instead of reading the mixture file
             (exact sums for generated sets whose files are 16-bit).
 
@@ -57,24 +124,87 @@ class Wsj0MixSet:
     """
 
     def __init__(self, root: str | os.PathLike[str], split: str, sample_rate: int, n_src: int = 2,
-                 *, mix_from_sources: bool = False) -> None:
+                 *, mix_dir: str | None = None, mix_is_sum: bool | None = None, skip_unmatched: bool = False,
+                 mix_from_sources: bool = False) -> None:
         self.root, self.split = Path(root), split
         self.sample_rate, self.n_src = int(sample_rate), int(n_src)
         self.mix_from_sources = mix_from_sources
         split_dir = self.root / split
-        self.mix_dir = _find_mix_dir(split_dir)
+        self.mix_dir_name = resolve_mix_dir(split_dir, mix_dir)
+        self.mix_dir = split_dir / self.mix_dir_name
+        if self.mix_dir_name == "mix_single" and self.n_src != 1:
+            raise SeparenaError(f"{self.mix_dir}: mix_single holds {MIX_DIRS['mix_single']}; "
+                                f"expected n_src=1, got {self.n_src}")
+        self.mix_is_sum = (self.mix_dir_name not in NOISY_MIX_DIRS) if mix_is_sum is None else bool(mix_is_sum)
         self.src_dirs = [split_dir / f"s{k + 1}" for k in range(self.n_src)]
         for d in self.src_dirs:
             if not d.is_dir():
                 raise SeparenaError(f"{d}: missing source folder; expected {self.n_src} folders s1..s{self.n_src}")
-        self.names = sorted(p.name for p in self.mix_dir.iterdir() if p.suffix.lower() == ".wav")
-        if not self.names:
+        mixes = _wav_files(self.mix_dir)
+        if not mixes:
             raise SeparenaError(f"{self.mix_dir}: no .wav mixtures; expected at least one")
-        for d in self.src_dirs:
-            present = {p.name for p in d.iterdir()}
-            for name in self.names:
-                if name not in present:
-                    raise AudioFileError(f"{d / name}: missing source file for mixture {self.mix_dir / name}")
+        sources = [_wav_files(d) for d in self.src_dirs]
+        stems = self._match(mixes, sources, skip_unmatched)
+        self.names = [mixes[s] for s in stems]  # mixture file names, sorted
+        self._src_names = [[files[s] for s in stems] for files in sources]
+        if self.mix_is_sum and not self.mix_from_sources:
+            for i in range(min(SUM_CHECK_FILES, len(self))):
+                self._check_sum(i)
+
+    def _match(self, mixes: dict[str, str], sources: list[dict[str, str]], skip_unmatched: bool) -> list[str]:
+        """Stems of the mixtures to read; a one-line error (or warning) when the lists differ."""
+        lacking = [(s, d) for s in mixes for d, files in zip(self.src_dirs, sources) if s not in files]
+        extra = [(d.name, files[s]) for d, files in zip(self.src_dirs, sources) for s in files if s not in mixes]
+        n_extra = sum(1 for folder, _ in extra if extra and folder == extra[0][0])  # in the first such folder
+        complete = [s for s in mixes if all(s in files for files in sources)]
+        n_lacking = len({s for s, _ in lacking})
+        split_dir = self.mix_dir.parent
+        if not skip_unmatched:
+            if lacking:
+                stem, d = lacking[0]
+                n_dir = sum(1 for _, dd in lacking if dd == d)
+                raise AudioFileError(f"{d / (stem + '.wav')}: missing source file for mixture {self.mix_dir / mixes[stem]} "
+                                     f"({n_dir} of {len(mixes)} mixtures lack a file in {d.name}/); expected the same "
+                                     f"names in {self.mix_dir.name}/ and s1..s{self.n_src}/ (skip_unmatched=True "
+                                     f"reads the {len(complete)} complete mixtures)")
+            if extra:
+                folder, name = extra[0]
+                raise SeparenaError(f"{split_dir}: {n_extra} source files in {folder}/ have no mixture in "
+                                    f"{self.mix_dir.name}/, first {folder}/{name}; expected the same names in {self.mix_dir.name}/ and "
+                                    f"s1..s{self.n_src}/ (skip_unmatched=True reads the {len(complete)} complete "
+                                    f"mixtures)")
+            return complete
+        if not complete:
+            raise SeparenaError(f"{split_dir}: none of the {len(mixes)} mixtures in {self.mix_dir.name}/ has all of "
+                                f"s1..s{self.n_src}/; expected files of the same names")
+        if lacking or extra:
+            parts = []
+            if lacking:
+                parts.append(f"{n_lacking} lack a source file, first {lacking[0][1].name}/{lacking[0][0]}.wav")
+            if extra:
+                parts.append(f"{n_extra} source files in {extra[0][0]}/ have no mixture, first {extra[0][0]}/{extra[0][1]}")
+            log.warning("%s: reading %d of %d mixtures in %s/ (skip_unmatched): %s", split_dir, len(complete),
+                        len(mixes), self.mix_dir.name, "; ".join(parts))
+        return complete
+
+    def _check_sum(self, index: int) -> None:
+        name = self.names[index]
+        mix = read_wav(self.mix_dir / name, self.sample_rate)
+        src = _stack_same_length([read_wav(d / n[index], self.sample_rate)
+                                  for d, n in zip(self.src_dirs, self._src_names)], self.src_dirs, name)
+        if src.shape[-1] != mix.shape[-1]:
+            raise AudioFileError(f"{self.mix_dir / name}: sources differ in length from the mixture; "
+                                 f"expected {mix.shape[0]} samples each, got {src.shape[-1]}")
+        residual = (mix.double() - src.double().sum(0))
+        worst, tol = float(residual.abs().max()), _lsb_tolerance(self.n_src)
+        if worst > tol:
+            power = float(mix.double().pow(2).sum())
+            rel = 10 * math.log10(max(float(residual.pow(2).sum()), 1e-30) / max(power, 1e-30))
+            terms = " + ".join(d.name for d in self.src_dirs)
+            raise SeparenaError(
+                f"{self.mix_dir / name}: the mixture is not the sum of its sources; expected "
+                f"max |mix - ({terms})| <= {tol:.1e} (16-bit rounding), got {worst:.3g} (residual {rel:.1f} dB "
+                f"relative to the mixture); a noisy mixture folder needs mix_dir= naming it or mix_is_sum=False")
 
     def __len__(self) -> int:
         return len(self.names)
@@ -82,19 +212,21 @@ class Wsj0MixSet:
     def __getitem__(self, index: int) -> Example:
         if not -len(self) <= index < len(self):
             raise IndexError(f"{self.split}: index {index} out of range for {len(self)} mixtures")
+        index %= len(self)
         name = self.names[index]
-        sources = [read_wav(d / name, self.sample_rate) for d in self.src_dirs]
+        sources = [read_wav(d / n[index], self.sample_rate) for d, n in zip(self.src_dirs, self._src_names)]
         lengths = {s.shape[0] for s in sources}
+        stem = name[:-4]
         if self.mix_from_sources:
             src = _stack_same_length(sources, self.src_dirs, name)
-            return Example(Path(name).stem, src.sum(0), src)
+            return Example(stem, src.sum(0), src)
         mix = read_wav(self.mix_dir / name, self.sample_rate)
         if lengths != {mix.shape[0]}:
             raise AudioFileError(
                 f"{self.mix_dir / name}: sources differ in length from the mixture; "
                 f"expected {mix.shape[0]} samples each, got {sorted(lengths)}"
             )
-        return Example(Path(name).stem, mix, torch.stack(sources))
+        return Example(stem, mix, torch.stack(sources))
 
     def __iter__(self) -> Iterator[Example]:
         return (self[i] for i in range(len(self)))
@@ -179,8 +311,29 @@ class CropTrainStream:
         return mixes, sources
 
 
+LIBRIMIX_SPLITS = ("train-360", "train-100", "dev", "test")
+
+
+def _missing_split(base: Path, split: str) -> SeparenaError:
+    """A one-line error for a split folder that is not there, listing what is, with the
+    arguments for LibriMix's split names when its folders are there."""
+    found = _subfolders(base)
+    msg = (f"wsj0-2mix: no split folder {split!r} under {base}; found {', '.join(found) or 'nothing'}; "
+           f"expected train_split, valid_split and test_split to name folders of the root")
+    libri = [f for f in LIBRIMIX_SPLITS if f in found]
+    if libri:
+        train = "train-360" if "train-360" in found else "train-100" if "train-100" in found else "test"
+        valid = "dev" if "dev" in found else "test"
+        test = "test" if "test" in found else valid
+        msg += (f" (LibriMix layout: pass train_split={train!r}, valid_split={valid!r}, test_split={test!r}"
+                + (", or train-100 as the training split" if train == "train-360" and "train-100" in found else "")
+                + ")")
+    return SeparenaError(msg)
+
+
 def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split: str = "tr",
-              valid_split: str = "cv", test_split: str = "tt",
+              valid_split: str = "cv", test_split: str = "tt", mix_dir: str | None = None,
+              mix_is_sum: bool | None = None, skip_unmatched: bool = False,
               extra_tests: dict[str, str] | None = None) -> SeparationData:
     """The wsj0-2mix (or LibriMix) layout under ``root``: ``<split>/{mix,s1,s2}/*.wav``.
 
@@ -190,21 +343,38 @@ def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split
         n_src: number of sources (``s1`` .. ``s<n_src>``).
         train_split, valid_split, test_split: split folder names (LibriMix: ``train-360``,
             ``dev``, ``test``).
+        mix_dir: the mixture folder of every split: ``mix`` (wsj0-2mix), ``mix_clean`` (LibriMix,
+            clean), ``mix_both`` (LibriMix, noisy), ``mix_single`` (speaker 1 plus noise,
+            ``n_src=1``), or another name. ``None``: ``mix``, else ``mix_clean``. Any folder but
+            ``mix`` is part of the data name (``wsj0-2mix@<hash>+mix_clean``).
+        mix_is_sum: whether mixtures must be the sum of the sources (checked on the first 3 of
+            each split); ``None``: yes except for ``mix_both`` and ``mix_single``.
+        skip_unmatched: read only the mixtures that have all their source files, with a warning,
+            instead of refusing a split whose file lists differ.
         extra_tests: more named test sets, ``{name: split folder}``.
     """
     base = Path(root).expanduser()
     if not base.is_dir():
         raise SeparenaError(f"wsj0-2mix: root {str(base)!r} is not a folder; expected <root>/{test_split}/mix/*.wav")
-    train = Wsj0MixSet(base, train_split, sample_rate, n_src)
-    valid = Wsj0MixSet(base, valid_split, sample_rate, n_src)
-    test = Wsj0MixSet(base, test_split, sample_rate, n_src)
-    extras: Mapping[str, MixtureSet] = {
-        name: Wsj0MixSet(base, split, sample_rate, n_src) for name, split in (extra_tests or {}).items()
-    }
+    splits = (train_split, valid_split, test_split, *(extra_tests or {}).values())
+    for split in splits:
+        if not (base / split).is_dir():
+            raise _missing_split(base, split)
+    mix_dir = resolve_mix_dir(base / test_split, mix_dir)
+
+    def open_split(split: str) -> Wsj0MixSet:
+        return Wsj0MixSet(base, split, sample_rate, n_src, mix_dir=mix_dir, mix_is_sum=mix_is_sum,
+                          skip_unmatched=skip_unmatched)
+
+    train, valid, test = open_split(train_split), open_split(valid_split), open_split(test_split)
+    extras: Mapping[str, MixtureSet] = {name: open_split(split) for name, split in (extra_tests or {}).items()}
     digest = hashlib.sha256()
     for part in (str(base.resolve()), *(str(len(s)) + "".join(getattr(s, "names", [])) for s in (train, valid, test))):
         digest.update(part.encode())
+    if mix_dir != "mix":  # the name of a wsj0-2mix set (mix/) is what it was before the folder was a parameter
+        digest.update(f"mix_dir={mix_dir}".encode())
+    suffix = "" if mix_dir == "mix" else f"+{mix_dir}"
     return SeparationData(
-        name=f"wsj0-{n_src}mix@{digest.hexdigest()[:8]}", sample_rate=sample_rate, n_src=n_src,
+        name=f"wsj0-{n_src}mix@{digest.hexdigest()[:8]}{suffix}", sample_rate=sample_rate, n_src=n_src,
         train=CropTrainStream(train), valid=valid, test=test, extra_tests=dict(extras),
     )
