@@ -3,7 +3,9 @@
 Reads the dataset with the ``musdb`` package (imported only when this dataset is used):
 ``.stem.mp4`` files (MUSDB18; decoding needs ``ffmpeg``) or the WAV folders of MUSDB18-HQ
 (``is_wav``). Splits follow musdb's own: ``train`` is the training subset less its 14
-validation tracks, ``valid`` those tracks, ``test`` the 50 test tracks.
+validation tracks, ``valid`` those tracks, ``test`` the 50 test tracks. A folder in the same
+layout that holds none of musdb's validation tracks (other music) gets a seeded validation
+draw from ``train/`` instead (``valid_seed``), with a warning. Mono files are read as they are.
 
 Nothing is downloaded. On first use each track is averaged to mono, resampled to
 ``sample_rate``, cut into ``chunk_seconds`` pieces (the last, shorter piece of a track is
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import re
 import time
 from math import gcd
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CONVERTER_VERSION = "musdb18/1"
 MUSDB_SPLITS = {"train": ("train", "train"), "valid": ("train", "valid"), "test": ("test", None)}  # subset, split
+VALID_FRACTION = 14 / 100  # musdb's share of validation tracks in its training subset
 
 
 def _tracks(root: Path, is_wav: bool, split: str) -> list:
@@ -46,6 +50,27 @@ def _tracks(root: Path, is_wav: bool, split: str) -> list:
 
     subset, musdb_split = MUSDB_SPLITS[split]
     return list(musdb.DB(root=str(root), is_wav=is_wav, subsets=subset, split=musdb_split))
+
+
+def _split_tracks(root: Path, is_wav: bool, valid_seed: int) -> dict[str, list]:
+    """Tracks per split: musdb's own split, or, when ``root/train`` holds none of musdb's
+    validation tracks (a folder of other music in the same layout), a seeded draw of
+    :data:`VALID_FRACTION` of its tracks (at least one) as the validation split."""
+    tracks = {split: _tracks(root, is_wav, split) for split in MUSDB_SPLITS}
+    if tracks["valid"] or not tracks["train"]:
+        return tracks
+    train = sorted(tracks["train"], key=lambda t: t.name)
+    if len(train) < 2:
+        raise SeparenaError(f"musdb18: 1 track in {root / 'train'} and none of musdb's validation tracks; expected "
+                            f"at least 2 tracks to draw a validation split from")
+    n_valid = min(max(1, round(VALID_FRACTION * len(train))), len(train) - 1)
+    chosen = set(random.Random(valid_seed).sample(range(len(train)), n_valid))
+    tracks["valid"] = [t for i, t in enumerate(train) if i in chosen]
+    tracks["train"] = [t for i, t in enumerate(train) if i not in chosen]
+    log.warning("musdb18: none of musdb's validation tracks is in %s; valid = %d of its %d tracks, seeded "
+                "(valid_seed=%d): %s", root / "train", n_valid, len(train), valid_seed,
+                ", ".join(t.name for t in tracks["valid"]))
+    return tracks
 
 
 def _stems(track, sample_rate: int) -> np.ndarray:
@@ -56,7 +81,9 @@ def _stems(track, sample_rate: int) -> np.ndarray:
     g = gcd(sample_rate, rate)
     out = []
     for name in SOURCES:
-        audio = np.asarray(track.sources[name].audio, dtype=np.float64).mean(axis=1)  # [samples, ch] -> mono
+        audio = np.asarray(track.sources[name].audio, dtype=np.float64)
+        if audio.ndim == 2:  # [samples, channels] -> mono; a mono file is already [samples]
+            audio = audio.mean(axis=1)
         out.append(resample_poly(audio, sample_rate // g, rate // g) if rate != sample_rate else audio)
     length = min(len(x) for x in out)
     return np.stack([x[:length] for x in out]).astype(np.float32)
@@ -67,7 +94,7 @@ def _safe(name: str) -> str:
 
 
 def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, chunk_seconds: float = 10.0,
-            cache_dir: str | None = None, progress: bool = True) -> SeparationData:
+            cache_dir: str | None = None, progress: bool = True, valid_seed: int = 0) -> SeparationData:
     """MUSDB18 (or MUSDB18-HQ) under ``root``, converted once to mono 4-stem chunks.
 
     Args:
@@ -79,6 +106,9 @@ def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, 
         cache_dir: where converted audio is kept (default ``$SEPARENA_CACHE`` or
             ``~/.cache/separena``).
         progress: show a progress bar while converting.
+        valid_seed: seed of the validation draw when ``root/train`` holds none of musdb's
+            validation tracks (MUSDB18-HQ layout, other music): then 14 % of its tracks (at least
+            one) are drawn as ``valid``, with a warning that says which.
 
     Raises:
         SeparenaError: ``root`` is not a MUSDB18 folder, the ``musdb`` package is missing, or
@@ -96,7 +126,7 @@ def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, 
         is_wav = not any(base.glob("test/*.stem.mp4"))
     if not chunk_seconds > 0:
         raise SeparenaError(f"musdb18: bad chunk_seconds; expected > 0, got {chunk_seconds!r}")
-    tracks = {split: _tracks(base, is_wav, split) for split in MUSDB_SPLITS}
+    tracks = _split_tracks(base, is_wav, int(valid_seed))
     for split, found in tracks.items():
         if not found:
             kind = "track folders" if is_wav else ".stem.mp4 files"
