@@ -106,6 +106,11 @@ class MaskSeparator(Separator):
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        # Encoders with a minimum input length (the STFT's reflect padding) say so here with
+        # the model's sample rate, rather than through torch's "Padding size should be less".
+        check_length = getattr(self.encoder, "check_length", None)
+        if check_length is not None:
+            check_length(mix.shape[-1], self.sample_rate, type(self).__name__)
         rep = self.encoder(mix)  # [B, frames, freq]
         out = self.masker(rep)
         masks, embedding = out if isinstance(out, tuple) else (out, None)
