@@ -11,7 +11,10 @@ import contextlib
 import logging
 import math
 import os
+import re
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from torch import Tensor
 
 from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
-from .errors import CheckpointError, SeparenaError, TrainingError
+from .errors import CheckpointError, SeparenaError, TrainingError, TrainingInterrupted
 from .metrics import best_permutation, pairwise_si_sdr, si_sdr
 from .model import Separator, SeparatorOutput, separate
 from .progress import progress_bar
@@ -50,7 +53,8 @@ class TrainResult:
     cpu_seconds: float = 0.0  # CPU time of this process while training
     losses: list[float] = field(default_factory=list)  # loss per step
     stopped_by: str = "untrained"  # "steps", "examples", "macs", "minutes", or "untrained" (not trainable)
-    checkpoint: Path | None = None  # last checkpoint written
+    checkpoint: Path | None = None  # last checkpoint written (the fallback path if checkpoint_path failed)
+    checkpoint_note: str | None = None  # set when the weights went to a fallback path: why, and where
     batch_size: int = 0  # mixtures per step
     cost: TrainingCost | None = None  # measured training cost per step (trainable models)
     curve: list[dict[str, float]] = field(default_factory=list)  # learning-curve points (see train())
@@ -255,8 +259,20 @@ def train(
     the same; on a GPU the batches, not the model, otherwise set the pace). ``on_step(step,
     total, loss)`` is called after every step (``total`` is None for a budget of minutes only).
 
+    With ``checkpoint_path`` the weights are saved every ``checkpoint_every`` steps and at the
+    end. A finished training is always saved: if the final save fails with an :class:`OSError`
+    (the folder is a file or not writable, a folder exists at that path, ...), the weights go to
+    ``<cwd>/<model>-<YYYYmmdd-HHMMSS>.pt`` (or the system temp folder if the current one is not
+    writable), :attr:`TrainResult.checkpoint` is that path and :attr:`TrainResult.checkpoint_note`
+    says why, in one line, for the caller to show (it is ``None`` when the weights went where
+    asked). A failed periodic save does not stop training (later periodic saves are skipped).
+
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
-    a non-finite loss; the last good checkpoint (if any) is kept.
+    a non-finite loss; the last good checkpoint (if any) is kept. Ctrl-C (KeyboardInterrupt)
+    during training saves the last weights to ``checkpoint_path`` (if given, after at least one
+    step; rank 0 only; with the same fallback) and raises
+    :class:`~separena.errors.TrainingInterrupted`, whose one-line message says at which step it
+    stopped and where the weights are, with ``.checkpoint`` (``None``: not saved) and ``.steps``.
     """
     if data.sample_rate != config.params.get("sample_rate", data.sample_rate):
         raise SeparenaError(f"model {config.name!r} runs at {config.params['sample_rate']} Hz; "
@@ -304,7 +320,10 @@ def train(
     pace = _Pace(config.name, result)
     start = time.perf_counter()
     bar = progress_bar(progress and rank == 0)
-    with bar, contextlib.closing(batches):
+    periodic = result.checkpoint is not None  # periodic saves; off after the first that fails
+    on_interrupt = _SaveOnInterrupt(config, model, result, step_limit, start, lambda: paused,
+                                    saved_by_other_rank=bool(checkpoint_path) and rank != 0)
+    with on_interrupt, bar, contextlib.closing(batches):  # on Ctrl-C: bar and workers closed, then saved
         task = bar.add_task(f"train {config.name}", total=step_limit)
         while result.steps < max_steps:
             elapsed = time.perf_counter() - start - paused
@@ -340,7 +359,7 @@ def train(
                 raise TrainingError(
                     f"model {config.name!r}: loss became {global_loss.item()} at step {result.steps}; stopped "
                     + (f"(last good checkpoint kept: {result.checkpoint})" if result.checkpoint
-                       and result.checkpoint.exists() else "(no checkpoint written yet)"))
+                       and result.checkpoint.is_file() else "(no checkpoint written yet)"))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
@@ -350,16 +369,22 @@ def train(
             bar.update(task, advance=1, description=f"train {config.name} loss {result.losses[-1]:7.3f}")
             if on_step is not None:
                 on_step(result.steps, step_limit, result.losses[-1])
-            if result.checkpoint and result.steps % checkpoint_every == 0:
-                save_checkpoint(result.checkpoint, config, model, step=result.steps)
+            if periodic and result.checkpoint and result.steps % checkpoint_every == 0:
+                try:
+                    save_checkpoint(result.checkpoint, config, model, step=result.steps)
+                except OSError:  # training goes on; the final save falls back to another path and says why
+                    periodic = False
         else:
             result.stopped_by = limit_kind or "steps"
     result.seconds = time.perf_counter() - start - paused
     pace.finish()
     if curve_set is not None and rank == 0:
-        score_curve(result.seconds)
+        with on_interrupt:
+            score_curve(result.seconds)
     if result.checkpoint:
-        save_checkpoint(result.checkpoint, config, model, step=result.steps)
+        result.checkpoint, note = _save_or_fall_back(result.checkpoint, config, model, result.steps)
+        if note:
+            result.checkpoint_note = f"{note}; the weights were saved to {result.checkpoint} instead"
     return model.eval(), result
 
 
@@ -438,9 +463,93 @@ def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Te
     return h.hexdigest()
 
 
+class _SaveOnInterrupt:
+    """Context manager of the training loop: turns Ctrl-C (KeyboardInterrupt) into
+    :class:`TrainingInterrupted`, after saving the last weights to the run's checkpoint path
+    (if any, and at least one step was taken; with :func:`_save_or_fall_back`'s fallback)."""
+
+    def __init__(self, config: ModelConfig, model: Separator, result: TrainResult, total: int | None,
+                 start: float, paused: Callable[[], float], saved_by_other_rank: bool) -> None:
+        self.config, self.model, self.result, self.total = config, model, result, total
+        self.start, self.paused, self.saved_by_other_rank = start, paused, saved_by_other_rank
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if kind is None or not issubclass(kind, KeyboardInterrupt):
+            return
+        result = self.result
+        result.seconds = time.perf_counter() - self.start - self.paused()
+        where = f"model {self.config.name!r}: training interrupted at step {result.steps}"
+        where += f" of {self.total}" if self.total else ""
+        saved: Path | None = None
+        if result.steps == 0:
+            what = "no weights saved (nothing trained yet)"
+        elif result.checkpoint is not None:
+            saved, note = _save_or_fall_back(result.checkpoint, self.config, self.model, result.steps)
+            what = f"last weights saved to {saved}" + (f" ({note})" if note else "")
+        elif self.saved_by_other_rank:
+            what = "rank 0 saves the last weights"
+        else:
+            what = "weights not saved (no checkpoint path given)"
+        raise TrainingInterrupted(f"{where}; {what}", checkpoint=saved, steps=result.steps) from None
+
+
+def _save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: int) -> tuple[Path, str | None]:
+    """Save to ``path``; if that fails with an :class:`OSError`, to ``<cwd>/<model>-<time>.pt``, else
+    to the same name in the system temp folder. Returns where, and (after a fallback) why in one
+    line. Raises :class:`TrainingError` if no place takes the file."""
+    try:
+        return save_checkpoint(path, config, model, step=steps), None
+    except OSError as exc:
+        reason = _unwritable_reason(path, exc)
+    name = re.sub(r"[^\w.-]+", "-", config.name).strip("-.") or "model"
+    filename = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    folders: list[Path] = []
+    with contextlib.suppress(OSError):
+        folders.append(Path.cwd())
+    folders.append(Path(tempfile.gettempdir()))
+    for folder in folders:
+        candidate = folder / filename
+        for k in range(1, 100):
+            if not candidate.exists():
+                break
+            candidate = folder / f"{filename[:-3]}-{k}.pt"
+        try:
+            return save_checkpoint(candidate, config, model, step=steps), f"could not write {path}: {reason}"
+        except OSError:
+            continue
+    raise TrainingError(f"model {config.name!r}: trained {steps} steps but could not save the weights; expected a "
+                        f"writable checkpoint path, got {path} ({reason}), and neither "
+                        f"{' nor '.join(str(f) for f in folders)} is writable")
+
+
+def _unwritable_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be written, in a few words."""
+    if path.is_dir():
+        return "a folder exists at that path"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return exc.strerror or _shorten(str(exc)) or type(exc).__name__
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line (escape codes dropped), cut at a word boundary with `` ...`` if longer."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+
+
 def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **extra: Any) -> Path:
     """Write weights and the plain-data config atomically (temp file, then rename), with a
-    sha256 of both that :func:`load_checkpoint` checks (a modified or corrupted file is refused)."""
+    sha256 of both that :func:`load_checkpoint` checks (a modified or corrupted file is refused).
+    If writing fails (any exception, Ctrl-C included) the temp file is removed and the error
+    re-raised; ``path`` is then left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
@@ -450,8 +559,13 @@ def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **e
         "sha256": _digest(config.name, config.architecture, config.params, state),
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -482,11 +596,11 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     if sha256 is not None and (got := file_sha256(path)) != sha256:
         raise CheckpointError(f"checkpoint {path}: not the file its run recorded; expected sha256 {sha256[:16]}..., "
                               f"got {got[:16]}...")
+    _check_checkpoint_file(path)
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {first[:200]}") from None
+        raise _unloadable(path, exc) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
         raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
                               f"got {type(payload).__name__}")
@@ -509,6 +623,58 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+            lines = lines[1:]  # the first line names only the class; the next one says what is wrong
         raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
-                              f"{str(exc).splitlines()[0][:200]}") from None
+                              f"{_shorten(lines[0] if lines else type(exc).__name__)}") from None
     return config, model.to(device).eval()
+
+
+_WRITTEN_BY = "expected a checkpoint written by `separena train`"
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """Refuse, before torch reads it, a file that cannot be a checkpoint: empty, a truncated or
+    corrupted zip (torch checkpoints are zip archives), or another kind of file (a wav, ...)."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path}: empty file (0 bytes); {_WRITTEN_BY}")
+    if zipfile.is_zipfile(path):
+        return
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK"):  # a zip whose end (the central directory) is missing or damaged
+        raise _corrupted(path, size)
+    if not head.startswith(b"\x80"):  # nor a pickle (torch's legacy format, still loadable)
+        from .data.audio import describe_file
+
+        raise CheckpointError(f"checkpoint {path}: not a torch checkpoint (it looks like {describe_file(path)}); "
+                              f"expected a file written by `separena train`")
+
+
+def _corrupted(path: Path, size: int) -> CheckpointError:
+    return CheckpointError(f"checkpoint {path}: truncated or corrupted file ({size} bytes), cannot be loaded safely "
+                           f"(weights_only=True); {_WRITTEN_BY}")
+
+
+def _unloadable(path: Path, exc: Exception) -> CheckpointError:
+    """The one-line error for a checkpoint file that ``torch.load(weights_only=True)`` refused."""
+    text = str(exc)
+    if "Weights only load failed" in text or "WeightsUnpickler error" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        detail = f"a pickled {found.group(1)}" if found else _shorten(text.split("WeightsUnpickler error:")[-1], 120)
+        return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): it holds {detail}, "
+                               f"not only tensors and plain data; {_WRITTEN_BY}")
+    if "PytorchStreamReader" in text or isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                is_torch = any(n.endswith("/data.pkl") or n == "data.pkl" for n in archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            is_torch = True  # unreadable as a zip too: damaged
+        if not is_torch:
+            return CheckpointError(f"checkpoint {path}: not a torch checkpoint (it is a zip archive of other files); "
+                                   f"expected a file written by `separena train`")
+        return _corrupted(path, path.stat().st_size)
+    reason = _shorten(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {reason}")
