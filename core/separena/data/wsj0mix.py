@@ -163,16 +163,17 @@ class Wsj0MixSet:
             if lacking:
                 stem, d = lacking[0]
                 n_dir = sum(1 for _, dd in lacking if dd == d)
-                raise AudioFileError(f"{d / (stem + '.wav')}: missing source file for mixture {self.mix_dir / mixes[stem]} "
-                                     f"({n_dir} of {len(mixes)} mixtures lack a file in {d.name}/); expected the same "
-                                     f"names in {self.mix_dir.name}/ and s1..s{self.n_src}/ (skip_unmatched=True "
-                                     f"reads the {len(complete)} complete mixtures)")
+                raise AudioFileError(f"{d / (stem + '.wav')}: missing source file for mixture "
+                                     f"{self.mix_dir / mixes[stem]} ({n_dir} of {len(mixes)} mixtures lack a file "
+                                     f"in {d.name}/); expected the same names in {self.mix_dir.name}/ and "
+                                     f"s1..s{self.n_src}/ (skip_unmatched=True reads the {len(complete)} complete "
+                                     f"mixtures)")
             if extra:
                 folder, name = extra[0]
                 raise SeparenaError(f"{split_dir}: {n_extra} source files in {folder}/ have no mixture in "
-                                    f"{self.mix_dir.name}/, first {folder}/{name}; expected the same names in {self.mix_dir.name}/ and "
-                                    f"s1..s{self.n_src}/ (skip_unmatched=True reads the {len(complete)} complete "
-                                    f"mixtures)")
+                                    f"{self.mix_dir.name}/, first {folder}/{name}; expected the same names in "
+                                    f"{self.mix_dir.name}/ and s1..s{self.n_src}/ (skip_unmatched=True reads the "
+                                    f"{len(complete)} complete mixtures)")
             return complete
         if not complete:
             raise SeparenaError(f"{split_dir}: none of the {len(mixes)} mixtures in {self.mix_dir.name}/ has all of "
@@ -182,7 +183,8 @@ class Wsj0MixSet:
             if lacking:
                 parts.append(f"{n_lacking} lack a source file, first {lacking[0][1].name}/{lacking[0][0]}.wav")
             if extra:
-                parts.append(f"{n_extra} source files in {extra[0][0]}/ have no mixture, first {extra[0][0]}/{extra[0][1]}")
+                folder, name = extra[0]
+                parts.append(f"{n_extra} source files in {folder}/ have no mixture, first {folder}/{name}")
             log.warning("%s: reading %d of %d mixtures in %s/ (skip_unmatched): %s", split_dir, len(complete),
                         len(mixes), self.mix_dir.name, "; ".join(parts))
         return complete
