@@ -35,3 +35,16 @@ def test_si_sdr_loss_rejects_mismatched_shapes() -> None:
     with pytest.raises(SeparenaError, match=r"^loss si-sdr: estimates and sources differ in shape; expected "
                                             r"\[1, 4, 10\], got \[1, 2, 10\]$"):
         si_sdr_loss(SeparatorOutput(estimates=torch.zeros(1, 2, 10)), torch.zeros(1, 4, 10))
+
+
+@pytest.mark.parametrize("loss", [si_sdr_loss, pit_si_sdr])
+def test_si_sdr_losses_do_not_depend_on_the_level(loss) -> None:
+    # they share the metric's relative energy guard: before, at level 1e-6 the fixed 1e-8 guard
+    # pulled a 20 dB estimate towards 0 dB, and training on quiet data saw a different loss
+    torch.manual_seed(2)
+    refs = torch.randn(2, 2, 8000)
+    est = refs + 0.1 * torch.randn_like(refs)
+    loud = loss(SeparatorOutput(estimates=est), refs)
+    for level in (1e-3, 1e-6):
+        quiet = loss(SeparatorOutput(estimates=level * est), level * refs)
+        assert quiet.item() == pytest.approx(loud.item(), abs=2e-3)  # float32 rounding of level * x
