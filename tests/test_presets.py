@@ -98,7 +98,7 @@ def test_suite_values_are_checked(tmp_path, fixture_plugin):
         "my.yaml:6: suites.mine.sample_rate: expected a positive integer (Hz), got '8 kHz'",
         "my.yaml:4: suites.mine.budget.steps: expected a positive integer, got '2k'",
         "my.yaml:4: suites.mine.budget.batch_size: expected a positive integer, got 0",
-        "my.yaml:5: suites.mine.seeds: expected a non-empty list of non-negative integers, got [0, -1]",
+        "my.yaml:5: suites.mine.seeds: expected a non-empty list of integers from 0 to 2**32-1, got [0, -1]",
     ]
 
 

@@ -23,7 +23,8 @@ from typing import Any, Literal, Union
 import yaml
 
 from .errors import RegistryFileError, did_you_mean
-from .specs import ArchitectureSpec, Budget, Preset, Suite
+from .specs import (BUDGET_FIELDS, BUDGET_KINDS, ArchitectureSpec, Budget, Preset, Suite, is_positive_int,
+                    is_positive_number, is_seed)
 
 __all__ = ["RegistryText", "LoadedRegistry", "load_registry_texts", "check_params", "normalize_name"]
 
@@ -33,7 +34,7 @@ SUITE_KEYS = (
     "dataset", "dataset_params", "sample_rate", "segment_seconds", "budget",
     "seeds", "models", "metrics", "description",
 )
-BUDGET_KEYS = ("steps", "examples", "macs", "minutes", "batch_size", "learning_rate")
+BUDGET_KEYS = tuple(BUDGET_FIELDS)
 
 
 def normalize_name(name: str) -> str:
@@ -55,11 +56,11 @@ class LoadedRegistry:
     suites: dict[str, Suite] = field(default_factory=dict)
 
 
-def _describe(annotation: Any) -> str:
+def describe_annotation(annotation: Any) -> str:
     if typing.get_origin(annotation) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
     if typing.get_origin(annotation) in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+        return " or ".join(describe_annotation(a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return "null"
     if annotation is int:
@@ -123,7 +124,7 @@ def check_params(spec: ArchitectureSpec, params: Mapping[str, Any]) -> list[tupl
     for key, value in params.items():
         annotation = hints.get(key)
         if annotation is not None and _value_fits(value, annotation) is False:
-            problems.append((key, f"expected {_describe(annotation)}, got {value!r}"))
+            problems.append((key, f"expected {describe_annotation(annotation)}, got {value!r}"))
     return problems
 
 
@@ -208,24 +209,6 @@ class _Loader:
         return tuple(value)
 
 
-def _is_pos_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _is_pos_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def _is_macs(v: Any) -> bool:
-    """A positive number; YAML reads ``4e12`` (no dot, no sign) as a string, so such text counts too."""
-    if isinstance(v, str):
-        try:
-            v = float(v)
-        except ValueError:
-            return False
-    return _is_pos_num(v)
-
-
 def _objective(ld: _Loader, value: Any, path: tuple[str, ...], losses: Mapping[str, Any]) -> Any:
     terms = {value: 1.0} if isinstance(value, str) else value
     if not isinstance(terms, dict) or not terms:
@@ -238,7 +221,7 @@ def _objective(ld: _Loader, value: Any, path: tuple[str, ...], losses: Mapping[s
             ld.error(path, f"unknown loss {name!r}; expected one of {', '.join(sorted(losses))}"
                      + (f" (did you mean {hint[0]!r}?)" if hint else ""))
             ok = False
-        elif not _is_pos_num(weight):
+        elif not is_positive_number(weight):
             ld.error(path + (str(name),), f"expected a positive weight, got {weight!r}")
             ok = False
     if not ok:
@@ -303,32 +286,27 @@ def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any]) 
     dparams = ld.mapping(body.get("dataset_params"), path + ("dataset_params",), None)
     if dparams is not None:
         kw["dataset_params"] = dparams
-    if "sample_rate" in body and ld.typed(body["sample_rate"], path + ("sample_rate",), _is_pos_int,
+    if "sample_rate" in body and ld.typed(body["sample_rate"], path + ("sample_rate",), is_positive_int,
                                           "a positive integer (Hz)"):
         kw["sample_rate"] = body["sample_rate"]
     if "segment_seconds" in body and ld.typed(body["segment_seconds"], path + ("segment_seconds",),
-                                              _is_pos_num, "a positive number of seconds"):
+                                              is_positive_number, "a positive number of seconds"):
         kw["segment_seconds"] = float(body["segment_seconds"])
     budget = ld.mapping(body.get("budget"), path + ("budget",), BUDGET_KEYS)
     if budget is not None:
         bkw: dict[str, Any] = {}
-        checks = {"steps": (_is_pos_int, "a positive integer"), "examples": (_is_pos_int, "a positive integer"),
-                  "macs": (_is_macs, "a positive number of multiply-accumulates, e.g. 4.0e+12"),
-                  "minutes": (_is_pos_num, "a positive number"), "batch_size": (_is_pos_int, "a positive integer"),
-                  "learning_rate": (_is_pos_num, "a positive number")}
         for key, value in budget.items():
-            check, expected = checks[key]
+            check, expected = BUDGET_FIELDS[key]
             if ld.typed(value, path + ("budget", key), check, expected):
                 bkw[key] = float(value) if key == "macs" else value
-        if not any(budget.get(k) for k in ("steps", "examples", "macs", "minutes")):
+        if not any(budget.get(k) for k in BUDGET_KINDS):
             ld.error(path + ("budget",), "expected at least one limit of steps, examples, macs or minutes, got none")
         kw["budget"] = Budget(**bkw)
     if "seeds" in body:
         seeds = body["seeds"]
         if ld.typed(seeds, path + ("seeds",),
-                    lambda v: isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool)
-                                                                 and s >= 0 for s in v),
-                    "a non-empty list of non-negative integers"):
+                    lambda v: isinstance(v, list) and v and all(is_seed(s) for s in v),
+                    "a non-empty list of integers from 0 to 2**32-1"):
             kw["seeds"] = tuple(seeds)
     for key in ("models", "metrics"):
         if key in body:

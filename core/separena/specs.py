@@ -20,6 +20,13 @@ __all__ = [
     "Suite",
     "Budget",
     "BUDGET_KINDS",
+    "BUDGET_FIELDS",
+    "MAX_SEED",
+    "check_budget_value",
+    "is_seed",
+    "is_positive_int",
+    "is_positive_number",
+    "is_macs",
     "FAMILIES",
     "BRACKETS",
     "resolve",
@@ -75,6 +82,13 @@ class ArchitectureSpec:
         kinds = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
         return {n: p for n, p in self.signature().parameters.items() if p.kind not in kinds}
 
+    def param_descriptions(self) -> dict[str, str]:
+        """Each parameter's description from the builder's docstring (its ``Args:`` section), on one line."""
+        import docstring_parser
+
+        doc = docstring_parser.parse(inspect.getdoc(self.builder()) or "")
+        return {p.arg_name: " ".join((p.description or "").split()) for p in doc.params}
+
     def objective_terms(self) -> dict[str, float]:
         """The objective as ``{loss name: weight}`` (empty for a model that is not trained)."""
         if self.objective is None:
@@ -123,6 +137,48 @@ class Preset:
 
 
 BUDGET_KINDS: tuple[str, ...] = ("steps", "examples", "macs", "minutes")  # the limits a budget may set
+MAX_SEED = 2**32 - 1  # numpy's seed range; torch takes more, but every run seeds both
+
+
+def is_positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def is_positive_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def is_macs(v: Any) -> bool:
+    """A positive number; YAML reads ``4e12`` (no dot, no sign) as a string, so such text counts too."""
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return False
+    return is_positive_number(v)
+
+
+def is_seed(v: Any) -> bool:
+    """An integer numpy and torch both accept as a seed: 0 to :data:`MAX_SEED`."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEED
+
+
+# Every budget field's check and what it expects: the one schema the YAML loader, the Budget
+# record and the command line's options all use, so a budget is a budget wherever it is written.
+BUDGET_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "steps": (is_positive_int, "a positive integer"),
+    "examples": (is_positive_int, "a positive integer"),
+    "macs": (is_macs, "a positive number of multiply-accumulates, e.g. 4.0e+12"),
+    "minutes": (is_positive_number, "a positive number"),
+    "batch_size": (is_positive_int, "a positive integer"),
+    "learning_rate": (is_positive_number, "a positive number"),
+}
+
+
+def check_budget_value(key: str, value: Any) -> str | None:
+    """None if ``value`` fits budget field ``key``, else what was expected (``"a positive integer"``)."""
+    check, expected = BUDGET_FIELDS[key]
+    return None if check(value) else expected
 
 
 @dataclass(frozen=True)
@@ -140,6 +196,16 @@ class Budget:
     learning_rate: float = 1e-3  # Adam's learning rate
     examples: int | None = None  # training mixtures seen (steps x batch_size)
     macs: float | None = None  # training compute: forward MACs per mixture x 3 x mixtures seen
+
+    def __post_init__(self) -> None:
+        # Zero, negative and non-finite limits used to mean "no limit" or "no training" silently.
+        for key in BUDGET_FIELDS:
+            value = getattr(self, key)
+            if value is None and key in BUDGET_KINDS:
+                continue
+            expected = check_budget_value(key, value)
+            if expected is not None:
+                raise SeparenaError(f"budget.{key}: expected {expected}, got {value!r}")
 
     @property
     def kinds(self) -> tuple[str, ...]:
