@@ -36,8 +36,19 @@ def test_broken_plugin_listed_as_failed_while_others_list(fixture_plugin):
     result = run("--plugin", broken, "--plugin", fixture_plugin("good_minimal"), "plugins")
     assert result.exit_code == 0, result.output
     assert "failed" in result.output and "separena_this_module_does_not_exist" in result.output
-    listed = run("--plugin", broken, "--plugin", fixture_plugin("good_minimal"), "list")
+    listed = run("--plugin", fixture_plugin("good_minimal"), "list")
     assert "tiny-masker" in listed.output and "mask-inference" in listed.output
+    refused = run("--plugin", broken, "--plugin", fixture_plugin("good_minimal"), "list")
+    assert refused.exit_code == 2  # a plugin named on the command line must load
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: --plugin {broken}: ") and "separena_this_module_does_not_exist" in line
+
+
+def test_info_shows_allowed_values_and_descriptions():
+    result = run("info", "mask-inference")
+    assert result.exit_code == 0, result.output
+    assert "one of 'lstm', 'gru'" in result.output  # a Literal's values, not its alias
+    assert "recurrent units per direction" in result.output  # the builder's Args: description
 
 
 def test_unknown_model_is_one_line_with_suggestions():

@@ -112,3 +112,33 @@ def test_modified_weights_are_refused(benched, tmp_path) -> None:
         assert "not the file its run recorded; expected sha256" in result.output
     finally:
         path.write_bytes(original)
+
+
+def test_budget_options_replace_the_suites_budget(tmp_path) -> None:
+    """`bench --steps/--batch-size/--learning-rate` set what YAML's `budget:` sets; the runs are
+    stored under their own hashes, beside the suite's own."""
+    registry = _write_registry(tmp_path)
+    store = tmp_path / "budget.sqlite"
+    result = run("--plugin", PLUGIN, "--registry", registry, "bench", "--suite", "tiny-tones", "--models", "tiny-net",
+                 "--seeds", 0, "--steps", 3, "--batch-size", 3, "--learning-rate", 0.02, "--store", store, "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    with ResultStore(store) as s:
+        (trained,) = [r for r in s.runs(suite="tiny-tones") if r.model == "tiny-net"]
+    budget = trained.payload["config"]["budget"]
+    assert (budget["steps"], budget["batch_size"], budget["learning_rate"]) == (3, 3, 0.02)
+    assert trained.payload["train"]["steps"] == 3
+
+
+def test_a_checkpoint_of_another_preset_is_used_with_a_note(tmp_path) -> None:
+    registry = _write_registry(tmp_path)
+    common = ("--plugin", PLUGIN, "--registry", registry)
+    checkpoint = tmp_path / "wide.pt"
+    trained = run(*common, "train", "tiny-net-wide", "--suite", "tiny-tones", "--steps", 2, "-o", checkpoint,
+                  "--eval-mixtures", 1)
+    assert trained.exit_code == 0, trained.output
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, 0.1 * np.sin(np.linspace(0, 2000, 4000)).astype("float32"), 8000, subtype="FLOAT")
+    result = run(*common, "separate", "tiny-net", "--checkpoint", checkpoint, wav, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    note = " ".join(result.stderr.split())
+    assert "holds model 'tiny-net-wide' with channels 12" in note and "not 'tiny-net' as registered" in note, note

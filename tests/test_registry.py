@@ -105,7 +105,8 @@ def test_list_models_filters_by_pattern_and_task():
     registry = Registry()
     assert registry.list_models("mask-inference-s*") == ["mask-inference-small"]
     assert "mask-inference" in registry.list_models(task="speech")
-    assert registry.list_models(task="no-such-task") == []
+    with pytest.raises(UnknownNameError, match=r"unknown task 'speach' \(did you mean 'speech'\?\)"):
+        registry.list_models(task="speach")  # a typo is not an empty answer
 
 
 def test_select_raises_on_unknown_plain_name_but_not_on_empty_pattern():

@@ -299,6 +299,15 @@ class Registry:
     def suites(self) -> dict[str, Suite]:
         return dict(self._collect().suites)
 
+    @property
+    def tasks(self) -> list[str]:
+        """Every task some architecture, preset or dataset serves (speech, music, ...), sorted."""
+        c = self._collect()
+        found = {t for spec, _ in c.architectures.values() for t in spec.tasks}
+        found |= {t for preset in c.presets.values() for t in preset.tasks or ()}
+        found |= {t for spec, _ in c.datasets.values() for t in spec.tasks}
+        return sorted(found)
+
     def plugin_of(self, architecture: str) -> str:
         return self._collect().architectures[normalize_name(architecture)][1]
 
@@ -348,8 +357,13 @@ class Registry:
 
     def list_models(self, pattern: str = "*", task: str | None = None, *, available: bool = False,
                     trainable: bool | None = None) -> list[str]:
-        """Preset names matching an ``fnmatch`` pattern (and a task), in natural order."""
+        """Preset names matching an ``fnmatch`` pattern (and a task), in natural order.
+
+        Raises :class:`UnknownNameError` for a task nothing serves.
+        """
         pattern = normalize_name(pattern)
+        if task is not None and task not in self.tasks:
+            raise UnknownNameError("task", task, self.tasks, hint=f"expected one of {', '.join(self.tasks)}")
         names = []
         for name, preset in self._collect().presets.items():
             if not fnmatch.fnmatchcase(name, pattern):

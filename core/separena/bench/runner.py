@@ -16,7 +16,7 @@ import math
 import platform
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,9 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
             matched = [m for task in tasks for m in registry.select([pattern], task=task)]
         else:  # plain names are taken as given (and unknown ones raise with suggestions)
             matched = registry.select([pattern])
+        if not matched and models:  # a suite's own pattern may name a plugin not installed here; the user's may not
+            raise SeparenaError(f"model pattern {pattern!r} matches no model serving {' or '.join(tasks)}; expected "
+                                f"a name or fnmatch pattern (see `separena list --task {tasks[0]}`)")
         selected.extend(m for m in matched if m not in selected)
     brackets: dict[str, str] = {}  # preset -> family
     for task in tasks:
@@ -140,6 +143,7 @@ def run_suite(
     on_outcome: Callable[[RunOutcome, int, int], None] | None = None,
     threads: int = 1,
     data_workers: int = 0,
+    budget: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Run every missing run of a suite, resuming from ``store``.
 
@@ -161,6 +165,8 @@ def run_suite(
             gives the same numbers, so resumed and uninterrupted runs agree).
         data_workers: processes that build each run's training batches ahead (not part of the
             run hash: the batches are the same); worth it on a GPU.
+        budget: budget fields replacing the suite's (e.g. ``{"batch_size": 16}``); they are
+            part of each run's hash, so such runs are stored beside the suite's own.
 
     Returns:
         A :class:`SuiteResult`; the leaderboard is built from ``store.runs(run_hashes=...)``.
@@ -169,6 +175,9 @@ def run_suite(
     suite = registry.suite(suite_name)
     if seeds:
         suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
+    if budget:
+        suite = dataclasses.replace(suite, budget=dataclasses.replace(suite.budget, **budget))
+    suite_models(registry, suite, models)  # a pattern that matches nothing fails before the data is built
     cache = data_cache or getattr(executor, "data_cache", None) or DataCache()
     own_executor = executor is None
     if executor is None:

@@ -1,0 +1,218 @@
+"""Every command over a table of bad input: one ``error:`` line, exit status 2, no traceback,
+nothing written, the result store unchanged, and no data built (the checks come first)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from separena import cli
+from separena.bench import ResultStore
+from separena.registry import Registry
+from separena.specs import check_budget_value
+from separena.train import save_checkpoint
+
+CKPT = "mi-small.pt"  # a mask-inference-small checkpoint in the working folder
+NO_GPU = torch.cuda.device_count() == 0
+
+# (command line, a fragment the one error line must hold). Paths are relative to the test's
+# working folder, which holds: a_file (text), a_dir/, store.sqlite (an empty store), in.wav
+# (8 kHz), in16k.wav, empty.wav (0 bytes), mi-small.pt.
+CASES: list[tuple[list[str], str]] = [
+    # the group itself
+    (["trian"], "No such command 'trian'"),
+    (["--plugin", "separena_no_such_module", "list"], "--plugin separena_no_such_module"),
+    (["--registry", "missing.yaml", "list"], "missing.yaml"),
+    # list, info, plugins
+    (["list", "conv"], "no model matches"),
+    (["list", "--task", "musik"], "unknown task 'musik'"),
+    (["list", "--params", "x", "y"], "unexpected extra argument"),
+    (["list", "--no-params", "--task", "speach"], "did you mean 'speech'"),
+    (["info", "mask-infrence"], "did you mean 'mask-inference'"),
+    (["info"], "Missing argument 'NAME'"),
+    (["plugins", "extra"], "unexpected extra argument"),
+    # train: budgets, seeds, devices, outputs, tasks
+    (["train", "mask-inference", "--steps", "-5"], "--steps"),
+    (["train", "mask-inference", "--steps", "0"], "expected a positive integer, got 0"),
+    (["train", "mask-inference", "--steps", "2.5"], "--steps"),
+    (["train", "mask-inference", "--examples", "0"], "--examples"),
+    (["train", "mask-inference", "--minutes", "-1"], "expected a positive number, got -1.0"),
+    (["train", "mask-inference", "--minutes", "0"], "--minutes"),
+    (["train", "mask-inference", "--minutes", "nan"], "--minutes"),
+    (["train", "mask-inference", "--minutes", "inf"], "--minutes"),
+    (["train", "mask-inference", "--macs", "-4e12"], "multiply-accumulates"),
+    (["train", "mask-inference", "--macs", "lots"], "--macs"),
+    (["train", "mask-inference", "--batch-size", "0"], "--batch-size"),
+    (["train", "mask-inference", "--learning-rate", "0"], "--learning-rate"),
+    (["train", "mask-inference", "--learning-rate", "nan"], "--learning-rate"),
+    (["train", "mask-inference", "--seed", "-1"], "--seed"),
+    (["train", "mask-inference", "--seed", str(2**32)], "--seed"),
+    (["train", "mask-inference", "--device", "cudaa"], "expected cpu, cuda or cuda:N, got 'cudaa'"),
+    (["train", "mask-inference", "--device", "cuda:99"], "--device"),
+    (["train", "mask-inference", "--device", "tpu"], "--device"),
+    (["train", "mask-inference", "--data-workers", "-1"], "--data-workers"),
+    (["train", "mask-inference", "--eval-mixtures", "0"], "--eval-mixtures"),
+    (["train", "mask-inference", "--steps", "50", "-o", "a_file/m.pt"], "a_file is a file; expected a folder"),
+    (["train", "mask-inference", "-o", "a_dir"], "is a folder; expected a file path"),
+    (["train", "mask-inference", "--suite", "smok"], "unknown suite 'smok'"),
+    (["train", "open-unmix-small"], "try --suite music-quick"),
+    (["train", "oracle-irm"], "not trained"),
+    (["train", "no-such-model"], "unknown model"),
+    # evaluate
+    (["evaluate", "mask-inference"], "expected --checkpoint PATH"),
+    (["evaluate", "mask-inference", "--checkpoint", "missing.pt"], "missing.pt: file not found"),
+    (["evaluate", "mask-inference-small", "--checkpoint", "in.wav"], "not a torch checkpoint"),
+    (["evaluate", "mask-inference", "--checkpoint", CKPT, "--run", "abc"], "both"),
+    (["evaluate", "mask-inference", "--run", "abc", "--store", "missing.sqlite"], "missing.sqlite"),
+    (["evaluate", "mask-inference", "--run", "nothing@speech-quick", "--store", "store.sqlite"], "--run"),
+    (["evaluate", "open-unmix-small", "--checkpoint", CKPT], "try --suite music-quick"),
+    (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--suite", "nope"], "unknown suite"),
+    (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--device", "gpu"], "--device"),
+    # separate
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "-o", "a_file"], "is a file"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "-o", "a_file/out"], "a_file is a file"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "empty.wav"], "0 bytes"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in16k.wav"], "--resample"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "a_file"], "a_file"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "missing.wav"], "missing.wav"),
+    (["separate", "mask-inference-small", "--checkpoint", "in.wav", "in.wav"], "not a torch checkpoint"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "--max-seconds", "0"], "--max-seconds"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "--max-seconds", "0.5"], "at most 0.5 s"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT], "Missing argument 'INPUTS...'"),
+    (["separate", "oracle-irm", "in.wav"], "oracle"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "empty.wav", "--resample"], "0 bytes"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "--device", "cudaa"], "--device"),
+    (["separate", "mask-inference-small", "--run", "abc", "--store", "a_file/x", "in.wav"], "a_file/x"),
+    (["evaluate", "mask-inference-small", "--run", "abc", "--store", "a_dir"], "is a directory"),
+    (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--eval-mixtures", "-1"], "--eval-mixtures"),
+    (["separate", "mask-inference", "in.wav"], "expected --checkpoint PATH"),
+    # new-plugin
+    (["new-plugin", "Bad Name"], "Bad Name"),
+    (["new-plugin", "mask-inference"], "taken"),
+    (["new-plugin", "my-net", "-d", "a_file"], "a_file"),
+    # bench
+    (["bench", "--suite", "smok"], "unknown suite 'smok'"),
+    (["bench", "--models", "nothing*"], "matches no model"),
+    (["bench", "--store", "a_file/x.sqlite"], "a_file is a file"),
+    (["bench", "--store", "a_dir"], "is a directory"),
+    (["bench", "--steps", "0"], "--steps"),
+    (["bench", "--minutes", "-1"], "--minutes"),
+    (["bench", "--batch-size", "-2"], "--batch-size"),
+    (["bench", "--learning-rate", "x"], "--learning-rate"),
+    (["bench", "--jobs", "0"], "--jobs"),
+    (["bench", "--threads", "0"], "--threads"),
+    (["bench", "--seeds", "-1"], "--seeds"),
+    (["bench", "--executor", "spark"], "--executor"),
+    (["bench", "--address", "auto"], "expected --executor ray"),
+    (["bench", "--device", "cudaa"], "--device"),
+    (["bench", "--num-cpus", "0"], "--num-cpus"),
+    (["bench", "--gpus-per-run", "-1"], "--gpus-per-run"),
+    (["bench", "--examples", "-3"], "--examples"),
+    (["bench", "--macs", "0"], "--macs"),
+    (["bench", "--data-workers", "-1"], "--data-workers"),
+    (["bench", "--fresh", "--suite", "smok"], "unknown suite 'smok'"),
+    # runs, report
+    (["runs", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
+    (["runs", "--store", "store.sqlite", "--suite", "nope"], "--suite nope"),
+    (["runs", "--store", "a_file"], "cannot open"),
+    (["report", "--store", "store.sqlite", "--suite", "nope", "-o", "rep"], "--suite nope"),
+    (["report", "--store", "store.sqlite", "-o", "a_file"], "a_file"),
+    (["report", "--store", "missing.sqlite", "-o", "rep"], "missing.sqlite"),
+    (["report", "--store", "a_dir", "-o", "rep"], "is a directory"),
+    (["runs", "--store", "store.sqlite", "--suite", "smok", "mask*"], "--suite smok"),
+    (["new-plugin", "my-net", "--directory", "a_file/sub"], "a_file"),
+    (["report", "--store", "store.sqlite"], "Missing option '-o' / '--output-dir'"),
+]
+if NO_GPU:  # a GPU machine has cuda, so this case is a bad input only here
+    CASES.append((["train", "mask-inference", "--device", "cuda"], "torch sees no CUDA GPU"))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bad-input")
+    (root / "a_file").write_text("not a folder, not a store, not audio\n")
+    (root / "a_dir").mkdir()
+    ResultStore(root / "store.sqlite").close()
+    noise = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
+    sf.write(root / "in.wav", noise, 8000, subtype="PCM_16")
+    sf.write(root / "in16k.wav", np.zeros(16000, dtype=np.float32), 16000, subtype="PCM_16")
+    (root / "empty.wav").write_bytes(b"")
+    config = Registry().model_config("mask-inference-small")
+    save_checkpoint(root / CKPT, config, config.build())
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every path under ``root`` with its content's digest (folders as 'dir')."""
+    return {str(p.relative_to(root)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))}
+
+
+def _no_data(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the command built its data before refusing its input")
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(cli.main, args, env={"COLUMNS": "200"})
+
+
+@pytest.mark.parametrize("args, fragment", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input_is_one_error_line_and_changes_nothing(workdir, monkeypatch, args, fragment):
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(cli, "_suite_data", _no_data)
+    before = _snapshot(workdir)
+    result = _invoke(args)
+    assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError), result.output
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), errors
+    assert fragment in errors[0], errors[0]
+    assert _snapshot(workdir) == before  # nothing written, nothing left behind, the store unchanged
+
+
+def test_every_command_and_option_has_a_bad_input_case():
+    """The table covers every command, and every option of every command in a case of its own."""
+    used = {(args[0], token) for args, _ in CASES for token in args[1:] if token.startswith("-")}
+    missing = [f"{name} {param.opts[0]}" for name, command in cli.main.commands.items()
+               for param in command.params
+               if isinstance(param, click.Option) and not any((name, opt) in used for opt in param.opts)]
+    assert missing == []
+    assert set(cli.main.commands) <= {args[0] for args, _ in CASES}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(["steps", "examples", "minutes", "macs", "batch-size", "learning-rate"]),
+       value=st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                       st.text(alphabet="0123456789.-+eEinfa", min_size=1, max_size=6)))
+def test_a_budget_option_is_refused_exactly_when_the_registry_schema_refuses_it(workdir, monkeypatch, key, value):
+    """The command line and registry.yaml share one budget schema: a value the schema takes
+    passes the option (and the command then stops at the bad -o path, before any data)."""
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(cli, "_suite_data", _no_data)
+    text = value if isinstance(value, str) else repr(value)
+    result = _invoke(["train", "mask-inference", f"--{key}", text, "-o", "a_file/m.pt"])
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.strip()]
+    field = key.replace("-", "_")
+    integer = field in ("steps", "examples", "batch_size")
+    try:
+        parsed: object = int(text) if integer else float(text)
+    except ValueError:
+        parsed = None
+    accepted = parsed is not None and check_budget_value(field, parsed) is None
+    if accepted:
+        assert "a_file is a file" in line, line
+    else:
+        assert f"--{key}" in line, line
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        assert not accepted
