@@ -405,9 +405,8 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
     if rank != 0:
         return
     saved = result.checkpoint or output
-    if result.checkpoint is not None and Path(result.checkpoint) != output:
-        err_console.print(f"[yellow]note: could not write {escape(str(output))}; the trained weights are in "
-                          f"{escape(str(result.checkpoint))}[/yellow]")
+    if result.checkpoint_note:  # -o could not be written at the end: the weights went elsewhere
+        err_console.print(f"[yellow]note: {escape(result.checkpoint_note)}[/yellow]")
     console.print(f"trained {config.name}: {result.steps} steps ({result.examples} mixtures, "
                   f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
