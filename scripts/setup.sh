@@ -45,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || step "virtualenv $VENV" python3 -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --progress-bar off)
+PIP=(env PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off "$VENV/bin/python" -m pip)  # options as variables: they precede the subcommand
 stamp="$VENV/.separena-setup"
 want="$(cat pyproject.toml plugins/*/pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
