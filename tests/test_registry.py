@@ -114,3 +114,38 @@ def test_select_raises_on_unknown_plain_name_but_not_on_empty_pattern():
     assert registry.select(["nothing-matches-*"]) == []
     with pytest.raises(UnknownNameError):
         registry.select(["mask-inferense"])
+
+
+def test_misspelled_hook_fails_only_its_plugin(bare_registry, fixture_plugin):
+    bare_registry.load_module(fixture_plugin("misspelled_hook"))
+    bare_registry.load_module(fixture_plugin("good_minimal"))
+    assert list(bare_registry.architectures) == ["tiny-masker"]
+    info = bare_registry.plugins[fixture_plugin("misspelled_hook")]
+    assert info.status == "failed"
+    assert info.errors == [
+        f"plugin {fixture_plugin('misspelled_hook')} failed at registration: unknown hook "
+        "'separena_register_architecture' (did you mean 'separena_register_architectures'?)"
+    ]
+    assert bare_registry.plugins[fixture_plugin("good_minimal")].status == "ok"
+
+
+def test_plugins_command_lists_misspelled_hook_as_failed(fixture_plugin):
+    from click.testing import CliRunner
+
+    from separena.cli import main
+
+    result = CliRunner().invoke(main, ["--plugin", fixture_plugin("misspelled_hook"), "plugins"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "misspelled_hook.py" in line)
+    row = [lines[start]]
+    for line in lines[start + 1:]:  # the row's wrapped lines: an empty first cell
+        if not line.startswith("│") or line.split("│")[1].strip():
+            break
+        row.append(line)
+    cell = " ".join(line.split("│")[-2].strip() for line in row)  # the status column, unwrapped
+    assert cell == (f"failed: plugin {fixture_plugin('misspelled_hook')} failed at registration: unknown hook "
+                    "'separena_register_architecture' (did you mean 'separena_register_architectures'?)")
+    ok = [line for line in lines if "separena-mask-inference" in line]
+    assert ok and ok[0].split("│")[-2].strip() == "ok"

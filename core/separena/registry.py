@@ -190,7 +190,32 @@ class Registry:
         except Exception as exc:  # e.g. a hook implementation with a wrong signature
             info.errors.append(str(PluginError(name, "registration", exc)))
             return
+        unknown = self._unknown_hooks(plugin)
+        if unknown:
+            # A misspelled hook would otherwise register silently and provide nothing: the
+            # plugin is taken out again and reported, every other plugin keeps working.
+            self.pm.unregister(plugin, name=name)
+            info.errors.append(str(PluginError(name, "registration", "; ".join(unknown))))
+            return
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+
+    def _unknown_hooks(self, plugin: object) -> list[str]:
+        """One line per hook implementation of ``plugin`` that no hook spec declares.
+
+        What pluggy's ``PluginManager.check_pending`` checks, for this plugin only, so that one
+        plugin's misspelled hook fails that plugin alone; each line names the hook and the
+        closest known hook names.
+        """
+        known = sorted(n for n, caller in vars(self.pm.hook).items() if not n.startswith("_") and caller.has_spec())
+        problems = []
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.has_spec() or all(impl.optionalhook for impl in caller.get_hookimpls()
+                                        if impl.plugin is plugin):
+                continue
+            close = did_you_mean(caller.name, known, n=1)
+            did = f" (did you mean {close[0]!r}?)" if close else f"; expected one of {', '.join(known)}"
+            problems.append(f"unknown hook {caller.name!r}{did}")
+        return sorted(problems)
 
     def _failed(self, name: str, stage: str, exc: BaseException, dist: str | None = None,
                 version: str | None = None) -> None:
