@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from separena.data import Example, TensorMixtureSet
 from separena.data.audio import read_wav, write_wav
-from separena.data.wsj0mix import Wsj0MixSet, wsj0_2mix, write_mixture_set
+from separena.data.disk import MixtureFolder, write_mixture_folder
+from separena.data.wsj0mix import wsj0_2mix
 from separena.errors import AudioFileError, SeparenaError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
@@ -132,10 +133,10 @@ def _examples(n: int, length: int = 400) -> TensorMixtureSet:
     return TensorMixtureSet([s.sum(0) for s in srcs], srcs)
 
 
-def test_wsj0mix_round_trip(tmp_path: Path) -> None:
+def test_mixture_folder_round_trip(tmp_path: Path) -> None:
     ex = _examples(5)
     for split in ("tr", "cv", "tt"):
-        write_mixture_set(tmp_path, split, ex, 8000)
+        write_mixture_folder(tmp_path, split, ex, 8000)
     data = wsj0_2mix(root=str(tmp_path))
     assert len(data.test) == 5 and data.name.startswith("wsj0-2mix@")
     for i in range(5):
@@ -151,14 +152,14 @@ def test_wsj0mix_round_trip(tmp_path: Path) -> None:
 
 
 def test_wsj0mix_librimix_names_and_missing_source(tmp_path: Path) -> None:
-    write_mixture_set(tmp_path, "tt", _examples(3), 8000)
+    write_mixture_folder(tmp_path, "tt", _examples(3), 8000)
     (tmp_path / "tt" / "mix").rename(tmp_path / "tt" / "mix_clean")
-    assert len(Wsj0MixSet(tmp_path, "tt", 8000)) == 3
+    assert len(MixtureFolder(tmp_path, "tt", 8000)) == 3
     with pytest.raises(AudioFileError, match="wrong sample rate"):
-        Wsj0MixSet(tmp_path, "tt", 16000)[0]
+        MixtureFolder(tmp_path, "tt", 16000)[0]
     (tmp_path / "tt" / "s2" / "00001.wav").unlink()
     with pytest.raises(AudioFileError, match="missing source file") as e:
-        Wsj0MixSet(tmp_path, "tt", 8000)
+        MixtureFolder(tmp_path, "tt", 8000)
     assert "s2/00001.wav" in one_line(e.value)
     with pytest.raises(SeparenaError):
         wsj0_2mix(root=str(tmp_path / "nowhere"))

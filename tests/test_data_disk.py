@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from separena.data.musdb import musdb18
-from separena.data.wsj0mix import Wsj0MixSet, wsj0_2mix
+from separena.data.disk import MixtureFolder
+from separena.data.wsj0mix import wsj0_2mix
 from separena.errors import AudioFileError, SeparenaError
 
 RATE = 8000
@@ -73,14 +74,14 @@ NAMES = ["61-70968-0000_8455-210777-0012", "121-121726-0005_3575-170457-0013", "
 def test_only_mix_single_is_refused_not_read_as_two_speakers(tmp_path: Path) -> None:
     _librimix_split(tmp_path / "tt", NAMES[:2], folders=("mix_single",))
     with pytest.raises(SeparenaError) as e:
-        Wsj0MixSet(tmp_path, "tt", RATE, 2)
+        MixtureFolder(tmp_path, "tt", RATE, 2)
     msg = one_line(e.value)
     assert "mix_single" in msg and "mix_dir=" in msg and str(tmp_path / "tt") in msg
     # asked for explicitly, mix_single is speaker 1 plus noise: one source, s1
     with pytest.raises(SeparenaError, match=r"n_src=1, got 2") as e:
-        Wsj0MixSet(tmp_path, "tt", RATE, 2, mix_dir="mix_single")
+        MixtureFolder(tmp_path, "tt", RATE, 2, mix_dir="mix_single")
     one_line(e.value)
-    single = Wsj0MixSet(tmp_path, "tt", RATE, 1, mix_dir="mix_single")
+    single = MixtureFolder(tmp_path, "tt", RATE, 1, mix_dir="mix_single")
     assert len(single) == 2 and single[0].sources.shape == (1, N)
 
 
@@ -122,18 +123,18 @@ def test_mixture_that_is_not_the_sum_is_refused_with_the_residual(tmp_path: Path
     _librimix_split(tmp_path / "tt", NAMES, folders=("mix_single",))
     (tmp_path / "tt" / "mix_single").rename(tmp_path / "tt" / "mix_clean")  # s1 + noise, labelled clean
     with pytest.raises(SeparenaError) as e:
-        Wsj0MixSet(tmp_path, "tt", RATE, 2)
+        MixtureFolder(tmp_path, "tt", RATE, 2)
     msg = one_line(e.value)
     assert "not the sum of its sources" in msg and "mix_clean" in msg and NAMES[1] in msg  # first in sorted order
     assert "max |mix - (s1 + s2)| <= 9.2e-05" in msg and "got 0.396 (residual -3.3 dB" in msg
     # the noisy folders are not sums by definition: no check
     _librimix_split(tmp_path / "cv", NAMES, folders=("mix_both",))
-    assert len(Wsj0MixSet(tmp_path, "cv", RATE, 2, mix_dir="mix_both")) == 3
+    assert len(MixtureFolder(tmp_path, "cv", RATE, 2, mix_dir="mix_both")) == 3
     # a folder name the reader does not know is checked unless told otherwise
     (tmp_path / "cv" / "mix_both").rename(tmp_path / "cv" / "noisy")
     with pytest.raises(SeparenaError, match="not the sum of its sources"):
-        Wsj0MixSet(tmp_path, "cv", RATE, 2, mix_dir="noisy")
-    assert len(Wsj0MixSet(tmp_path, "cv", RATE, 2, mix_dir="noisy", mix_is_sum=False)) == 3
+        MixtureFolder(tmp_path, "cv", RATE, 2, mix_dir="noisy")
+    assert len(MixtureFolder(tmp_path, "cv", RATE, 2, mix_dir="noisy", mix_is_sum=False)) == 3
 
 
 def test_sum_check_allows_16_bit_rounding_near_full_scale(tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_sum_check_allows_16_bit_rounding_near_full_scale(tmp_path: Path) -> Non
         for k in range(3):
             sf.write(split / f"s{k + 1}" / f"{i}.wav", src[k], RATE, subtype="PCM_16")
         sf.write(split / "mix" / f"{i}.wav", src.sum(0), RATE, subtype="PCM_16")
-    assert len(Wsj0MixSet(tmp_path, "tt", RATE, 3)) == 4
+    assert len(MixtureFolder(tmp_path, "tt", RATE, 3)) == 4
 
 
 # -- counts, hidden files, upper-case suffixes, split names ------------------------------------
@@ -157,7 +158,7 @@ def test_fewer_mixtures_than_sources_is_refused_in_one_line(tmp_path: Path) -> N
     for name in ("001", "003"):
         (tmp_path / "tt" / "mix" / f"{name}.wav").unlink()
     with pytest.raises(SeparenaError) as e:
-        Wsj0MixSet(tmp_path, "tt", RATE)
+        MixtureFolder(tmp_path, "tt", RATE)
     msg = one_line(e.value)
     assert "2 source files in s1/ have no mixture in mix/" in msg and "s1/001.wav" in msg
     assert "skip_unmatched=True" in msg
@@ -167,8 +168,8 @@ def test_skip_unmatched_reads_the_complete_mixtures_and_says_so(tmp_path: Path, 
     _wsj0_split(tmp_path / "tt", [f"{i:03d}" for i in range(5)])
     (tmp_path / "tt" / "mix" / "001.wav").unlink()
     (tmp_path / "tt" / "s2" / "004.wav").unlink()
-    with caplog.at_level(logging.WARNING, logger="separena.data.wsj0mix"):
-        ms = Wsj0MixSet(tmp_path, "tt", RATE, skip_unmatched=True)
+    with caplog.at_level(logging.WARNING, logger="separena.data.disk"):
+        ms = MixtureFolder(tmp_path, "tt", RATE, skip_unmatched=True)
     assert [ms[i].name for i in range(len(ms))] == ["000", "002", "003"]
     notes = [r.getMessage() for r in caplog.records]
     assert len(notes) == 1 and "reading 3 of" in notes[0] and "004" in notes[0] and "001" in notes[0]
@@ -178,7 +179,7 @@ def test_missing_source_is_still_named(tmp_path: Path) -> None:
     _wsj0_split(tmp_path / "tt", ["a", "b", "c"])
     (tmp_path / "tt" / "s2" / "b.wav").unlink()
     with pytest.raises(AudioFileError, match="missing source file") as e:
-        Wsj0MixSet(tmp_path, "tt", RATE)
+        MixtureFolder(tmp_path, "tt", RATE)
     assert "s2/b.wav" in one_line(e.value) and "1 of 3 mixtures" in str(e.value)
 
 
@@ -187,14 +188,14 @@ def test_hidden_resource_forks_are_ignored(tmp_path: Path) -> None:
     for folder in ("mix", "s1"):
         (tmp_path / "tt" / folder / "._a.wav").write_bytes(b"\x00\x05\x16\x07 resource fork")
     (tmp_path / "tt" / "mix" / ".DS_Store").write_bytes(b"\x00")
-    ms = Wsj0MixSet(tmp_path, "tt", RATE)
+    ms = MixtureFolder(tmp_path, "tt", RATE)
     assert [ms[i].name for i in range(len(ms))] == ["a", "b"]
 
 
 def test_upper_case_wav_suffix_is_accepted(tmp_path: Path) -> None:
     _wsj0_split(tmp_path / "tt", ["a", "b"], mix_suffix=".WAV")
     (tmp_path / "tt" / "s1" / "b.wav").rename(tmp_path / "tt" / "s1" / "b.WAV")
-    ms = Wsj0MixSet(tmp_path, "tt", RATE)
+    ms = MixtureFolder(tmp_path, "tt", RATE)
     assert len(ms) == 2 and [ms[i].name for i in range(2)] == ["a", "b"]
     assert ms.lengths() == [N, N]
     assert torch.allclose(ms[1].mix, ms[1].sources.sum(0), atol=1e-4)
@@ -207,7 +208,7 @@ def test_same_name_twice_in_a_folder_is_refused(tmp_path: Path) -> None:
     if len(list((tmp_path / "tt" / "mix").iterdir())) < 3:
         pytest.skip("case-insensitive file system")
     with pytest.raises(SeparenaError, match=r"a\.WAV and a\.wav") as e:
-        Wsj0MixSet(tmp_path, "tt", RATE)
+        MixtureFolder(tmp_path, "tt", RATE)
     one_line(e.value)
 
 
@@ -293,7 +294,7 @@ def test_any_layout_opens_cleanly_or_fails_in_one_line(layout) -> None:
         src_names = [set(folders["s1"][0]) | ({extra} if extra else set()), set(folders["s2"][0])]
         complete = mix_names & src_names[0] & src_names[1]
         try:
-            ms = Wsj0MixSet(Path(tmp), "tt", RATE, skip_unmatched=skip)
+            ms = MixtureFolder(Path(tmp), "tt", RATE, skip_unmatched=skip)
         except SeparenaError as e:
             one_line(e)
             assert not complete or (not skip and not (mix_names == src_names[0] == src_names[1]))

@@ -34,7 +34,7 @@ from ..progress import progress_bar
 from . import Example, SeparationData
 from .cache import atomic_dir, default_cache_dir
 from .music import SOURCES
-from .wsj0mix import CropTrainStream, Wsj0MixSet, write_mixture_set
+from .disk import CropTrainStream, MixtureFolder, write_mixture_folder
 
 __all__ = ["musdb18", "MUSDB_SPLITS"]
 
@@ -139,7 +139,7 @@ def musdb18(*, root: str, sample_rate: int = 16000, is_wav: bool | None = None, 
     final = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / f"musdb18-{digest[:16]}"
     if not (final / "meta.json").is_file():
         _convert(final, tracks, int(sample_rate), float(chunk_seconds), content, progress)
-    sets = {split: Wsj0MixSet(final, split, sample_rate, len(SOURCES), mix_from_sources=True) for split in MUSDB_SPLITS}
+    sets = {split: MixtureFolder(final, split, sample_rate, len(SOURCES), mix_from_sources=True) for split in MUSDB_SPLITS}
     return SeparationData(name=f"musdb18@{digest[:8]}", sample_rate=int(sample_rate), n_src=len(SOURCES),
                           train=CropTrainStream(sets["train"]), valid=sets["valid"], test=sets["test"],
                           source_names=tuple(SOURCES), permutation_invariant=False)
@@ -158,7 +158,7 @@ def _convert(final: Path, tracks: dict, sample_rate: int, chunk_seconds: float, 
                 for k in range(n_chunks):
                     src = stems[:, k * chunk:(k + 1) * chunk]
                     examples.append(Example(f"{_safe(track.name)}-{k:03d}", src.sum(0), src))
-                write_mixture_set(tmp, split, examples, sample_rate)
+                write_mixture_folder(tmp, split, examples, sample_rate)
                 bar.update(task, advance=1)
         content = {**content, "sources": list(SOURCES), "seconds": round(time.perf_counter() - start, 1)}
         (tmp / "meta.json").write_text(json.dumps(content, indent=1))

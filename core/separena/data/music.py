@@ -45,7 +45,7 @@ from ..progress import progress_bar
 from . import Example, SeparationData
 from .audio import read_wav
 from .cache import atomic_dir, default_cache_dir
-from .wsj0mix import Wsj0MixSet, write_mixture_set
+from .disk import MixtureFolder, write_mixture_folder
 
 __all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "compose"]
 
@@ -421,7 +421,7 @@ def _build(final: Path, params: dict, soundfont: Path, sample_rate: int, progres
                 stems, info = _render_piece(renderer, rng, seconds, pool, name)
                 # Round through int16 first so that the stored stems sum to the stored mixture.
                 src = torch.from_numpy(np.round(stems * 32767.0) / 32767.0).float()
-                write_mixture_set(tmp, split, [Example(name, src.sum(0), src)], sample_rate)
+                write_mixture_folder(tmp, split, [Example(name, src.sum(0), src)], sample_rate)
                 pieces[split].append(info.__dict__)
                 bar.update(task, advance=1)
         meta = {"generator": GENERATOR_VERSION, "params": params, "soundfont": soundfont.name,
@@ -495,8 +495,8 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
     else:
         log.info("midi-4stem: using cached %s", final)
     train = MusicTrainStream(_load_train(final, params["n_train"], params["sample_rate"]), remix=params["remix"])
-    valid = Wsj0MixSet(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
-    test = Wsj0MixSet(final, "test", params["sample_rate"], len(SOURCES), mix_from_sources=True)
+    valid = MixtureFolder(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
+    test = MixtureFolder(final, "test", params["sample_rate"], len(SOURCES), mix_from_sources=True)
     return SeparationData(name=f"midi-4stem@{digest[:8]}", sample_rate=params["sample_rate"], n_src=len(SOURCES),
                           train=train, valid=valid, test=test, source_names=tuple(SOURCES),
                           permutation_invariant=False)

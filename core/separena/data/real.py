@@ -47,7 +47,7 @@ from ..progress import progress_bar
 from . import Example
 from .audio import read_wav, write_wav
 from .cache import atomic_dir, default_cache_dir
-from .wsj0mix import Wsj0MixSet, write_mixture_set
+from .disk import MixtureFolder, write_mixture_folder
 
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
@@ -462,7 +462,7 @@ def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: i
         with progress_bar(transient=False) as progress:
             task = progress.add_task("real-dev: writing mixtures", total=n_mixtures)
             for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed):
-                write_mixture_set(tmp, "", [ex], int(sample_rate))
+                write_mixture_folder(tmp, "", [ex], int(sample_rate))
                 progress.advance(task)
         (tmp / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))
     return base
@@ -470,12 +470,12 @@ def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: i
 
 def real_dev(*, sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
              cache_dir: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
-             system_root: str | os.PathLike[str] = "/") -> Wsj0MixSet:
+             system_root: str | os.PathLike[str] = "/") -> MixtureFolder:
     """The ``real-dev`` mixtures (built by :func:`build_real_dev` when not cached) as a
     :class:`~separena.data.MixtureSet`: ``Example.mix [time]``, ``sources [2, time]``."""
     base = build_real_dev(root, sample_rate=sample_rate, n_mixtures=n_mixtures, seconds=seconds, seed=seed,
                           cache_dir=cache_dir, system_root=system_root)
-    return Wsj0MixSet(base, "tt", int(sample_rate), 2, mix_from_sources=True)
+    return MixtureFolder(base, "tt", int(sample_rate), 2, mix_from_sources=True)
 
 
 # --------------------------------------------------------------------------------------------

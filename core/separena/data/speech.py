@@ -43,7 +43,7 @@ from . import SeparationData
 from .audio import write_wav
 from .cache import atomic_dir, default_cache_dir
 from .augment import AugmentConfig, RirBankConfig, augment_sources, reverberate, rir_bank
-from .wsj0mix import Wsj0MixSet, write_mixture_set
+from .disk import MixtureFolder, write_mixture_folder
 
 __all__ = ["espeak_2mix", "EspeakTrainStream", "Speaker", "train_stream", "GENERATOR_VERSION"]
 
@@ -618,7 +618,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
                 pool_ = _load_pool(tmp, split, speakers, lengths, sr)
                 task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)
                 for ex in _fixed_mixtures(pool_, n, params["test_seconds"], sr, params["seed"], salt):
-                    write_mixture_set(tmp, split, [ex], sr)
+                    write_mixture_folder(tmp, split, [ex], sr)
                     progress.advance(task)
         seconds = time.perf_counter() - t0
         meta = {"params": params, "speakers": [asdict(s) for s in speakers], "lengths": lengths,
@@ -793,8 +793,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
 
         extra["real-dev"] = real_dev_set(sample_rate=sample_rate, cache_dir=cache_dir)
     train = train_stream(train_pool, sample_rate, stream, real_pool, rirs)
-    valid = Wsj0MixSet(final, "valid", sample_rate, 2, mix_from_sources=True)
-    test = Wsj0MixSet(final, "test", sample_rate, 2, mix_from_sources=True)
+    valid = MixtureFolder(final, "valid", sample_rate, 2, mix_from_sources=True)
+    test = MixtureFolder(final, "test", sample_rate, 2, mix_from_sources=True)
     name_hash = _content_hash({"audio": digest, "stream": signature})
     name = f"espeak-2mix@{name_hash[:8]}" + ("" if augment else "+noaug")
     return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test,
