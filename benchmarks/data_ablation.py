@@ -3,7 +3,7 @@
 At a fixed budget in optimizer *steps* (fair under a varying machine load), the default
 mask-inference preset (``default_registry().model_config("mask-inference")``: BLSTM 2x128,
 PIT negative SI-SDR) is trained once per data choice with the core training loop and scored
-with ``separena.train.evaluate`` (SI-SDRi, best permutation per mixture) on
+with ``separena.evaluation.evaluate`` (SI-SDRi, best permutation per mixture) on
 
 - ``test``: the 200 fixed mixtures of the 48 unseen-voice eSpeak test speakers of the default
   ``espeak-2mix`` build, and
@@ -86,7 +86,8 @@ def main() -> None:
     from separena.data.augment import rir_bank
     from separena.data.speech import _real_pool, default_cache_dir, espeak_2mix, train_stream
     from separena.specs import Budget
-    from separena.train import evaluate, train
+    from separena.evaluation import evaluate
+    from separena.train import train
 
     names = [n for n in args.only.split(",") if n] or list(CHOICES)
     reg = separena.default_registry()

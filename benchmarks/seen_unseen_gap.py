@@ -17,9 +17,10 @@ import json
 import torch
 
 from separena import default_registry
+from separena.checkpoints import load_checkpoint
 from separena.data import TensorMixtureSet
 from separena.data.speech import espeak_2mix
-from separena.train import evaluate, load_checkpoint
+from separena.evaluation import evaluate
 
 UNUSED_SEED = 987_654  # training runs use the suite seeds (0, 1, 2)
 

@@ -4,7 +4,7 @@ The issues ask for 6 dB SI-SDRi on unseen voices within 10 minutes on 2 cores; t
 preset reaches about 3 dB. This script trains the default mask-inference preset through the
 core trainer (``separena.train.train``: same batches for a seed, Adam, clipping, cosine
 schedule) for ``--minutes`` of wall clock, changing one choice at a time, and scores each run
-with ``separena.train.evaluate`` on the unseen-voice ``test`` split and on ``real-dev``.
+with ``separena.evaluation.evaluate`` on the unseen-voice ``test`` split and on ``real-dev``.
 
 The budget is wall clock, as in the issues, so faster steps count: run it on a quiet machine
 (the load average before and after each run is recorded). Scores are kept in a JSON file
@@ -64,7 +64,8 @@ def main() -> None:
     import separena
     from separena.data.speech import espeak_2mix
     from separena.specs import Budget
-    from separena.train import evaluate, train
+    from separena.evaluation import evaluate
+    from separena.train import train
 
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]

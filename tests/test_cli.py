@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
+from separena.checkpoints import save_checkpoint
 from separena.cli import main
 from separena.registry import Registry
-from separena.train import save_checkpoint
 
 
 def run(*args: str):

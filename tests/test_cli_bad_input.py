@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from separena import cli
 from separena.bench import ResultStore
+from separena.checkpoints import save_checkpoint
 from separena.registry import Registry
 from separena.specs import check_budget_value
-from separena.train import save_checkpoint
 
 CKPT = "mi-small.pt"  # a mask-inference-small checkpoint in the working folder
 NO_GPU = torch.cuda.device_count() == 0

@@ -35,9 +35,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from separena import AudioFileError, Registry
 from separena.bench import ResultStore, leaderboard, run_suite
+from separena.checkpoints import save_checkpoint
 from separena.cli import main
 from separena.data.audio import read_wav
-from separena.train import save_checkpoint
 
 PLUGINS = Path(__file__).parent / "plugins"
 BENCH_TINY = PLUGINS / "bench_tiny.py"

@@ -13,10 +13,11 @@ import soundfile as sf
 import torch
 
 from separena import Budget, Registry
+from separena.checkpoints import load_checkpoint, save_checkpoint
 from separena.data.audio import audio_info, read_wav, write_wav
 from separena.data.tones import tones_2mix
 from separena.errors import AudioFileError, CheckpointError, TrainingError, TrainingInterrupted
-from separena.train import load_checkpoint, save_checkpoint, train
+from separena.train import train
 
 WRITTEN_BY = "expected a file written by `separena train`"
 

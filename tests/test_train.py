@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from separena import Budget, CheckpointError, Registry, SeparenaError, TrainingError
+from separena.checkpoints import load_checkpoint, save_checkpoint
 from separena.data.tones import tones_2mix
-from separena.train import EvalResult, evaluate, load_checkpoint, save_checkpoint, train
+from separena.evaluation import EvalResult, evaluate
+from separena.train import train
 
 
 @pytest.fixture

@@ -325,7 +325,7 @@ def _eval_mixtures_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
     """SI-SDRi of ``model`` on every test set of ``data`` (or a seeded subset of each), as a table."""
     from .data import MixtureSubset
-    from .train import evaluate
+    from .evaluation import evaluate
 
     table = Table(title=f"{title} on {data.name}")
     for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
@@ -431,7 +431,7 @@ def _trained_model(registry: Registry, name: str, checkpoint: Path | None, run_r
     """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles
     (fitted to ``data``'s sources and sample rate, as the benchmark fits them)."""
     from .bench.runner import fitted_config
-    from .train import load_checkpoint
+    from .checkpoints import load_checkpoint
 
     config = fitted_config(registry, name, data.sample_rate, data.n_src) if data is not None \
         else registry.model_config(name)

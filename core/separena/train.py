@@ -1,8 +1,9 @@
-"""The one training loop, evaluation, and checkpoints.
+"""The one training loop.
 
 Every trainable model of every plugin trains here: the same batches for a given seed,
 Adam, gradient-norm clipping, a learning rate that decays over the budget, a NaN guard
-that stops the run and keeps the last good checkpoint, and a rich progress bar.
+that stops the run and keeps the last good checkpoint, and a rich progress bar. Scoring
+lives in :mod:`separena.evaluation`, checkpoint files in :mod:`separena.checkpoints`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import contextlib
 import logging
 import math
 import os
-import re
-import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,23 +21,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .checkpoints import save_checkpoint, save_or_fall_back
 from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
-from .errors import CheckpointError, SeparenaError, TrainingError, TrainingInterrupted
-from .metrics import best_permutation, pairwise_si_sdr, si_sdr
-from .model import Separator, SeparatorOutput, separate
+from .errors import SeparenaError, TrainingError, TrainingInterrupted
+from .evaluation import evaluate
+from .model import Separator, SeparatorOutput
 from .progress import progress_bar
-from .registry import ModelConfig, Registry
+from .registry import ModelConfig
 from .specs import Budget
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "TrainResult", "EvalResult", "objective_loss", "train", "evaluate",
-    "save_checkpoint", "load_checkpoint", "file_sha256", "curve_fractions", "CHECKPOINT_FORMAT",
-]
+__all__ = ["TrainResult", "objective_loss", "train", "curve_fractions", "CURVE_POINTS", "CURVE_MIXTURES"]
 
-CHECKPOINT_FORMAT = 1
 GRAD_CLIP = 5.0
 
 
@@ -74,43 +69,6 @@ class TrainResult:
     def macs(self) -> float:
         """Training compute spent: training MACs per mixture times mixtures seen."""
         return self.cost.macs_per_example * self.examples if self.cost else math.nan
-
-
-@dataclass
-class EvalResult:
-    """Per-example scores of one model on one mixture set.
-
-    Shapes:
-        si_sdri, si_sdr: ``[examples, n_src]`` in dB, sources in reference order.
-    """
-
-    si_sdri: Tensor
-    si_sdr: Tensor
-    seconds: float  # wall-clock of inference only
-    audio_seconds: float  # total duration of the evaluated mixtures
-    estimates: list[Tensor] | None = None  # per mixture ``[1, n_src, time]`` (``keep_estimates=True``)
-
-    @property
-    def mean(self) -> float:
-        return self.si_sdri.mean().item()
-
-    @property
-    def median(self) -> float:
-        return self.si_sdri.mean(1).median().item()
-
-    @property
-    def standard_error(self) -> float:
-        """Standard error of :attr:`mean` over the examples (sources of a mixture averaged first)."""
-        per_example = self.si_sdri.mean(1)
-        return (per_example.std() / len(per_example) ** 0.5).item() if len(per_example) > 1 else float("nan")
-
-    @property
-    def real_time_factor(self) -> float:
-        return self.seconds / self.audio_seconds if self.audio_seconds else float("nan")
-
-    def summary(self) -> dict[str, float]:
-        """``{"mean", "median", "se"}`` SI-SDRi in dB, rounded to 0.01 (for reports and tables)."""
-        return {"mean": round(self.mean, 2), "median": round(self.median, 2), "se": round(self.standard_error, 2)}
 
 
 def objective_loss(config: ModelConfig, model: Separator, output: SeparatorOutput, sources: Tensor) -> Tensor:
@@ -382,91 +340,16 @@ def train(
         with on_interrupt:
             score_curve(result.seconds)
     if result.checkpoint:
-        result.checkpoint, note = _save_or_fall_back(result.checkpoint, config, model, result.steps)
+        result.checkpoint, note = save_or_fall_back(result.checkpoint, config, model, result.steps)
         if note:
             result.checkpoint_note = f"{note}; the weights were saved to {result.checkpoint} instead"
     return model.eval(), result
 
 
-EVAL_BATCH = 8  # mixtures per forward pass in evaluation (consecutive mixtures of equal length)
-
-
-def _length_batches(examples: MixtureSet, batch_size: int) -> Generator[list[int], None, None]:
-    """Indices of consecutive mixtures of equal length, at most ``batch_size`` at a time."""
-    batch: list[int] = []
-    length = -1
-    for i in range(len(examples)):
-        n = examples[i].mix.shape[-1]
-        if batch and (n != length or len(batch) == batch_size):
-            yield batch
-            batch = []
-        batch.append(i)
-        length = n
-    if batch:
-        yield batch
-
-
-@torch.no_grad()
-def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.device = "cpu",
-             progress: bool = True, description: str = "evaluate",
-             permutation_invariant: bool = True, batch_size: int = EVAL_BATCH,
-             keep_estimates: bool = False) -> EvalResult:
-    """SI-SDR and SI-SDRi per example and source.
-
-    Consecutive mixtures of equal length are separated together, ``batch_size`` at a time (a
-    separator's batch items are independent: the contract kit checks it). Speakers are matched
-    to estimates with the best permutation per mixture; sources with fixed roles
-    (``permutation_invariant=False``, e.g. music stems) are scored in order. With
-    ``keep_estimates`` the result holds each mixture's estimates ``[1, n_src, time]`` on the CPU.
-    """
-    model.eval().to(device)
-    improvements, scores, kept = [], [], []
-    seconds = audio = 0.0
-    bar = progress_bar(progress)
-    with bar:
-        task = bar.add_task(description, total=len(examples))
-        for indices in _length_batches(examples, batch_size):
-            items = [examples[i] for i in indices]
-            mix = torch.stack([ex.mix for ex in items]).to(device)
-            refs = torch.stack([ex.sources for ex in items]).to(device)
-            t0 = time.perf_counter()
-            est = separate(model, mix, refs).estimates.float()
-            seconds += time.perf_counter() - t0
-            audio += mix.numel() / model.sample_rate
-            if permutation_invariant:
-                best, _ = best_permutation(pairwise_si_sdr(est, refs))
-            else:
-                best = si_sdr(est, refs)
-            base = si_sdr(mix.unsqueeze(1).expand_as(refs), refs)
-            scores.append(best.cpu())
-            improvements.append((best - base).cpu())
-            if keep_estimates:
-                kept.extend(e.unsqueeze(0).cpu() for e in est)
-            bar.update(task, advance=len(items))
-    n_src = getattr(model, "n_src", 1)
-    empty = torch.zeros(0, n_src)
-    return EvalResult(si_sdri=torch.cat(improvements) if improvements else empty,
-                      si_sdr=torch.cat(scores) if scores else empty, seconds=seconds, audio_seconds=audio,
-                      estimates=kept if keep_estimates else None)
-
-
-def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Tensor]) -> str:
-    """sha256 of a checkpoint's identity and weights (names, dtypes, shapes and bytes)."""
-    import hashlib
-    import json
-
-    h = hashlib.sha256(json.dumps([model, architecture, params], sort_keys=True, default=repr).encode())
-    for key in sorted(state_dict):
-        t = state_dict[key].detach().cpu().contiguous()
-        h.update(f"\0{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
 class _SaveOnInterrupt:
     """Context manager of the training loop: turns Ctrl-C (KeyboardInterrupt) into
     :class:`TrainingInterrupted`, after saving the last weights to the run's checkpoint path
-    (if any, and at least one step was taken; with :func:`_save_or_fall_back`'s fallback)."""
+    (if any, and at least one step was taken; with :func:`~separena.checkpoints.save_or_fall_back`'s fallback)."""
 
     def __init__(self, config: ModelConfig, model: Separator, result: TrainResult, total: int | None,
                  start: float, paused: Callable[[], float], saved_by_other_rank: bool) -> None:
@@ -487,7 +370,7 @@ class _SaveOnInterrupt:
         if result.steps == 0:
             what = "no weights saved (nothing trained yet)"
         elif result.checkpoint is not None:
-            saved, note = _save_or_fall_back(result.checkpoint, self.config, self.model, result.steps)
+            saved, note = save_or_fall_back(result.checkpoint, self.config, self.model, result.steps)
             what = f"last weights saved to {saved}" + (f" ({note})" if note else "")
         elif self.saved_by_other_rank:
             what = "rank 0 saves the last weights"
@@ -496,185 +379,3 @@ class _SaveOnInterrupt:
         raise TrainingInterrupted(f"{where}; {what}", checkpoint=saved, steps=result.steps) from None
 
 
-def _save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: int) -> tuple[Path, str | None]:
-    """Save to ``path``; if that fails with an :class:`OSError`, to ``<cwd>/<model>-<time>.pt``, else
-    to the same name in the system temp folder. Returns where, and (after a fallback) why in one
-    line. Raises :class:`TrainingError` if no place takes the file."""
-    try:
-        return save_checkpoint(path, config, model, step=steps), None
-    except OSError as exc:
-        reason = _unwritable_reason(path, exc)
-    name = re.sub(r"[^\w.-]+", "-", config.name).strip("-.") or "model"
-    filename = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-    folders: list[Path] = []
-    with contextlib.suppress(OSError):
-        folders.append(Path.cwd())
-    folders.append(Path(tempfile.gettempdir()))
-    for folder in folders:
-        candidate = folder / filename
-        for k in range(1, 100):
-            if not candidate.exists():
-                break
-            candidate = folder / f"{filename[:-3]}-{k}.pt"
-        try:
-            return save_checkpoint(candidate, config, model, step=steps), f"could not write {path}: {reason}"
-        except OSError:
-            continue
-    raise TrainingError(f"model {config.name!r}: trained {steps} steps but could not save the weights; expected a "
-                        f"writable checkpoint path, got {path} ({reason}), and neither "
-                        f"{' nor '.join(str(f) for f in folders)} is writable")
-
-
-def _unwritable_reason(path: Path, exc: OSError) -> str:
-    """Why ``path`` cannot be written, in a few words."""
-    if path.is_dir():
-        return "a folder exists at that path"
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a folder"
-            break
-    return exc.strerror or _shorten(str(exc)) or type(exc).__name__
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    """``text`` on one line (escape codes dropped), cut at a word boundary with `` ...`` if longer."""
-    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
-
-
-def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **extra: Any) -> Path:
-    """Write weights and the plain-data config atomically (temp file, then rename), with a
-    sha256 of both that :func:`load_checkpoint` checks (a modified or corrupted file is refused).
-    If writing fails (any exception, Ctrl-C included) the temp file is removed and the error
-    re-raised; ``path`` is then left as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = model.state_dict()
-    payload = {
-        "format": CHECKPOINT_FORMAT, "model": config.name, "architecture": config.architecture,
-        "params": config.params, "state_dict": state, **extra,
-        "sha256": _digest(config.name, config.architecture, config.params, state),
-    }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def load_checkpoint(path: str | Path, registry: Registry, name: str | None = None,
-                    device: str | torch.device = "cpu", sha256: str | None = None) -> tuple[ModelConfig, Separator]:
-    """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
-
-    Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
-    to load, modified since it was written (its sha256 does not match; checkpoints written
-    before the digest existed are loaded unchecked), not the file recorded (``sha256``: the
-    file's digest, as a benchmark run records it), or (when ``name`` is given) belongs to
-    another architecture.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: file not found")
-    if sha256 is not None and (got := file_sha256(path)) != sha256:
-        raise CheckpointError(f"checkpoint {path}: not the file its run recorded; expected sha256 {sha256[:16]}..., "
-                              f"got {got[:16]}...")
-    _check_checkpoint_file(path)
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise _unloadable(path, exc) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
-        raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
-                              f"got {type(payload).__name__}")
-    if "sha256" in payload:
-        try:
-            digest = _digest(payload["model"], payload["architecture"], payload["params"], payload["state_dict"])
-        except Exception as exc:
-            digest = f"unhashable ({type(exc).__name__})"
-        if digest != payload["sha256"]:
-            raise CheckpointError(f"checkpoint {path}: modified or corrupted since it was written; expected sha256 "
-                                  f"{str(payload['sha256'])[:16]}..., got {digest[:16]}...")
-    stored = payload["model"]
-    config = registry.model_config(stored, **payload["params"])
-    if name is not None:
-        wanted = registry.model_config(name)
-        if wanted.architecture != config.architecture:
-            raise CheckpointError(f"checkpoint {path}: holds architecture {config.architecture!r} "
-                                  f"(model {stored!r}); expected {wanted.architecture!r} for model {name!r}")
-    model = config.build()
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
-            lines = lines[1:]  # the first line names only the class; the next one says what is wrong
-        raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
-                              f"{_shorten(lines[0] if lines else type(exc).__name__)}") from None
-    return config, model.to(device).eval()
-
-
-_WRITTEN_BY = "expected a checkpoint written by `separena train`"
-
-
-def _check_checkpoint_file(path: Path) -> None:
-    """Refuse, before torch reads it, a file that cannot be a checkpoint: empty, a truncated or
-    corrupted zip (torch checkpoints are zip archives), or another kind of file (a wav, ...)."""
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint {path}: empty file (0 bytes); {_WRITTEN_BY}")
-    if zipfile.is_zipfile(path):
-        return
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head.startswith(b"PK"):  # a zip whose end (the central directory) is missing or damaged
-        raise _corrupted(path, size)
-    if not head.startswith(b"\x80"):  # nor a pickle (torch's legacy format, still loadable)
-        from .data.audio import describe_file
-
-        raise CheckpointError(f"checkpoint {path}: not a torch checkpoint (it looks like {describe_file(path)}); "
-                              f"expected a file written by `separena train`")
-
-
-def _corrupted(path: Path, size: int) -> CheckpointError:
-    return CheckpointError(f"checkpoint {path}: truncated or corrupted file ({size} bytes), cannot be loaded safely "
-                           f"(weights_only=True); {_WRITTEN_BY}")
-
-
-def _unloadable(path: Path, exc: Exception) -> CheckpointError:
-    """The one-line error for a checkpoint file that ``torch.load(weights_only=True)`` refused."""
-    text = str(exc)
-    if "Weights only load failed" in text or "WeightsUnpickler error" in text:
-        found = re.search(r"GLOBAL ([\w.]+)", text)
-        detail = f"a pickled {found.group(1)}" if found else _shorten(text.split("WeightsUnpickler error:")[-1], 120)
-        return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): it holds {detail}, "
-                               f"not only tensors and plain data; {_WRITTEN_BY}")
-    if "PytorchStreamReader" in text or isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                is_torch = any(n.endswith("/data.pkl") or n == "data.pkl" for n in archive.namelist())
-        except (OSError, zipfile.BadZipFile):
-            is_torch = True  # unreadable as a zip too: damaged
-        if not is_torch:
-            return CheckpointError(f"checkpoint {path}: not a torch checkpoint (it is a zip archive of other files); "
-                                   f"expected a file written by `separena train`")
-        return _corrupted(path, path.stat().st_size)
-    reason = _shorten(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
-    return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {reason}")

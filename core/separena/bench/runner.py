@@ -24,14 +24,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from ..cost import CudaPeakMemory, count_parameters, macs_per_second, real_time_factor, train_throughput
 from ..data import MixtureSet, SeparationData, TensorMixtureSet
 from ..errors import SeparenaError
+from ..evaluation import evaluate
 from ..metrics import bss_sdr, sdri
 from ..model import Separator
 from ..registry import ModelConfig, Registry
 from ..specs import BRACKETS, Suite
-from ..train import CURVE_MIXTURES, evaluate, file_sha256, load_checkpoint, save_checkpoint, train
+from ..train import CURVE_MIXTURES, train
 from .executor import Executor, LocalExecutor, RunOutcome
 from .runs import DataCache, RunConfig, code_version
 from .store import ResultStore, StoredRun

@@ -9,8 +9,8 @@ import torch
 
 from separena import SeparenaError, create_model, separate
 from separena.data import TensorMixtureSet
+from separena.evaluation import evaluate
 from separena.metrics import si_sdr, si_sdri
-from separena.train import evaluate
 
 SR = 8000
 

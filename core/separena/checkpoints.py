@@ -1,0 +1,228 @@
+"""Checkpoints: a model's weights and plain-data config in one file, written and read safely.
+
+:func:`save_checkpoint` writes atomically (temp file, then rename) with a sha256 of the
+model's identity and weights; :func:`save_or_fall_back` is the trainer's final save, which
+falls back to another folder when the asked path cannot be written. :func:`load_checkpoint`
+reads with ``torch.load(weights_only=True)``, checks the digest and rebuilds the model from
+the registry; every way a file can be wrong is one :class:`~separena.errors.CheckpointError`
+line. :func:`file_sha256` is the digest of a whole file, as a benchmark run records its kept
+weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .errors import CheckpointError, TrainingError
+from .model import Separator
+from .registry import ModelConfig, Registry
+
+__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = 1
+
+
+def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Tensor]) -> str:
+    """sha256 of a checkpoint's identity and weights (names, dtypes, shapes and bytes)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps([model, architecture, params], sort_keys=True, default=repr).encode())
+    for key in sorted(state_dict):
+        t = state_dict[key].detach().cpu().contiguous()
+        h.update(f"\0{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: int) -> tuple[Path, str | None]:
+    """Save to ``path``; if that fails with an :class:`OSError`, to ``<cwd>/<model>-<time>.pt``, else
+    to the same name in the system temp folder. Returns where, and (after a fallback) why in one
+    line. Raises :class:`TrainingError` if no place takes the file."""
+    try:
+        return save_checkpoint(path, config, model, step=steps), None
+    except OSError as exc:
+        reason = _unwritable_reason(path, exc)
+    name = re.sub(r"[^\w.-]+", "-", config.name).strip("-.") or "model"
+    filename = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    folders: list[Path] = []
+    with contextlib.suppress(OSError):
+        folders.append(Path.cwd())
+    folders.append(Path(tempfile.gettempdir()))
+    for folder in folders:
+        candidate = folder / filename
+        for k in range(1, 100):
+            if not candidate.exists():
+                break
+            candidate = folder / f"{filename[:-3]}-{k}.pt"
+        try:
+            return save_checkpoint(candidate, config, model, step=steps), f"could not write {path}: {reason}"
+        except OSError:
+            continue
+    raise TrainingError(f"model {config.name!r}: trained {steps} steps but could not save the weights; expected a "
+                        f"writable checkpoint path, got {path} ({reason}), and neither "
+                        f"{' nor '.join(str(f) for f in folders)} is writable")
+
+
+def _unwritable_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be written, in a few words."""
+    if path.is_dir():
+        return "a folder exists at that path"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return exc.strerror or _shorten(str(exc)) or type(exc).__name__
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line (escape codes dropped), cut at a word boundary with `` ...`` if longer."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+
+
+def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **extra: Any) -> Path:
+    """Write weights and the plain-data config atomically (temp file, then rename), with a
+    sha256 of both that :func:`load_checkpoint` checks (a modified or corrupted file is refused).
+    If writing fails (any exception, Ctrl-C included) the temp file is removed and the error
+    re-raised; ``path`` is then left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
+    payload = {
+        "format": CHECKPOINT_FORMAT, "model": config.name, "architecture": config.architecture,
+        "params": config.params, "state_dict": state, **extra,
+        "sha256": _digest(config.name, config.architecture, config.params, state),
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: str | Path, registry: Registry, name: str | None = None,
+                    device: str | torch.device = "cpu", sha256: str | None = None) -> tuple[ModelConfig, Separator]:
+    """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
+
+    Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
+    to load, modified since it was written (its sha256 does not match; checkpoints written
+    before the digest existed are loaded unchecked), not the file recorded (``sha256``: the file's digest, as a
+    benchmark run records it), or (when ``name`` is given) belongs to another architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: file not found")
+    if sha256 is not None and (got := file_sha256(path)) != sha256:
+        raise CheckpointError(f"checkpoint {path}: not the file its run recorded; expected sha256 {sha256[:16]}..., "
+                              f"got {got[:16]}...")
+    _check_checkpoint_file(path)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise _unloadable(path, exc) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
+        raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
+                              f"got {type(payload).__name__}")
+    if "sha256" in payload:
+        try:
+            digest = _digest(payload["model"], payload["architecture"], payload["params"], payload["state_dict"])
+        except Exception as exc:
+            digest = f"unhashable ({type(exc).__name__})"
+        if digest != payload["sha256"]:
+            raise CheckpointError(f"checkpoint {path}: modified or corrupted since it was written; expected sha256 "
+                                  f"{str(payload['sha256'])[:16]}..., got {digest[:16]}...")
+    stored = payload["model"]
+    config = registry.model_config(stored, **payload["params"])
+    if name is not None:
+        wanted = registry.model_config(name)
+        if wanted.architecture != config.architecture:
+            raise CheckpointError(f"checkpoint {path}: holds architecture {config.architecture!r} "
+                                  f"(model {stored!r}); expected {wanted.architecture!r} for model {name!r}")
+    model = config.build()
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+            lines = lines[1:]  # the first line names only the class; the next one says what is wrong
+        raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
+                              f"{_shorten(lines[0] if lines else type(exc).__name__)}") from None
+    return config, model.to(device).eval()
+
+
+_WRITTEN_BY = "expected a checkpoint written by `separena train`"
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """Refuse, before torch reads it, a file that cannot be a checkpoint: empty, a truncated or
+    corrupted zip (torch checkpoints are zip archives), or another kind of file (a wav, ...)."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path}: empty file (0 bytes); {_WRITTEN_BY}")
+    if zipfile.is_zipfile(path):
+        return
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK"):  # a zip whose end (the central directory) is missing or damaged
+        raise _corrupted(path, size)
+    if not head.startswith(b"\x80"):  # nor a pickle (torch's legacy format, still loadable)
+        from .data.audio import describe_file
+
+        raise CheckpointError(f"checkpoint {path}: not a torch checkpoint (it looks like {describe_file(path)}); "
+                              f"expected a file written by `separena train`")
+
+
+def _corrupted(path: Path, size: int) -> CheckpointError:
+    return CheckpointError(f"checkpoint {path}: truncated or corrupted file ({size} bytes), cannot be loaded safely "
+                           f"(weights_only=True); {_WRITTEN_BY}")
+
+
+def _unloadable(path: Path, exc: Exception) -> CheckpointError:
+    """The one-line error for a checkpoint file that ``torch.load(weights_only=True)`` refused."""
+    text = str(exc)
+    if "Weights only load failed" in text or "WeightsUnpickler error" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        detail = f"a pickled {found.group(1)}" if found else _shorten(text.split("WeightsUnpickler error:")[-1], 120)
+        return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): it holds {detail}, "
+                               f"not only tensors and plain data; {_WRITTEN_BY}")
+    if "PytorchStreamReader" in text or isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                is_torch = any(n.endswith("/data.pkl") or n == "data.pkl" for n in archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            is_torch = True  # unreadable as a zip too: damaged
+        if not is_torch:
+            return CheckpointError(f"checkpoint {path}: not a torch checkpoint (it is a zip archive of other files); "
+                                   f"expected a file written by `separena train`")
+        return _corrupted(path, path.stat().st_size)
+    reason = _shorten(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {reason}")
