@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +156,64 @@ def test_core_registry_yaml_is_valid():
     assert "speech-quick" in registry.suites
     for name in registry.list_models():
         assert registry.preset(name).architecture
+
+
+# -- presets live with their plugins -----------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _package_dir(registry: Registry, plugin_name: str) -> Path:
+    module = registry.pm.get_plugin(plugin_name)
+    return Path(module.__file__).resolve().parent
+
+
+def _file_sources(preset) -> list[Path]:
+    """The files of a preset's definitions (``"plugin X"`` marks the architecture's own preset)."""
+    return [Path(s.rsplit(":", 1)[0]).resolve() for s in preset.sources if not s.startswith("plugin ")]
+
+
+def test_every_plugin_ships_its_own_presets():
+    registry = Registry()
+    shipped = {name: _package_dir(registry, name) for name, info in registry.plugins.items()
+               if info.dist and info.dist != "separena" and info.status == "ok"}
+    assert len(shipped) >= 7, sorted(registry.plugins)
+    checked = 0
+    for name, preset in registry.presets.items():
+        if preset.architecture not in registry.architectures:
+            continue
+        plugin = registry.plugin_of(preset.architecture)
+        if plugin not in shipped:
+            continue
+        for path in _file_sources(preset):
+            assert path.is_relative_to(shipped[plugin]), f"{name}: defined in {path}, not in {shipped[plugin]}"
+            checked += 1
+    assert checked >= 25
+    for plugin, directory in shipped.items():  # the file each hook returns ships as package data
+        if "separena_preset_files" in registry.plugins[plugin].hooks:
+            pyproject = tomllib.loads((directory.parent / "pyproject.toml").read_text(encoding="utf-8"))
+            data = pyproject["tool"]["setuptools"]["package-data"][directory.name]
+            assert "presets.yaml" in data, f"{directory.parent / 'pyproject.toml'}: presets.yaml is not package data"
+
+
+def test_core_registry_yaml_holds_suites_not_presets():
+    import yaml
+
+    core = yaml.safe_load((REPO / "registry.yaml").read_text(encoding="utf-8"))
+    assert not core.get("presets"), "presets belong in the plugin that provides their architecture"
+    assert (REPO / "core/separena/registry.yaml").resolve() == (REPO / "registry.yaml").resolve()
+    registry = Registry()
+    for suite in registry.suites.values():  # every plain name a suite lists is a preset some plugin ships
+        for model in suite.models:
+            if not any(c in model for c in "*?["):
+                registry.preset(model)
+
+
+def test_user_file_overrides_a_plugin_preset_and_keeps_both_sources(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("presets:\n  mask-inference-small:\n    architecture: mask-inference\n    params: {hidden_size: 32}\n")
+    registry = Registry(registry_files=[path])
+    preset = registry.preset("mask-inference-small")
+    assert preset.params == {"hidden_size": 32}
+    plugin_file, user_file = preset.sources
+    assert "separena_mask_inference/presets.yaml:" in plugin_file
+    assert user_file == f"{path}:2"

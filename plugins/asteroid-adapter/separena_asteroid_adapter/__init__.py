@@ -6,6 +6,9 @@ it, and a machine without asteroid lists these models as unavailable.
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
+from importlib.resources import files
+
 from separena import ArchitectureSpec, hookimpl
 
 _TASNET = "separena_asteroid_adapter.tasnets"
@@ -61,3 +64,8 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
               test_params={"variant": "mini", "n_fft": 128, "hop_length": 32, "hidden_size": 8,
                            "num_layers": 1}),
     ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
+from importlib.resources import files
+
 from separena import ArchitectureSpec, hookimpl
 
 
@@ -31,3 +34,8 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
                          "chunk_size": 20, "num_repeats": 1},
         ),
     ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
+from importlib.resources import files
+
 from separena import ArchitectureSpec, hookimpl
 
 _TEST_PARAMS = {"hidden_size": 8, "num_layers": 1, "n_fft": 64, "hop_length": 16, "embedding_dim": 4}
@@ -31,3 +34,8 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             test_params=_TEST_PARAMS,
         ),
     ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]

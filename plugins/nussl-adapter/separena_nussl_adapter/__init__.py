@@ -7,6 +7,9 @@ and a machine without nussl lists these models as unavailable. Conversion helper
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
+from importlib.resources import files
+
 from separena import ArchitectureSpec, hookimpl
 
 _NET = "separena_nussl_adapter.networks"
@@ -70,3 +73,8 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
                  "nussl TimbreClustering: NMF components clustered by timbre (MFCC) into n_src sources",
                  test_params={**_TINY_STFT, "n_components": 6, "n_mfcc": 8}),
     ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]

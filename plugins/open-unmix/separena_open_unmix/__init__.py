@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
+from importlib.resources import files
+
 from separena import ArchitectureSpec, hookimpl
 
 
@@ -23,3 +26,8 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             noop_params=("wiener_iterations",),
         )
     ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]
