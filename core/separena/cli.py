@@ -439,7 +439,7 @@ def _trained_model(registry: Registry, name: str, checkpoint: Path | None, run_r
         raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
     if run_ref is not None:
         from .bench import ResultStore
-        from .bench.runner import load_run_weights
+        from .bench.execute import load_run_weights
 
         if not store_path.is_file():
             raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")

@@ -8,11 +8,12 @@ plots and audio. See docs/benchmark.md.
 
 from __future__ import annotations
 
-from .executor import Executor, LocalExecutor, RunOutcome
+from .execute import execute_run
+from .executor import Executor, LocalExecutor
 from .leaderboard import Row, leaderboard, rich_table
 from .report import write_report
-from .runner import SuiteResult, execute_run, plan_runs, run_suite, suite_models
-from .runs import DataCache, RunConfig, code_version
+from .runner import SuiteResult, plan_runs, run_suite, suite_models
+from .runs import DataCache, RunConfig, RunOutcome, code_version
 from .store import ResultStore, StoredFailure, StoredRun
 
 __all__ = [

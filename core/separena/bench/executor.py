@@ -1,20 +1,20 @@
 """Executors: where runs execute. The driver submits plain-data run configs and stores outcomes.
 
-The contract that lets a distributed executor slot in (see docs/benchmark.md):
+The contract every executor keeps, the local one here and
+:class:`~separena.bench.ray_executor.RayExecutor` alike (see docs/benchmark.md):
 
 - A run is a pure function of its :class:`~separena.bench.runs.RunConfig` (plain data; JSON
-  round trip via ``to_dict``/``from_dict``), executed by :func:`separena.bench.runner.execute_run`.
-- :meth:`Executor.as_completed` yields one :class:`RunOutcome` (plain data too) per submitted
-  run, in completion order; the *driver* writes each to the store, one transaction per
-  finished run. Executors never touch the store.
+  round trip via ``to_dict``/``from_dict``), executed by :func:`separena.bench.execute.execute_run`.
+- :meth:`Executor.as_completed` yields one :class:`~separena.bench.runs.RunOutcome` (plain
+  data too) per submitted run, in completion order; the *driver* writes each to the store,
+  one transaction per finished run. Executors never touch the store.
 - Workers write only idempotent artifacts (temp file + ``os.replace`` at run-hash paths),
   so a run that executes twice (at-least-once retries) is harmless.
 
 :class:`LocalExecutor` runs on this machine: one run at a time in this process, or ``jobs``
 runs at a time in worker processes that rebuild the registry from a :class:`RegistryRecipe`
 (one torch thread each and as many runs as cores is steady on a shared machine, where a
-2-thread run beside another torch process can slow down tenfold). ``RayExecutor``
-(:mod:`separena.bench.ray_executor`) runs them as Ray tasks on a cluster.
+2-thread run beside another torch process can slow down tenfold).
 """
 
 from __future__ import annotations
@@ -26,32 +26,19 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import SeparenaError
 from ..progress import progress_bar
-from .runs import DataCache, RunConfig
+from .execute import execute_run, one_line
+from .runs import DataCache, RunConfig, RunOutcome
 
 if TYPE_CHECKING:
     from ..registry import Registry
 
-__all__ = ["Executor", "LocalExecutor", "RunOutcome", "RegistryRecipe"]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What executing one run produced: plain data, safe to ship between processes."""
-
-    config: RunConfig  # the run
-    ok: bool  # finished (trained and evaluated)
-    payload: dict[str, Any] = field(default_factory=dict)  # results; also kept for failures
-    error: str | None = None  # one line: "<stage>: <Type>: <message>" when not ok
-
-    @property
-    def run_hash(self) -> str:
-        return self.config.run_hash
+__all__ = ["Executor", "LocalExecutor", "RegistryRecipe"]
 
 
 @runtime_checkable
@@ -141,8 +128,6 @@ class LocalExecutor:
         self._queue.append(config)
 
     def as_completed(self) -> Iterator[RunOutcome]:
-        from .runner import execute_run
-
         if self.jobs == 1:
             while self._queue:
                 config = self._queue.popleft()
@@ -151,8 +136,6 @@ class LocalExecutor:
         yield from self._in_workers()
 
     def _in_workers(self) -> Iterator[RunOutcome]:
-        from .runner import _failure_payload, _one_line
-
         context = multiprocessing.get_context("spawn")  # fork would copy torch's threads and locks
         events = context.Queue()
         if self._pool is None:
@@ -174,8 +157,7 @@ class LocalExecutor:
                     try:
                         result = future.result()
                     except Exception as exc:  # the worker process died (killed, out of memory)
-                        error = f"worker: {_one_line(exc)}"
-                        yield RunOutcome(config, ok=False, payload=_failure_payload(config, error), error=error)
+                        yield RunOutcome.failed(config, f"worker: {one_line(exc)}")
                         continue
                     payload = dict(result["payload"])
                     if "config" in payload:
@@ -242,8 +224,6 @@ def _worker_init(recipe: RegistryRecipe, events: Any) -> None:
 
 
 def _worker_run(config: dict[str, Any]) -> dict[str, Any]:
-    from .runner import execute_run
-
     run = RunConfig.from_dict(config)
     events, label = _WORKER["events"], f"{run.preset} seed {run.seed}"
     last = [0.0]

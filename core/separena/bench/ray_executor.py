@@ -11,7 +11,7 @@ Faults: a task whose worker process dies (SIGKILL, OOM, lost node) is retried ``
 times by Ray (default 1: runs can take hours). A retried run may have executed twice
 (at-least-once), which is harmless: workers write only idempotent artifacts, and the store
 keeps the first result of a run hash (``INSERT ... ON CONFLICT DO NOTHING``). Python
-exceptions inside a run are not retried: :func:`~separena.bench.runner.execute_run` turns
+exceptions inside a run are not retried: :func:`~separena.bench.execute.execute_run` turns
 them into a failed outcome with a one-line error, like the local executor does. A run whose
 retries are exhausted becomes a failed outcome ``worker: WorkerCrashedError: ...`` and is
 retried by the next ``bench``.
@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SeparenaError
-from .executor import RegistryRecipe, RunOutcome
-from .runs import DataCache, RunConfig
+from .execute import execute_run, one_line
+from .executor import RegistryRecipe
+from .runs import DataCache, RunConfig, RunOutcome, code_version, failure_payload
 
 __all__ = ["RAY_INSTALL_HINT", "RayExecutor", "RegistryRecipe", "require_ray"]
 
@@ -67,9 +68,6 @@ def run_task(config: dict[str, Any], recipe: RegistryRecipe, check_code_version:
     """
     import torch
 
-    from .runner import _failure_payload, execute_run
-    from .runs import code_version
-
     run = RunConfig.from_dict(config)
     torch.set_num_threads(max(1, run.threads))
     with _WORKER_LOCK:
@@ -84,7 +82,7 @@ def run_task(config: dict[str, Any], recipe: RegistryRecipe, check_code_version:
         if here != run.code_version:
             error = (f"worker: SeparenaError: code version on worker {os.uname().nodename} is {here!r}; expected the "
                      f"driver's {run.code_version!r} (install the same separena and plugins on every node)")
-            return {"ok": False, "payload": _failure_payload(run, error), "error": error}
+            return {"ok": False, "payload": failure_payload(run, error), "error": error}
     outcome = execute_run(run, registry, cache, progress=False)
     return {"ok": outcome.ok, "payload": outcome.payload, "error": outcome.error}
 
@@ -156,8 +154,6 @@ class RayExecutor:
 
     def as_completed(self) -> Iterator[RunOutcome]:
         ray = require_ray()
-        from .runner import _failure_payload, _one_line
-
         while self._refs:
             ready, _ = ray.wait(list(self._refs), num_returns=1)
             ref = ready[0]
@@ -166,8 +162,8 @@ class RayExecutor:
                 result = ray.get(ref)
             except Exception as exc:  # worker died past its retries, task cancelled, node lost
                 cause = getattr(exc, "cause", None)
-                error = f"worker: {_one_line(cause if isinstance(cause, BaseException) else exc)}"
-                yield RunOutcome(config, ok=False, payload=_failure_payload(config, error), error=error)
+                error = f"worker: {one_line(cause if isinstance(cause, BaseException) else exc)}"
+                yield RunOutcome.failed(config, error)
                 continue
             payload = dict(result["payload"])
             if "config" in payload:  # the driver's config: its own artifacts path and threads

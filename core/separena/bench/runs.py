@@ -1,4 +1,5 @@
-"""What one benchmark run is: a plain-data :class:`RunConfig` and its content hash.
+"""What one benchmark run is: a plain-data :class:`RunConfig`, its content hash, and its
+:class:`RunOutcome`.
 
 A run is a pure function of its config (plus the code that runs it), so the config is plain
 data (JSON round trip, picklable) that an executor can ship to another process or machine,
@@ -21,7 +22,8 @@ from typing import Any
 from ..registry import ModelConfig, Registry
 from ..specs import Budget, Suite
 
-__all__ = ["RunConfig", "code_version", "source_hash", "canonical_json", "DataCache", "PRESENTATION_ONLY"]
+__all__ = ["RunConfig", "RunOutcome", "failure_payload", "code_version", "source_hash", "canonical_json",
+           "DataCache", "PRESENTATION_ONLY"]
 
 # Core modules that never change a run's numbers: editing them must not invalidate stored runs.
 PRESENTATION_ONLY = ("cli.py", "bench/report.py", "bench/leaderboard.py")
@@ -104,6 +106,30 @@ class RunConfig:
             save_examples=save_examples, artifacts_dir=artifacts_dir, threads=threads,
             data_workers=data_workers,
         )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What executing one run produced: plain data, safe to ship between processes."""
+
+    config: RunConfig  # the run
+    ok: bool  # finished (trained and evaluated)
+    payload: dict[str, Any] = field(default_factory=dict)  # results; also kept for failures
+    error: str | None = None  # one line: "<stage>: <Type>: <message>" when not ok
+
+    @property
+    def run_hash(self) -> str:
+        return self.config.run_hash
+
+    @classmethod
+    def failed(cls, config: RunConfig, error: str) -> RunOutcome:
+        """A failed run: its one-line ``error``, and the payload the store keeps for failures."""
+        return cls(config, ok=False, payload=failure_payload(config, error), error=error)
+
+
+def failure_payload(config: RunConfig, error: str) -> dict[str, Any]:
+    """The stored payload of a run that failed with the one-line ``error``."""
+    return {"status": "failed", "run_hash": config.run_hash, "config": config.to_dict(), "error": error}
 
 
 def _package_root(module: str) -> list[Path]:
