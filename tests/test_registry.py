@@ -149,3 +149,35 @@ def test_plugins_command_lists_misspelled_hook_as_failed(fixture_plugin):
                     "'separena_register_architecture' (did you mean 'separena_register_architectures'?)")
     ok = [line for line in lines if "separena-mask-inference" in line]
     assert ok and ok[0].split("│")[-2].strip() == "ok"
+
+
+# -- one vocabulary of families ------------------------------------------------------------------
+# The same architecture from a native plugin and from an adapter (asteroid, nussl): one family.
+SAME_ARCHITECTURE = {
+    "conv-tasnet": ("asteroid-conv-tasnet",),
+    "dprnn-tasnet": ("asteroid-dprnn-tasnet", "nussl-dual-path"),
+    "mask-inference": ("nussl-mask-inference", "nussl-end-to-end"),
+    "deep-clustering": ("nussl-dpcl",),
+    "chimera-pp": ("nussl-chimera",),
+    "open-unmix": ("nussl-open-unmix-like",),
+}
+
+
+def test_families_are_defined_once_with_a_rule_each():
+    from typing import get_args
+
+    from separena.specs import FAMILIES, FAMILY_RULES, Family
+
+    assert FAMILIES == get_args(Family) == tuple(FAMILY_RULES)
+    assert all(rule and "\n" not in rule for rule in FAMILY_RULES.values())
+
+
+def test_the_same_architecture_has_one_family_across_plugins():
+    architectures = Registry().architectures
+    for native, adapters in SAME_ARCHITECTURE.items():
+        for adapter in adapters:
+            assert architectures[adapter].family == architectures[native].family, (adapter, native)
+    for name, spec in architectures.items():  # any adapter named after a native architecture
+        stem = name.split("-", 1)[1] if name.startswith(("asteroid-", "nussl-")) else None
+        if stem in architectures:
+            assert spec.family == architectures[stem].family, (name, stem)

@@ -28,12 +28,27 @@ __all__ = [
     "is_positive_number",
     "is_macs",
     "FAMILIES",
+    "FAMILY_RULES",
     "BRACKETS",
     "resolve",
 ]
 
 Family = Literal["mask", "embedding", "waveform", "oracle", "baseline", "classic"]
-FAMILIES: tuple[str, ...] = ("mask", "embedding", "waveform", "oracle", "baseline", "classic")
+# What puts a model in a family, decided by how its estimates are made (one rule for every
+# plugin, native or adapter, so the same architecture has one family wherever it comes from):
+FAMILY_RULES: dict[str, str] = {
+    "mask": "a trained network estimates one mask per source over a representation of the mixture, "
+            "an STFT or a learned encoder (Conv-TasNet, DPRNN, Open-Unmix, Chimera++'s mask head), "
+            "and the masked mixture is decoded; auxiliary losses (e.g. an embedding head) do not change it",
+    "embedding": "a trained network estimates an embedding per time-frequency bin and the masks come "
+                 "from clustering them (deep clustering)",
+    "waveform": "a trained network outputs the source waveforms directly, with no mask on the mixture "
+                "(e.g. Wave-U-Net, Demucs)",
+    "oracle": "not trained: masks computed from the reference sources, the ceiling of a leaderboard",
+    "baseline": "not trained: a trivial estimate (the unprocessed mixture), the floor of a leaderboard",
+    "classic": "not trained: a signal-processing or factorization method (HPSS, REPET, RPCA, NMF)",
+}
+FAMILIES: tuple[str, ...] = tuple(FAMILY_RULES)  # the same names as Family
 BRACKETS: tuple[str, ...] = ("oracle", "baseline")  # families every suite runs: the leaderboard's bounds
 Objective = "str | Mapping[str, float]"
 
@@ -58,7 +73,7 @@ class ArchitectureSpec:
 
     name: str  # kebab-case, unique across plugins, e.g. "mask-inference"
     build: Callable[..., Any] | str  # builder callable, or lazy "module:attr" (keeps `list` cheap)
-    family: Family  # mask | embedding | waveform | oracle | baseline (e.g. the mixture) | classic
+    family: Family  # mask | embedding | waveform | oracle | baseline | classic: see FAMILY_RULES
     summary: str  # one line shown by `separena list`
     reference: str = ""  # the paper, e.g. "Hershey et al., ICASSP 2016"
     tasks: tuple[str, ...] = ("speech",)  # what it can serve: speech, music, ...

@@ -26,7 +26,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
         ArchitectureSpec(
             name="chimera-pp",
             build="separena_deep_clustering.model:chimera_pp",
-            family="mask",
+            family="mask",  # its mask head makes the estimates; the embedding head is a training aid
             tasks=("speech",),
             objective={"deep-clustering": 0.5, "pit-si-sdr": 0.5},
             reference="Wang, Le Roux, Hershey, ICASSP 2018 (Chimera++)",

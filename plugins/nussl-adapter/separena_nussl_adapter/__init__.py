@@ -42,7 +42,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
              "Hershey et al., ICASSP 2016 (arXiv:1508.04306)",
              "nussl build_recurrent_dpcl: RNN embeddings per TF bin, k-means (separena.blocks) -> binary masks",
              objective="deep-clustering", test_params={**_TINY_RNN, "embedding_size": 4}),
-        _net("nussl-chimera", "chimera", "embedding",
+        _net("nussl-chimera", "chimera", "mask",  # the mask head separates, as chimera-pp
              "Luo et al., ICASSP 2017 (arXiv:1611.06265); Wang et al., ICASSP 2018",
              "nussl build_recurrent_chimera: shared RNN, deep-clustering head + mask head (masks separate)",
              objective={"deep-clustering": 0.5, "pit-si-sdr": 0.5}, test_params={**_TINY_RNN, "embedding_size": 4}),
@@ -54,7 +54,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
              "Hershey et al., ICASSP 2016 (mask inference) with an in-network STFT filterbank",
              "nussl build_recurrent_end_to_end: in-network STFT -> RNN masks -> inverse, waveform in and out",
              test_params=_TINY_RNN),
-        _net("nussl-dual-path", "dual_path", "waveform",
+        _net("nussl-dual-path", "dual_path", "mask",
              "Luo, Chen & Yoshioka, ICASSP 2020 (arXiv:1910.06379)",
              "nussl build_dual_path_recurrent_end_to_end: learned filterbank -> dual-path RNN -> masks",
              test_params={"n_filters": 16, "filter_length": 16, "hop_length": 8, "bottleneck_size": 8,
