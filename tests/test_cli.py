@@ -127,7 +127,7 @@ def test_separate_refuses_inputs_whose_outputs_would_collide(tmp_path, checkpoin
 
 
 def test_data_workers_default_to_none_on_the_cpu_and_up_to_8_on_a_gpu(monkeypatch):
-    from separena.cli import default_data_workers
+    from separena.cli.options import default_data_workers
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
     assert default_data_workers("cpu") == 0

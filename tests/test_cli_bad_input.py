@@ -169,7 +169,7 @@ def _invoke(args: list[str]):
 @pytest.mark.parametrize("args, fragment", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_input_is_one_error_line_and_changes_nothing(workdir, monkeypatch, args, fragment):
     monkeypatch.chdir(workdir)
-    monkeypatch.setattr(cli, "_suite_data", _no_data)
+    monkeypatch.setattr(cli.model, "_suite_data", _no_data)  # where train and evaluate look it up
     before = _snapshot(workdir)
     result = _invoke(args)
     assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError), result.output
@@ -198,7 +198,7 @@ def test_a_budget_option_is_refused_exactly_when_the_registry_schema_refuses_it(
     """The command line and registry.yaml share one budget schema: a value the schema takes
     passes the option (and the command then stops at the bad -o path, before any data)."""
     monkeypatch.chdir(workdir)
-    monkeypatch.setattr(cli, "_suite_data", _no_data)
+    monkeypatch.setattr(cli.model, "_suite_data", _no_data)  # where train and evaluate look it up
     text = value if isinstance(value, str) else repr(value)
     result = _invoke(["train", "mask-inference", f"--{key}", text, "-o", "a_file/m.pt"])
     assert result.exit_code == 2, result.output

@@ -25,8 +25,9 @@ from ..specs import Budget, Suite
 __all__ = ["RunConfig", "RunOutcome", "failure_payload", "code_version", "source_hash", "canonical_json",
            "DataCache", "PRESENTATION_ONLY"]
 
-# Core modules that never change a run's numbers: editing them must not invalidate stored runs.
-PRESENTATION_ONLY = ("cli.py", "bench/report.py", "bench/leaderboard.py")
+# Core modules (a trailing "/": every module of a package) that never change a run's numbers:
+# editing them must not invalidate stored runs.
+PRESENTATION_ONLY = ("cli/", "bench/report.py", "bench/leaderboard.py")
 
 
 def canonical_json(value: Any) -> str:
@@ -172,10 +173,14 @@ def source_hash(module: str) -> str:
     digest = hashlib.sha256()
     for f in files:
         rel = f.relative_to(base).as_posix() if f.is_relative_to(base) else f.name
-        if module.split(".")[0] == "separena" and rel in PRESENTATION_ONLY:
+        if module.split(".")[0] == "separena" and _presentation_only(rel):
             continue
         digest.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def _presentation_only(rel: str) -> bool:
+    return any(rel.startswith(entry) if entry.endswith("/") else rel == entry for entry in PRESENTATION_ONLY)
 
 
 def _common_parts(files: list[Path]) -> tuple[str, ...]:

@@ -1,0 +1,175 @@
+"""Benchmark commands: ``bench`` runs a suite into a result store (local workers or Ray),
+``runs`` lists the stored runs (the references ``--run`` takes), ``report`` writes the stored
+leaderboard as Markdown, CSV, JSON and an HTML page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import SeparenaError
+from .common import console, context_registry, err_console, one_line_errors
+from .options import budget_options, budget_overrides, check_output_path, default_data_workers, device_option
+
+__all__ = ["bench", "runs", "report"]
+
+
+@click.command()
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True, help="Suite to run.")
+@click.option("--models", "models", multiple=True, metavar="PATTERN",
+              help="Names or fnmatch patterns replacing the suite's models (oracles are always added); repeatable.")
+@click.option("--seeds", "seeds", multiple=True, type=click.IntRange(min=0), metavar="N",
+              help="Seeds replacing the suite's (e.g. one seed of a two-seed suite; stored runs are shared); repeatable.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store (resumed).")
+@device_option
+@budget_options
+@click.option("--fresh", is_flag=True, help="Re-run stored runs of this suite (old results are archived, not lost).")
+@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: one run at a time in this process; ray: runs as Ray tasks (pip install 'separena[ray]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a local one.")
+@click.option("--num-cpus", type=click.IntRange(min=1), default=None,
+              help="CPUs of the local Ray cluster (default: all); not with --address.")
+@click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
+              help="GPUs each Ray run asks for (default: 1 with --device cuda, else 0).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local runs executing at once, each in a worker process "
+                   "(default: one per core on the CPU, 1 on a GPU).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch threads of each local run (default: 1 on the CPU, every core on a GPU).")
+@click.option("--data-workers", type=click.IntRange(min=0), default=None,
+              help="Processes that build training batches ahead (same batches). "
+                   "Default: 0 on the CPU or with Ray, up to 8 on a GPU.")
+@click.pass_context
+@one_line_errors
+def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...], store_path: Path,
+          device: str,
+          fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
+          gpus_per_run: float | None, jobs: int | None, threads: int | None, data_workers: int | None,
+          **budget_values: Any) -> None:
+    """Benchmark a suite: train and evaluate every model and seed, resuming from the store.
+
+    Budget options replace the suite's budget; such runs get their own hashes and rows.
+    """
+    from ..bench import LocalExecutor, ResultStore, leaderboard, rich_table, run_suite
+    from ..bench.executor import RegistryRecipe
+    from ..bench.runner import suite_models
+
+    check_output_path(store_path, "--store", folder=False)
+    budget = budget_overrides(budget_values)
+    if executor_name == "local" and (address is not None or num_cpus is not None or gpus_per_run is not None):
+        raise SeparenaError("--address/--num-cpus/--gpus-per-run: Ray options; expected --executor ray with them")
+    if executor_name == "ray" and jobs is not None:
+        raise SeparenaError("--jobs: a local option; expected it without --executor ray (Ray runs as many runs "
+                            "at once as the cluster has CPUs: --num-cpus)")
+    registry = context_registry(ctx)
+    suite_models(registry, registry.suite(suite_name), list(models) or None)  # before the store is created
+    obj = ctx.find_root().obj or {}
+    recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
+                               environment=True)
+    on_gpu = device.startswith("cuda")
+    cores = len(os.sched_getaffinity(0))
+    if executor_name == "ray":
+        from ..bench.ray_executor import RayExecutor
+
+        if gpus_per_run is None:
+            gpus_per_run = 1.0 if on_gpu else 0.0
+        executor = RayExecutor(recipe, address=address, num_cpus=num_cpus, gpus_per_run=gpus_per_run)
+    else:
+        # One thread per run and one run per core: a run's numbers then do not depend on the
+        # machine's core count or load (tests/test_bench.py), and a busy machine slows the
+        # suite down instead of starving one run (docs/benchmark.md).
+        jobs = jobs or (1 if on_gpu else cores)
+        executor = LocalExecutor(registry, jobs=jobs, recipe=recipe)
+    try:
+        with ResultStore(store_path) as store:
+            result = run_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
+                               store=store, device=device, fresh=fresh, executor=executor,
+                               threads=threads or (cores if on_gpu else 1),
+                               # a Ray task has its own CPU share: no extra processes unless asked
+                               data_workers=default_data_workers(device, data_workers)
+                               if executor_name == "local" else data_workers or 0, budget=budget)
+            hashes = result.run_hashes
+            rows = leaderboard(store.runs(run_hashes=hashes), store.failures(run_hashes=hashes))
+    finally:
+        executor.close()
+    console.print(rich_table(rows, f"{result.suite.name} on {result.data_name}"))
+    console.print(f"{len(result.executed)} run(s) executed, {len(result.reused)} reused, "
+                  f"{len(result.failed)} failed in {result.seconds:.0f} s; store {escape(str(store_path))}; "
+                  f"`separena report --store {escape(str(store_path))} -o DIR` writes md/csv/json/html")
+    if result.failed:  # a broken plugin costs only its own rows; the benchmark itself succeeded
+        err_console.print(f"[red]{len(result.failed)} run(s) failed; their errors are in the table and "
+                          "they are retried on the next invocation[/red]")
+
+
+@click.command()
+@click.argument("pattern", default="*")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
+@click.option("--suite", "suite_name", default=None, metavar="NAME", help="Only runs this suite asked for.")
+@one_line_errors
+def runs(pattern: str, store_path: Path, suite_name: str | None) -> None:
+    """List the stored runs of models matching PATTERN: the REF to pass to --run, budget, score, weights."""
+    import fnmatch
+    import time
+
+    from ..bench import ResultStore
+    from ..bench.leaderboard import latest_runs
+
+    if not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+    with ResultStore(store_path) as store:
+        if suite_name is not None and suite_name not in store.suites():
+            raise SeparenaError(f"--suite {suite_name}: no runs in {store_path}; expected one of "
+                                f"{', '.join(store.suites()) or '(none)'}")
+        suites = [suite_name] if suite_name else store.suites()
+        table = Table(title=f"runs in {store_path}")
+        for column in ("run", "REF", "steps", "stopped by", "train MACs", "SI-SDRi test", "weights", "finished"):
+            table.add_column(column, overflow="fold")
+        for suite in suites:
+            for run in sorted(latest_runs(store.runs(suite=suite)), key=lambda r: (r.model, r.seed)):
+                if not fnmatch.fnmatchcase(run.model, pattern):
+                    continue
+                t, test = run.payload["train"], run.payload["sets"].get("test", {})
+                macs = t.get("macs")
+                table.add_row(run.run_hash[:12], f"{run.model}@{suite}:{run.seed}", str(t["steps"]),
+                              t["stopped_by"], f"{macs:.3g}" if isinstance(macs, float) and macs == macs else "-",
+                              f"{test.get('si_sdri_mean', float('nan')):.2f}",
+                              "yes" if run.payload.get("weights") else "-",
+                              time.strftime("%Y-%m-%d %H:%M", time.localtime(run.finished_at)))
+    console.print(table)
+
+
+@click.command()
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
+@click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for leaderboard.md/.csv/.json and index.html (portable: relative links).")
+@one_line_errors
+def report(store_path: Path, suites: tuple[str, ...], output_dir: Path) -> None:
+    """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio."""
+    from ..bench import ResultStore, write_report
+    from ..bench.report import collect, ranking_agreements
+
+    if not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+    check_output_path(output_dir, "-o/--output-dir", folder=True)
+    with ResultStore(store_path) as store:
+        unknown = [s for s in suites if s not in store.suites()]
+        if unknown:
+            raise SeparenaError(f"--suite {unknown[0]}: no runs in {store_path}; expected one of "
+                                f"{', '.join(store.suites()) or '(none)'}")
+        written = write_report(store, output_dir, list(suites) or None)
+        agreements = ranking_agreements(collect(store, list(suites) or None))
+    for path in written:
+        console.print(f"wrote {escape(str(path))}")
+    for agreement in agreements:
+        console.print(escape(agreement.line()))

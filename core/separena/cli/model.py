@@ -1,0 +1,214 @@
+"""Commands on one model: ``train`` it on a suite's data and budget, ``evaluate`` it on every
+test set of a suite, ``separate`` wav files with it.
+
+A suite's data is built by :func:`_suite_data` only after every option, weight file and
+output path is checked (tests replace it here to check that nothing is built before).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import SeparenaError
+from ..registry import Registry
+from ..specs import MAX_SEED
+from .common import console, context_registry, err_console, one_line_errors
+from .options import (
+    budget_options, budget_overrides, check_output_path, default_data_workers, device_option, eval_mixtures_option,
+)
+from .weights import trained_model, weights_options
+
+__all__ = ["train", "evaluate", "separate"]
+
+
+def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] | None = None):
+    suite = registry.suite(suite_name)
+    params = {**suite.dataset_params, **(overrides or {})}
+    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **params)
+    return suite, data
+
+
+def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
+    """SI-SDRi of ``model`` on every test set of ``data`` (or a seeded subset of each), as a table."""
+    from ..data import MixtureSubset
+    from ..evaluation import evaluate
+
+    table = Table(title=f"{title} on {data.name}")
+    for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "median (dB)", "RTF"):
+        table.add_column(column)
+    for set_name, mixtures in data.test_sets().items():
+        scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
+        scores = evaluate(model, scored, device=device, description=f"evaluate {set_name}",
+                          permutation_invariant=data.permutation_invariant)
+        count = f"{len(scored)} of {len(mixtures)} (seeded subset)" if len(scored) < len(mixtures) else str(len(scored))
+        table.add_row(set_name, count, f"{scores.mean:.2f}", f"{scores.median:.2f}",
+                      f"{scores.real_time_factor:.4f}")
+    return table
+
+
+def _check_serves(registry: Registry, config: Any, suite_name: str) -> Any:
+    """The suite, once it is known that its data is a task the model serves (before any data is built)."""
+    suite = registry.suite(suite_name)
+    data_tasks = registry.dataset(suite.dataset).tasks
+    if config.family not in ("oracle", "baseline") and not set(config.tasks) & set(data_tasks):
+        fits = [n for n, s in registry.suites.items()
+                if s.dataset in registry.datasets and set(registry.dataset(s.dataset).tasks) & set(config.tasks)]
+        hint = f" (try --suite {fits[0]})" if fits else ""
+        raise SeparenaError(f"--suite {suite.name}: its data ({suite.dataset}) is {'/'.join(data_tasks)}, model "
+                            f"{config.name!r} serves {'/'.join(config.tasks)}; expected a suite of that task{hint}")
+    return suite
+
+
+@click.command()
+@click.argument("name")
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True,
+              help="Suite whose dataset, segment length and budget to use.")
+@budget_options
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@device_option
+@click.option("--data-workers", type=click.IntRange(min=0), default=None,
+              help="Processes that build training batches ahead (same batches). "
+                   "Default: 0 on the CPU, up to 8 on a GPU.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint path (default runs/NAME/model.pt).")
+@eval_mixtures_option
+@click.pass_context
+@one_line_errors
+def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str, data_workers: int | None,
+          output: Path | None, eval_mixtures: int | None, **budget_values: Any) -> None:
+    """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
+
+    Ctrl-C stops training and saves the last weights. Under
+    `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
+    (gloo on CPU, nccl on CUDA); rank 0 writes the checkpoint and evaluates.
+    """
+    from dataclasses import replace
+
+    from ..presets import normalize_name
+    from ..train import train as train_model
+
+    import torch.distributed as dist
+
+    output = output or Path("runs") / normalize_name(name) / "model.pt"
+    check_output_path(output, "-o/--output", folder=False)  # before minutes of data and training
+    registry = context_registry(ctx)
+    config = registry.model_config(name)
+    if not config.trainable:
+        raise SeparenaError(f"model {config.name!r} is not trained ({config.family}); expected a trainable model "
+                            f"(it is scored as it is: `separena evaluate {config.name}`)")
+    suite = _check_serves(registry, config, suite_name)
+    budget = replace(suite.budget, **budget_overrides(budget_values))
+    rank = 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():  # started by torchrun
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        rank = dist.get_rank()
+        if device.startswith("cuda"):
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    suite, data = _suite_data(registry, suite.name)
+    model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
+                                device=device, checkpoint_path=output,
+                                data_workers=default_data_workers(device, data_workers))
+    if rank != 0:
+        return
+    saved = result.checkpoint or output
+    if result.checkpoint_note:  # -o could not be written at the end: the weights went elsewhere
+        err_console.print(f"[yellow]note: {escape(result.checkpoint_note)}[/yellow]")
+    console.print(f"trained {config.name}: {result.steps} steps ({result.examples} mixtures, "
+                  f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
+                  f"({result.steps_per_second:.2f} steps/s), final loss "
+                  f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {saved}")
+    console.print(_score_table(config.name, model, data, device, eval_mixtures))
+
+
+@click.command()
+@click.argument("name")
+@weights_options
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True)
+@device_option
+@eval_mixtures_option
+@click.pass_context
+@one_line_errors
+def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
+             suite_name: str, device: str, eval_mixtures: int | None) -> None:
+    """Evaluate model NAME on every test set of a suite's dataset."""
+    registry = context_registry(ctx)
+    config = registry.model_config(name)
+    _check_serves(registry, config, suite_name)
+    if config.trainable:  # weights are checked before the data is built
+        config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device)
+    _, data = _suite_data(registry, suite_name)
+    if not config.trainable:  # oracles and baselines take the data's sources and rate
+        config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device, data)
+    console.print(_score_table(config.name, model, data, device, eval_mixtures))
+
+@click.command()
+@click.argument("name")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@weights_options
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)
+@device_option
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Longest input accepted (the whole file is separated in one pass).")
+@click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's (soxr, high quality).")
+@click.pass_context
+@one_line_errors
+def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
+             store_path: Path, output_dir: Path, device: str, max_seconds: float, resample: bool) -> None:
+    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
+
+    Inputs must be at the model's sample rate, or are resampled with --resample; multichannel
+    files are averaged to mono. Every input and the output folder are checked before any work.
+    """
+    import torch
+
+    from ..data.audio import audio_info, read_wav, write_wav
+
+    check_output_path(output_dir, "-o/--output-dir", folder=True)
+    registry = context_registry(ctx)
+    config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device)
+    if model.needs_references:
+        raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
+    stems: dict[str, Path] = {}
+    for path in inputs:
+        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
+            raise SeparenaError(f"{path}: its outputs would overwrite those of {stems[path.stem]} "
+                                f"({output_dir / path.stem}_s1.wav, ...); expected inputs with distinct file names")
+        stems[path.stem] = path
+    wavs = []
+    for path in inputs:  # all checked before any work
+        rate, channels, frames = audio_info(path)
+        if frames > max_seconds * rate:
+            raise SeparenaError(f"{path}: {frames / rate:.1f} s of audio; expected at most {max_seconds:g} s "
+                                "(split the file, or raise --max-seconds)")
+        wavs.append((path, read_wav(path, model.sample_rate, resample=resample)))
+        if rate != model.sample_rate:
+            err_console.print(f"note: {escape(str(path))}: resampled from {rate} Hz to {model.sample_rate} Hz")
+        if channels > 1:
+            err_console.print(f"note: {escape(str(path))}: {channels} channels averaged to mono")
+    separated = []
+    for path, wav in wavs:  # all separated before anything is written
+        try:
+            with torch.no_grad():
+                estimates = model(wav.unsqueeze(0).to(device)).estimates[0].float().cpu()
+        except SeparenaError as exc:  # e.g. an input shorter than the model's window
+            raise SeparenaError(f"{path}: {exc}") from None
+        except Exception as exc:  # a plugin's own failure: one line, whole
+            reason = " ".join(str(exc).split())
+            raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
+                                f"{model.sample_rate} Hz): {type(exc).__name__}: {reason}") from None
+        if not torch.isfinite(estimates).all():
+            raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
+                                "expected finite audio (is the checkpoint from a diverged run?)")
+        separated.append((path, estimates))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path, estimates in separated:
+        for k, source in enumerate(estimates, start=1):
+            out = output_dir / f"{path.stem}_s{k}.wav"
+            write_wav(out, source, model.sample_rate)
+            console.print(f"wrote {out}")

@@ -1,0 +1,65 @@
+"""Where a trained model's weights come from: ``--checkpoint PATH`` (from ``separena train``) or
+``--run REF`` (kept by a benchmark run, looked up in ``--store``); oracles and baselines need
+none and are built as they are, fitted to the data as the benchmark fits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from ..errors import SeparenaError
+from ..registry import Registry
+from .common import err_console
+
+__all__ = ["weights_options", "trained_model"]
+
+
+def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--checkpoint PATH`` or ``--run REF`` (+ ``--store``): where a trained model's weights come from."""
+    fn = click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+                      default=Path("results/bench.sqlite"), show_default=True,
+                      help="Result store that --run looks in.")(fn)
+    fn = click.option("--run", "run_ref", default=None, metavar="REF",
+                      help="Weights kept by a benchmark run: a run-hash prefix or MODEL@SUITE[:SEED] "
+                           "(see `separena runs`).")(fn)
+    return click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+                        help="Trained weights from `separena train` (not needed for oracles).")(fn)
+
+
+def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
+                  device: str, data: Any = None) -> tuple[Any, Any]:
+    """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles
+    (fitted to ``data``'s sources and sample rate, as the benchmark fits them)."""
+    from ..bench.runner import fitted_config
+    from ..checkpoints import load_checkpoint
+
+    config = fitted_config(registry, name, data.sample_rate, data.n_src) if data is not None \
+        else registry.model_config(name)
+    if checkpoint is not None and run_ref is not None:
+        raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
+    if run_ref is not None:
+        from ..bench import ResultStore
+        from ..bench.execute import load_run_weights
+
+        if not store_path.is_file():
+            raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+        with ResultStore(store_path) as store:
+            return load_run_weights(store, store.resolve(run_ref), registry, name=name, device=device)
+    if checkpoint is not None:
+        loaded, model = load_checkpoint(checkpoint, registry, name=name, device=device)
+        changed = {k: (config.params.get(k), v) for k, v in loaded.params.items() if config.params.get(k) != v}
+        if loaded.name != config.name or changed:
+            diff = ", ".join(f"{k} {v!r} (not {a!r})" for k, (a, v) in list(changed.items())[:4])
+            err_console.print(f"[yellow]note: checkpoint {escape(str(checkpoint))} holds model {loaded.name!r}"
+                              + (f" with {escape(diff)}" if diff else "")
+                              + f"; using the checkpoint's model, not {config.name!r} as registered[/yellow]")
+        return loaded, model
+    if config.trainable:
+        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train` "
+                            "or --run REF from `separena bench`")
+    return config, config.build().to(device).eval()
