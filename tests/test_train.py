@@ -114,6 +114,22 @@ def test_checkpoint_errors_are_one_line(registry, tmp_path, fixture_plugin):
         load_checkpoint(tmp_path / "other.pt", registry)
 
 
+def test_checkpoint_without_its_digest_is_refused(fixture_plugin, tmp_path):
+    """Deleting the ``sha256`` key must not be a way around the digest check (weights edited too)."""
+    registry = Registry(core_registry=False, plugins=[fixture_plugin("good_minimal")])
+    config = registry.model_config("tiny-masker")
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, config, config.build())
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]
+    next(iter(payload["state_dict"].values())).add_(1.0)
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, registry)
+    assert str(e.value) == (f"checkpoint {path}: holds no sha256 of its weights, so it cannot be checked; "
+                            "expected a checkpoint written by `separena train`")
+
+
 def test_checkpoint_of_another_architecture_is_refused(fixture_plugin, tmp_path):
     registry = Registry(core_registry=False, plugins=[fixture_plugin("good_minimal")])
     config = registry.model_config("tiny-masker")

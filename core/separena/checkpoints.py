@@ -3,10 +3,10 @@
 :func:`save_checkpoint` writes atomically (temp file, then rename) with a sha256 of the
 model's identity and weights; :func:`save_or_fall_back` is the trainer's final save, which
 falls back to another folder when the asked path cannot be written. :func:`load_checkpoint`
-reads with ``torch.load(weights_only=True)``, checks the digest and rebuilds the model from
-the registry; every way a file can be wrong is one :class:`~separena.errors.CheckpointError`
-line. :func:`file_sha256` is the digest of a whole file, as a benchmark run records its kept
-weights.
+reads with ``torch.load(weights_only=True)``, checks the digest (a checkpoint without one is
+refused) and rebuilds the model from the registry; every way a file can be wrong is one
+:class:`~separena.errors.CheckpointError` line. :func:`file_sha256` is the digest of a whole
+file, as a benchmark run records its kept weights.
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     """Load a checkpoint safely (``weights_only=True``) and rebuild its model.
 
     Raises :class:`CheckpointError` if the file is missing, not a separena checkpoint, unsafe
-    to load, modified since it was written (its sha256 does not match; checkpoints written
-    before the digest existed are loaded unchecked), not the file recorded (``sha256``: the file's digest, as a
+    to load, without its sha256 (it could not be checked), modified since it was written (its
+    sha256 does not match), not the file recorded (``sha256``: the file's digest, as a
     benchmark run records it), or (when ``name`` is given) belongs to another architecture.
     """
     path = Path(path)
@@ -152,14 +152,16 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or "state_dict" not in payload:
         raise CheckpointError(f"checkpoint {path}: expected a separena checkpoint (format {CHECKPOINT_FORMAT}), "
                               f"got {type(payload).__name__}")
-    if "sha256" in payload:
-        try:
-            digest = _digest(payload["model"], payload["architecture"], payload["params"], payload["state_dict"])
-        except Exception as exc:
-            digest = f"unhashable ({type(exc).__name__})"
-        if digest != payload["sha256"]:
-            raise CheckpointError(f"checkpoint {path}: modified or corrupted since it was written; expected sha256 "
-                                  f"{str(payload['sha256'])[:16]}..., got {digest[:16]}...")
+    if "sha256" not in payload:  # deleting the digest must not be a way around its check
+        raise CheckpointError(f"checkpoint {path}: holds no sha256 of its weights, so it cannot be checked; "
+                              f"{_WRITTEN_BY}")
+    try:
+        digest = _digest(payload["model"], payload["architecture"], payload["params"], payload["state_dict"])
+    except Exception as exc:
+        digest = f"unhashable ({type(exc).__name__})"
+    if digest != payload["sha256"]:
+        raise CheckpointError(f"checkpoint {path}: modified or corrupted since it was written; expected sha256 "
+                              f"{str(payload['sha256'])[:16]}..., got {digest[:16]}...")
     stored = payload["model"]
     config = registry.model_config(stored, **payload["params"])
     if name is not None:
