@@ -58,7 +58,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
              "Luo, Chen & Yoshioka, ICASSP 2020 (arXiv:1910.06379)",
              "nussl build_dual_path_recurrent_end_to_end: learned filterbank -> dual-path RNN -> masks",
              test_params={"n_filters": 16, "filter_length": 16, "hop_length": 8, "bottleneck_size": 8,
-                          "hidden_size": 8, "chunk_size": 20, "chunk_hop": 10, "num_repeats": 1}),
+                          "hidden_size": 4, "chunk_size": 20, "chunk_hop": 10, "num_repeats": 1}),
         _classic("nussl-hpss", "hpss", "Fitzgerald, DAFx 2010",
                  "nussl HPSS: median filtering -> [harmonic, percussive]",
                  test_params=_TINY_STFT, noop_params=("n_src",)),

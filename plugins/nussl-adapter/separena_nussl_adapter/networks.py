@@ -33,7 +33,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from separena import MaskSeparator, SeparenaError, Separator, SeparatorOutput
+from separena import MaskSeparator, Separator, SeparatorOutput
 from separena.blocks import ISTFT, STFT, Magnitude, kmeans, soft_assignments
 from separena.model import check_mix
 
@@ -251,7 +251,7 @@ def open_unmix_like(
     sample_rate: int = 8000,
     n_fft: int = 256,
     hop_length: int = 64,
-    hidden_size: int = 256,
+    hidden_size: int = 128,
     num_layers: int = 3,
     bidirectional: bool = True,
     dropout: float = 0.3,
@@ -264,8 +264,9 @@ def open_unmix_like(
         sample_rate: Hz.
         n_fft: STFT size.
         hop_length: STFT hop.
-        hidden_size: width of the projection and of the recurrent output (``hidden_size // 2``
-            units per direction when bidirectional, so it must then be even).
+        hidden_size: recurrent units per direction, as in every separena builder; the
+            projection is as wide as the recurrent output (``2 * hidden_size`` when
+            bidirectional). nussl's own ``hidden_size`` is that width.
         num_layers: recurrent layers.
         bidirectional: bidirectional recurrent layers.
         dropout: dropout between recurrent layers (no effect when ``num_layers == 1``).
@@ -273,10 +274,8 @@ def open_unmix_like(
     """
     from nussl.ml.networks.builders import build_open_unmix_like
 
-    if bidirectional and hidden_size % 2:
-        raise SeparenaError(f"nussl-open-unmix-like: hidden_size must be even when bidirectional; "
-                            f"expected an even number, got {hidden_size}")
-    config = build_open_unmix_like(n_fft // 2 + 1, hidden_size, num_layers, bidirectional, dropout, n_src,
+    width = hidden_size * (2 if bidirectional else 1)  # nussl halves it per direction
+    config = build_open_unmix_like(n_fft // 2 + 1, width, num_layers, bidirectional, dropout, n_src,
                                    rnn_type=rnn_type)
     return _mask_separator(config, n_src, sample_rate, n_fft, hop_length)
 
@@ -332,7 +331,7 @@ def dual_path(
     hop_length: int = 8,
     window: Literal["rectangular", "hann", "sqrt_hann"] = "rectangular",
     bottleneck_size: int = 64,
-    hidden_size: int = 128,
+    hidden_size: int = 64,
     chunk_size: int = 100,
     chunk_hop: int = 50,
     num_repeats: int = 6,
@@ -351,8 +350,9 @@ def dual_path(
         hop_length: filterbank stride in samples.
         window: window applied to the learned filters.
         bottleneck_size: channels the dual-path blocks work on.
-        hidden_size: recurrent output size of each intra/inter-chunk RNN (``hidden_size // 2``
-            units per direction when bidirectional).
+        hidden_size: recurrent units per direction of each intra/inter-chunk RNN, as in every
+            separena builder (nussl's own ``hidden_size`` is the output width, twice this when
+            bidirectional).
         chunk_size: frames per chunk.
         chunk_hop: hop between chunks in frames.
         num_repeats: dual-path blocks.
@@ -363,8 +363,9 @@ def dual_path(
     """
     from nussl.ml.networks.builders import build_dual_path_recurrent_end_to_end
 
+    width = hidden_size * (2 if bidirectional else 1)  # nussl halves it per direction
     config = build_dual_path_recurrent_end_to_end(
-        n_filters, filter_length, hop_length, chunk_size, chunk_hop, hidden_size, num_repeats, bidirectional,
+        n_filters, filter_length, hop_length, chunk_size, chunk_hop, width, num_repeats, bidirectional,
         bottleneck_size, n_src, [mask_activation], window_type=window, skip_connection=skip_connection,
         rnn_type=rnn_type)
     return NusslWaveformSeparator(config, n_src, sample_rate, "nussl-dual-path")

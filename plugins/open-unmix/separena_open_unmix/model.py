@@ -41,9 +41,10 @@ class OpenUnmixNetwork(nn.Module):
 
     Args:
         n_freq: STFT bins; max_bin: bins the network sees; n_out: masks it predicts;
-        hidden_size: width of the fully connected layers and of the recurrent output;
-        num_layers, bidirectional, dropout: the recurrent stack (``hidden_size // 2`` units per
-        direction when bidirectional, so its output is ``hidden_size`` wide either way).
+        hidden_size: recurrent units per direction (as everywhere in separena); the fully
+        connected layers are as wide as the recurrent output, ``2 * hidden_size`` when
+        bidirectional (``hidden_size`` otherwise);
+        num_layers, bidirectional, dropout: the recurrent stack.
 
     Shapes:
         ``[batch, frames, n_freq]`` -> ``[batch, frames, n_out, n_freq]``.
@@ -55,20 +56,20 @@ class OpenUnmixNetwork(nn.Module):
         self.n_freq, self.n_out = n_freq, n_out
         self.crop = LimitBandwidth(max_bin)
         self.input_norm = ShiftAndScale(max_bin)
-        self.fc1 = nn.Linear(max_bin, hidden_size, bias=False)
-        self.bn1 = BatchNormFreq(hidden_size)
-        units = hidden_size // 2 if bidirectional else hidden_size
-        self.rnn = RecurrentStack(hidden_size, units, num_layers, bidirectional, dropout if num_layers > 1 else 0.0)
-        self.fc2 = nn.Linear(hidden_size + self.rnn.output_size, hidden_size, bias=False)
-        self.bn2 = BatchNormFreq(hidden_size)
-        self.fc3 = nn.Linear(hidden_size, n_out * n_freq, bias=False)
+        width = hidden_size * (2 if bidirectional else 1)  # the recurrent output's width
+        self.fc1 = nn.Linear(max_bin, width, bias=False)
+        self.bn1 = BatchNormFreq(width)
+        self.rnn = RecurrentStack(width, hidden_size, num_layers, bidirectional, dropout if num_layers > 1 else 0.0)
+        self.fc2 = nn.Linear(width + self.rnn.output_size, width, bias=False)
+        self.bn2 = BatchNormFreq(width)
+        self.fc3 = nn.Linear(width, n_out * n_freq, bias=False)
         self.bn3 = BatchNormFreq(n_out * n_freq)
         self.output_norm = ShiftAndScale(n_out * n_freq)
 
     def forward(self, magnitude: Tensor) -> Tensor:
         x = self.input_norm(self.crop(magnitude))  # [B, T, F] -> [B, T, max_bin]
-        x = torch.tanh(self.bn1(self.fc1(x)))  # [B, T, H]
-        x = torch.cat([x, self.rnn(x)], dim=-1)  # skip connection: [B, T, H + rnn]
+        x = torch.tanh(self.bn1(self.fc1(x)))  # [B, T, W], W = 2 * hidden_size if bidirectional
+        x = torch.cat([x, self.rnn(x)], dim=-1)  # skip connection: [B, T, W + W]
         x = torch.relu(self.bn2(self.fc2(x)))
         x = self.output_norm(self.bn3(self.fc3(x)))  # [B, T, n_out * F]
         return x.reshape(*x.shape[:2], self.n_out, self.n_freq)
@@ -134,7 +135,7 @@ def open_unmix(
     n_fft: int = 1024,
     hop_length: int = 256,
     bandwidth_hz: float = 6000.0,
-    hidden_size: int = 512,
+    hidden_size: int = 256,
     num_layers: int = 3,
     bidirectional: bool = True,
     dropout: float = 0.4,
@@ -151,8 +152,9 @@ def open_unmix(
         hop_length: STFT hop (samples).
         bandwidth_hz: the networks see only bins up to this frequency (and still predict
             masks for every bin).
-        hidden_size: width of the fully connected layers; the recurrent stack outputs the same
-            width (``hidden_size // 2`` units per direction when bidirectional).
+        hidden_size: recurrent units per direction, as in every separena builder (256: the
+            paper's 512-wide BLSTM). The fully connected layers are as wide as the recurrent
+            output: ``2 * hidden_size`` when bidirectional, ``hidden_size`` when not.
         num_layers: recurrent layers (3 in the paper).
         bidirectional: BLSTM (True, the offline model) or causal LSTM (False).
         dropout: dropout between recurrent layers (0.4 in the paper; unused with 1 layer).

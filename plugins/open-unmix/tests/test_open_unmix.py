@@ -6,7 +6,7 @@ import torch
 
 from separena_open_unmix.model import open_unmix
 
-TINY = dict(n_src=3, sample_rate=8000, n_fft=64, hop_length=16, bandwidth_hz=2000.0, hidden_size=8, num_layers=1)
+TINY = dict(n_src=3, sample_rate=8000, n_fft=64, hop_length=16, bandwidth_hz=2000.0, hidden_size=4, num_layers=1)
 
 
 def _run(model, mix):
