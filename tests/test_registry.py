@@ -181,3 +181,13 @@ def test_the_same_architecture_has_one_family_across_plugins():
         stem = name.split("-", 1)[1] if name.startswith(("asteroid-", "nussl-")) else None
         if stem in architectures:
             assert spec.family == architectures[stem].family, (name, stem)
+
+
+def test_hooks_doc_lists_every_family_with_its_rule():
+    from pathlib import Path
+
+    from separena.specs import FAMILY_RULES
+
+    text = (Path(__file__).resolve().parents[1] / "docs/plugins/hooks.md").read_text(encoding="utf-8")
+    for family, rule in FAMILY_RULES.items():
+        assert f"| `{family}` | {rule} |" in text, f"docs/plugins/hooks.md: family {family!r} and its rule"

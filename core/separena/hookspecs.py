@@ -12,6 +12,9 @@ or load it during development with ``separena --plugin my_module ...`` or
 ``SEPARENA_PLUGINS=my_module``. Every hook takes no arguments and returns data; none has
 side effects, and the registry calls each plugin's implementation on its own, so one
 plugin that raises or returns the wrong type is reported as failed and nothing else breaks.
+A function marked with :data:`separena.hookimpl` whose name matches none of the specs (a typo
+such as ``separena_register_architecture``) fails its plugin at registration, with the hook's
+name and the closest known one.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ def separena_register_architectures() -> Sequence[ArchitectureSpec]:
     Called once per :class:`~separena.Registry` when it first collects plugins. Return a
     list of :class:`~separena.ArchitectureSpec`; give ``build`` as a ``"module:attr"``
     string so that listing models never imports torch-heavy code. Each architecture is
-    also a preset of the same name built from the builder's defaults.
+    also a preset of the same name built from the builder's defaults. Its ``family`` follows
+    the rule in :data:`separena.specs.FAMILY_RULES` (how the estimates are made), so the same
+    architecture has one family whichever plugin provides it.
 
     Example::
 
@@ -77,8 +82,10 @@ def separena_register_datasets() -> Sequence[DatasetSpec]:
 def separena_preset_files() -> Sequence[Traversable | Path]:
     """Return YAML files of presets and suites that this plugin ships.
 
-    Use ``importlib.resources.files(__package__) / "presets.yaml"``. They are layered after
-    the core ``registry.yaml`` and before the user's ``--registry`` files.
+    Every plugin ships the presets of its own architectures this way (the core
+    ``registry.yaml`` holds the suites). Use ``importlib.resources.files(__package__) /
+    "presets.yaml"`` and list the file as package data. They are layered after the core
+    ``registry.yaml`` and before the user's ``--registry`` files.
 
     .. versionadded:: 0.1
     """

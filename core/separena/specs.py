@@ -39,7 +39,7 @@ Family = Literal["mask", "embedding", "waveform", "oracle", "baseline", "classic
 FAMILY_RULES: dict[str, str] = {
     "mask": "a trained network estimates one mask per source over a representation of the mixture, "
             "an STFT or a learned encoder (Conv-TasNet, DPRNN, Open-Unmix, Chimera++'s mask head), "
-            "and the masked mixture is decoded; auxiliary losses (e.g. an embedding head) do not change it",
+            "and the masked mixture is decoded; auxiliary losses (an embedding head) do not change it",
     "embedding": "a trained network estimates an embedding per time-frequency bin and the masks come "
                  "from clustering them (deep clustering)",
     "waveform": "a trained network outputs the source waveforms directly, with no mask on the mixture "
