@@ -24,7 +24,7 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 TINY = dict(n_train_speakers=6, n_valid_speakers=4, n_test_speakers=4, utterances_per_speaker=2,
             sentences_min=1, sentences_max=1, n_valid=4, n_test=6, test_seconds=1.5,
             n_valid_variants=2, n_test_variants=2, n_valid_languages=1, n_test_languages=1,
-            real_dev=False, real_fraction=0.0, reverb=0.0)  # eSpeak only: no Debian speech packages needed
+            real_dev_set=False, real_fraction=0.0, reverb=0.0)  # eSpeak only: no Debian speech packages needed
 
 
 def one_line(exc: BaseException) -> str:
@@ -280,16 +280,17 @@ def test_espeak_interrupted_build_not_read(tmp_path: Path, monkeypatch: pytest.M
     def boom(*args, **kwargs):  # noqa: ANN002, ANN003
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(speech, "_fixed_mixtures", boom)
+    monkeypatch.setattr(speech, "fixed_mixtures", boom)
     with pytest.raises(KeyboardInterrupt):
         speech.espeak_2mix(cache_dir=str(tmp_path), **TINY)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_espeak_missing_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.espeak as espeak
     import separena.data.speech as speech
 
-    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    monkeypatch.setattr(espeak.shutil, "which", lambda name: None)
     with pytest.raises(SeparenaError, match="Debian package espeak-ng") as e:
         speech.espeak_2mix(**TINY)
     one_line(e.value)
@@ -308,13 +309,13 @@ def test_bad_params() -> None:
 
 def _fake_real_pool(n_speakers: int = 4, clips: int = 6, sr: int = 8000):
     """A real-speech pool of ``n_speakers`` with ~1-s noise-burst "clips" each (no packages)."""
+    from separena.data.pool import joined_pool
     from separena.data.real import RealUtterance
-    from separena.data.speech import _real_pool
 
     g = torch.Generator().manual_seed(0)
     utts = [RealUtterance(f"pkg/spk{s}", (torch.rand(int(sr * (0.6 + 0.1 * c)), generator=g) - 0.5) * 0.2 + 0.01 * s,
                           "pkg") for s in range(n_speakers) for c in range(clips)]
-    return _real_pool(utts, sr, seed=0), utts
+    return joined_pool(utts, sr, seed=0), utts
 
 
 def test_real_pool_joins_clips_with_pauses_deterministically() -> None:
@@ -336,10 +337,11 @@ def test_real_pool_joins_clips_with_pauses_deterministically() -> None:
 @needs_espeak
 def test_real_fraction_zero_is_the_espeak_only_stream(tiny) -> None:
     from separena.data.augment import AugmentConfig
-    from separena.data.speech import EspeakTrainStream, train_stream
+    from separena.data.speech import train_stream
+    from separena.data.stream import TwoSpeakerStream
 
     data, _ = tiny
-    legacy = EspeakTrainStream(data.train.pool, data.sample_rate, AugmentConfig())
+    legacy = TwoSpeakerStream(data.train.pool, data.sample_rate, AugmentConfig())
     real_pool, _ = _fake_real_pool()
     opts = dict(augment=True, speed=0.1, eq=0.8, band_limit=0.4, noise=0.5, gain_db=6.0, level_db=2.5,
                 reverb=0.0, real_fraction=0.0)
@@ -512,7 +514,8 @@ def test_the_cache_warmer_stops_promptly_when_started_with_sigint_ignored() -> N
     speech._stop(deaf)
     assert deaf.poll() is not None and time.perf_counter() - t0 < speech.STOP_GRACE_SECONDS + 3
     # the warmer's own code restores Ctrl-C, so SIGINT (and its clean-up) reaches it at once
-    code = speech.INTERRUPTIBLE + "import sys, time; print('ready', flush=True)\ntry:\n time.sleep(60)\n" \
+    # 'ready' is printed inside the try: a SIGINT sent as soon as it is read cannot land before it
+    code = speech.INTERRUPTIBLE + "import sys, time\ntry:\n print('ready', flush=True)\n time.sleep(60)\n" \
         "except KeyboardInterrupt:\n sys.exit(3)"
     warmer = subprocess.Popen([sys.executable, "-c", code], preexec_fn=_ignore_sigint, stdout=subprocess.PIPE,
                               text=True)

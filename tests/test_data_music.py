@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from separena import Registry, SeparenaError
-from separena.data import music
+from separena.data import midi, music
 from separena.data.music import SOURCES, midi_4stem
 from separena.data.musdb import musdb18
 
@@ -95,10 +95,10 @@ def test_evaluation_pieces_use_held_out_programs(tiny) -> None:
     meta = json.loads((tiny.test.root / "meta.json").read_text())
     for piece in meta["pieces"]["valid"] + meta["pieces"]["test"]:
         for part, program in piece["programs"].items():
-            pool = music.DRUM_KITS if part == "drums" else {k: v[part] for k, v in music.PROGRAMS.items()}
+            pool = midi.DRUM_KITS if part == "drums" else {k: v[part] for k, v in midi.PROGRAMS.items()}
             assert program in pool["held-out"] and program not in pool["train"]
     for piece in meta["pieces"]["train"]:
-        assert piece["programs"]["vocals"] in music.PROGRAMS["train"]["vocals"]
+        assert piece["programs"]["vocals"] in midi.PROGRAMS["train"]["vocals"]
 
 
 def test_bad_parameters_raise_one_line_errors(tmp_path) -> None:

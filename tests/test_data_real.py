@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from separena.data import real, speech
+from separena.data.pool import LEVEL_DB
 from separena.data.real import REAL_PACKAGES, build_real_dev, real_dev, real_speech_pool, speaker_catalogue
 from separena.errors import SeparenaError
 
@@ -138,7 +139,7 @@ def test_real_dev_is_deterministic_and_wsj0_style(fake_root, cache, tmp_path):
         mix_file = read_wav(tmp_path / "a/tt/mix" / f"{a.names[i]}", SR)
         assert torch.allclose(mix_file, ea.sources.sum(0), atol=1e-6)
         rms = ea.sources.pow(2).mean(-1).sqrt()
-        assert abs(20 * torch.log10(rms[0] / rms[1]).item()) <= real.LEVEL_DB + 0.01
+        assert abs(20 * torch.log10(rms[0] / rms[1]).item()) <= LEVEL_DB + 0.01
         _, s1, s2 = ea.name.split("__")  # the two speaker ids, "/" written as "-"
         ids = {s.replace("/", "-") for s in dev}
         assert s1 != s2 and s1 in ids and s2 in ids, ea.name  # two different real-dev speakers
@@ -227,7 +228,7 @@ def test_espeak_reports_real_dev_and_trains_on_disjoint_real_speakers(on_fake_ro
     a = data.train.batch(0, 4, 8, 4000)
     b = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, **TINY).train.batch(0, 4, 8, 4000)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # deterministic across builds
-    off = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.0, real_dev=False, **TINY)
+    off = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.0, real_dev_set=False, **TINY)
     assert off.extra_tests == {} and off.train.real is None and off.name != data.name
 
 

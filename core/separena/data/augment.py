@@ -1,6 +1,6 @@
 """Augmentation of training sources: random EQ and band limits, and room reverberation from a
-cached bank of shoebox room impulse responses (speed, noise and gain are applied by the
-training streams themselves, see :mod:`separena.data.speech`).
+cached bank of shoebox room impulse responses, and noise and overall gain of a mixture (speed
+is applied by the training stream as it crops, see :mod:`separena.data.stream`).
 
 Everything here is a pure function of its inputs and the :class:`numpy.random.Generator` it is
 given, so a training stream seeded from ``(seed, step)`` stays deterministic.
@@ -20,7 +20,8 @@ from torch import Tensor
 
 from ..progress import progress_bar
 
-__all__ = ["AugmentConfig", "augment_sources", "random_response", "RirBankConfig", "rir_bank", "reverberate"]
+__all__ = ["AugmentConfig", "augment_sources", "noise_and_gain", "random_response", "RirBankConfig", "rir_bank",
+           "reverberate"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,34 @@ def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator,
 # Room reverberation
 
 RIR_VERSION = "rir-bank/1"  # bump to rebuild every cached bank
+
+
+def noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
+                    aug: AugmentConfig) -> tuple[Tensor, Tensor]:
+    """Low-level noise on the mixture only (``mix [batch, time]``), then a random overall gain
+    on mixture and ``sources [batch, n_src, time]`` alike, kept below full scale."""
+    b, n = mix.shape
+    has_noise = rng.random(b) < aug.noise_prob
+    snr = rng.uniform(aug.noise_snr_db[0], aug.noise_snr_db[1], size=b)
+    tilt = rng.uniform(-1.0, 1.0, size=b)  # 0 white, < 0 darker (pinkish), > 0 brighter
+    gain_db = rng.uniform(-aug.gain_db, aug.gain_db, size=b)
+    noise_seed = int(rng.integers(0, 2**62))
+    if has_noise.any():
+        gen = torch.Generator().manual_seed(noise_seed)
+        n_freq = n // 2 + 1
+        spec = torch.randn(b, n_freq, 2, generator=gen)
+        f = torch.linspace(1.0 / n_freq, 1.0, n_freq, dtype=torch.float64)
+        shape = f[None] ** (0.5 * torch.from_numpy(tilt)[:, None])
+        noise = torch.fft.irfft(torch.view_as_complex(spec) * shape.float(), n=n, dim=-1)
+        mix_rms = mix.pow(2).mean(-1).sqrt()
+        noise_rms = noise.pow(2).mean(-1).sqrt().clamp_min(1e-12)
+        scale = torch.from_numpy(np.where(has_noise, 10 ** (-snr / 20), 0.0).astype(np.float32))
+        mix = mix + noise * (scale * mix_rms / noise_rms)[:, None]
+    g = torch.from_numpy((10 ** (gain_db / 20)).astype(np.float32))
+    peak = torch.maximum(mix.abs().amax(-1), sources.abs().amax((-2, -1))).clamp_min(1e-8)
+    g = torch.minimum(g, 0.99 / peak)
+    return mix * g[:, None], sources * g[:, None, None]
+
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,10 @@ a noisy folder is only read when named). :class:`MixtureFolder` reads lazily wit
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..errors import SeparenaError
@@ -48,6 +47,8 @@ from . import Example
 from .audio import read_wav, write_wav
 from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
+from .pool import UTTERANCE_RMS, clip_mixtures, joined_pool, trim_normalise
+from .stream import TwoSpeakerStream
 
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
@@ -56,8 +57,6 @@ __all__ = [
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
 MIXTURES_VERSION = "real-dev/2"  # of the real-dev mixtures (names, drawing); bump to rebuild them
-UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance (as espeak-2mix)
-LEVEL_DB = 2.5  # relative level of the two sources of a real-dev mixture: uniform in +-LEVEL_DB
 MIN_SECONDS = 0.2  # utterances with less audio than this after trimming are dropped
 Split = Literal["train", "real-dev"]
 
@@ -257,24 +256,6 @@ def _decode(data: bytes, sample_rate: int) -> np.ndarray:
     return x
 
 
-def _trim_normalise(y: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Trim leading/trailing silence (-50 dB re the loudest 10-ms frame, 30 ms margin) and set
-    the RMS of active frames (-40 dB) to :data:`UTTERANCE_RMS`, peak below 0.99."""
-    frame = max(1, sample_rate // 100)
-    n = len(y) // frame
-    if n == 0:
-        return np.zeros(0, np.float32)
-    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(1)
-    if not energy.max() > 0:
-        return np.zeros(0, np.float32)
-    idx = np.flatnonzero(energy > energy.max() * 1e-5)
-    lo, hi = max(0, idx[0] - 3) * frame, min(n, idx[-1] + 4) * frame
-    y = y[lo:hi]
-    rms = math.sqrt(float(energy[energy > energy.max() * 1e-4].mean()))
-    gain = min(UTTERANCE_RMS / max(rms, 1e-8), 0.99 / max(float(np.abs(y).max()), 1e-8))
-    return (y * gain).astype(np.float32)
-
-
 def _decode_group(files: list[_File], sample_rate: int) -> list[np.ndarray]:
     """Decode a list of files (all of one speaker), in order."""
     gsm = [f for f in files if f.decoder == "gsm"]
@@ -301,7 +282,7 @@ def _decode_group(files: list[_File], sample_rate: int) -> list[np.ndarray]:
     finally:
         for z in archives.values():
             z.close()
-    return [_trim_normalise(out[id(f)], sample_rate) for f in files]
+    return [trim_normalise(out[id(f)], sample_rate) for f in files]
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,12 +323,29 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int)
 
 def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
               workers: int) -> Path:
-    files = _catalogue(system_root)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    final = cache / f"real-speech-{_pool_hash(files, sample_rate)}"
+    final = pool_cache(sample_rate, cache_dir, system_root=system_root)
     if not (final / "meta.json").is_file():
-        _build_pool(final, files, sample_rate, workers)
+        _build_pool(final, _catalogue(Path(system_root)), sample_rate, workers)
     return final
+
+
+def pool_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
+               system_root: str | os.PathLike[str] = "/") -> Path:
+    """The cache folder of the real-speech pool at ``sample_rate`` (``meta.json`` in it once
+    built). Decodes nothing. Raises :class:`SeparenaError` when a package is not installed."""
+    files = _catalogue(Path(system_root))
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return cache / f"real-speech-{_pool_hash(files, int(sample_rate))}"
+
+
+def fill_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
+               with_real_dev: bool = True, system_root: str | os.PathLike[str] = "/", workers: int = 2) -> Path:
+    """Build what is not cached yet: the real-speech pool and, with ``with_real_dev``, the
+    default ``real-dev`` mixtures (:func:`build_real_dev`). Returns the pool's folder."""
+    root = _pool_dir(int(sample_rate), cache_dir, Path(system_root), workers)
+    if with_real_dev:
+        build_real_dev(sample_rate=sample_rate, cache_dir=cache_dir, system_root=system_root)
+    return root
 
 
 def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None,
@@ -391,50 +389,14 @@ def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.
 # real-dev mixtures
 
 
-def _fill(rng: np.random.Generator, clips: list[np.ndarray], length: int, sample_rate: int) -> np.ndarray:
-    """``length`` samples of one speaker: a random crop of one clip if it is long enough, else
-    clips in random order separated by 0.1-0.4 s pauses, and a random window of that."""
-    i = int(rng.integers(len(clips)))
-    if len(clips[i]) >= length:
-        start = int(rng.integers(0, len(clips[i]) - length + 1))
-        return clips[i][start:start + length].astype(np.float64)
-    pieces, total = [], 0
-    while total < length + sample_rate // 2 or not pieces:
-        c = clips[int(rng.integers(len(clips)))] if pieces else clips[i]
-        gap = np.zeros(int(rng.uniform(0.1, 0.4) * sample_rate))
-        pieces += [c, gap]
-        total += len(c) + len(gap)
-    y = np.concatenate(pieces)
-    start = int(rng.integers(0, len(y) - length + 1))
-    return y[start:start + length].astype(np.float64)
-
-
 def _mixtures(pool: list[RealUtterance], n: int, seconds: float, sample_rate: int,
               seed: int) -> Iterator[Example]:
-    by_speaker: dict[str, list[np.ndarray]] = {}
+    clips: dict[str, list[np.ndarray]] = {}
     for u in pool:
-        by_speaker.setdefault(u.speaker, []).append(u.waveform.numpy())
-    speakers = sorted(by_speaker)
-    if len(speakers) < 2:
-        raise SeparenaError(f"real-dev: {len(speakers)} real-dev speaker(s) found; expected at least 2")
-    rng = np.random.default_rng([int(seed), 0x5EA1])
-    length = int(round(seconds * sample_rate))
-    for j in range(n):
-        pair = rng.choice(len(speakers), size=2, replace=False)
-        srcs = []
-        for s in pair:
-            x = _fill(rng, by_speaker[speakers[s]], length, sample_rate)
-            srcs.append(x / max(float(np.sqrt((x ** 2).mean())), 1e-8))
-        rel = float(rng.uniform(-LEVEL_DB, LEVEL_DB))
-        src = np.stack(srcs) * UTTERANCE_RMS * np.array([[10 ** (rel / 40)], [10 ** (-rel / 40)]])
-        peak = max(float(np.abs(src.sum(0)).max()), float(np.abs(src).max()))
-        if peak > 0.95:
-            src *= 0.95 / peak
-        src = np.round(src * 32767.0) / 32767.0  # on the 16-bit grid: the written mix is the exact sum
-        src_t = torch.from_numpy(src.astype(np.float32))
-        mix = torch.from_numpy((src.sum(0)).astype(np.float32))
-        names = "__".join(speakers[s].replace("/", "-") for s in pair)
-        yield Example(f"{j:05d}__{names}", mix, src_t)  # e.g. 00000__klettres-data-en__hedgewars-data-pl
+        clips.setdefault(u.speaker, []).append(u.waveform.numpy())
+    if len(clips) < 2:
+        raise SeparenaError(f"real-dev: {len(clips)} real-dev speaker(s) found; expected at least 2")
+    return clip_mixtures(clips, n, seconds, sample_rate, seed)
 
 
 def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: int = 8000, n_mixtures: int = 200,
@@ -489,20 +451,19 @@ def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 20
     ``n_test`` mixtures of the held-out real speakers, seed 0 as everywhere), ``valid`` another
     ``n_valid`` mixtures of the same speakers (mixture seed ``seed + 1``), and ``train`` fresh
     mixtures of the real ``train`` speakers only (an
-    :class:`~separena.data.speech.EspeakTrainStream` over them: each speaker's clips joined
+    :class:`~separena.data.stream.TwoSpeakerStream` over them: each speaker's clips joined
     by short pauses, augmented as ``espeak-2mix`` unless ``augment=False``).
 
     Returns a :class:`~separena.data.SeparationData` named ``real-dev@<hash8>``."""
     from . import SeparationData
     from .augment import AugmentConfig
-    from .speech import EspeakTrainStream, _real_pool
 
     sr = int(sample_rate)
     test = real_dev(sample_rate=sr, n_mixtures=n_test, seconds=test_seconds, seed=0, cache_dir=cache_dir)
     valid = real_dev(sample_rate=sr, n_mixtures=n_valid, seconds=test_seconds, seed=int(seed) + 1,
                      cache_dir=cache_dir)
-    pool = _real_pool(real_speech_pool("train", sr, cache_dir, workers=workers), sr, int(seed))
-    train = EspeakTrainStream(pool, sr, AugmentConfig() if augment else None)
+    pool = joined_pool(real_speech_pool("train", sr, cache_dir, workers=workers), sr, int(seed))
+    train = TwoSpeakerStream(pool, sr, AugmentConfig() if augment else None)
     key = json.dumps({"test": str(test.root), "valid": str(valid.root), "seed": int(seed), "augment": bool(augment),
                       "train": [GENERATOR_VERSION, int(pool.lengths.sum())]}, sort_keys=True)
     name = f"real-dev@{hashlib.sha256(key.encode()).hexdigest()[:8]}" + ("" if augment else "+noaug")

@@ -1,0 +1,192 @@
+"""Speech utterances held in memory, and the fixed two-speaker mixtures drawn from them.
+
+An :class:`UtterancePool` keeps every utterance of a split in one float32 array (the eSpeak
+NG speakers of ``espeak-2mix``, or the real recorded speakers of :mod:`separena.data.real`,
+each speaker's clips joined by short pauses: :func:`joined_pool`). The fixed evaluation
+mixtures of both (:func:`fixed_mixtures`, :func:`clip_mixtures`) follow one recipe: two
+distinct speakers, each source at unit RMS times :data:`UTTERANCE_RMS`, a relative level
+uniform in ``+-LEVEL_DB`` dB, scaled down together when anything would peak above
+:data:`PEAK`, ``mix = s1 + s2``. The training stream over a pool is
+:class:`separena.data.stream.TwoSpeakerStream`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import SeparenaError
+from . import Example
+
+__all__ = ["UtterancePool", "joined_pool", "trim_normalise", "fixed_mixtures", "clip_mixtures", "fill_from_clips",
+           "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
+
+UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each evaluation source
+LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
+PEAK = 0.95  # sources and mixture of a fixed mixture are scaled down together to peak below this
+JOIN_GAP_SECONDS = (0.1, 0.4)  # pauses between the clips of a speaker joined into one recording
+
+
+def trim_normalise(y: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Trim leading/trailing silence (-50 dB re the loudest 10-ms frame, 30 ms margin) and set
+    the RMS of active frames (-40 dB) to :data:`UTTERANCE_RMS`, peak below 0.99. float32 ``[time]``
+    (empty when nothing is above the threshold)."""
+    frame = max(1, sample_rate // 100)  # 10 ms
+    n = len(y) // frame
+    if n == 0:
+        return np.zeros(0, np.float32)
+    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(1)
+    if not energy.max() > 0:
+        return np.zeros(0, np.float32)
+    idx = np.flatnonzero(energy > energy.max() * 1e-5)
+    margin = 3  # frames
+    lo, hi = max(0, idx[0] - margin) * frame, min(n, idx[-1] + 1 + margin) * frame
+    y = y[lo:hi]
+    rms = math.sqrt(float(energy[energy > energy.max() * 1e-4].mean()))  # -40 dB: active speech
+    gain = min(UTTERANCE_RMS / max(rms, 1e-8), 0.99 / max(float(np.abs(y).max()), 1e-8))
+    return (y * gain).astype(np.float32)
+
+
+@dataclass
+class UtterancePool:
+    """Utterances of one split held in memory: ``audio [total]`` float32, utterance ``u`` is
+    ``audio[offsets[u]:offsets[u] + lengths[u]]`` spoken by ``speaker_of[u]`` (utterances
+    grouped by speaker)."""
+
+    audio: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    speaker_of: np.ndarray
+    speakers: list  # Speaker objects (eSpeak) or speaker ids (real recordings)
+
+    def utterances_of(self) -> list[np.ndarray]:
+        return [np.flatnonzero(self.speaker_of == s) for s in range(len(self.speakers))]
+
+    def speaker_id(self, s: int) -> str:
+        speaker = self.speakers[s]
+        return speaker if isinstance(speaker, str) else speaker.id
+
+    def crop(self, u: int, start: int, n: int) -> np.ndarray:
+        """``n`` samples of utterance ``u`` from ``start`` (zero-padded past its end)."""
+        out = np.zeros(n, np.float32)
+        length = int(self.lengths[u])
+        take = max(0, min(n, length - start))
+        out[:take] = self.audio[self.offsets[u] + start: self.offsets[u] + start + take]
+        return out
+
+
+def joined_pool(utterances: Sequence, sample_rate: int, seed: int) -> UtterancePool:
+    """Speakers as an :class:`UtterancePool` with one "utterance" per speaker: all its clips
+    (objects with ``speaker`` and ``waveform``, e.g. :class:`~separena.data.real.RealUtterance`)
+    in a seeded random order, joined by pauses uniform in :data:`JOIN_GAP_SECONDS`, so a 2-s
+    crop anywhere is mostly speech even where the clips are ~1 s words."""
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for u in utterances:
+        by_speaker.setdefault(u.speaker, []).append(u.waveform.numpy())
+    names = sorted(by_speaker)
+    if len(names) < 2:
+        raise SeparenaError(f"speech pool: {len(names)} speaker(s) found; expected at least 2")
+    lengths = []
+    for j, name in enumerate(names):
+        rng = np.random.default_rng([int(seed), 0x5EA1, j])
+        clips = by_speaker[name]
+        order = rng.permutation(len(clips))
+        gaps = (rng.uniform(*JOIN_GAP_SECONDS, size=len(clips)) * sample_rate).astype(np.int64)
+        by_speaker[name] = [x for i, g in zip(order, gaps) for x in (clips[i], np.zeros(g, np.float32))]
+        lengths.append(sum(len(x) for x in by_speaker[name]))
+    lengths_arr = np.asarray(lengths, dtype=np.int64)
+    audio = np.empty(int(lengths_arr.sum()), np.float32)
+    at = 0
+    for name in names:
+        for x in by_speaker.pop(name):
+            audio[at:at + len(x)] = x
+            at += len(x)
+    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
+    return UtterancePool(audio, offsets, lengths_arr, np.arange(len(names), dtype=np.int64), names)
+
+
+def _pairs(rng: np.random.Generator, n_speakers: int, n: int,
+           draw: Callable[[int], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``n`` times: 2 distinct speakers and their sources ``[2, time]`` float64 at
+    :data:`UTTERANCE_RMS` times the relative level, peak below :data:`PEAK`. ``draw(s)`` gives
+    a crop of speaker ``s`` (drawn from ``rng`` between the pair and the level)."""
+    for _ in range(n):
+        pair = rng.choice(n_speakers, size=2, replace=False)
+        srcs = []
+        for s in pair:
+            x = draw(s)
+            srcs.append(x / max(float(np.sqrt((x ** 2).mean())), 1e-8))
+        rel = float(rng.uniform(-LEVEL_DB, LEVEL_DB))
+        src = np.stack(srcs) * UTTERANCE_RMS * np.array([[10 ** (rel / 40)], [10 ** (-rel / 40)]])
+        peak = max(float(np.abs(src.sum(0)).max()), float(np.abs(src).max()))
+        if peak > PEAK:
+            src *= PEAK / peak
+        yield pair, src
+
+
+def fixed_mixtures(pool: UtterancePool, n: int, seconds: float, sample_rate: int, seed: int,
+                   salt: int) -> Iterator[Example]:
+    """wsj0-2mix-style evaluation mixtures of ``pool``: a random ``seconds`` crop of one
+    utterance of each speaker (a shorter utterance whole, at a random offset). Yields
+    :class:`Example` named ``<index>_<speaker>_<speaker>`` with ``sources [2, time]``, ``mix = sum``."""
+    rng = np.random.default_rng([seed, 3, salt])
+    utts = pool.utterances_of()
+    length = int(round(seconds * sample_rate))
+
+    def draw(s: int) -> np.ndarray:
+        u = int(utts[s][rng.integers(len(utts[s]))])
+        ulen = int(pool.lengths[u])
+        if ulen >= length:
+            return pool.crop(u, int(rng.integers(0, ulen - length + 1)), length)
+        x = np.zeros(length, np.float32)  # place the whole utterance at a random offset
+        at = int(rng.integers(0, length - ulen + 1))
+        x[at:at + ulen] = pool.crop(u, 0, ulen)
+        return x
+
+    for j, (pair, src) in enumerate(_pairs(rng, len(pool.speakers), n, draw)):
+        src_t = torch.from_numpy(src.astype(np.float32))
+        names = "_".join(pool.speaker_id(s) for s in pair)
+        yield Example(f"{j:05d}_{names}", src_t.sum(0), src_t)
+
+
+def fill_from_clips(rng: np.random.Generator, clips: list[np.ndarray], length: int, sample_rate: int) -> np.ndarray:
+    """``length`` samples of one speaker: a random crop of one clip if it is long enough, else
+    clips in random order separated by pauses in :data:`JOIN_GAP_SECONDS`, and a random window of that."""
+    i = int(rng.integers(len(clips)))
+    if len(clips[i]) >= length:
+        start = int(rng.integers(0, len(clips[i]) - length + 1))
+        return clips[i][start:start + length].astype(np.float64)
+    pieces, total = [], 0
+    while total < length + sample_rate // 2 or not pieces:
+        c = clips[int(rng.integers(len(clips)))] if pieces else clips[i]
+        gap = np.zeros(int(rng.uniform(*JOIN_GAP_SECONDS) * sample_rate))
+        pieces += [c, gap]
+        total += len(c) + len(gap)
+    y = np.concatenate(pieces)
+    start = int(rng.integers(0, len(y) - length + 1))
+    return y[start:start + length].astype(np.float64)
+
+
+def clip_mixtures(clips: Mapping[str, list[np.ndarray]], n: int, seconds: float, sample_rate: int,
+                  seed: int) -> Iterator[Example]:
+    """Evaluation mixtures of speakers given as short clips (``{speaker: [clip, ...]}``, at
+    least 2 speakers): ``seconds`` of each speaker by :func:`fill_from_clips`, sources on the
+    16-bit grid so that a written mixture is their exact sum. Yields :class:`Example` named
+    ``<index>__<speaker>__<speaker>`` (``/`` in a speaker id written ``-``)."""
+    speakers = sorted(clips)
+    rng = np.random.default_rng([int(seed), 0x5EA1])
+    length = int(round(seconds * sample_rate))
+
+    def draw(s: int) -> np.ndarray:
+        return fill_from_clips(rng, clips[speakers[s]], length, sample_rate)
+
+    for j, (pair, src) in enumerate(_pairs(rng, len(speakers), n, draw)):
+        src = np.round(src * 32767.0) / 32767.0  # on the 16-bit grid: the written mix is the exact sum
+        src_t = torch.from_numpy(src.astype(np.float32))
+        mix = torch.from_numpy((src.sum(0)).astype(np.float32))
+        names = "__".join(speakers[s].replace("/", "-") for s in pair)
+        yield Example(f"{j:05d}__{names}", mix, src_t)  # e.g. 00000__klettres-data-en__hedgewars-data-pl

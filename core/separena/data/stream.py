@@ -1,0 +1,135 @@
+"""Fresh two-speaker training mixtures from utterance pools, a pure function of ``(seed, step)``.
+
+The training stream of ``espeak-2mix`` (eSpeak NG speakers, with real recorded speakers mixed
+in) and of ``real-dev`` (real recorded speakers only): see :class:`TwoSpeakerStream`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import SeparenaError
+from .augment import AugmentConfig, augment_sources, noise_and_gain, reverberate
+from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool
+
+__all__ = ["TwoSpeakerStream"]
+
+
+class TwoSpeakerStream:
+    """Fresh 2-speaker training mixtures, a pure function of ``(seed, step)``.
+
+    Each item draws 2 distinct training speakers, one utterance of each and a random crop of
+    it. With ``real`` and ``real_fraction > 0`` each source is instead, with probability
+    ``real_fraction``, a random crop of a real recorded training speaker (two real sources of
+    one item are distinct speakers). With ``rirs`` and ``reverb > 0`` each item is, with
+    probability ``reverb``, placed in a room of the bank: both sources convolved with the
+    room's two RIRs (the reference is the reverberant source). Then it optionally augments
+    each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
+    normalises each source and sets their relative level uniformly in ``+-level_db``, sums
+    them, and with augmentation adds low-level noise to the mixture only and a random overall
+    gain. The real and reverb choices come from random generators of their own, so with
+    ``real_fraction=0`` and ``reverb=0`` the stream is exactly the stream of ``pool`` alone.
+
+    ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32.
+    """
+
+    n_src = 2
+
+    def __init__(self, pool: UtterancePool, sample_rate: int, augment: AugmentConfig | None, *,
+                 real: UtterancePool | None = None, real_fraction: float = 0.0, rirs: Tensor | None = None,
+                 reverb: float = 0.0, level_db: float = LEVEL_DB) -> None:
+        self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
+        self.real, self.real_fraction = real, float(real_fraction) if real is not None else 0.0
+        self.rirs, self.reverb = rirs, float(reverb) if rirs is not None else 0.0
+        self.level_db = float(level_db)
+        if len(pool.speakers) < 2 or (np.diff(pool.speaker_of) < 0).any():
+            raise SeparenaError("two-speaker stream: the pool needs >= 2 speakers, utterances grouped by speaker")
+        if real is not None and len(real.lengths) < 2:
+            raise SeparenaError("two-speaker stream: the real pool needs >= 2 speakers")
+        # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
+        self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
+        self.audio = torch.from_numpy(pool.audio)
+
+    @property
+    def n_speakers(self) -> int:
+        return len(self.pool.speakers)
+
+    @property
+    def minutes(self) -> float:
+        """Minutes of training speech in the pool."""
+        return len(self.pool.audio) / self.sample_rate / 60
+
+    def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
+        rng = np.random.default_rng([int(seed), int(step), 0xE5EA])
+        aug, pool, n = self.augment, self.pool, segment_samples
+        n_spk = len(self._first_utt) - 1
+        # two distinct speakers per item, one utterance of each, a crop start in it
+        s0 = rng.integers(0, n_spk, size=batch_size)
+        s1 = (s0 + 1 + rng.integers(0, n_spk - 1, size=batch_size)) % n_spk
+        spk = np.stack([s0, s1], 1)  # [batch, 2]
+        count = self._first_utt[spk + 1] - self._first_utt[spk]
+        utt = self._first_utt[spk] + (rng.random((batch_size, 2)) * count).astype(np.int64)
+        speed_range = aug.speed if aug is not None else 0.0
+        speed = rng.uniform(1 - speed_range, 1 + speed_range, size=(batch_size, 2)) if speed_range > 0 \
+            else np.ones((batch_size, 2))
+        need = np.ceil((n - 1) * speed).astype(np.int64) + 1
+        ulen = pool.lengths[utt]
+        start = (rng.random((batch_size, 2)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
+        first, avail = pool.offsets[utt] + start, ulen - start
+        is_real = np.zeros((batch_size, 2), bool)
+        if self.real_fraction > 0:  # own generator: the eSpeak draws above stay as they were
+            real, rr = self.real, np.random.default_rng([int(seed), int(step), 0x4EA1])
+            is_real = rr.random((batch_size, 2)) < self.real_fraction
+            n_real = len(real.lengths)
+            r0 = rr.integers(0, n_real, size=batch_size)
+            rspk = np.stack([r0, (r0 + 1 + rr.integers(0, n_real - 1, size=batch_size)) % n_real], 1)
+            rlen = real.lengths[rspk]
+            rstart = (rr.random((batch_size, 2)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
+            first = np.where(is_real, real.offsets[rspk] + rstart, first)
+            avail = np.where(is_real, rlen - rstart, avail)
+        out = self._gather(first, avail, speed, n, is_real)
+        if self.reverb > 0:  # own generator too
+            rv = np.random.default_rng([int(seed), int(step), 0x4EB])
+            rows = np.flatnonzero(rv.random(batch_size) < self.reverb)
+            room = rv.integers(0, self.rirs.shape[0], size=batch_size)[rows]
+            swap = torch.from_numpy(rv.random(batch_size)[rows] < 0.5)  # which talker is which source
+            if len(rows):
+                h = self.rirs[torch.from_numpy(room)]
+                h = torch.where(swap[:, None, None], h.flip(1), h)
+                idx = torch.from_numpy(rows)
+                out[idx] = reverberate(out[idx], h)
+        if aug is not None:
+            out = augment_sources(out, self.sample_rate, rng, aug)
+        out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
+        rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32))
+        out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
+        mix = out.sum(1)
+        if aug is not None:
+            mix, out = noise_and_gain(mix, out, rng, aug)
+        return mix.contiguous(), out.contiguous()
+
+    def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int,
+                is_real: np.ndarray | None = None) -> Tensor:
+        """Crops ``[batch, 2, n]`` read at ``first + t * speed`` (linear interpolation), zero
+        past the end of each utterance; ``first`` indexes the real pool where ``is_real``.
+        Windows are copied out of the pool first, so the interpolation works on a small buffer."""
+        pools = (self.pool.audio, self.real.audio if self.real is not None else None)
+        bsz = first.shape[0]
+        width = int(np.ceil((n - 1) * speed.max())) + 2
+        take = np.minimum(avail, width)  # samples of each utterance inside the window
+        buf = np.zeros((bsz, 2, width + 1), np.float32)
+        for b in range(bsz):
+            for k in range(2):
+                audio = pools[1] if is_real is not None and is_real[b, k] else pools[0]
+                buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
+        if (speed == 1.0).all():
+            return torch.from_numpy(buf[:, :, :n].copy())
+        pos = torch.arange(n, dtype=torch.float64)[None] * torch.from_numpy(speed.reshape(bsz * 2, 1))
+        i0 = pos.long()
+        frac = (pos - i0).float()
+        flat = torch.from_numpy(buf.reshape(bsz * 2, -1))
+        a = torch.gather(flat, 1, i0)
+        c = torch.gather(flat, 1, i0 + 1)
+        return (a + (c - a) * frac).reshape(bsz, 2, n)
