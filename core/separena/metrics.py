@@ -11,7 +11,8 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["si_sdr", "energy_eps", "pairwise_si_sdr", "best_permutation", "si_sdri", "bss_sdr", "sdri"]
+__all__ = ["si_sdr", "energy_eps", "pairwise_si_sdr", "best_permutation", "si_sdri", "pairwise_bss_sdr", "bss_sdr",
+           "sdri"]
 
 
 def energy_eps(*energies: Tensor) -> Tensor:
@@ -102,20 +103,17 @@ BSS_FILTER_LENGTH = 512  # BSS Eval's distortion filter length (taps), as in mir
 BSS_CLAMP_DB = 100.0  # |SDR| is clamped here: beyond it float32 rounding decides, and inf breaks JSON
 
 
-def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH,
-            permutation_invariant: bool = True) -> Tensor:
-    """BSS Eval SDR in dB (Vincent et al., 2006) with the best permutation (or in order).
+def pairwise_bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH) -> Tensor:
+    """BSS Eval SDR in dB (Vincent et al., 2006) of every estimate against every reference.
 
     The algorithm of ``fast_bss_eval.sdr`` (Scheibler, 2021): each estimate is projected onto
     ``filter_length`` delayed copies of each reference by solving the reference's Toeplitz
     normal equations, here with a Cholesky factorisation (SPD by construction), which is
-    ~1.6x faster than the general solver. Equal to ``fast_bss_eval.sdr`` and to museval's
-    ``bss_eval(..., window=inf, bsseval_sources_version=True)`` (tests/test_bench.py).
-    Not differentiable; clamped to +-100 dB; float32 unless the inputs are float64.
+    ~1.6x faster than the general solver. Not differentiable; clamped to +-100 dB; float32
+    unless the inputs are float64.
 
     Shapes:
-        estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]`` ->
-        ``[batch, n_src]`` in reference order.
+        ``[batch, n_src, time]`` x2 -> ``[batch, n_src (estimate), n_src (reference)]``.
     """
     dtype = torch.float64 if estimates.dtype == torch.float64 else torch.float32
     est = estimates.detach().to(dtype)
@@ -149,10 +147,26 @@ def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILT
     coherence = (xcorr * solution).sum(-2)  # [B, S_ref, S_est]: energy share of the projection
     tiny = 10.0 ** (-BSS_CLAMP_DB / 10.0) / (1.0 + 10.0 ** (-BSS_CLAMP_DB / 10.0))
     coherence = coherence.clamp(tiny, 1 - tiny)
-    pairwise = 10 * torch.log10(coherence / (1 - coherence))  # [B, S_ref, S_est]
+    return 10 * torch.log10(coherence / (1 - coherence)).transpose(-1, -2)  # [B, S_est, S_ref]
+
+
+def bss_sdr(estimates: Tensor, references: Tensor, filter_length: int = BSS_FILTER_LENGTH,
+            permutation_invariant: bool = True) -> Tensor:
+    """BSS Eval SDR in dB with the best permutation (or in order); see :func:`pairwise_bss_sdr`.
+
+    The permutation maximises the mean SDR (as ``fast_bss_eval.sdr``; museval maximises the
+    mean SIR, which agrees unless two assignments are close). Equal to ``fast_bss_eval.sdr``
+    and to museval's ``bss_eval(..., window=inf, bsseval_sources_version=True)``, permutation
+    included (tests/test_peers.py).
+
+    Shapes:
+        estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]`` ->
+        ``[batch, n_src]`` in reference order.
+    """
+    pairwise = pairwise_bss_sdr(estimates, references, filter_length)  # [B, S_est, S_ref]
     if not permutation_invariant:  # fixed roles: estimate k is scored against reference k
         return pairwise.diagonal(dim1=-2, dim2=-1).to(estimates.dtype)
-    scores, _ = best_permutation(pairwise.transpose(-1, -2))
+    scores, _ = best_permutation(pairwise)
     return scores.to(estimates.dtype)
 
 

@@ -25,6 +25,14 @@ def _check_stft(where: str, n_fft: int, hop_length: int) -> None:
                             f"which the inverse reconstructs exactly), got {hop_length!r}")
 
 
+def _hann(n_fft: int, like: Tensor) -> Tensor:
+    """The periodic Hann window in ``like``'s real dtype and device, made per call (n_fft
+    values: negligible next to the transform): a float32 window cast to float64 by
+    ``module.double()`` was off by 6e-8, which every float64 spectrogram inherited."""
+    dtype = like.real.dtype if like.is_complex() else like.dtype
+    return torch.hann_window(n_fft, dtype=dtype, device=like.device)
+
+
 class STFT(nn.Module):
     """Complex STFT with a Hann window, centred frames.
 
@@ -49,8 +57,6 @@ class STFT(nn.Module):
         super().__init__()
         _check_stft("STFT", n_fft, hop_length)
         self.n_fft, self.hop_length = n_fft, hop_length
-        # A buffer, not a parameter: moves with .to(device) and is saved in the state dict.
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     @property
     def n_freq(self) -> int:
@@ -88,7 +94,7 @@ class STFT(nn.Module):
         pad = self.end_padding(wav.shape[-1])
         if pad:
             wav = nn.functional.pad(wav, (0, pad))
-        spec = torch.stft(wav, self.n_fft, self.hop_length, window=self.window, center=True,
+        spec = torch.stft(wav, self.n_fft, self.hop_length, window=_hann(self.n_fft, wav), center=True,
                           return_complex=True)  # [B, F, T]
         return spec.transpose(-1, -2)  # [B, F, T] -> [B, T, F]
 
@@ -108,10 +114,9 @@ class ISTFT(nn.Module):
         super().__init__()
         _check_stft("ISTFT", n_fft, hop_length)
         self.n_fft, self.hop_length = n_fft, hop_length
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, spec: Tensor, length: int) -> Tensor:
-        return torch.istft(spec.transpose(-1, -2), self.n_fft, self.hop_length, window=self.window,
+        return torch.istft(spec.transpose(-1, -2), self.n_fft, self.hop_length, window=_hann(self.n_fft, spec),
                            center=True, length=length)
 
 
