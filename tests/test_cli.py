@@ -27,7 +27,7 @@ def test_list_shows_mask_inference_presets():
 def test_info_shows_parameters_and_provenance():
     result = run("info", "mask-inference-small")
     assert result.exit_code == 0, result.output
-    for text in ("hidden_size", "num_layers", "bidirectional", "128", "registry.yaml:"):
+    for text in ("hidden_size", "num_layers", "bidirectional", "128", "presets.yaml:"):
         assert text in result.output
 
 
