@@ -60,6 +60,8 @@ class SeparationData:
     extra_tests: Mapping[str, MixtureSet] = field(default_factory=dict)  # e.g. {"real-dev": ...}
     source_names: tuple[str, ...] | None = None  # roles of the sources, e.g. ("vocals", "bass", ...)
     permutation_invariant: bool = True  # False where sources have fixed roles: scored in order
+    mix_is_sum: bool = True  # every evaluation mixture is the sum of its sources (up to 16-bit rounding)
+    train_mix_is_sum: bool = True  # so is every training mixture (False where noise is added to mixtures only)
 
     def test_sets(self) -> dict[str, MixtureSet]:
         """``{"test": test, **extra_tests}``: every set an evaluation reports."""

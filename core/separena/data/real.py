@@ -467,4 +467,5 @@ def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 20
     key = json.dumps({"test": str(test.root), "valid": str(valid.root), "seed": int(seed), "augment": bool(augment),
                       "train": [GENERATOR_VERSION, int(pool.lengths.sum())]}, sort_keys=True)
     name = f"real-dev@{hashlib.sha256(key.encode()).hexdigest()[:8]}" + ("" if augment else "+noaug")
-    return SeparationData(name=name, sample_rate=sr, n_src=2, train=train, valid=valid, test=test)
+    return SeparationData(name=name, sample_rate=sr, n_src=2, train=train, valid=valid, test=test,
+                          train_mix_is_sum=train.augment is None or train.augment.noise_prob == 0)

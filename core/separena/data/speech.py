@@ -303,7 +303,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     name_hash = _content_hash({"audio": digest, "stream": signature})
     name = f"espeak-2mix@{name_hash[:8]}" + ("" if augment else "+noaug")
     return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test,
-                          extra_tests=extra)
+                          extra_tests=extra, train_mix_is_sum=not (augment and noise > 0))
 
 
 def train_stream(pool: UtterancePool, sample_rate: int, stream: dict, real_pool: UtterancePool | None = None,

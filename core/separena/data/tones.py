@@ -61,8 +61,9 @@ def tones_2mix(*, seed: int = 0, sample_rate: int = 8000, n_src: int = 2, n_vali
         n_test: test mixtures.
         test_seconds: length of each evaluation mixture.
     """
+    sets = "" if (n_valid, n_test, test_seconds) == (4, 8, 1.0) else f"-v{n_valid}-t{n_test}-{test_seconds:g}s"
     return SeparationData(
-        name=f"tones-{n_src}mix@s{seed}-{sample_rate}",
+        name=f"tones-{n_src}mix@s{seed}-{sample_rate}{sets}",  # the default sets keep the name they always had
         sample_rate=sample_rate,
         n_src=n_src,
         train=ToneStream(sample_rate, n_src),

@@ -86,4 +86,5 @@ def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split
     return SeparationData(
         name=f"wsj0-{n_src}mix@{digest.hexdigest()[:8]}{suffix}", sample_rate=sample_rate, n_src=n_src,
         train=CropTrainStream(train), valid=valid, test=test, extra_tests=dict(extras),
+        mix_is_sum=test.mix_is_sum, train_mix_is_sum=test.mix_is_sum,
     )

@@ -1,0 +1,99 @@
+"""The dataset contract kit over every registered dataset, on tiny parameters.
+
+Datasets that read a user's folder (wsj0-2mix, musdb18) run on a tiny fake folder; generated
+ones build into a scratch cache. real-dev reuses the machine's cached real-speech pool (building
+it decodes the Debian packages, about a minute): skipped where it is not cached, and covered on
+a fake installation by tests/test_data_real.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from separena import Registry
+from separena.data import Example
+from separena.data.contract import DatasetCase, parametrize_with_dataset_checks
+from separena.data.disk import write_mixture_folder
+from separena.errors import SeparenaError
+
+ESPEAK_TINY = dict(n_train_speakers=4, n_valid_speakers=2, n_test_speakers=2, utterances_per_speaker=1,
+                   sentences_min=1, sentences_max=1, n_valid=2, n_test=3, test_seconds=1.0,
+                   n_valid_variants=1, n_test_variants=1, n_valid_languages=0, n_test_languages=0,
+                   real_dev_set=False, real_fraction=0.0, reverb=0.0)
+
+
+def _espeak(scratch: Path) -> dict:
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    return {**ESPEAK_TINY, "cache_dir": str(scratch / "cache")}
+
+
+def _real_dev(scratch: Path) -> dict:
+    from separena.data import real
+
+    try:
+        pool = real.pool_cache(8000)
+    except SeparenaError as exc:
+        pytest.skip(str(exc))
+    if not (pool / "meta.json").is_file():
+        pytest.skip(f"real-speech pool not cached at {pool} (building it takes about a minute)")
+    cache = scratch / "cache"
+    cache.mkdir()
+    (cache / pool.name).symlink_to(pool, target_is_directory=True)  # read only: real-dev sets go to cache/
+    return dict(sample_rate=8000, n_test=3, n_valid=2, test_seconds=1.0, cache_dir=str(cache))
+
+
+def _wsj0(scratch: Path) -> dict:
+    gen = torch.Generator().manual_seed(0)
+    root = scratch / "wsj0-2mix"
+    for split, count in (("tr", 4), ("cv", 2), ("tt", 3), ("tt-other", 2)):
+        examples = []
+        for i in range(count):
+            src = torch.round((torch.rand(2, 4000 + 300 * i, generator=gen) - 0.5) * 0.2 * 32767) / 32767
+            examples.append(Example(f"{split}-{i:03d}", src.sum(0), src))
+        write_mixture_folder(root, split, examples, 8000)
+    return dict(root=str(root), sample_rate=8000)
+
+
+def _musdb(scratch: Path) -> dict:
+    pytest.importorskip("musdb")
+    root = scratch / "musdb18hq"
+    for i, (subset, name) in enumerate([("train", f"Band {k} - Song {k}") for k in range(7)]
+                                       + [("test", "Band T - Test Song")]):
+        rng = np.random.default_rng(i)
+        folder = root / subset / name
+        folder.mkdir(parents=True)
+        stems = {s: 0.1 * rng.standard_normal((int(0.3 * 44100), 2)) for s in ("vocals", "bass", "drums", "other")}
+        for s, audio in stems.items():
+            sf.write(folder / f"{s}.wav", audio, 44100, subtype="PCM_16")
+        sf.write(folder / "mixture.wav", sum(stems.values()), 44100, subtype="PCM_16")
+    return dict(root=str(root), sample_rate=8000, chunk_seconds=0.1, cache_dir=str(scratch / "cache"), progress=False)
+
+
+def _midi(scratch: Path) -> dict:
+    return dict(sample_rate=8000, n_train=2, train_seconds=2.0, n_valid=1, n_test=2, eval_seconds=1.5,
+                cache_dir=str(scratch / "cache"), progress=False)
+
+
+CASES = [
+    DatasetCase("tones-2mix", dict(sample_rate=8000, n_valid=2, n_test=3), changes={"n_test": 5}),
+    DatasetCase("espeak-2mix", _espeak),
+    DatasetCase("real-dev", _real_dev),
+    DatasetCase("wsj0-2mix", _wsj0, changes={"test_split": "tt-other"}),
+    DatasetCase("musdb18", _musdb, changes={"valid_seed": 1}),
+    DatasetCase("midi-4stem", _midi),
+]
+
+test_dataset_contract = parametrize_with_dataset_checks(CASES)
+
+
+def test_every_registered_dataset_has_a_case() -> None:
+    missing = sorted(set(Registry().datasets) - {c.dataset for c in CASES})
+    assert not missing, f"datasets without a tiny case in {__file__}: {missing}"
