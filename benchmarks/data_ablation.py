@@ -84,19 +84,20 @@ def main() -> None:
     import separena
     from separena.data import real as real_mod
     from separena.data.augment import rir_bank
-    from separena.data.speech import _real_pool, default_cache_dir, espeak_2mix, train_stream
+    from separena.data.pool import joined_pool
+    from separena.data.speech import default_cache_dir, espeak_2mix, train_stream
     from separena.specs import Budget
     from separena.evaluation import evaluate
     from separena.train import train
 
     names = [n for n in args.only.split(",") if n] or list(CHOICES)
     reg = separena.default_registry()
-    data = espeak_2mix(real_fraction=0.0, reverb=0.0, real_dev=True)
+    data = espeak_2mix(real_fraction=0.0, reverb=0.0, real_dev_set=True)
     sets = data.test_sets()
     pool, sr = data.train.pool, data.sample_rate
     needs_real = any(CHOICES[n][0].get("real_fraction", 0) > 0 for n in names)
     needs_rir = any(CHOICES[n][0].get("reverb", 0) > 0 for n in names)
-    real_pool = _real_pool(real_mod.real_speech_pool("train", sr), sr, 0) if needs_real else None
+    real_pool = joined_pool(real_mod.real_speech_pool("train", sr), sr, 0) if needs_real else None
     rirs = rir_bank(0, sr, default_cache_dir()) if needs_rir else None
     results: dict = json.loads(Path(args.json).read_text()) if Path(args.json).is_file() else {}
     results.setdefault("runs", {})

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     _, model = load_checkpoint(args.checkpoint, default_registry())
     data = espeak_2mix()
-    plain = espeak_2mix(augment=False, real_fraction=0.0, reverb=0.0, real_dev=False)
+    plain = espeak_2mix(augment=False, real_fraction=0.0, reverb=0.0, real_dev_set=False)
     seconds = data.test[0].mix.shape[-1] / data.sample_rate
     mixes, sources = [], []
     for step in range(0, args.n, 8):
