@@ -286,7 +286,7 @@ AUDIO_ERRORS = {
     "corrupt": "unreadable audio file",
     "not-audio": "unreadable audio file",
     "wrong-rate": "wrong sample rate; expected 8000 Hz, got 16000 Hz",
-    "too-short": "failed on this input (3 samples at 8000 Hz)",
+    "too-short": "input too short for STFT(n_fft=64, hop_length=16); expected at least 33 samples",
     "very-long": "601.0 s of audio; expected at most 600 s",
 }
 
