@@ -20,6 +20,8 @@ __all__ = [
     "TrainingError",
     "TrainingInterrupted",
     "did_you_mean",
+    "suggestion",
+    "first_line",
 ]
 
 
@@ -28,9 +30,32 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
 
 
-def _suggest(name: str, choices: Iterable[str]) -> str:
-    close = did_you_mean(name, choices)
+def _format_suggestions(close: Iterable[str]) -> str:
+    close = list(close)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def suggestion(name: str, choices: Iterable[str], n: int = 1) -> str:
+    """The message suffix ``" (did you mean 'x'?)"`` for the ``n`` closest ``choices``, or ``""``.
+
+    Every "did you mean" in separena's messages is written by this function (or by
+    :class:`UnknownNameError`, which names up to three), so they all read the same.
+    """
+    return _format_suggestions(did_you_mean(name, choices, n=n))
+
+
+def first_line(exc: BaseException | str, default: str | None = None) -> str:
+    """The first non-blank line of an exception's message (or of a text), stripped.
+
+    An empty message gives ``default``, or the exception's type name (``""`` for a text).
+    Messages that must fit on one line (the CLI's, a run's stored error) quote this.
+    """
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    if default is not None:
+        return default
+    return "" if isinstance(exc, str) else type(exc).__name__
 
 
 class SeparenaError(Exception):
@@ -43,9 +68,7 @@ class UnknownNameError(SeparenaError, KeyError):
     def __init__(self, kind: str, name: str, choices: Iterable[str], hint: str = "") -> None:
         self.kind, self.name = kind, name
         self.suggestions = did_you_mean(name, choices)
-        msg = f"unknown {kind} {name!r}"
-        if self.suggestions:
-            msg += f" (did you mean {', '.join(repr(s) for s in self.suggestions)}?)"
+        msg = f"unknown {kind} {name!r}" + _format_suggestions(self.suggestions)
         if hint:
             msg += f"; {hint}"
         super().__init__(msg)

@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from .errors import RegistryFileError, did_you_mean
+from .errors import RegistryFileError, first_line, suggestion
 from .specs import (BUDGET_FIELDS, BUDGET_KINDS, ArchitectureSpec, Budget, Preset, Suite, is_positive_int,
                     is_positive_number, is_seed)
 
@@ -105,12 +105,8 @@ def check_params(spec: ArchitectureSpec, params: Mapping[str, Any]) -> list[tupl
     problems: list[tuple[str, str]] = []
     for key in params:
         if key not in known:
-            hint = did_you_mean(key, known)
-            msg = (f"unknown parameter of architecture {spec.name!r}; expected one of "
-                   f"{', '.join(known) or '(none)'}")
-            if hint:
-                msg += f" (did you mean {hint[0]!r}?)"
-            problems.append((key, msg))
+            problems.append((key, f"unknown parameter of architecture {spec.name!r}; expected one of "
+                                  f"{', '.join(known) or '(none)'}" + suggestion(key, known)))
     if problems:
         return problems
     try:
@@ -168,7 +164,7 @@ class _Loader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
-            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            what = getattr(exc, "problem", None) or first_line(exc)
             self.problems.append(f"{self.label}:{line}: not valid YAML: {what}")
             self.data = None
 
@@ -187,9 +183,8 @@ class _Loader:
         good = {}
         for key, item in value.items():
             if allowed is not None and key not in allowed:
-                hint = did_you_mean(str(key), allowed)
-                msg = f"unknown key; expected one of {', '.join(allowed)}"
-                self.error(path + (str(key),), msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                self.error(path + (str(key),), f"unknown key; expected one of {', '.join(allowed)}"
+                           + suggestion(str(key), allowed))
             else:
                 good[key] = item
         return good
@@ -217,9 +212,8 @@ def _objective(ld: _Loader, value: Any, path: tuple[str, ...], losses: Mapping[s
     ok = True
     for name, weight in terms.items():
         if normalize_name(name) not in losses:
-            hint = did_you_mean(normalize_name(name), losses)
             ld.error(path, f"unknown loss {name!r}; expected one of {', '.join(sorted(losses))}"
-                     + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                     + suggestion(normalize_name(name), losses))
             ok = False
         elif not is_positive_number(weight):
             ld.error(path + (str(name),), f"expected a positive weight, got {weight!r}")
@@ -278,9 +272,8 @@ def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any]) 
     if not isinstance(dataset, str) or not dataset:
         ld.error(path + ("dataset",), f"expected a dataset name, got {dataset!r}")
     elif normalize_name(dataset) not in datasets:
-        hint = did_you_mean(normalize_name(dataset), datasets)
         ld.error(path + ("dataset",), f"unknown dataset {dataset!r}; expected one of "
-                 f"{', '.join(sorted(datasets))}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                 f"{', '.join(sorted(datasets))}" + suggestion(normalize_name(dataset), datasets))
     else:
         kw["dataset"] = normalize_name(dataset)
     dparams = ld.mapping(body.get("dataset_params"), path + ("dataset_params",), None)
