@@ -9,9 +9,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from separena import SeparenaError
 from separena.blocks import (
     ISTFT, STFT, BatchNormFreq, EmbeddingHead, InstanceNorm, LogMagnitude, Magnitude, MaskHead, RecurrentStack,
-    ShiftAndScale,
+    ShiftAndScale, mask_activation,
 )
 
 
@@ -101,8 +102,12 @@ def test_mask_head_activations_and_layout():
     sig = MaskHead(5, 9, 3, "sigmoid")(x)
     assert ((sig > 0) & (sig < 1)).all()
     assert (MaskHead(5, 9, 3, "relu")(x) >= 0).all()
-    with pytest.raises(ValueError, match="expected sigmoid, softmax or relu, got 'tanh'"):
-        MaskHead(5, 9, 3, "tanh")
+    with pytest.raises(SeparenaError, match="expected sigmoid, softmax or relu, got 'tanh'"):
+        MaskHead(5, 9, 3, "tanh")  # type: ignore[arg-type]
+    with pytest.raises(SeparenaError, match="expected sigmoid, tanh or none, got 'relu'"):
+        EmbeddingHead(5, 9, 4, "relu")  # type: ignore[arg-type]
+    with pytest.raises(SeparenaError, match="mask activation: expected one of sigmoid, softmax, relu, got 'x'"):
+        mask_activation(x, "x")  # type: ignore[arg-type]
 
 
 def test_mask_head_source_layout_matches_linear_output():

@@ -1,23 +1,38 @@
-"""Building blocks shared by architectures: one concept per file, each an ``nn.Module``."""
+"""Building blocks shared by architectures: one concept per file, each an ``nn.Module``.
+
+Also the names of their choices, as ``Literal`` type aliases that builders annotate their
+parameters with (``separena info`` lists the allowed values from them): :data:`MaskActivation`,
+:data:`EmbeddingActivation`, :data:`RnnType`, :data:`NormKind` and :data:`ChannelNormKind`.
+"""
 
 from .bandwidth import LimitBandwidth, bandwidth_to_max_bin
 from .clustering import KMeans, kmeans, soft_assignments
 from .conv import Conv1DBlock, TemporalConvNet
 from .dualpath import DualPathBlock, DualPathRNN, chunk, overlap_add
-from .features import LogMagnitudeFeatures, NormKind, build_norm
+from .features import LogMagnitudeFeatures
 from .filterbanks import LearnedDecoder, LearnedEncoder, frame_padding
-from .heads import MASK_ACTIVATIONS, EmbeddingHead, MaskHead, mask_activation
-from .norms import BatchNormFreq, CumulativeLayerNorm, GlobalLayerNorm, InstanceNorm, ShiftAndScale
-from .recurrent import RecurrentStack
+from .heads import (
+    EMBEDDING_ACTIVATIONS, MASK_ACTIVATIONS, EmbeddingActivation, EmbeddingHead, MaskActivation, MaskHead,
+    mask_activation,
+)
+from .norms import (
+    CHANNEL_NORM_KINDS, NORM_KINDS, BatchNormFreq, ChannelNormKind, CumulativeLayerNorm, GlobalLayerNorm,
+    InstanceNorm, NormKind, ShiftAndScale, build_norm,
+)
+from .recurrent import RNN_TYPES, RecurrentStack, RnnType
 from .stft import ISTFT, STFT, LogMagnitude, Magnitude
+from .trunk import RecurrentTrunk
 from .wiener import WienerFilter
 
 __all__ = [
     "STFT", "ISTFT", "Magnitude", "LogMagnitude",
-    "BatchNormFreq", "InstanceNorm", "ShiftAndScale", "GlobalLayerNorm", "CumulativeLayerNorm",
-    "RecurrentStack", "MaskHead", "EmbeddingHead", "mask_activation", "MASK_ACTIVATIONS",
-    "KMeans", "kmeans", "soft_assignments", "LogMagnitudeFeatures", "NormKind", "build_norm",
+    "BatchNormFreq", "InstanceNorm", "ShiftAndScale", "GlobalLayerNorm", "CumulativeLayerNorm", "build_norm",
+    "RecurrentStack", "RecurrentTrunk", "MaskHead", "EmbeddingHead", "mask_activation",
+    "KMeans", "kmeans", "soft_assignments", "LogMagnitudeFeatures",
     "LearnedEncoder", "LearnedDecoder", "frame_padding", "Conv1DBlock", "TemporalConvNet",
     "DualPathBlock", "DualPathRNN", "chunk", "overlap_add",
     "LimitBandwidth", "bandwidth_to_max_bin", "WienerFilter",
+    # the choices' names
+    "MaskActivation", "EmbeddingActivation", "RnnType", "NormKind", "ChannelNormKind",
+    "MASK_ACTIVATIONS", "EMBEDDING_ACTIVATIONS", "RNN_TYPES", "NORM_KINDS", "CHANNEL_NORM_KINDS",
 ]

@@ -7,26 +7,16 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
-from .norms import CumulativeLayerNorm, GlobalLayerNorm
+from .norms import CHANNEL_NORM_KINDS, ChannelNormKind, build_norm
 
 __all__ = ["Conv1DBlock", "TemporalConvNet"]
 
-Norm = Literal["gln", "cln", "none"]
 
-
-def _norm(kind: Norm, channels: int) -> nn.Module:
-    if kind == "gln":
-        return GlobalLayerNorm(channels)
-    if kind == "cln":
-        return CumulativeLayerNorm(channels)
-    if kind == "none":
-        return nn.Identity()
-    raise SeparenaError(f"TemporalConvNet: norm; expected 'gln', 'cln' or 'none', got {kind!r}")
+def _norm(kind: ChannelNormKind, channels: int) -> nn.Module:
+    return build_norm(kind, channels, kinds=CHANNEL_NORM_KINDS, where="TemporalConvNet: norm")
 
 
 class Conv1DBlock(nn.Module):
@@ -52,7 +42,7 @@ class Conv1DBlock(nn.Module):
     """
 
     def __init__(self, channels: int, hidden_size: int, kernel_size: int, dilation: int, residual: bool = True,
-                 skip_size: int = 0, causal: bool = False, norm: Norm = "gln") -> None:
+                 skip_size: int = 0, causal: bool = False, norm: ChannelNormKind = "gln") -> None:
         super().__init__()
         if not residual and not skip_size:
             raise SeparenaError("Conv1DBlock: outputs; expected a residual or a skip output, got neither")
@@ -105,7 +95,7 @@ class TemporalConvNet(nn.Module):
 
     def __init__(self, input_size: int, bottleneck_size: int = 128, hidden_size: int = 512, skip_size: int = 128,
                  kernel_size: int = 3, num_blocks: int = 8, num_repeats: int = 3, causal: bool = False,
-                 norm: Norm | None = None) -> None:
+                 norm: ChannelNormKind | None = None) -> None:
         super().__init__()
         for name, value in (("bottleneck_size", bottleneck_size), ("hidden_size", hidden_size),
                             ("kernel_size", kernel_size), ("num_blocks", num_blocks), ("num_repeats", num_repeats)):

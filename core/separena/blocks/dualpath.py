@@ -8,14 +8,12 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
 from .filterbanks import frame_padding
 from .norms import GlobalLayerNorm
-from .recurrent import RecurrentStack
+from .recurrent import RecurrentStack, RnnType
 
 __all__ = ["chunk", "overlap_add", "DualPathBlock", "DualPathRNN"]
 
@@ -68,7 +66,7 @@ class DualPathBlock(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bidirectional: bool = True, num_layers: int = 1,
-                 dropout: float = 0.0, rnn_type: Literal["lstm", "gru"] = "lstm") -> None:
+                 dropout: float = 0.0, rnn_type: RnnType = "lstm") -> None:
         super().__init__()
         self.intra_rnn = RecurrentStack(input_size, hidden_size, num_layers, True, dropout, rnn_type)
         self.intra_linear = nn.Linear(self.intra_rnn.output_size, input_size)
@@ -111,7 +109,7 @@ class DualPathRNN(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_repeats: int = 6, bidirectional: bool = True,
-                 num_layers: int = 1, dropout: float = 0.0, rnn_type: Literal["lstm", "gru"] = "lstm") -> None:
+                 num_layers: int = 1, dropout: float = 0.0, rnn_type: RnnType = "lstm") -> None:
         super().__init__()
         if num_repeats < 1:
             raise SeparenaError(f"DualPathRNN: num_repeats; expected a positive integer, got {num_repeats!r}")

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from ..errors import SeparenaError
-from .norms import BatchNormFreq, InstanceNorm, ShiftAndScale
+from .norms import NormKind, build_norm
 
-__all__ = ["LogMagnitudeFeatures", "NormKind", "build_norm"]
-
-NormKind = Literal["batch", "instance", "learned", "none"]
-
-
-def build_norm(kind: NormKind, n_freq: int) -> nn.Module:
-    """The normalisation named ``kind`` for ``[batch, frames, n_freq]`` features.
-
-    ``"batch"``: :class:`BatchNormFreq`; ``"instance"``: per-item :class:`InstanceNorm`;
-    ``"learned"``: :class:`ShiftAndScale`; ``"none"``: identity.
-    """
-    makers = {"batch": lambda: BatchNormFreq(n_freq), "instance": InstanceNorm,
-              "learned": lambda: ShiftAndScale(n_freq), "none": nn.Identity}
-    if kind not in makers:
-        raise SeparenaError(f"norm: unknown normalisation; expected one of {', '.join(makers)}, got {kind!r}")
-    return makers[kind]()
+__all__ = ["LogMagnitudeFeatures"]
 
 
 class LogMagnitudeFeatures(nn.Module):
@@ -38,7 +21,8 @@ class LogMagnitudeFeatures(nn.Module):
 
     Args:
         n_freq: frequency bins.
-        norm: normalisation (see :func:`build_norm`).
+        norm: normalisation, one of :data:`~separena.blocks.NormKind` (see
+            :func:`~separena.blocks.build_norm`).
         amin: amplitude floor (1e-4 gives -80 dB).
 
     Shapes:

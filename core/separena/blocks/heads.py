@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MaskHead", "EmbeddingHead", "mask_activation", "MASK_ACTIVATIONS"]
+from ..errors import SeparenaError
 
-MASK_ACTIVATIONS = ("sigmoid", "softmax", "relu")
+__all__ = ["MaskHead", "EmbeddingHead", "mask_activation", "MaskActivation", "EmbeddingActivation",
+           "MASK_ACTIVATIONS", "EMBEDDING_ACTIVATIONS"]
+
+MaskActivation = Literal["sigmoid", "softmax", "relu"]
+"""How mask scores become masks (see :func:`mask_activation`)."""
+
+EmbeddingActivation = Literal["sigmoid", "tanh", "none"]
+"""The nonlinearity of :class:`EmbeddingHead` before unit normalisation."""
+
+MASK_ACTIVATIONS: tuple[str, ...] = get_args(MaskActivation)
+EMBEDDING_ACTIVATIONS: tuple[str, ...] = get_args(EmbeddingActivation)
 
 
-def mask_activation(scores: Tensor, kind: str, source_dim: int = 1) -> Tensor:
+def mask_activation(scores: Tensor, kind: MaskActivation, source_dim: int = 1) -> Tensor:
     """Turn mask scores into masks: ``sigmoid`` (each in [0, 1]), ``softmax`` over the source
     dimension (masks sum to 1) or ``relu`` (non-negative, unbounded)."""
     if kind == "softmax":
@@ -21,7 +31,7 @@ def mask_activation(scores: Tensor, kind: str, source_dim: int = 1) -> Tensor:
         return torch.sigmoid(scores)
     if kind == "relu":
         return torch.relu(scores)
-    raise ValueError(f"mask activation: expected one of {', '.join(MASK_ACTIVATIONS)}, got {kind!r}")
+    raise SeparenaError(f"mask activation: expected one of {', '.join(MASK_ACTIVATIONS)}, got {kind!r}")
 
 
 class MaskHead(nn.Module):
@@ -39,10 +49,10 @@ class MaskHead(nn.Module):
     """
 
     def __init__(self, input_size: int, n_freq: int, n_src: int,
-                 activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid") -> None:
+                 activation: MaskActivation = "sigmoid") -> None:
         super().__init__()
         if activation not in MASK_ACTIVATIONS:
-            raise ValueError(f"activation: expected sigmoid, softmax or relu, got {activation!r}")
+            raise SeparenaError(f"activation: expected sigmoid, softmax or relu, got {activation!r}")
         self.n_freq, self.n_src, self.activation = n_freq, n_src, activation
         self.linear = nn.Linear(input_size, n_freq * n_src)
 
@@ -68,10 +78,10 @@ class EmbeddingHead(nn.Module):
     """
 
     def __init__(self, input_size: int, n_freq: int, embedding_dim: int = 20,
-                 activation: Literal["sigmoid", "tanh", "none"] = "sigmoid") -> None:
+                 activation: EmbeddingActivation = "sigmoid") -> None:
         super().__init__()
-        if activation not in ("sigmoid", "tanh", "none"):
-            raise ValueError(f"activation: expected sigmoid, tanh or none, got {activation!r}")
+        if activation not in EMBEDDING_ACTIVATIONS:
+            raise SeparenaError(f"activation: expected sigmoid, tanh or none, got {activation!r}")
         self.n_freq, self.embedding_dim, self.activation = n_freq, embedding_dim, activation
         self.linear = nn.Linear(input_size, n_freq * embedding_dim)
 

@@ -1,11 +1,52 @@
-"""Normalisation blocks for ``[batch, time, features]`` sequences (features = frequency bins)."""
+"""Normalisation blocks, and :func:`build_norm`, the one factory that makes them by name.
+
+Two layouts: :data:`NormKind` names norms of ``[batch, time, features]`` sequences
+(features = frequency bins), :data:`ChannelNormKind` norms of ``[batch, channels, time]``
+feature maps (Conv-TasNet's).
+"""
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["BatchNormFreq", "InstanceNorm", "ShiftAndScale", "GlobalLayerNorm", "CumulativeLayerNorm"]
+from ..errors import SeparenaError
+
+__all__ = ["BatchNormFreq", "InstanceNorm", "ShiftAndScale", "GlobalLayerNorm", "CumulativeLayerNorm",
+           "NormKind", "ChannelNormKind", "NORM_KINDS", "CHANNEL_NORM_KINDS", "build_norm"]
+
+NormKind = Literal["batch", "instance", "learned", "none"]
+"""Norms of ``[batch, time, freq]`` features: :class:`BatchNormFreq`, per-item
+:class:`InstanceNorm`, learned :class:`ShiftAndScale`, or none."""
+
+ChannelNormKind = Literal["gln", "cln", "none"]
+"""Norms of ``[batch, channels, time]`` maps: :class:`GlobalLayerNorm`, causal
+:class:`CumulativeLayerNorm`, or none."""
+
+NORM_KINDS: tuple[str, ...] = get_args(NormKind)
+CHANNEL_NORM_KINDS: tuple[str, ...] = get_args(ChannelNormKind)
+
+
+def build_norm(kind: NormKind | ChannelNormKind, size: int, *, kinds: tuple[str, ...] = NORM_KINDS,
+               where: str = "norm") -> nn.Module:
+    """The normalisation named ``kind`` for ``size`` features (or channels).
+
+    ``"batch"``: :class:`BatchNormFreq`; ``"instance"``: per-item :class:`InstanceNorm`;
+    ``"learned"``: :class:`ShiftAndScale`; ``"gln"``: :class:`GlobalLayerNorm`; ``"cln"``:
+    :class:`CumulativeLayerNorm`; ``"none"``: identity. ``kinds`` are the names the caller
+    accepts (:data:`NORM_KINDS` by default, :data:`CHANNEL_NORM_KINDS` for channel maps), and
+    ``where`` starts the error message for any other.
+
+    Raises:
+        SeparenaError: ``kind`` is not one of ``kinds``.
+    """
+    makers = {"batch": lambda: BatchNormFreq(size), "instance": InstanceNorm, "learned": lambda: ShiftAndScale(size),
+              "gln": lambda: GlobalLayerNorm(size), "cln": lambda: CumulativeLayerNorm(size), "none": nn.Identity}
+    if kind not in kinds or kind not in makers:
+        raise SeparenaError(f"{where}: unknown normalisation; expected one of {', '.join(kinds)}, got {kind!r}")
+    return makers[kind]()
 
 
 class BatchNormFreq(nn.Module):

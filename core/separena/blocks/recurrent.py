@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import Tensor, nn
 
-__all__ = ["RecurrentStack"]
+__all__ = ["RecurrentStack", "RnnType", "RNN_TYPES"]
+
+RnnType = Literal["lstm", "gru"]
+"""Recurrent cell types: :class:`torch.nn.LSTM` or :class:`torch.nn.GRU`."""
+
+RNN_TYPES: tuple[str, ...] = get_args(RnnType)
 
 
 class RecurrentStack(nn.Module):
@@ -25,7 +30,7 @@ class RecurrentStack(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = True,
-                 dropout: float = 0.0, rnn_type: Literal["lstm", "gru"] = "lstm") -> None:
+                 dropout: float = 0.0, rnn_type: RnnType = "lstm") -> None:
         super().__init__()
         rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU}[rnn_type]
         self.rnn = rnn_cls(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
