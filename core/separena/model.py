@@ -81,6 +81,9 @@ def separate(model: Separator, mix: Tensor, references: Tensor | None = None) ->
 class MaskSeparator(Separator):
     """Template for mask models: encode -> estimate masks -> apply -> decode.
 
+    The apply step is :meth:`apply_masks`, a multiplication by default; a model with a
+    post-filter (open-unmix's Wiener filter) overrides that method alone, not ``forward``.
+
     Args:
         encoder: ``[batch, time] -> [batch, frames, freq]`` (complex STFT or real learned basis).
         masker: ``[batch, frames, freq] -> masks [batch, n_src, frames, freq]``, or a tuple
@@ -104,6 +107,18 @@ class MaskSeparator(Separator):
         rep = self.encoder(waveforms.reshape(-1, waveforms.shape[-1]))
         return rep.reshape(*lead, *rep.shape[-2:])
 
+    def apply_masks(self, masks: Tensor, rep: Tensor) -> Tensor:
+        """What the decoder inverts: the masked mixture representation, one per source.
+
+        The default is ``masks * rep``. Override it to refine the masked estimates (a
+        post-filter); ``self.training`` tells training from inference.
+
+        Shapes:
+            masks ``[batch, n_src, frames, freq]`` and the encoded mixture ``[batch, frames,
+            freq]`` -> ``[batch, n_src, frames, freq]``.
+        """
+        return masks * rep.unsqueeze(1)
+
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
         # Encoders with a minimum input length (the STFT's reflect padding) say so here with
@@ -114,7 +129,7 @@ class MaskSeparator(Separator):
         rep = self.encoder(mix)  # [B, frames, freq]
         out = self.masker(rep)
         masks, embedding = out if isinstance(out, tuple) else (out, None)
-        masked = masks * rep.unsqueeze(1)  # [B, S, frames, freq]
+        masked = self.apply_masks(masks, rep)  # [B, S, frames, freq]
         batch, n_src = masked.shape[:2]
         wav = self.decoder(masked.reshape(batch * n_src, *masked.shape[2:]), mix.shape[-1])
         return SeparatorOutput(estimates=wav.reshape(batch, n_src, -1), masks=masks, embedding=embedding)

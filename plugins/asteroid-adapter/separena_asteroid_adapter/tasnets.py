@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from separena.blocks import MaskActivation
+
 from .wrapper import AsteroidSeparator
 
 __all__ = ["conv_tasnet", "dprnn_tasnet", "dptnet", "lstm_tasnet", "sudormrf", "sudormrf_improved"]
 
-MaskActivation = Literal["sigmoid", "softmax", "relu"]
 Norm = Literal["gLN", "cLN", "bN"]
 
 

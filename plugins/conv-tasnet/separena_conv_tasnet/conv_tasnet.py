@@ -19,7 +19,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from separena import MaskSeparator
-from separena.blocks import LearnedDecoder, LearnedEncoder, MaskHead, TemporalConvNet
+from separena.blocks import LearnedDecoder, LearnedEncoder, MaskActivation, MaskHead, TemporalConvNet
 
 __all__ = ["ConvTasNetMasker", "conv_tasnet"]
 
@@ -38,7 +38,7 @@ class ConvTasNetMasker(nn.Module):
     """
 
     def __init__(self, n_filters: int, n_src: int, tcn: TemporalConvNet,
-                 mask_activation: Literal["sigmoid", "softmax", "relu"]) -> None:
+                 mask_activation: MaskActivation) -> None:
         super().__init__()
         self.tcn = tcn
         self.act = nn.PReLU()
@@ -61,7 +61,7 @@ def conv_tasnet(
     num_blocks: int = 8,
     num_repeats: int = 3,
     causal: bool = False,
-    mask_activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid",
+    mask_activation: MaskActivation = "sigmoid",
     encoder_activation: Literal["linear", "relu"] = "linear",
 ) -> MaskSeparator:
     """Build a Conv-TasNet separator; the defaults are the paper's best non-causal configuration.

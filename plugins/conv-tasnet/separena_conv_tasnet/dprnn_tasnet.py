@@ -13,18 +13,15 @@ asteroid's ``DPRNNTasNet`` (MIT), so that parameter counts compare.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor, nn
 
 from separena import MaskSeparator, SeparenaError
 from separena.blocks import (
-    DualPathRNN, GlobalLayerNorm, LearnedDecoder, LearnedEncoder, chunk, mask_activation, overlap_add,
+    DualPathRNN, GlobalLayerNorm, LearnedDecoder, LearnedEncoder, MaskActivation, RnnType, chunk, mask_activation,
+    overlap_add,
 )
 
 __all__ = ["DPRNNMasker", "dprnn_tasnet"]
-
-MaskActivation = Literal["sigmoid", "softmax", "relu"]
 
 
 class DPRNNMasker(nn.Module):
@@ -80,7 +77,7 @@ def dprnn_tasnet(
     num_repeats: int = 6,
     num_layers: int = 1,
     bidirectional: bool = True,
-    rnn_type: Literal["lstm", "gru"] = "lstm",
+    rnn_type: RnnType = "lstm",
     dropout: float = 0.0,
     mask_activation: MaskActivation = "sigmoid",
 ) -> MaskSeparator:

@@ -8,8 +8,8 @@ References:
     Luo, Chen, Hershey, Le Roux, Mesgarani, "Deep clustering and conventional networks for
     music separation: stronger together", ICASSP 2017 (the Chimera network).
 
-Both models share :class:`Trunk` (nussl's recipe: log-magnitude -> normalization ->
-recurrent stack) and the core :class:`~separena.blocks.EmbeddingHead`. Deep clustering
+Both models share the core :class:`~separena.blocks.RecurrentTrunk` (nussl's recipe:
+log-magnitude -> normalization -> recurrent stack) and the core :class:`~separena.blocks.EmbeddingHead`. Deep clustering
 clusters the embeddings of each mixture with k-means and uses the clusters as binary masks;
 Chimera++ adds a :class:`~separena.blocks.MaskHead` that gives the masks at inference, the
 embedding head serving only as a training objective. Masks apply to the mixture STFT and
@@ -20,39 +20,19 @@ No code is ported from other projects.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from separena import MaskSeparator
 from separena.blocks import (
-    ISTFT, STFT, EmbeddingHead, LogMagnitudeFeatures, MaskHead, NormKind, RecurrentStack, kmeans,
-    soft_assignments,
+    ISTFT, STFT, EmbeddingActivation, EmbeddingHead, MaskActivation, MaskHead, NormKind, RecurrentTrunk, RnnType,
+    kmeans, soft_assignments,
 )
 
-__all__ = ["Trunk", "DeepClusteringMasker", "ChimeraMasker", "deep_clustering", "chimera_pp"]
+__all__ = ["DeepClusteringMasker", "ChimeraMasker", "deep_clustering", "chimera_pp"]
 
-RnnType = Literal["lstm", "gru"]
 KMEANS_ITERATIONS = 10  # fixed Lloyd iterations at inference (2-4 clusters converge in fewer)
-
-
-class Trunk(nn.Module):
-    """log-magnitude -> normalization -> recurrent stack (shared by both architectures).
-
-    Shapes:
-        complex STFT ``[batch, frames, freq]`` -> ``[batch, frames, output_size]``.
-    """
-
-    def __init__(self, n_freq: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float,
-                 rnn_type: RnnType, norm: NormKind) -> None:
-        super().__init__()
-        self.features = LogMagnitudeFeatures(n_freq, norm)
-        self.rnn = RecurrentStack(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type)
-        self.output_size = self.rnn.output_size
-
-    def forward(self, spec: Tensor) -> Tensor:
-        return self.rnn(self.features(spec))
 
 
 class DeepClusteringMasker(nn.Module):
@@ -67,8 +47,8 @@ class DeepClusteringMasker(nn.Module):
         embedding [batch, frames, freq, embedding_dim])``.
     """
 
-    def __init__(self, trunk: Trunk, n_freq: int, n_src: int, embedding_dim: int,
-                 embedding_activation: Literal["sigmoid", "tanh", "none"], threshold_db: float,
+    def __init__(self, trunk: RecurrentTrunk, n_freq: int, n_src: int, embedding_dim: int,
+                 embedding_activation: EmbeddingActivation, threshold_db: float,
                  soft_beta: float | None) -> None:
         super().__init__()
         self.trunk = trunk
@@ -100,8 +80,8 @@ class ChimeraMasker(nn.Module):
         embedding [batch, frames, freq, embedding_dim])``.
     """
 
-    def __init__(self, trunk: Trunk, n_freq: int, n_src: int, embedding_dim: int,
-                 mask_activation: Literal["sigmoid", "softmax", "relu"]) -> None:
+    def __init__(self, trunk: RecurrentTrunk, n_freq: int, n_src: int, embedding_dim: int,
+                 mask_activation: MaskActivation) -> None:
         super().__init__()
         self.trunk = trunk
         self.embedding_head = EmbeddingHead(trunk.output_size, n_freq, embedding_dim, "sigmoid")
@@ -124,7 +104,7 @@ def deep_clustering(
     rnn_type: RnnType = "lstm",
     norm: NormKind = "instance",
     embedding_dim: int = 20,
-    embedding_activation: Literal["sigmoid", "tanh", "none"] = "sigmoid",
+    embedding_activation: EmbeddingActivation = "sigmoid",
     threshold_db: float = 40.0,
     soft_beta: float | None = 5.0,
 ) -> MaskSeparator:
@@ -152,7 +132,7 @@ def deep_clustering(
             is worth about 3 dB for an under-trained model (docs/architectures/deep-clustering.md).
     """
     n_freq = n_fft // 2 + 1
-    trunk = Trunk(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type, norm)
+    trunk = RecurrentTrunk(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type, norm)
     masker = DeepClusteringMasker(trunk, n_freq, n_src, embedding_dim, embedding_activation, threshold_db,
                                   soft_beta)
     return MaskSeparator(STFT(n_fft, hop_length), masker, ISTFT(n_fft, hop_length), n_src=n_src,
@@ -171,7 +151,7 @@ def chimera_pp(
     rnn_type: RnnType = "lstm",
     norm: NormKind = "instance",
     embedding_dim: int = 20,
-    mask_activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid",
+    mask_activation: MaskActivation = "sigmoid",
 ) -> MaskSeparator:
     """Build a Chimera++ separator (shared trunk; embedding head for training, mask head for inference).
 
@@ -190,7 +170,7 @@ def chimera_pp(
         mask_activation: ``"sigmoid"``, ``"softmax"`` (over sources) or ``"relu"``.
     """
     n_freq = n_fft // 2 + 1
-    trunk = Trunk(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type, norm)
+    trunk = RecurrentTrunk(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type, norm)
     masker = ChimeraMasker(trunk, n_freq, n_src, embedding_dim, mask_activation)
     return MaskSeparator(STFT(n_fft, hop_length), masker, ISTFT(n_fft, hop_length), n_src=n_src,
                          sample_rate=sample_rate)

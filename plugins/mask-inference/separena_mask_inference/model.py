@@ -13,32 +13,29 @@ mixture phase is reused by the inverse STFT.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from torch import Tensor, nn
+from torch import Tensor
 
 from separena import MaskSeparator
-from separena.blocks import ISTFT, STFT, LogMagnitudeFeatures, MaskHead, NormKind, RecurrentStack
+from separena.blocks import ISTFT, STFT, MaskActivation, MaskHead, NormKind, RecurrentTrunk, RnnType
 
 __all__ = ["MaskInferenceMasker", "mask_inference"]
 
-class MaskInferenceMasker(nn.Module):
-    """log-magnitude -> normalization -> recurrent stack -> mask head.
+
+class MaskInferenceMasker(RecurrentTrunk):
+    """The core :class:`~separena.blocks.RecurrentTrunk` (log-magnitude -> normalization ->
+    recurrent stack) with a mask head on top.
 
     Shapes:
         complex STFT ``[batch, frames, freq]`` -> masks ``[batch, n_src, frames, freq]``.
     """
 
     def __init__(self, n_freq: int, n_src: int, hidden_size: int, num_layers: int, bidirectional: bool,
-                 dropout: float, rnn_type: Literal["lstm", "gru"], norm: NormKind,
-                 mask_activation: Literal["sigmoid", "softmax", "relu"]) -> None:
-        super().__init__()
-        self.features = LogMagnitudeFeatures(n_freq, norm)
-        self.rnn = RecurrentStack(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type)
-        self.head = MaskHead(self.rnn.output_size, n_freq, n_src, mask_activation)
+                 dropout: float, rnn_type: RnnType, norm: NormKind, mask_activation: MaskActivation) -> None:
+        super().__init__(n_freq, hidden_size, num_layers, bidirectional, dropout, rnn_type, norm)
+        self.head = MaskHead(self.output_size, n_freq, n_src, mask_activation)
 
     def forward(self, spec: Tensor) -> Tensor:
-        return self.head(self.rnn(self.features(spec)))  # [B, T, F] -> [B, S, T, F]
+        return self.head(super().forward(spec))  # [B, T, F] -> [B, T, H] -> [B, S, T, F]
 
 
 def mask_inference(
@@ -50,9 +47,9 @@ def mask_inference(
     num_layers: int = 2,
     bidirectional: bool = True,
     dropout: float = 0.0,
-    rnn_type: Literal["lstm", "gru"] = "lstm",
+    rnn_type: RnnType = "lstm",
     norm: NormKind = "instance",
-    mask_activation: Literal["sigmoid", "softmax", "relu"] = "sigmoid",
+    mask_activation: MaskActivation = "sigmoid",
 ) -> MaskSeparator:
     """Build a mask-inference separator.
 

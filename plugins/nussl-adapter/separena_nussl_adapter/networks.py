@@ -34,7 +34,9 @@ import torch
 from torch import Tensor, nn
 
 from separena import MaskSeparator, Separator, SeparatorOutput
-from separena.blocks import ISTFT, STFT, Magnitude, kmeans, soft_assignments
+from separena.blocks import (
+    ISTFT, STFT, EmbeddingActivation, Magnitude, MaskActivation, RnnType, kmeans, soft_assignments,
+)
 from separena.model import check_mix
 
 __all__ = [
@@ -42,10 +44,7 @@ __all__ = [
     "end_to_end", "dual_path",
 ]
 
-RnnType = Literal["lstm", "gru"]
 Norm = Literal["batch", "instance"]
-MaskActivation = Literal["sigmoid", "softmax", "relu"]
-EmbeddingActivation = Literal["sigmoid", "tanh", "none"]
 _NORM = {"batch": "BatchNorm", "instance": "InstanceNorm"}
 NUSSL_SOFT_BETA = 5.0  # nussl ClusteringSeparationBase's default beta (soft k-means)
 

@@ -19,21 +19,16 @@ input shift/scale (identity), and the objective is a per-source waveform SI-SDR.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import Tensor, nn
 
-from separena import MaskSeparator, SeparatorOutput
+from separena import MaskSeparator
 from separena.blocks import (
-    ISTFT, STFT, BatchNormFreq, LimitBandwidth, Magnitude, RecurrentStack, ShiftAndScale, WienerFilter,
-    bandwidth_to_max_bin,
+    ISTFT, STFT, BatchNormFreq, LimitBandwidth, Magnitude, MaskActivation, RecurrentStack, ShiftAndScale,
+    WienerFilter, bandwidth_to_max_bin, mask_activation,
 )
-from separena.model import check_mix
 
 __all__ = ["OpenUnmixNetwork", "OpenUnmixMasker", "OpenUnmixSeparator", "open_unmix"]
-
-MaskActivation = Literal["relu", "sigmoid", "softmax"]
 
 
 class OpenUnmixNetwork(nn.Module):
@@ -96,9 +91,7 @@ class OpenUnmixMasker(nn.Module):
         mag = self.magnitude(spec)
         logits = torch.cat([net(mag) for net in self.networks], dim=2)  # [B, T, S, F]
         logits = logits.permute(0, 2, 1, 3)  # [B, T, S, F] -> [B, S, T, F]
-        if self.activation == "softmax":
-            return torch.softmax(logits, dim=1)
-        return torch.relu(logits) if self.activation == "relu" else torch.sigmoid(logits)
+        return mask_activation(logits, self.activation, source_dim=1)
 
 
 class OpenUnmixSeparator(MaskSeparator):
@@ -106,7 +99,8 @@ class OpenUnmixSeparator(MaskSeparator):
 
     In training mode (and with ``wiener_iterations=0``) the masks apply to the mixture STFT
     directly, so the objective's gradient reaches every weight; in eval mode with
-    ``wiener_iterations > 0`` the masked magnitudes are refined by :class:`WienerFilter`.
+    ``wiener_iterations > 0`` the masked magnitudes are refined by :class:`WienerFilter`
+    (in :meth:`apply_masks`, the template's hook for a post-filter).
 
     Shapes:
         mix ``[batch, time]`` -> estimates ``[batch, n_src, time]``.
@@ -117,16 +111,10 @@ class OpenUnmixSeparator(MaskSeparator):
         super().__init__(encoder, masker, decoder, n_src=n_src, sample_rate=sample_rate)
         self.wiener = WienerFilter(wiener_iterations) if wiener_iterations > 0 else None
 
-    def forward(self, mix: Tensor) -> SeparatorOutput:
+    def apply_masks(self, masks: Tensor, rep: Tensor) -> Tensor:
         if self.wiener is None or self.training:
-            return super().forward(mix)
-        check_mix(mix)
-        spec = self.encoder(mix)  # [B, T, F] complex
-        masks = self.masker(spec)
-        filtered = self.wiener(masks * spec.abs().unsqueeze(1), spec)  # [B, S, T, F] complex
-        batch, n_src = filtered.shape[:2]
-        wav = self.decoder(filtered.reshape(batch * n_src, *filtered.shape[2:]), mix.shape[-1])
-        return SeparatorOutput(estimates=wav.reshape(batch, n_src, -1), masks=masks)
+            return super().apply_masks(masks, rep)
+        return self.wiener(masks * rep.abs().unsqueeze(1), rep)  # [B, S, T, F] complex
 
 
 def open_unmix(
