@@ -26,9 +26,9 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError, did_you_mean
+from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError, suggestion
 from .presets import RegistryText, check_params, load_registry_texts, normalize_name
-from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, Preset, Suite
+from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, Preset, Suite, objective_terms
 
 __all__ = ["Registry", "PluginInfo", "ModelConfig", "default_registry", "ENV_PLUGINS", "ENV_REGISTRY"]
 
@@ -212,8 +212,7 @@ class Registry:
             if caller.has_spec() or all(impl.optionalhook for impl in caller.get_hookimpls()
                                         if impl.plugin is plugin):
                 continue
-            close = did_you_mean(caller.name, known, n=1)
-            did = f" (did you mean {close[0]!r}?)" if close else f"; expected one of {', '.join(known)}"
+            did = suggestion(caller.name, known) or f"; expected one of {', '.join(known)}"
             problems.append(f"unknown hook {caller.name!r}{did}")
         return sorted(problems)
 
@@ -370,8 +369,7 @@ class Registry:
         found = self._collect().architectures.get(preset.architecture)
         if found is None:
             failed = [p.name for p in self.plugins.values() if p.errors]
-            close = did_you_mean(preset.architecture, self._collect().architectures, n=1)
-            did = f" (did you mean {close[0]!r}?)" if close else ""
+            did = suggestion(preset.architecture, self._collect().architectures)
             hint = f"; failed plugins: {', '.join(failed)} (see `separena plugins`)" if failed else ""
             return f"architecture {preset.architecture!r} is not registered{did}{hint}"
         spec, plugin = found
@@ -428,8 +426,7 @@ class Registry:
             raise SeparenaError(f"model {preset.name!r}: parameter {key}: {msg}" if key else f"model {preset.name!r}: {msg}")
         bound = spec.signature().bind(**params)
         bound.apply_defaults()
-        objective = preset.objective or spec.objective
-        terms = {} if objective is None else {objective: 1.0} if isinstance(objective, str) else dict(objective)
+        terms = objective_terms(preset.objective or spec.objective)
         return ModelConfig(
             name=preset.name, architecture=spec.name, params=dict(bound.arguments), objective=terms,
             trainable=spec.trainable, family=spec.family, tasks=preset.tasks or spec.tasks,

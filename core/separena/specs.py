@@ -31,6 +31,7 @@ __all__ = [
     "FAMILY_RULES",
     "BRACKETS",
     "resolve",
+    "objective_terms",
 ]
 
 Family = Literal["mask", "embedding", "waveform", "oracle", "baseline", "classic"]
@@ -50,7 +51,16 @@ FAMILY_RULES: dict[str, str] = {
 }
 FAMILIES: tuple[str, ...] = tuple(FAMILY_RULES)  # the same names as Family
 BRACKETS: tuple[str, ...] = ("oracle", "baseline")  # families every suite runs: the leaderboard's bounds
-Objective = "str | Mapping[str, float]"
+
+
+def objective_terms(objective: str | Mapping[str, float] | None) -> dict[str, float]:
+    """An objective (a loss name, ``{loss name: weight}``, or None for a model that is not
+    trained) as ``{loss name: weight}``; empty for None."""
+    if objective is None:
+        return {}
+    if isinstance(objective, str):
+        return {objective: 1.0}
+    return dict(objective)
 
 
 def resolve(target: Callable[..., Any] | str) -> Callable[..., Any]:
@@ -103,14 +113,6 @@ class ArchitectureSpec:
 
         doc = docstring_parser.parse(inspect.getdoc(self.builder()) or "")
         return {p.arg_name: " ".join((p.description or "").split()) for p in doc.params}
-
-    def objective_terms(self) -> dict[str, float]:
-        """The objective as ``{loss name: weight}`` (empty for a model that is not trained)."""
-        if self.objective is None:
-            return {}
-        if isinstance(self.objective, str):
-            return {self.objective: 1.0}
-        return dict(self.objective)
 
 
 @dataclass(frozen=True)

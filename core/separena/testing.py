@@ -48,7 +48,8 @@ def _build(config: ModelConfig, seed: int = 0, **overrides: Any) -> Separator:
     return model
 
 
-def _inputs(config: ModelConfig, model: Separator, batch: int, seconds: float, seed: int = 1):
+def _inputs(model: Separator, batch: int, seconds: float, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mix [batch, time], sources [batch, n_src, time])`` of ``seconds`` at the model's rate."""
     gen = torch.Generator().manual_seed(seed)
     length = int(seconds * model.sample_rate)
     sources = 0.1 * torch.randn(batch, model.n_src, length, generator=gen)
@@ -71,7 +72,7 @@ def check_output_shapes(config: ModelConfig) -> None:
     model = _build(config).eval()
     for batch in BATCH_SIZES:
         for seconds in LENGTHS_SECONDS:
-            mix, sources = _inputs(config, model, batch, seconds)
+            mix, sources = _inputs(model, batch, seconds)
             with torch.no_grad():
                 out = _run(model, mix, sources)
             if not isinstance(out, SeparatorOutput):
@@ -85,7 +86,7 @@ def check_output_shapes(config: ModelConfig) -> None:
 def check_rejects_bad_input(config: ModelConfig) -> None:
     """A 1-D or 3-D input raises SeparenaError, not a shape error deep inside the model."""
     model = _build(config).eval()
-    mix, sources = _inputs(config, model, 2, 0.5)
+    mix, sources = _inputs(model, 2, 0.5)
     for bad in (mix[0], mix.unsqueeze(1).repeat(1, 3, 1)):
         try:
             _run(model, bad, sources)
@@ -102,7 +103,7 @@ def check_gradients_reach_all_parameters(config: ModelConfig) -> None:
     from .train import objective_loss
 
     model = _build(config).train()
-    mix, sources = _inputs(config, model, 2, 0.5)
+    mix, sources = _inputs(model, 2, 0.5)
     loss = objective_loss(config, model, _run(model, mix, sources), sources)
     loss.backward()
     for name, param in model.named_parameters():
@@ -143,7 +144,7 @@ def check_trains_one_step(config: ModelConfig) -> None:
 def check_batch_independence(config: ModelConfig) -> None:
     """In eval mode, each item's estimate does not depend on the other items in the batch."""
     model = _build(config).eval()
-    mix, sources = _inputs(config, model, 3, 0.5)
+    mix, sources = _inputs(model, 3, 0.5)
     with torch.no_grad():
         together = _run(model, mix, sources).estimates
         alone = torch.cat([_run(model, mix[i:i + 1], sources[i:i + 1]).estimates for i in range(3)])
@@ -155,7 +156,7 @@ def check_batch_independence(config: ModelConfig) -> None:
 def check_seeded_determinism(config: ModelConfig) -> None:
     """Two builds under the same seed have the same weights and give the same output."""
     a, b = _build(config, seed=123).eval(), _build(config, seed=123).eval()
-    mix, sources = _inputs(config, a, 2, 0.5)
+    mix, sources = _inputs(a, 2, 0.5)
     with torch.no_grad():
         ya, yb = _run(a, mix, sources).estimates, _run(b, mix, sources).estimates
     if not torch.equal(ya, yb):
@@ -169,7 +170,7 @@ def check_state_dict_round_trip(config: ModelConfig) -> None:
     torch.save(a.state_dict(), buffer)
     buffer.seek(0)
     b.load_state_dict(torch.load(buffer, weights_only=True))
-    mix, sources = _inputs(config, a, 2, 0.5)
+    mix, sources = _inputs(a, 2, 0.5)
     with torch.no_grad():
         ya, yb = _run(a, mix, sources).estimates, _run(b, mix, sources).estimates
     if not torch.allclose(ya, yb, atol=1e-6):
@@ -179,7 +180,7 @@ def check_state_dict_round_trip(config: ModelConfig) -> None:
 def check_no_nan_on_silence(config: ModelConfig) -> None:
     """All-zero input gives finite estimates."""
     model = _build(config).eval()
-    mix, sources = _inputs(config, model, 2, 0.5)
+    mix, sources = _inputs(model, 2, 0.5)
     with torch.no_grad():
         out = _run(model, torch.zeros_like(mix), torch.zeros_like(sources)).estimates
     if not torch.isfinite(out).all():
@@ -221,7 +222,7 @@ def check_every_parameter_changes_the_model(config: ModelConfig) -> None:
     except Exception:
         hints = {}
     base = _build(config)
-    mix, sources = _inputs(config, base, 2, 0.5)
+    mix, sources = _inputs(base, 2, 0.5)
     ref = _fingerprint(base, mix, sources)
     for name, value in config.params.items():
         if name in config.spec.noop_params:
@@ -230,7 +231,7 @@ def check_every_parameter_changes_the_model(config: ModelConfig) -> None:
         for candidate in _altered(value, hints.get(name)):
             try:
                 model = _build(config, **{name: candidate})
-                fp = _fingerprint(model, *_inputs(config, model, 2, 0.5))
+                fp = _fingerprint(model, *_inputs(model, 2, 0.5))
             except Exception as exc:
                 tried.append(f"{candidate!r} ({type(exc).__name__})")
                 continue
