@@ -75,8 +75,7 @@ def test_step5_the_tutorials_python_snippet_trains_one_step(installed: tuple[Pat
 
 @pytest.mark.slow
 def test_step6_benchmark_runs_the_plugin(installed: tuple[Path, dict[str, str]]) -> None:
-    if "bench" not in main.commands:
-        pytest.skip("`separena bench` is not written yet; this step runs once it exists")
+    assert "bench" in main.commands, "the tutorial's step 6 runs `separena bench`"
     tmp, env = installed
     out = _run([*_separena(), "bench", "--suite", "smoke", "--models", f"{NAME}*"], env, tmp, timeout=600).stdout
     header = next(line for line in out.splitlines() if line.count("┃") > 2 and " model " in line)

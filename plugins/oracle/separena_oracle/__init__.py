@@ -3,7 +3,8 @@
 The oracles read the reference sources (``needs_references = True``), so they show how far
 a mask on this STFT can go; ``mixture`` returns the input unchanged, the 0 dB SI-SDRi floor.
 None of them is trained. This file holds only hook implementations and specs, so that
-``separena list`` never imports torch-heavy code: each ``build`` is a lazy ``"module:attr"``.
+registering the plugin imports no model code: each ``build`` is a lazy ``"module:attr"``,
+imported when the registry checks presets against its signature or builds a model.
 
 This is also the tutorial plugin: docs/plugins/writing-a-plugin.md walks through it.
 """
