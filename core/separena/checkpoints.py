@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .errors import CheckpointError, TrainingError
+from .errors import CheckpointError, TrainingError, first_line
 from .model import Separator
 from .registry import ModelConfig, Registry
 
@@ -226,5 +226,5 @@ def _unloadable(path: Path, exc: Exception) -> CheckpointError:
             return CheckpointError(f"checkpoint {path}: not a torch checkpoint (it is a zip archive of other files); "
                                    f"expected a file written by `separena train`")
         return _corrupted(path, path.stat().st_size)
-    reason = _shorten(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    reason = _shorten(first_line(text, type(exc).__name__))
     return CheckpointError(f"checkpoint {path}: cannot be loaded safely (weights_only=True): {reason}")

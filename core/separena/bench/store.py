@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SeparenaError
+from ..errors import SeparenaError, first_line
 
 __all__ = ["ResultStore", "StoredRun", "StoredFailure", "SCHEMA_VERSION"]
 
@@ -136,7 +136,7 @@ class ResultStore:
     def add_failure(self, run_hash: str, suite: str, model: str, seed: int, error: str,
                     payload: dict[str, Any]) -> None:
         """Record (or replace) the latest failure of a run that did not finish."""
-        line = (error.strip().splitlines() or ["unknown error"])[0][:500]
+        line = first_line(error, "unknown error")[:500]
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_hash) DO UPDATE SET "
