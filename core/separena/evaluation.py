@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .data import MixtureSet
-from .metrics import best_permutation, pairwise_si_sdr, si_sdr
+from .metrics import matched_si_sdr, si_sdr
 from .model import Separator, separate
 from .progress import progress_bar
 
@@ -36,7 +36,7 @@ class EvalResult:
     si_sdr: Tensor
     seconds: float  # wall-clock of inference only
     audio_seconds: float  # total duration of the evaluated mixtures
-    estimates: list[Tensor] | None = None  # per mixture ``[1, n_src, time]`` (``keep_estimates=True``)
+    estimates: list[Tensor] | None = None  # per mixture ``[1, n_src, time]``, in reference order (``keep_estimates=True``)
 
     @property
     def mean(self) -> float:
@@ -90,7 +90,8 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
     separator's batch items are independent: the contract kit checks it). Speakers are matched
     to estimates with the best permutation per mixture; sources with fixed roles
     (``permutation_invariant=False``, e.g. music stems) are scored in order. With
-    ``keep_estimates`` the result holds each mixture's estimates ``[1, n_src, time]`` on the CPU.
+    ``keep_estimates`` the result holds each mixture's estimates ``[1, n_src, time]`` on the CPU,
+    matched to the references (estimate k is the one scored against reference k).
     """
     model.eval().to(device)
     improvements, scores, kept = [], [], []
@@ -106,10 +107,8 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
             est = separate(model, mix, refs).estimates.float()
             seconds += time.perf_counter() - t0
             audio += mix.numel() / model.sample_rate
-            if permutation_invariant:
-                best, _ = best_permutation(pairwise_si_sdr(est, refs))
-            else:
-                best = si_sdr(est, refs)
+            best, perm = matched_si_sdr(est, refs, permutation_invariant)
+            est = est.gather(1, perm.unsqueeze(-1).expand_as(est))  # matched: estimate k is reference k's
             base = si_sdr(mix.unsqueeze(1).expand_as(refs), refs)
             scores.append(best.cpu())
             improvements.append((best - base).cpu())

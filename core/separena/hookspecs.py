@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .specs import ArchitectureSpec, DatasetSpec, LossSpec
+    from .specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
 
 hookspec = pluggy.HookspecMarker("separena")
 hookimpl = pluggy.HookimplMarker("separena")
@@ -67,6 +67,20 @@ def separena_register_losses() -> Sequence[LossSpec]:
     :class:`~separena.SeparatorOutput` of a training batch, ``sources`` the references
     ``[batch, n_src, time]``, ``model`` the :class:`~separena.Separator` (for spectral
     targets). Lower is better.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def separena_register_metrics() -> Sequence[MetricSpec]:
+    """Return metrics that suites in ``registry.yaml`` can list under ``metrics:``.
+
+    A metric is ``fn(estimates, references, sample_rate) -> [n_src]`` over one mixture's
+    estimates, already matched to the references (:class:`~separena.specs.MetricSpec`).
+    The core registers ``si-sdr``, ``si-sdri``, ``sdri``, ``stoi``, ``stoi-i``, ``pesq`` and
+    ``pesq-i``; every benchmark run scores the metrics its suite lists, and the leaderboard
+    shows one column per metric.
 
     .. versionadded:: 0.1
     """

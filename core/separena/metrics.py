@@ -11,7 +11,9 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["si_sdr", "energy_eps", "pairwise_si_sdr", "best_permutation", "si_sdri", "pairwise_bss_sdr", "bss_sdr",
+from .errors import SeparenaError
+
+__all__ = ["si_sdr_metric", "bss_sdr_metric", "stoi_metric", "pesq_metric", "si_sdr", "energy_eps", "pairwise_si_sdr", "best_permutation", "matched_si_sdr", "si_sdri", "pairwise_bss_sdr", "bss_sdr",
            "sdri"]
 
 
@@ -87,16 +89,29 @@ def best_permutation(pairwise: Tensor) -> tuple[Tensor, Tensor]:
     return per_perm[index, best], perms[best]
 
 
-def si_sdri(estimates: Tensor, references: Tensor, mix: Tensor) -> Tensor:
-    """SI-SDR improvement over the mixture per reference, with the best permutation.
+def matched_si_sdr(estimates: Tensor, references: Tensor, permutation_invariant: bool = True) -> tuple[Tensor, Tensor]:
+    """SI-SDR per reference once estimates are matched to references: by the best permutation
+    (speakers), or in order (sources with fixed roles, e.g. music stems).
+
+    Shapes:
+        ``[batch, n_src, time]`` x2 -> ``(scores [batch, n_src], perm [batch, n_src])`` where
+        ``perm[b, r]`` is the estimate matched with reference ``r``.
+    """
+    if permutation_invariant:
+        return best_permutation(pairwise_si_sdr(estimates, references))
+    order = torch.arange(references.shape[1], device=references.device).expand(references.shape[:2])
+    return si_sdr(estimates, references), order
+
+
+def si_sdri(estimates: Tensor, references: Tensor, mix: Tensor, permutation_invariant: bool = True) -> Tensor:
+    """SI-SDR improvement over the mixture per reference (see :func:`matched_si_sdr`).
 
     Shapes:
         estimates ``[batch, n_src, time]``, references ``[batch, n_src, time]``,
         mix ``[batch, time]`` -> ``[batch, n_src]``.
     """
-    scores, _ = best_permutation(pairwise_si_sdr(estimates, references))
-    baseline = si_sdr(mix.unsqueeze(1).expand_as(references), references)
-    return scores - baseline
+    scores, _ = matched_si_sdr(estimates, references, permutation_invariant)
+    return scores - si_sdr(mix.unsqueeze(1).expand_as(references), references)
 
 
 BSS_FILTER_LENGTH = 512  # BSS Eval's distortion filter length (taps), as in mir_eval / museval
@@ -185,3 +200,46 @@ def sdri(estimates: Tensor, references: Tensor, mix: Tensor, filter_length: int 
     if baseline is None:
         baseline = bss_sdr(mix.unsqueeze(1).expand_as(references), references, filter_length)
     return bss_sdr(estimates, references, filter_length, permutation_invariant) - baseline
+
+
+# -- registered metrics ---------------------------------------------------------------------
+# The functions behind the core's MetricSpecs (separena._plugins.builtin): one mixture's
+# estimates, already matched to its references, scored in order. Shapes: estimates
+# ``[n_src, time]``, references ``[n_src, time]`` -> ``[n_src]``.
+
+
+def si_sdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """SI-SDR in dB of each estimate against the reference in the same position."""
+    return si_sdr(estimates.float(), references.float())
+
+
+def bss_sdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """BSS Eval SDR in dB (512-tap filter) of each estimate against the reference in the same position."""
+    return bss_sdr(estimates.float().unsqueeze(0), references.float().unsqueeze(0), permutation_invariant=False)[0]
+
+
+def stoi_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """Short-time objective intelligibility (Taal et al., 2011), 0 to 1, from ``pystoi``
+    (which resamples to its 10 kHz internally)."""
+    from pystoi import stoi
+
+    return torch.tensor([stoi(ref.double().cpu().numpy(), est.double().cpu().numpy(), sample_rate)
+                         for est, ref in zip(estimates, references)])
+
+
+def pesq_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """PESQ (ITU-T P.862) MOS-LQO from the ``pesq`` package: narrow-band at 8 kHz, wide-band at
+    16 kHz. A reference without speech (no utterance found) scores NaN, left out of means."""
+    import pesq
+
+    if sample_rate not in (8000, 16000):
+        raise SeparenaError(f"metric pesq: expected a sample rate of 8000 (narrow-band) or 16000 Hz (wide-band), "
+                            f"got {sample_rate} Hz")
+    mode = "nb" if sample_rate == 8000 else "wb"
+    values = []
+    for est, ref in zip(estimates, references):
+        try:
+            values.append(pesq.pesq(sample_rate, ref.double().cpu().numpy(), est.double().cpu().numpy(), mode))
+        except pesq.NoUtterancesError:
+            values.append(math.nan)
+    return torch.tensor(values)

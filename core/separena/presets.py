@@ -261,7 +261,8 @@ def _load_preset(ld: _Loader, name: str, body: Any, architectures: Mapping[str, 
                   description=description or "", sources=(f"{ld.label}:{ld.located.line(path)}",))
 
 
-def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any]) -> Suite | None:
+def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any],
+                metrics: Mapping[str, Any] | None = None) -> Suite | None:
     path = ("suites", name)
     body = ld.mapping(body, path, SUITE_KEYS)
     if body is None:
@@ -306,6 +307,12 @@ def _load_suite(ld: _Loader, name: str, body: Any, datasets: Mapping[str, Any]) 
             names = ld.names(body[key], path + (key,))
             if names is not None:
                 kw[key] = names
+    for metric in kw.get("metrics", ()) if metrics is not None else ():
+        if normalize_name(metric) not in metrics:
+            ld.error(path + ("metrics",), f"unknown metric {metric!r}; expected one of {', '.join(sorted(metrics))}"
+                     + suggestion(normalize_name(metric), metrics))
+    if "metrics" in kw:
+        kw["metrics"] = tuple(normalize_name(m) for m in kw["metrics"])
     if not isinstance(body.get("description", ""), str):
         ld.error(path + ("description",), f"expected a string, got {body['description']!r}")
     else:
@@ -320,8 +327,12 @@ def load_registry_texts(
     architectures: Mapping[str, ArchitectureSpec | None],
     losses: Mapping[str, Any],
     datasets: Mapping[str, Any],
+    metrics: Mapping[str, Any] | None = None,
 ) -> LoadedRegistry:
-    """Load files in order (later definitions win); raise RegistryFileError listing every problem."""
+    """Load files in order (later definitions win); raise RegistryFileError listing every problem.
+
+    ``metrics`` (the registered metric names) checks each suite's ``metrics:``; None skips that check.
+    """
     problems: list[str] = []
     out = LoadedRegistry()
     for source in texts:
@@ -340,7 +351,7 @@ def load_registry_texts(
                     item = _load_preset(ld, raw_name, body, architectures, losses)
                     store: dict = out.presets
                 else:
-                    item = _load_suite(ld, raw_name, body, datasets)
+                    item = _load_suite(ld, raw_name, body, datasets, metrics)
                     store = out.suites
                 if item is None:
                     continue

@@ -28,7 +28,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError, suggestion
 from .presets import RegistryText, check_params, load_registry_texts, normalize_name
-from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, Preset, Suite, objective_terms
+from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Preset, Suite, objective_terms
 
 __all__ = ["Registry", "PluginInfo", "ModelConfig", "default_registry", "ENV_PLUGINS", "ENV_REGISTRY"]
 
@@ -40,6 +40,7 @@ _HOOKS = {  # hook name -> (record type, what it registers)
     "separena_register_architectures": (ArchitectureSpec, "architecture"),
     "separena_register_losses": (LossSpec, "loss"),
     "separena_register_datasets": (DatasetSpec, "dataset"),
+    "separena_register_metrics": (MetricSpec, "metric"),
 }
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -88,6 +89,7 @@ class _Collected:
     architectures: dict[str, tuple[ArchitectureSpec, str]] = field(default_factory=dict)
     losses: dict[str, tuple[LossSpec, str]] = field(default_factory=dict)
     datasets: dict[str, tuple[DatasetSpec, str]] = field(default_factory=dict)
+    metrics: dict[str, tuple[MetricSpec, str]] = field(default_factory=dict)
     preset_files: list[RegistryText] = field(default_factory=list)
     presets: dict[str, Preset] = field(default_factory=dict)
     suites: dict[str, Suite] = field(default_factory=dict)
@@ -229,7 +231,8 @@ class Registry:
             return self._collected
         out = _Collected()
         for hook_name, (record_type, kind) in _HOOKS.items():
-            store = getattr(out, {"architecture": "architectures", "loss": "losses", "dataset": "datasets"}[kind])
+            store = getattr(out, {"architecture": "architectures", "loss": "losses", "dataset": "datasets",
+                                "metric": "metrics"}[kind])
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 try:
@@ -290,6 +293,7 @@ class Registry:
             {name: spec for name, (spec, _) in out.architectures.items()},
             out.losses,
             out.datasets,
+            out.metrics,
         )
         # Every architecture is also a preset of the same name, built from its defaults.
         presets = {
@@ -314,6 +318,10 @@ class Registry:
     @property
     def datasets(self) -> dict[str, DatasetSpec]:
         return {n: s for n, (s, _) in self._collect().datasets.items()}
+
+    @property
+    def metrics(self) -> dict[str, MetricSpec]:
+        return {n: s for n, (s, _) in self._collect().metrics.items()}
 
     @property
     def presets(self) -> dict[str, Preset]:
@@ -355,6 +363,13 @@ class Registry:
         if key not in losses:
             raise UnknownNameError("loss", name, losses)
         return losses[key][0]
+
+    def metric(self, name: str) -> MetricSpec:
+        key = normalize_name(name)
+        metrics = self._collect().metrics
+        if key not in metrics:
+            raise UnknownNameError("metric", name, metrics, hint="see `separena plugins`")
+        return metrics[key][0]
 
     def dataset(self, name: str) -> DatasetSpec:
         key = normalize_name(name)

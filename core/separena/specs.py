@@ -16,6 +16,7 @@ __all__ = [
     "ArchitectureSpec",
     "LossSpec",
     "DatasetSpec",
+    "MetricSpec",
     "Preset",
     "Suite",
     "Budget",
@@ -125,6 +126,35 @@ class LossSpec:
 
     def function(self) -> Callable[..., Any]:
         return resolve(self.fn)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A score of separated sources that a suite can ask for by name (``metrics:``).
+
+    ``fn(estimates, references, sample_rate) -> [n_src]`` scores each estimate against the
+    reference in the same position (the evaluator has already matched speakers to estimates
+    by SI-SDR); both are ``[n_src, time]`` float tensors of one mixture. With ``improvement``
+    the reported value is the estimates' score minus the mixture's (the mixture in every
+    position), computed once per mixture and reused for every model.
+    """
+
+    name: str  # kebab-case, e.g. "stoi-i"
+    fn: Callable[..., Any] | str  # the score function, or lazy "module:attr"
+    summary: str  # one line
+    label: str = ""  # column title, e.g. "STOIi"; default: the name
+    unit: str = "dB"  # "dB", "" for unitless scores such as STOI, "MOS" for PESQ
+    higher_is_better: bool = True
+    improvement: bool = False  # report fn(estimates) - fn(mixture)
+    requires: tuple[str, ...] = ()  # import names it needs (e.g. "pesq"); missing ones fail the run in one line
+
+    def function(self) -> Callable[..., Any]:
+        return resolve(self.fn)
+
+    @property
+    def key(self) -> str:
+        """The name as a payload and CSV key: ``stoi-i`` -> ``stoi_i``."""
+        return self.name.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -268,6 +298,6 @@ class Suite:
     budget: Budget = field(default_factory=Budget)  # training budget per model and seed
     seeds: tuple[int, ...] = (0,)  # one run per model per seed
     models: tuple[str, ...] = ("*",)  # names or fnmatch patterns
-    metrics: tuple[str, ...] = ("si-sdri",)  # metric names
+    metrics: tuple[str, ...] = ("si-sdri", "sdri")  # registered metric names (separena_register_metrics)
     description: str = ""  # one line
     sources: tuple[str, ...] = ()  # "file:line" of every definition

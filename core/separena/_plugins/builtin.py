@@ -1,9 +1,9 @@
-"""Losses and datasets that ship with the core."""
+"""Losses, metrics and datasets that ship with the core."""
 
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
-from ..specs import DatasetSpec, LossSpec
+from ..specs import DatasetSpec, LossSpec, MetricSpec
 
 
 @hookimpl
@@ -39,4 +39,24 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("musdb18", "separena.data.musdb:musdb18",
                     "MUSDB18 / MUSDB18-HQ from disk (param root), mono 4 stems: vocals, bass, drums, other",
                     tasks=("music",)),
+    ]
+
+
+@hookimpl
+def separena_register_metrics() -> list[MetricSpec]:
+    return [
+        MetricSpec("si-sdr", "separena.metrics:si_sdr_metric", "scale-invariant SDR (Le Roux et al., 2019)",
+                   label="SI-SDR"),
+        MetricSpec("si-sdri", "separena.metrics:si_sdr_metric", "SI-SDR improvement over the mixture; ranks "
+                   "every leaderboard", label="SI-SDRi", improvement=True),
+        MetricSpec("sdri", "separena.metrics:bss_sdr_metric", "BSS Eval SDR improvement over the mixture "
+                   "(512-tap distortion filter)", label="SDRi", improvement=True),
+        MetricSpec("stoi", "separena.metrics:stoi_metric", "short-time objective intelligibility, 0 to 1 (pystoi)",
+                   label="STOI", unit="", requires=("pystoi",)),
+        MetricSpec("stoi-i", "separena.metrics:stoi_metric", "STOI improvement over the mixture (pystoi)",
+                   label="STOIi", unit="", improvement=True, requires=("pystoi",)),
+        MetricSpec("pesq", "separena.metrics:pesq_metric", "PESQ MOS-LQO, narrow-band at 8 kHz, wide-band at "
+                   "16 kHz (pesq)", label="PESQ", unit="MOS", requires=("pesq",)),
+        MetricSpec("pesq-i", "separena.metrics:pesq_metric", "PESQ improvement over the mixture (pesq)",
+                   label="PESQi", unit="MOS", improvement=True, requires=("pesq",)),
     ]

@@ -16,7 +16,7 @@ import math
 import platform
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from torch import Tensor
 from ..checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from ..cost import CudaPeakMemory, count_parameters, macs_per_second, real_time_factor, train_throughput
 from ..data import MixtureSet, SeparationData, TensorMixtureSet
-from ..errors import SeparenaError
+from ..errors import SeparenaError, first_line
 from ..evaluation import evaluate
-from ..metrics import bss_sdr, sdri
 from ..model import Separator
 from ..registry import Registry
+from ..specs import MetricSpec
 from ..train import CURVE_MIXTURES, train
 from .runs import DataCache, RunConfig, RunOutcome
 from .store import ResultStore, StoredRun
@@ -44,8 +44,8 @@ RTF_MIXTURES = 4  # test mixtures timed one at a time for the real-time factor
 
 def one_line(exc: BaseException) -> str:
     """``<Type>: <first line of the message>`` (at most 300 characters of it): how a run's error is stored."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+    text = first_line(exc, "")
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 
@@ -97,9 +97,10 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             weights = _save_weights(model_config, model, config) if model_config.trainable else None
             stage = "evaluate"
             sets, examples = {}, {}
+            metrics = [registry.metric(name) for name in config.metrics]
             for set_name, mixtures in data.test_sets().items():
                 sets[set_name], saved = _evaluate_set(model, mixtures, config, set_name, timing, progress,
-                                                      data_cache, data.permutation_invariant)
+                                                      data_cache, metrics, data.permutation_invariant)
                 if saved:
                     examples[set_name] = saved
         stage = "cost"
@@ -131,6 +132,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             "machine": {"cpu": cpu_model(), "threads": config.threads, "device": config.device,
                         "load_average": trained.load_average},
             "sets": sets, "cost": cost, "examples": examples, "timing": timing, "weights": weights,
+            "metrics": {m.key: {"name": m.name, "label": m.label or m.name, "unit": m.unit,
+                                "higher_is_better": m.higher_is_better} for m in metrics},
         }
         return RunOutcome(config, ok=True, payload=payload)
     except Exception as exc:  # a plugin's bug costs only its own run
@@ -176,11 +179,14 @@ def load_run_weights(store: ResultStore, run: StoredRun, registry: Registry, nam
 
 
 def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
-                  timing: dict[str, float], progress: bool, data_cache: DataCache,
+                  timing: dict[str, float], progress: bool, data_cache: DataCache, metrics: Sequence[MetricSpec],
                   permutation_invariant: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Core evaluation (SI-SDR/SI-SDRi) plus SDRi and the saved examples of one set.
+    """The core evaluator (SI-SDR, SI-SDRi, matched estimates), then every other metric of the
+    suite on the matched estimates, and the saved examples of one set.
 
-    Sources with fixed roles (music stems) are scored in order, speakers with the best permutation.
+    Sources with fixed roles (music stems) are scored in order, speakers with the best
+    permutation by SI-SDR. An improvement metric's mixture score depends only on the data, so
+    it is computed once per mixture and shared by every model of the suite.
     """
     t0 = time.perf_counter()
     scores = evaluate(model, mixtures, device=config.device, progress=progress, keep_estimates=True,
@@ -188,34 +194,46 @@ def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set
     timing[f"evaluate_{set_name}"] = time.perf_counter() - t0
     timing[f"forward_{set_name}"] = scores.seconds
     estimates = scores.estimates or []
-    t0 = time.perf_counter()
-    improvements = []
-    names = []
-    for i, estimate in enumerate(estimates):
-        ex = mixtures[i]
-        names.append(ex.name)
-        refs, mix = ex.sources.unsqueeze(0).float(), ex.mix.unsqueeze(0).float()
-        baseline = data_cache.memo(("sdr-baseline", config.data_name, set_name, i),
-                                   lambda: bss_sdr(mix.unsqueeze(1).expand_as(refs), refs))
-        improvements.append(sdri(estimate, refs, mix, baseline=baseline,
-                                 permutation_invariant=permutation_invariant)[0])
-    sdr_improvement = torch.stack(improvements) if improvements else torch.zeros(0, model.n_src)
-    timing[f"sdr_{set_name}"] = time.perf_counter() - t0
+    per_example = scores.si_sdri.mean(1)
+    result: dict[str, Any] = {
+        "n": len(mixtures), "names": [mixtures[i].name for i in range(len(estimates))],
+        "si_sdri": scores.si_sdri.tolist(), "si_sdr": scores.si_sdr.tolist(), "si_sdri_mean": scores.mean,
+        "si_sdri_median": per_example.median().item() if len(per_example) else math.nan,
+        "eval_seconds": scores.seconds, "audio_seconds": scores.audio_seconds,
+    }
+    for metric in metrics:
+        if metric.key not in result:  # SI-SDR and SI-SDRi are the evaluator's own
+            t0 = time.perf_counter()
+            result.update(_metric_scores(metric, estimates, mixtures, config, set_name, data_cache, model.n_src))
+            timing[f"{metric.key}_{set_name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     saved = []
     if set_name == "test" and config.artifacts_dir and config.save_examples > 0:
         saved = _save_examples(estimates, mixtures, config)
     timing["artifacts"] = timing.get("artifacts", 0.0) + time.perf_counter() - t0
-    per_example = scores.si_sdri.mean(1)
-    result = {
-        "n": len(mixtures), "names": names,
-        "si_sdri": scores.si_sdri.tolist(), "si_sdr": scores.si_sdr.tolist(), "sdri": sdr_improvement.tolist(),
-        "si_sdri_mean": scores.mean, "si_sdri_median": per_example.median().item() if len(per_example) else math.nan,
-        "sdri_mean": sdr_improvement.mean().item() if improvements else math.nan,
-        "sdri_median": sdr_improvement.mean(1).median().item() if improvements else math.nan,
-        "eval_seconds": scores.seconds, "audio_seconds": scores.audio_seconds,
-    }
     return result, saved
+
+
+def _metric_scores(metric: MetricSpec, estimates: Sequence[Tensor], mixtures: MixtureSet, config: RunConfig,
+                   set_name: str, data_cache: DataCache, n_src: int) -> dict[str, Any]:
+    """``{key: [mixtures][n_src], key_mean, key_median}`` of one metric over matched estimates
+    (NaN scores, e.g. PESQ of a silent reference, are left out of the mean and median)."""
+    fn = metric.function()
+    values = []
+    for i, estimate in enumerate(estimates):
+        refs = mixtures[i].sources.float()
+        value = torch.as_tensor(fn(estimate[0].float(), refs, config.sample_rate), dtype=torch.float32)
+        if metric.improvement:
+            mix = mixtures[i].mix.float().unsqueeze(0).expand_as(refs)
+            value = value - data_cache.memo((metric.name, config.data_name, set_name, i),
+                                            lambda: torch.as_tensor(fn(mix, refs, config.sample_rate),
+                                                                    dtype=torch.float32))
+        values.append(value)
+    table = torch.stack(values) if values else torch.zeros(0, n_src)
+    empty = not len(table)
+    return {metric.key: table.tolist(),
+            f"{metric.key}_mean": math.nan if empty else table.nanmean().item(),
+            f"{metric.key}_median": math.nan if empty else table.nanmean(1).nanmedian().item()}
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")

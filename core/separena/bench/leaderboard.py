@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,21 @@ class Row:
     slow_fraction: float = 0.0  # share of training time slowed by another process
     errors: list[str] = field(default_factory=list)  # one line per failed seed
     run_hashes: list[str] = field(default_factory=list)
+    metrics: dict[str, str] = field(default_factory=dict)  # payload key -> column title of each suite metric shown
+
+
+def metric_columns(runs: Sequence[StoredRun]) -> dict[str, str]:
+    """The suite metrics the runs scored besides SI-SDRi, as payload key -> column title
+    (``"stoi_i" -> "STOIi"``, ``"sdri" -> "SDRi (dB)"``), in the order the suites list them."""
+    out: dict[str, str] = {}
+    for run in runs:
+        described = run.payload.get("metrics")
+        if described is None and any("sdri" in s for s in run.payload.get("sets", {}).values()):
+            described = {"sdri": {"label": "SDRi", "unit": "dB"}}  # runs stored before metrics were plugins
+        for key, info in (described or {}).items():
+            if key != "si_sdri":
+                out.setdefault(key, f"{info['label']} ({info['unit']})" if info.get("unit") else info["label"])
+    return out
 
 
 def latest_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
@@ -89,14 +105,17 @@ def per_mixture_scores(runs: Sequence[StoredRun], set_name: str = "test",
     """
     by_model: dict[str, list[StoredRun]] = {}
     for run in sorted(latest_runs(runs), key=lambda r: r.seed):
-        if set_name in run.payload["sets"]:
+        if metric in run.payload["sets"].get(set_name, {}):
             by_model.setdefault(run.model, []).append(run)
     out = {}
     for model, model_runs in by_model.items():
         tables = []
         for run in model_runs:
             s = run.payload["sets"][set_name]
-            values = np.asarray(s[metric], dtype=float).reshape(len(s["names"]), -1).mean(1)
+            table = np.asarray(s[metric], dtype=float).reshape(len(s["names"]), -1)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a mixture whose every source is NaN stays NaN
+                values = np.nanmean(table, axis=1)
             tables.append(dict(zip(s["names"], values)))
         names = [n for n in tables[0] if all(n in t for t in tables)]
         out[model] = (names, np.array([[t[n] for n in names] for t in tables]).reshape(len(tables), len(names)))
@@ -135,20 +154,28 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
     for run in latest_runs(runs):
         by_model.setdefault(run.model, []).append(run)
     set_names = sorted({s for r in runs for s in r.payload["sets"]}, key=lambda s: (s != "test", s))
+    columns = metric_columns(runs)
     for set_name in set_names:
-        si, sd = per_mixture_scores(runs, set_name), per_mixture_scores(runs, set_name, "sdri")
+        si = per_mixture_scores(runs, set_name)
+        extra = {key: per_mixture_scores(runs, set_name, key) for key in columns}
         for model, model_runs in by_model.items():
             per = [r.payload["sets"][set_name] for r in model_runs if set_name in r.payload["sets"]]
             if not per or model not in si:
                 continue
-            ci, sdr_ci = _interval(si[model][1]), _interval(sd[model][1])
+            ci = _interval(si[model][1])
             means = [s["si_sdri_mean"] for s in per]
-            rows[model].quality[set_name] = {
+            quality = rows[model].quality[set_name] = {
                 "si_sdri_mean": _mean(means), "si_sdri_low": ci[0], "si_sdri_high": ci[1],
                 "si_sdri_std": _std(means), "si_sdri_median": _mean([s["si_sdri_median"] for s in per]),
-                "sdri_mean": _mean([s["sdri_mean"] for s in per]), "sdri_low": sdr_ci[0], "sdri_high": sdr_ci[1],
-                "sdri_std": _std([s["sdri_mean"] for s in per]), "mixtures": per[0]["n"],
+                "mixtures": per[0]["n"],
             }
+            for key, scores in extra.items():
+                if model in scores:
+                    seed_means = [_mean(list(seed)) for seed in scores[model][1]]
+                    low, high = _interval(scores[model][1])
+                    quality.update({f"{key}_mean": _mean(seed_means), f"{key}_low": low, f"{key}_high": high,
+                                    f"{key}_std": _std(seed_means)})
+                    rows[model].metrics[key] = columns[key]
     for model, model_runs in by_model.items():
         row = rows[model]
         costs = [r.payload["cost"] for r in model_runs]
@@ -232,8 +259,10 @@ def _si(value: float | None, unit: str = "") -> str:
     return f"{value:.0f} {unit}".rstrip()
 
 
-COLUMNS = ("rank", "model", "kind", "seeds", "SI-SDRi (dB)", "95% interval", "median", "SDRi (dB)", "params",
-           "MACs/s", "train MACs", "steps", "train s", "eval s", "RTF", "train MB", "note")
+QUALITY_COLUMNS = ("rank", "model", "kind", "seeds", "SI-SDRi (dB)", "95% interval", "median")
+COST_COLUMNS = ("params", "MACs/s", "train MACs", "steps", "train s", "eval s", "RTF", "train MB")
+# between the two: one column per other metric of the suite (SDRi, STOIi, ...); after them the
+# other test sets' SI-SDRi, then the notes
 
 
 def notes(row: Row) -> list[str]:
@@ -246,15 +275,16 @@ def notes(row: Row) -> list[str]:
     return out + row.errors
 
 
-def _cells(row: Row, extra_sets: Sequence[str]) -> list[str]:
+def _cells(row: Row, metrics: Sequence[str], extra_sets: Sequence[str]) -> list[str]:
     q = row.quality.get("test", {})
     memory = row.train_memory_mb if row.peak_cuda_mb is None else row.peak_cuda_mb
     cells = [format_rank(row.rank), row.model, row.kind, str(len(row.seeds)) if row.seeds else "-",
              format_value(q.get("si_sdri_mean"), 2, q.get("si_sdri_std")),
-             format_interval(q.get("si_sdri_low"), q.get("si_sdri_high")), format_value(q.get("si_sdri_median")),
-             format_value(q.get("sdri_mean"), 2, q.get("sdri_std")), _si(row.params), _si(row.macs_per_second),
-             _si(row.train_macs), format_value(row.train_steps, 0), format_value(row.train_seconds, 0),
-             format_value(row.eval_seconds, 0), format_value(row.rtf, 4), format_value(memory, 0)]
+             format_interval(q.get("si_sdri_low"), q.get("si_sdri_high")), format_value(q.get("si_sdri_median"))]
+    cells += [format_value(q.get(f"{key}_mean"), 2, q.get(f"{key}_std")) for key in metrics]
+    cells += [_si(row.params), _si(row.macs_per_second),
+              _si(row.train_macs), format_value(row.train_steps, 0), format_value(row.train_seconds, 0),
+              format_value(row.eval_seconds, 0), format_value(row.rtf, 4), format_value(memory, 0)]
     for name in extra_sets:
         e = row.quality.get(name, {})
         interval = format_interval(e.get("si_sdri_low"), e.get("si_sdri_high"))
@@ -268,11 +298,20 @@ def extra_set_names(rows: Sequence[Row]) -> list[str]:
     return sorted({s for r in rows for s in r.quality if s != "test"})
 
 
+def metric_titles(rows: Sequence[Row]) -> dict[str, str]:
+    """The suite metrics any row shows besides SI-SDRi: payload key -> column title."""
+    out: dict[str, str] = {}
+    for row in rows:
+        for key, title in row.metrics.items():
+            out.setdefault(key, title)
+    return out
+
+
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells, shared by the terminal, Markdown and HTML tables."""
-    extra = extra_set_names(rows)
-    header = list(COLUMNS[:-1]) + [f"SI-SDRi {s}" for s in extra] + [COLUMNS[-1]]
-    return header, [_cells(r, extra) for r in rows]
+    extra, metrics = extra_set_names(rows), metric_titles(rows)
+    header = [*QUALITY_COLUMNS, *metrics.values(), *COST_COLUMNS, *(f"SI-SDRi {s}" for s in extra), "note"]
+    return header, [_cells(r, list(metrics), extra) for r in rows]
 
 
 def rich_table(rows: Sequence[Row], title: str) -> Any:
@@ -294,7 +333,7 @@ def rich_table(rows: Sequence[Row], title: str) -> Any:
 
 def records(rows: Sequence[Row], suite: str = "") -> list[dict[str, Any]]:
     """Flat, unformatted records (CSV and JSON): one per row, NaN and infinities as None."""
-    extra = extra_set_names(rows)
+    extra, metrics = extra_set_names(rows), metric_titles(rows)
     out = []
     for row in rows:
         rec: dict[str, Any] = {"suite": suite, "model": row.model, "family": row.family, "kind": row.kind,
@@ -304,8 +343,9 @@ def records(rows: Sequence[Row], suite: str = "") -> list[dict[str, Any]]:
         for set_name in ["test", *extra]:
             q = row.quality.get(set_name, {})
             prefix = "" if set_name == "test" else f"{set_name}_"
-            for key in ("si_sdri_mean", "si_sdri_low", "si_sdri_high", "si_sdri_std", "si_sdri_median",
-                        "sdri_mean", "sdri_low", "sdri_high", "sdri_std", "mixtures"):
+            keys = ["si_sdri_mean", "si_sdri_low", "si_sdri_high", "si_sdri_std", "si_sdri_median"]
+            keys += [f"{m}_{stat}" for m in metrics for stat in ("mean", "low", "high", "std")]
+            for key in [*keys, "mixtures"]:
                 rec[prefix + key] = q.get(key)
         rec.update(params=row.params, macs_per_second=row.macs_per_second, train_macs=row.train_macs,
                    train_examples=row.train_examples, train_steps=row.train_steps,

@@ -11,6 +11,7 @@ executing; failed runs are retried on the next invocation.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +68,18 @@ def suite_models(registry: Registry, suite: Suite, models: Sequence[str] | None 
                 brackets.setdefault(name, spec.family)
     ordered = sorted(brackets, key=lambda name: BRACKETS.index(brackets[name]))  # oracles above, baselines below
     return ordered + [m for m in selected if m not in brackets]
+
+
+def check_suite(registry: Registry, suite: Suite, models: Sequence[str] | None = None) -> list[str]:
+    """The suite's models (see :func:`suite_models`), once its metrics are known and installed;
+    cheap, so commands call it before building data or creating a store."""
+    for name in suite.metrics:
+        metric = registry.metric(name)
+        missing = [m for m in metric.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SeparenaError(f"suite {suite.name}: metric {metric.name!r} needs {', '.join(missing)}; expected it "
+                                f"installed (pip install {' '.join(missing)})")
+    return suite_models(registry, suite, models)
 
 
 def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | None) -> ModelConfig:
@@ -161,7 +174,7 @@ def run_suite(
         suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
     if budget:
         suite = dataclasses.replace(suite, budget=dataclasses.replace(suite.budget, **budget))
-    suite_models(registry, suite, models)  # a pattern that matches nothing fails before the data is built
+    check_suite(registry, suite, models)  # before the data is built
     cache = data_cache or getattr(executor, "data_cache", None) or DataCache()
     own_executor = executor is None
     if executor is None:

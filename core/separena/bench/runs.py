@@ -68,6 +68,7 @@ class RunConfig:
     save_examples: int = 3  # separated test mixtures saved as wav for the report (not hashed)
     artifacts_dir: str = ""  # where the run writes its idempotent artifacts, "" for none (not hashed)
     error: str | None = None  # set when the model could not even be resolved (recorded as a failure)
+    metrics: list[str] = field(default_factory=lambda: ["si-sdri", "sdri"])  # scored on every test set (not hashed: they do not change training)
 
     @property
     def run_hash(self) -> str:
@@ -105,7 +106,7 @@ class RunConfig:
             sample_rate=suite.sample_rate, segment_seconds=suite.segment_seconds,
             budget=asdict(suite.budget), seed=seed, code_version=code, device=device,
             save_examples=save_examples, artifacts_dir=artifacts_dir, threads=threads,
-            data_workers=data_workers,
+            data_workers=data_workers, metrics=list(suite.metrics),
         )
 
 

@@ -60,7 +60,7 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
     """
     from ..bench import LocalExecutor, ResultStore, leaderboard, rich_table, run_suite
     from ..bench.executor import RegistryRecipe
-    from ..bench.runner import suite_models
+    from ..bench.runner import check_suite
 
     check_output_path(store_path, "--store", folder=False)
     budget = budget_overrides(budget_values)
@@ -70,7 +70,7 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
         raise SeparenaError("--jobs: a local option; expected it without --executor ray (Ray runs as many runs "
                             "at once as the cluster has CPUs: --num-cpus)")
     registry = context_registry(ctx)
-    suite_models(registry, registry.suite(suite_name), list(models) or None)  # before the store is created
+    check_suite(registry, registry.suite(suite_name), list(models) or None)  # before the store is created
     obj = ctx.find_root().obj or {}
     recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
                                environment=True)
