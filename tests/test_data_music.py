@@ -14,7 +14,8 @@ from separena.data import midi, music
 from separena.data.music import SOURCES, midi_4stem
 from separena.data.musdb import musdb18
 
-TINY = dict(n_train=2, n_valid=1, n_test=2, train_seconds=2.0, eval_seconds=1.5, progress=False)
+TINY = dict(n_train=2, n_valid=1, n_test=2, train_seconds=2.0, eval_seconds=1.5, progress=False,
+            transfer_set=False)  # the transfer set: tests/test_data_music_transfer.py
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ FluidSynth's own reverb and chorus off (their state carries from one render to t
 breaks determinism) and a seeded synthetic room reverb per stem instead.
 
 Held apart: valid and test pieces come from their own seeds, and use GM programs, drum kits,
-drum patterns, bass rhythms and chord progressions that no training piece uses.
+drum patterns, bass rhythms and chord progressions that no training piece uses. The extra test
+set ``transfer`` (:mod:`separena.data.music_transfer`) goes further: songs composed by people,
+rendered with a soundfont no training set uses.
 
 The data is stored as 16-bit PCM under ``<cache>/midi-4stem-<hash>/`` as mixture folders
 (:mod:`separena.data.disk`: ``<split>/mix/``, ``s1/`` .. ``s4/``) with what was drawn for each
@@ -58,6 +60,7 @@ OVERSAMPLE = 2  # render at 2x the sample rate, then decimate (FluidSynth does n
 BLOCK = 64  # FluidSynth's block: events are placed on block boundaries (exact, repeatable timing)
 STEM_RMS = 0.05  # RMS of a stem at 0 dB gain
 PEAK = 0.95  # the mixture is scaled down if it would peak above this
+CONTROLLERS = (7, 11, 64)  # MIDI controllers the renderer plays: volume, expression, sustain pedal
 
 
 def find_soundfont(soundfont: str = "auto") -> Path:
@@ -107,6 +110,7 @@ class _Renderer:
         sfid = self.base.sfload(str(soundfont))
         if sfid < 0:
             raise SeparenaError(f"midi-4stem: FluidSynth could not load soundfont {soundfont}")
+        self.sfid = sfid
         self.sfont = fluidsynth.fluid_synth_get_sfont_by_id(self.base.synth, sfid)
         self._add, self._remove = lib.fluid_synth_add_sfont, lib.fluid_synth_remove_sfont
         self._add.argtypes = self._remove.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
@@ -114,8 +118,15 @@ class _Renderer:
         self._write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                 ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 
+    def has_preset(self, bank: int, program: int) -> bool:
+        """Whether the soundfont has a preset at ``bank`` (128: drum kits) and ``program``."""
+        return bool(self.base.sfpreset_name(self.sfid, bank, program))
+
     def render(self, instruments: Sequence, n_samples: int) -> np.ndarray:
-        """Render ``instruments`` (each on its own channel) for ``n_samples`` at ``sample_rate``."""
+        """Render ``instruments`` (each on its own channel) for ``n_samples`` at ``sample_rate``.
+
+        Notes, pitch bends and the controllers in :data:`CONTROLLERS` (volume, expression,
+        sustain pedal) are played; other events are ignored."""
         from scipy.signal import resample_poly
 
         fs = self.fs
@@ -133,6 +144,9 @@ class _Renderer:
                     events.append((q(n.end), 0, fs.fluid_synth_noteoff, (chan, n.pitch)))
                 for b in inst.pitch_bends:
                     events.append((q(b.time), 1, fs.fluid_synth_pitch_bend, (chan, b.pitch + 8192)))
+                for c in getattr(inst, "control_changes", ()):
+                    if c.number in CONTROLLERS:
+                        events.append((q(c.time), 1, fs.fluid_synth_cc, (chan, c.number, c.value)))
             events.sort(key=lambda e: (e[0], e[1]))
             buf = np.zeros(2 * total, np.float32)  # interleaved stereo; the left channel is kept
             pos = 0
@@ -166,9 +180,16 @@ def _render_piece(renderer: _Renderer, rng: np.random.Generator, seconds: float,
     """``[4, samples]`` float32 stems of one newly composed piece, levelled, and its info."""
     n = int(round(seconds * renderer.sample_rate))
     stems, info = compose(rng, seconds, pool, name)
-    out = np.zeros((len(SOURCES), n), np.float32)
-    for k, source in enumerate(SOURCES):
-        wav = _room(rng, renderer.render(stems[source], n), renderer.sample_rate)
+    return _level_stems(rng, [renderer.render(stems[source], n) for source in SOURCES], renderer.sample_rate), info
+
+
+def _level_stems(rng: np.random.Generator, wavs: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
+    """The mixing conventions of every ``midi-4stem`` set: per stem a seeded room, RMS
+    ``STEM_RMS`` times a gain uniform in -4..+2 dB; all scaled down together if their sum (or
+    a stem) would peak above ``PEAK``. ``[4, samples]`` float32."""
+    out = np.zeros((len(wavs), len(wavs[0])), np.float32)
+    for k, dry in enumerate(wavs):
+        wav = _room(rng, dry, sample_rate)
         rms = float(np.sqrt(np.mean(wav.astype(np.float64) ** 2)))
         gain_db = float(rng.uniform(-4.0, 2.0))
         out[k] = wav / max(rms, 1e-8) * STEM_RMS * 10 ** (gain_db / 20)
@@ -176,7 +197,7 @@ def _render_piece(renderer: _Renderer, rng: np.random.Generator, seconds: float,
     peak = max(peak, float(np.abs(out).max(initial=0.0)))
     if peak > PEAK:
         out *= PEAK / peak
-    return out, info
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +322,7 @@ def _check(params: dict) -> None:
 
 def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, train_seconds: float = 8.0,
                n_valid: int = 12, n_test: int = 40, eval_seconds: float = 6.0, held_out: bool = True,
-               remix: float = 0.5, soundfont: str = "auto", cache_dir: str | None = None,
+               remix: float = 0.5, soundfont: str = "auto", transfer_set: bool = True, cache_dir: str | None = None,
                progress: bool = True) -> SeparationData:
     """4-stem music (vocals, bass, drums, other) rendered from procedurally generated MIDI.
 
@@ -315,14 +336,18 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         remix: probability that a training item mixes stems of different pieces.
         soundfont: ``"auto"`` (FluidR3_GM if installed, else TimGM6mb), ``"fluidr3"``,
             ``"timgm6mb"`` or a path to a ``.sf2`` file.
+        transfer_set: report the extra test set ``"transfer"``: excerpts of human-composed
+            songs rendered with a soundfont training never uses
+            (:mod:`separena.data.music_transfer`); ``eval_seconds`` long.
         cache_dir: where rendered audio is kept (default ``$SEPARENA_CACHE`` or
             ``~/.cache/separena``).
         progress: show a progress bar while building.
 
     Returns:
         :class:`SeparationData` named ``midi-4stem@<hash>`` with ``n_src=4`` in the order
-        :data:`SOURCES`; ``train`` is a :class:`MusicTrainStream`, ``valid``/``test`` are read
-        from the cache.
+        :data:`SOURCES`; ``train`` is a :class:`MusicTrainStream`, ``valid``/``test`` (and
+        ``extra_tests["transfer"]``) are read from the cache. The name's hash also covers the
+        transfer set when there is one.
     """
     params = {"seed": int(seed), "sample_rate": int(sample_rate), "n_train": int(n_train),
               "train_seconds": float(train_seconds), "n_valid": int(n_valid), "n_test": int(n_test),
@@ -338,9 +363,19 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         _build(final, params, font, params["sample_rate"], progress)
     else:
         log.info("midi-4stem: using cached %s", final)
+    extra, name_digest = {}, digest
+    if transfer_set:
+        from . import music_transfer
+
+        if font.resolve() == music_transfer.SOUNDFONT.resolve() or font.name == music_transfer.SOUNDFONT.name:
+            raise SeparenaError(f"midi-4stem: soundfont {font.name} is the transfer set's; train with another "
+                                "or pass transfer_set=False")
+        extra["transfer"], transfer_digest = music_transfer.transfer_set(
+            sample_rate=params["sample_rate"], seconds=params["eval_seconds"], cache_dir=cache_dir, progress=progress)
+        name_digest = hashlib.sha256(f"{digest}+{transfer_digest}".encode()).hexdigest()
     train = MusicTrainStream(_load_train(final, params["n_train"], params["sample_rate"]), remix=params["remix"])
     valid = MixtureFolder(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
     test = MixtureFolder(final, "test", params["sample_rate"], len(SOURCES), mix_from_sources=True)
-    return SeparationData(name=f"midi-4stem@{digest[:8]}", sample_rate=params["sample_rate"], n_src=len(SOURCES),
-                          train=train, valid=valid, test=test, source_names=tuple(SOURCES),
-                          permutation_invariant=False)
+    return SeparationData(name=f"midi-4stem@{name_digest[:8]}", sample_rate=params["sample_rate"],
+                          n_src=len(SOURCES), train=train, valid=valid, test=test, extra_tests=extra,
+                          source_names=tuple(SOURCES), permutation_invariant=False)
