@@ -216,7 +216,8 @@ def on_fake_root(fake_root, cache, monkeypatch):
 def test_espeak_reports_real_dev_and_trains_on_disjoint_real_speakers(on_fake_root, tmp_path):
     from separena.data.speech import espeak_2mix
 
-    data = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, **TINY)
+    # the transfer set has its own test (test_data_transfer.py)
+    data = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY)
     assert set(data.test_sets()) == {"test", "real-dev"}
     dev = data.extra_tests["real-dev"]
     assert len(dev) == 6 and dev[0].sources.shape == (2, int(1.5 * SR))
@@ -226,7 +227,7 @@ def test_espeak_reports_real_dev_and_trains_on_disjoint_real_speakers(on_fake_ro
     assert train_real and not train_real & set(real.REAL_DEV_SPEAKERS)  # disjoint speakers
     assert train_real == {s for s, v in speaker_catalogue(system_root=on_fake_root).items() if v["split"] == "train"}
     a = data.train.batch(0, 4, 8, 4000)
-    b = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, **TINY).train.batch(0, 4, 8, 4000)
+    b = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY).train.batch(0, 4, 8, 4000)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # deterministic across builds
     off = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.0, real_dev_set=False, **TINY)
     assert off.extra_tests == {} and off.train.real is None and off.name != data.name

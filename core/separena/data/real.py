@@ -17,7 +17,8 @@ trailing silence and normalised to an active-speech RMS of :data:`UTTERANCE_RMS`
 cached as 16-bit PCM under ``<cache_dir>/real-speech-<hash>/`` (``$SEPARENA_CACHE`` or
 ``~/.cache/separena``); the hash covers the generator version, the sample rate, the speaker
 catalogue and the path and size of every source file. Builds go to a temporary folder that is
-renamed into place when complete.
+renamed into place when complete. The same machinery serves any other :class:`Catalogue` of
+packages (the ``transfer`` test set of :mod:`separena.data.transfer`).
 """
 
 from __future__ import annotations
@@ -32,11 +33,10 @@ import shutil
 import subprocess
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from torch import Tensor
@@ -52,13 +52,12 @@ from .stream import TwoSpeakerStream
 
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
-    "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
+    "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
 ]
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
 MIXTURES_VERSION = "real-dev/2"  # of the real-dev mixtures (names, drawing); bump to rebuild them
 MIN_SECONDS = 0.2  # utterances with less audio than this after trimming are dropped
-Split = Literal["train", "real-dev"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def _warzone(m: re.Match) -> str | None:
             "vtoltalk": "vtol-pilot"}.get(group)
 
 
-_RULES: tuple[tuple[_Rule, object], ...] = (
+_RULES: tuple[tuple[_Rule, Callable], ...] = (
     (_Rule("asterisk-prompt-es-co", r"^/usr/share/asterisk/sounds/es/.+\.gsm$", decoder="gsm"), lambda m: "es-co"),
     (_Rule("asterisk-prompt-fr-armelle", r"^/usr/share/asterisk/sounds/fr/.+\.gsm$", decoder="gsm"),
      lambda m: "fr-armelle"),
@@ -124,6 +123,30 @@ REAL_DEV_SPEAKERS: frozenset[str] = frozenset({
     "tuxpaint-stamps-default/el", "tuxpaint-stamps-default/ca",
     "klettres-data/en", "klettres-data/uk",
 })
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Speakers of Debian packages: ``rules`` (``(_Rule, speaker of a match)``) find their files,
+    ``held_out`` speakers are split ``splits[1]``, the rest ``splits[0]``; ``label`` starts
+    messages, ``prefix`` names the pool's cache folder."""
+
+    label: str
+    prefix: str
+    rules: tuple[tuple[_Rule, Callable], ...]
+    held_out: frozenset[str]
+    splits: tuple[str, str]
+    version: str
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(sorted({r.package for r, _ in self.rules}))
+
+    def split_of(self, speaker: str) -> str:
+        return self.splits[1] if speaker in self.held_out else self.splits[0]
+
+
+REAL = Catalogue("real speech", "real-speech", _RULES, REAL_DEV_SPEAKERS, ("train", "real-dev"), GENERATOR_VERSION)
 
 
 @dataclass(frozen=True)
@@ -155,21 +178,17 @@ def _dpkg_list(package: str, system_root: Path) -> list[str] | None:
     return None
 
 
-def _split_of(speaker: str) -> str:
-    return "real-dev" if speaker in REAL_DEV_SPEAKERS else "train"
-
-
-def _catalogue(system_root: Path) -> list[_File]:
+def _catalogue(system_root: Path, cat: Catalogue = REAL) -> list[_File]:
     """Every source file, sorted; raises when a package is not installed."""
-    lists = {pkg: _dpkg_list(pkg, system_root) for pkg in REAL_PACKAGES}
+    lists = {pkg: _dpkg_list(pkg, system_root) for pkg in cat.packages}
     missing = [pkg for pkg, files in lists.items() if files is None]
     if missing:
         raise SeparenaError(
-            f"real speech: Debian packages not installed: {', '.join(missing)}; "
+            f"{cat.label}: Debian packages not installed: {', '.join(missing)}; "
             f"install them with: apt-get install -y {' '.join(missing)}"
         )
     out: list[_File] = []
-    for rule, speaker_of in _RULES:
+    for rule, speaker_of in cat.rules:
         pattern = re.compile(rule.path)
         for installed in lists[rule.package] or []:
             m = pattern.match(installed)
@@ -178,11 +197,11 @@ def _catalogue(system_root: Path) -> list[_File]:
             path = system_root / installed.lstrip("/")
             if not path.is_file():
                 raise SeparenaError(
-                    f"real speech: {path} of package {rule.package} is missing; "
+                    f"{cat.label}: {path} of package {rule.package} is missing; "
                     f"reinstall it (apt-get install --reinstall -y {rule.package})"
                 )
             if rule.member is None:
-                name = speaker_of(m)  # type: ignore[operator]
+                name = speaker_of(m)
                 if name is not None:
                     out.append(_File(f"{rule.package}/{name}", rule.package, path, None, rule.decoder,
                                      path.stat().st_size))
@@ -194,7 +213,7 @@ def _catalogue(system_root: Path) -> list[_File]:
                     if mm is None:
                         continue
                     group = mm.group("g1") or mm.group("g2")
-                    name = speaker_of(_GroupMatch(group))  # type: ignore[operator]
+                    name = speaker_of(re.fullmatch(r"(?P<group>.+)", group))  # a match with group("group")
                     if name is not None:
                         out.append(_File(f"{rule.package}/{name}", rule.package, path, info.filename,
                                          rule.decoder, info.file_size))
@@ -202,21 +221,11 @@ def _catalogue(system_root: Path) -> list[_File]:
     return out
 
 
-class _GroupMatch:
-    """Stands in for a match object whose ``group('group')`` is ``value``."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def group(self, _name: str) -> str:
-        return self.value
-
-
-def speaker_catalogue(*, system_root: str | os.PathLike[str] = "/") -> dict[str, dict]:
+def speaker_catalogue(*, system_root: str | os.PathLike[str] = "/", catalogue: Catalogue = REAL) -> dict[str, dict]:
     """``{speaker: {"package", "split", "files"}}`` of every speaker found (no decoding)."""
     out: dict[str, dict] = {}
-    for f in _catalogue(Path(system_root)):
-        entry = out.setdefault(f.speaker, {"package": f.package, "split": _split_of(f.speaker), "files": 0})
+    for f in _catalogue(Path(system_root), catalogue):
+        entry = out.setdefault(f.speaker, {"package": f.package, "split": catalogue.split_of(f.speaker), "files": 0})
         entry["files"] += 1
     return out
 
@@ -289,25 +298,25 @@ def _decode_group(files: list[_File], sample_rate: int) -> list[np.ndarray]:
 # Pool cache
 
 
-def _pool_hash(files: list[_File], sample_rate: int) -> str:
+def _pool_hash(files: list[_File], sample_rate: int, cat: Catalogue) -> str:
     d = hashlib.sha256()
-    d.update(json.dumps({"generator": GENERATOR_VERSION, "sample_rate": sample_rate,
-                         "dev": sorted(REAL_DEV_SPEAKERS), "rms": UTTERANCE_RMS,
+    d.update(json.dumps({"generator": cat.version, "sample_rate": sample_rate,
+                         "dev": sorted(cat.held_out), "rms": UTTERANCE_RMS,
                          "min_seconds": MIN_SECONDS}, sort_keys=True).encode())
     for f in files:
         d.update(f"{f.speaker}\0{f.path}\0{f.member}\0{f.size}\n".encode())
     return d.hexdigest()[:16]
 
 
-def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int) -> None:
+def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int, cat: Catalogue) -> None:
     t0 = time.perf_counter()
     with atomic_dir(final) as tmp:
         groups: dict[str, list[_File]] = {}
         for f in files:
             groups.setdefault(f.speaker, []).append(f)
-        meta: dict = {"generator": GENERATOR_VERSION, "sample_rate": sample_rate, "speakers": {}}
+        meta: dict = {"generator": cat.version, "sample_rate": sample_rate, "speakers": {}}
         with progress_bar(transient=False) as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            task = progress.add_task("real speech: decoding speakers", total=len(groups))
+            task = progress.add_task(f"{cat.label}: decoding speakers", total=len(groups))
             futures = {s: pool.submit(_decode_group, fs, sample_rate) for s, fs in groups.items()}
             for speaker, fut in futures.items():
                 clips = [c for c in fut.result() if len(c) >= MIN_SECONDS * sample_rate]
@@ -315,27 +324,27 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int)
                     rel = speaker.replace("/", "__")
                     write_wav(tmp / f"{rel}.wav", np.concatenate(clips), sample_rate)
                     meta["speakers"][speaker] = {"package": groups[speaker][0].package, "file": f"{rel}.wav",
-                                                 "split": _split_of(speaker), "lengths": [len(c) for c in clips]}
+                                                 "split": cat.split_of(speaker), "lengths": [len(c) for c in clips]}
                 progress.advance(task)
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
 def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
-              workers: int) -> Path:
-    final = pool_cache(sample_rate, cache_dir, system_root=system_root)
+              workers: int, cat: Catalogue = REAL) -> Path:
+    final = pool_cache(sample_rate, cache_dir, system_root=system_root, catalogue=cat)
     if not (final / "meta.json").is_file():
-        _build_pool(final, _catalogue(Path(system_root)), sample_rate, workers)
+        _build_pool(final, _catalogue(Path(system_root), cat), sample_rate, workers, cat)
     return final
 
 
 def pool_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
-               system_root: str | os.PathLike[str] = "/") -> Path:
-    """The cache folder of the real-speech pool at ``sample_rate`` (``meta.json`` in it once
+               system_root: str | os.PathLike[str] = "/", catalogue: Catalogue = REAL) -> Path:
+    """The cache folder of the ``catalogue``'s pool at ``sample_rate`` (``meta.json`` in it once
     built). Decodes nothing. Raises :class:`SeparenaError` when a package is not installed."""
-    files = _catalogue(Path(system_root))
+    files = _catalogue(Path(system_root), catalogue)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return cache / f"real-speech-{_pool_hash(files, int(sample_rate))}"
+    return cache / f"{catalogue.prefix}-{_pool_hash(files, int(sample_rate), catalogue)}"
 
 
 def fill_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
@@ -348,8 +357,9 @@ def fill_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None
     return root
 
 
-def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None,
-                     *, system_root: str | os.PathLike[str] = "/", workers: int = 2) -> list[RealUtterance]:
+def real_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None,
+                     *, system_root: str | os.PathLike[str] = "/", workers: int = 2,
+                     catalogue: Catalogue = REAL) -> list[RealUtterance]:
     """Every utterance of the real speakers of ``split`` (``"train"`` or ``"real-dev"``).
 
     Deterministic: the same installed packages and arguments give the same list, in the same
@@ -362,14 +372,16 @@ def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.
         cache_dir: cache root (default ``$SEPARENA_CACHE`` or ``~/.cache/separena``).
         system_root: filesystem root holding dpkg's database and the packages' files.
         workers: decoding threads while building (does not change the data).
+        catalogue: whose speakers (default :data:`REAL`; the ``transfer`` set has its own).
 
     Raises:
         SeparenaError: a package of :data:`REAL_PACKAGES` is not installed (the message names
             them and the apt command that installs them), or a split name is unknown.
     """
-    if split not in ("train", "real-dev"):
-        raise SeparenaError(f"real speech: unknown split {split!r}; expected 'train' or 'real-dev'")
-    root = _pool_dir(int(sample_rate), cache_dir, Path(system_root), workers)
+    if split not in catalogue.splits:
+        expected = " or ".join(repr(s) for s in dict.fromkeys(catalogue.splits))
+        raise SeparenaError(f"{catalogue.label}: unknown split {split!r}; expected {expected}")
+    root = _pool_dir(int(sample_rate), cache_dir, Path(system_root), workers, catalogue)
     meta = json.loads((root / "meta.json").read_text())
     out: list[RealUtterance] = []
     for speaker, info in sorted(meta["speakers"].items()):
@@ -390,12 +402,12 @@ def real_speech_pool(split: Split, sample_rate: int = 8000, cache_dir: str | os.
 
 
 def _mixtures(pool: list[RealUtterance], n: int, seconds: float, sample_rate: int,
-              seed: int) -> Iterator[Example]:
+              seed: int, split: str = "real-dev") -> Iterator[Example]:
     clips: dict[str, list[np.ndarray]] = {}
     for u in pool:
         clips.setdefault(u.speaker, []).append(u.waveform.numpy())
     if len(clips) < 2:
-        raise SeparenaError(f"real-dev: {len(clips)} real-dev speaker(s) found; expected at least 2")
+        raise SeparenaError(f"{split}: {len(clips)} {split} speaker(s) found; expected at least 2")
     return clip_mixtures(clips, n, seconds, sample_rate, seed)
 
 
@@ -411,19 +423,29 @@ def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: i
     Deterministic in all arguments. ``root=None``: a content-hash folder in the cache, built
     once. An explicit ``root`` is rebuilt unless it already holds the same set.
     """
-    pool_dir = _pool_dir(int(sample_rate), cache_dir, Path(system_root), 2)
-    params = {"generator": MIXTURES_VERSION, "pool": pool_dir.name, "sample_rate": int(sample_rate),
+    return build_mixtures(REAL, "real-dev", MIXTURES_VERSION, root, sample_rate=sample_rate, n_mixtures=n_mixtures,
+                          seconds=seconds, seed=seed, cache_dir=cache_dir, system_root=system_root)
+
+
+def build_mixtures(catalogue: Catalogue, split: str, version: str, root: str | os.PathLike[str] | None = None, *,
+                   sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
+                   cache_dir: str | os.PathLike[str] | None = None,
+                   system_root: str | os.PathLike[str] = "/") -> Path:
+    """:func:`build_real_dev` for the speakers of ``split`` of any ``catalogue``; ``version``
+    (of the mixtures) enters the hash, and ``root=None`` is ``<cache>/<split>-<hash16>``."""
+    pool_dir = _pool_dir(int(sample_rate), cache_dir, Path(system_root), 2, catalogue)
+    params = {"generator": version, "pool": pool_dir.name, "sample_rate": int(sample_rate),
               "n_mixtures": int(n_mixtures), "seconds": float(seconds), "seed": int(seed)}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    base = Path(root).expanduser() if root is not None else pool_dir.parent / f"real-dev-{key}"
+    base = Path(root).expanduser() if root is not None else pool_dir.parent / f"{split}-{key}"
     marker = base / "tt" / "meta.json"
     if marker.is_file() and json.loads(marker.read_text()).get("key") == key:
         return base
     with atomic_dir(base / "tt", replace=True) as tmp:
-        pool = real_speech_pool("real-dev", sample_rate, cache_dir, system_root=system_root)
+        pool = real_speech_pool(split, sample_rate, cache_dir, system_root=system_root, catalogue=catalogue)
         with progress_bar(transient=False) as progress:
-            task = progress.add_task("real-dev: writing mixtures", total=n_mixtures)
-            for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed):
+            task = progress.add_task(f"{split}: writing mixtures", total=n_mixtures)
+            for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed, split):
                 write_mixture_folder(tmp, "", [ex], int(sample_rate))
                 progress.advance(task)
         (tmp / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))

@@ -3,7 +3,8 @@
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
 :class:`separena.data.stream.TwoSpeakerStream`, with real recorded speakers
-(:mod:`separena.data.real`) mixed in.
+(:mod:`separena.data.real`) mixed in; the extra test sets ``real-dev`` and ``transfer``
+(:mod:`separena.data.transfer`) are real recorded speech.
 
 The utterances are synthesised by ``espeak-ng`` (two at a time) and stored as 16-bit PCM under
 ``<cache_dir>/espeak-2mix-<hash>/``; the hash covers every generation parameter, the
@@ -28,7 +29,7 @@ from torch import Tensor
 
 from ..errors import SeparenaError
 from ..progress import progress_bar
-from . import SeparationData, real
+from . import SeparationData, real, transfer
 from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
@@ -141,22 +142,25 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
     log.info("espeak-2mix: built %s in %.1f s", final.name, seconds)
 
 
-def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: bool) -> subprocess.Popen | None:
-    """Start a background process that builds the cached real-speech pool (and real-dev)
-    when they are needed and not cached yet; ``None`` otherwise. It only fills the cache: the
-    builder reads the cache afterwards and raises any error itself."""
-    if not pool:
-        return None
+def _warm_real_cache(sample_rate: int, cache_dir: str | None, pool: bool, dev: bool,
+                     transfer_set: bool = False) -> subprocess.Popen | None:
+    """Start a background process that builds the cached real-speech pool (and real-dev), and
+    the transfer set, when they are needed and not cached yet; ``None`` otherwise. It only fills
+    the cache: the builder reads the cache afterwards and raises any error itself."""
     import sys
 
     try:
-        if (real.pool_cache(sample_rate, cache_dir) / "meta.json").is_file():
-            return None
+        pool = pool and not (real.pool_cache(sample_rate, cache_dir) / "meta.json").is_file()
+        transfer_set = transfer_set and not (transfer.pool_cache(sample_rate, cache_dir) / "meta.json").is_file()
     except SeparenaError:
         return None  # the later call raises the one-line error naming the packages
-    code = (INTERRUPTIBLE + "import sys; from separena.data import real; "
-            "real.fill_cache(int(sys.argv[1]), sys.argv[2] or None, with_real_dev=sys.argv[3] == '1')")
-    return subprocess.Popen([sys.executable, "-c", code, str(sample_rate), str(cache_dir or ""), "1" if dev else "0"],
+    if not (pool or transfer_set):
+        return None
+    code = (INTERRUPTIBLE + "import sys; from separena.data import real, transfer; a = sys.argv; "
+            "a[4] == '1' and real.fill_cache(int(a[1]), a[2] or None, with_real_dev=a[3] == '1'); "
+            "a[5] == '1' and transfer.fill_cache(int(a[1]), a[2] or None)")
+    flags = ["1" if x else "0" for x in (dev, pool, transfer_set)]
+    return subprocess.Popen([sys.executable, "-c", code, str(sample_rate), str(cache_dir or ""), *flags],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -201,7 +205,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
                 augment: bool = True, speed: float = 0.10, eq: float = 0.8, band_limit: float = 0.4,
                 noise: float = 0.5, gain_db: float = 6.0, level_db: float = LEVEL_DB,
                 reverb: float = DEFAULT_REVERB, real_fraction: float = DEFAULT_REAL_FRACTION,
-                real_dev_set: bool = True, cache_dir: str | None = None, workers: int = 2) -> SeparationData:
+                real_dev_set: bool = True, transfer_set: bool | None = None, cache_dir: str | None = None,
+                workers: int = 2) -> SeparationData:
     """2-speaker mixtures of synthetic eSpeak NG speakers, disjoint across splits.
 
     Args:
@@ -232,6 +237,9 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
             :func:`separena.data.real.real_speech_pool` ``("train")`` instead of an eSpeak one.
         real_dev_set: report the real recorded ``real-dev`` mixtures (:func:`separena.data.real.real_dev`)
             as the extra test set ``"real-dev"``.
+        transfer_set: report the ``transfer`` mixtures (:func:`separena.data.transfer.transfer_set`:
+            real speakers of packages that no training or real-dev speaker comes from) as the
+            extra test set ``"transfer"``; ``None`` (the default): as ``real_dev_set``.
         cache_dir: where generated audio is kept (default ``$SEPARENA_CACHE`` or
             ``~/.cache/separena``).
         workers: eSpeak NG processes run at once while building (does not change the data).
@@ -240,11 +248,11 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         :class:`SeparationData` named ``espeak-2mix@<hash>`` (``+noaug`` without augmentation;
         the hash covers the audio and every training-stream option), with ``train`` an
         :class:`TwoSpeakerStream`, ``valid``/``test`` read from the cache in the wsj0-2mix
-        layout, and ``extra_tests={"real-dev": ...}`` unless ``real_dev_set=False``.
+        layout, and ``extra_tests={"real-dev": ..., "transfer": ...}`` (each unless turned off).
 
     Raises:
         SeparenaError: a bad parameter, eSpeak NG or wordfreq missing, or (with
-            ``real_fraction > 0`` or ``real_dev_set``) the Debian packages of real speech missing
+            ``real_fraction > 0``, ``real_dev_set`` or ``transfer_set``) the Debian packages of real speech missing
             (the message names them and the apt command).
     """
     params = {
@@ -262,6 +270,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
               "reverb": float(reverb), "real_fraction": float(real_fraction),
               "real_dev": bool(real_dev_set)}  # the parameter's former name: data names stay as they were
     _check_stream(stream)
+    transfer_set = bool(real_dev_set if transfer_set is None else transfer_set)
     version, languages, variants = espeak_inventory()
     versions = {**_versions(), "espeak-ng": version}
     import wordfreq
@@ -274,7 +283,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     final = root / f"espeak-2mix-{digest[:16]}"
     if not (final / "meta.json").is_file():
         # decode the real recordings (one core: it is GIL-bound) while eSpeak NG synthesises
-        warm = _warm_real_cache(sample_rate, cache_dir, real_fraction > 0 or real_dev_set, real_dev_set)
+        warm = _warm_real_cache(sample_rate, cache_dir, real_fraction > 0 or real_dev_set, real_dev_set,
+                                transfer_set)
         try:
             _build(final, params, speakers, workers)
             _join(warm)
@@ -297,6 +307,9 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         signature["rir_bank"] = [asdict(RirBankConfig()), float(rirs.double().abs().sum())]
     if real_dev_set:
         extra["real-dev"] = real.real_dev(sample_rate=sample_rate, cache_dir=cache_dir)
+    if transfer_set:  # enters the name (a data set without it keeps its former name)
+        extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir)
+        signature["transfer"] = extra["transfer"].root.name
     train = train_stream(train_pool, sample_rate, stream, real_pool, rirs)
     valid = MixtureFolder(final, "valid", sample_rate, 2, mix_from_sources=True)
     test = MixtureFolder(final, "test", sample_rate, 2, mix_from_sources=True)
