@@ -11,6 +11,8 @@ APT_PACKAGES=(ffmpeg libsox-dev sox espeak-ng chromium libfluidsynth3 fluid-soun
 # real recorded speech for separena.data.real (training sources and the real-dev set)
 APT_PACKAGES+=(klettres-data tuxpaint-stamps-default hedgewars-data warzone2100-data
   asterisk-prompt-es-co asterisk-prompt-fr-armelle)
+# real recorded speech of the `transfer` test set (separena.data.transfer): never training sources
+APT_PACKAGES+=(ktuberling-data kajongg)
 # midi-4stem's transfer test set: another soundfont and human-composed MIDI songs (separena.data.music_transfer)
 APT_PACKAGES+=(csound-soundfont planetblupi-music-midi simutrans-data mma)
 
