@@ -1,0 +1,43 @@
+"""speechbrain adapter: output length, input checks, and ReSepFormer's batch items kept apart."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from separena import SeparenaError
+from separena.testing import tiny_config
+
+NAMES = ["speechbrain-sepformer", "speechbrain-resepformer", "speechbrain-skim", "speechbrain-conv-tasnet",
+         "speechbrain-dprnn"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("batch", "length"), [(1, 3999), (2, 4001), (2, 4097)])
+def test_output_length_equals_input_length(name, batch, length):
+    model = tiny_config(name).build().eval()
+    with torch.no_grad():
+        est = model(0.1 * torch.randn(batch, length)).estimates
+    assert est.shape == (batch, 2, length)
+
+
+def test_rejects_anything_but_batch_time():
+    model = tiny_config("speechbrain-sepformer").build()
+    with pytest.raises(SeparenaError, match=r"expected shape \[batch, time\]"):
+        model(torch.randn(2, 1, 4000))
+
+
+def test_resepformer_memory_would_mix_batch_items_without_per_item():
+    # speechbrain's "av" memory transformer folds batch and segments together; the wrapper runs
+    # one mixture at a time. This test documents why (if it ever fails, per_item can go).
+    model = tiny_config("speechbrain-resepformer").build().eval()
+    mix = 0.1 * torch.randn(3, 4000)
+    with torch.no_grad():
+        alone = torch.cat([model(mix[i:i + 1]).estimates for i in range(3)])
+        assert torch.allclose(model(mix).estimates, alone, atol=1e-5)
+        model.per_item = False
+        assert not torch.allclose(model(mix).estimates, alone, atol=1e-5)
