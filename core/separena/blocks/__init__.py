@@ -5,6 +5,7 @@ parameters with (``separena info`` lists the allowed values from them): :data:`M
 :data:`EmbeddingActivation`, :data:`RnnType`, :data:`NormKind` and :data:`ChannelNormKind`.
 """
 
+from .attention import PositionalEncoding, TransformerStack, sinusoidal_encoding
 from .bandwidth import LimitBandwidth, bandwidth_to_max_bin
 from .clustering import KMeans, kmeans, soft_assignments
 from .conv import Conv1DBlock, TemporalConvNet
@@ -32,6 +33,7 @@ __all__ = [
     "LearnedEncoder", "LearnedDecoder", "frame_padding", "Conv1DBlock", "TemporalConvNet",
     "DualPathBlock", "DualPathRNN", "chunk", "overlap_add",
     "LimitBandwidth", "bandwidth_to_max_bin", "WienerFilter",
+    "PositionalEncoding", "TransformerStack", "sinusoidal_encoding",
     # the choices' names
     "MaskActivation", "EmbeddingActivation", "RnnType", "NormKind", "ChannelNormKind",
     "MASK_ACTIVATIONS", "EMBEDDING_ACTIVATIONS", "RNN_TYPES", "NORM_KINDS", "CHANNEL_NORM_KINDS",
