@@ -14,7 +14,7 @@ import torch
 
 from separena import SeparenaError
 from separena.data import music, music_transfer
-from separena.data.music import SOURCES, find_soundfont, midi_4stem
+from separena.data.music import SOURCES, find_soundfont, midi_4stem, transfer_kit
 from separena.data.music_transfer import MIDI_PACKAGES, SOUNDFONT, SOUNDFONT_PACKAGE, assign_stems, transfer_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def system_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(system_root, tmp_path_factory):
-    return transfer_set(seconds=SECONDS, cache_dir=str(tmp_path_factory.mktemp("tr-a")), progress=False,
+    return transfer_set(transfer_kit(), seconds=SECONDS, cache_dir=str(tmp_path_factory.mktemp("tr-a")), progress=False,
                         system_root=system_root)
 
 
@@ -63,7 +63,7 @@ def test_excerpts_are_4_stem_mixtures_that_sum(built) -> None:
 
 def test_deterministic_rebuild(built, system_root, tmp_path) -> None:
     mixtures, digest = built
-    again, digest2 = transfer_set(seconds=SECONDS, cache_dir=str(tmp_path), progress=False, system_root=system_root)
+    again, digest2 = transfer_set(transfer_kit(), seconds=SECONDS, cache_dir=str(tmp_path), progress=False, system_root=system_root)
     assert digest == digest2 and len(again) == len(mixtures)
     for a, b in zip(mixtures, again):
         assert a.name == b.name and torch.equal(a.sources, b.sources)  # samples, not file hashes
@@ -114,7 +114,7 @@ def test_missing_packages_are_one_line_errors(tmp_path) -> None:
     with pytest.raises(SeparenaError, match=r"^midi-4stem: the transfer set needs the Debian package\(s\) "
                                             r"planetblupi-music-midi simutrans-data mma csound-soundfont "
                                             r"\(apt-get install .*\), or transfer_set=False$"):
-        transfer_set(system_root=tmp_path, cache_dir=str(tmp_path))
+        transfer_set(transfer_kit(), system_root=tmp_path, cache_dir=str(tmp_path))
 
 
 def test_stem_rule() -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+from types import SimpleNamespace
 import json
 import logging
 import math
@@ -371,7 +372,7 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
             raise SeparenaError(f"midi-4stem: soundfont {font.name} is the transfer set's; train with another "
                                 "or pass transfer_set=False")
         extra["transfer"], transfer_digest = music_transfer.transfer_set(
-            sample_rate=params["sample_rate"], seconds=params["eval_seconds"], cache_dir=cache_dir, progress=progress)
+            transfer_kit(), sample_rate=params["sample_rate"], seconds=params["eval_seconds"], cache_dir=cache_dir, progress=progress)
         name_digest = hashlib.sha256(f"{digest}+{transfer_digest}".encode()).hexdigest()
     train = MusicTrainStream(_load_train(final, params["n_train"], params["sample_rate"]), remix=params["remix"])
     valid = MixtureFolder(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
@@ -379,3 +380,9 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
     return SeparationData(name=f"midi-4stem@{name_digest[:8]}", sample_rate=params["sample_rate"],
                           n_src=len(SOURCES), train=train, valid=valid, test=test, extra_tests=extra,
                           source_names=tuple(SOURCES), permutation_invariant=False)
+
+
+def transfer_kit() -> SimpleNamespace:
+    """What :func:`separena.data.music_transfer.transfer_set` renders and mixes with: the
+    stems, the level rule, the renderer and the versions midi-4stem hashes."""
+    return SimpleNamespace(SOURCES=SOURCES, level_stems=_level_stems, Renderer=_Renderer, versions=_versions)

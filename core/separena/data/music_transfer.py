@@ -40,6 +40,7 @@ import hashlib
 import json
 import logging
 import time
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,12 +228,12 @@ def midi_files(system_root: str | Path = "/") -> list[tuple[str, str, Path]]:
 
 
 def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_rate: int, seconds: float,
-           progress: bool) -> None:
+           progress: bool, kit: Any) -> None:
     import warnings
 
     import pretty_midi
 
-    from .music import SOURCES, _level_stems, _Renderer, _versions
+    SOURCES, _level_stems, _Renderer, _versions = kit.SOURCES, kit.level_stems, kit.Renderer, kit.versions
 
     start = time.perf_counter()
     renderer = _Renderer(font, sample_rate)
@@ -284,15 +285,19 @@ def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_r
     log.info("midi-4stem: built the transfer set %s in %.1f s", final, time.perf_counter() - start)
 
 
-def transfer_set(*, sample_rate: int = 16000, seconds: float = 6.0, cache_dir: str | None = None,
+def transfer_set(kit: Any, *, sample_rate: int = 16000, seconds: float = 6.0, cache_dir: str | None = None,
                  progress: bool = True, system_root: str | Path = "/") -> tuple[MixtureFolder, str]:
     """The fixed ``transfer`` mixtures (built on first use) and their content hash.
+
+    ``kit`` carries midi-4stem's rendering and mixing (``SOURCES``, ``level_stems``,
+    ``Renderer``, ``versions``), passed in by :mod:`separena.data.music` so that imports run
+    one way (music -> music_transfer).
 
     Stored as 16-bit stems under ``<cache_dir>/midi-transfer-<hash16>/test/``; the hash covers
     the sample rate, ``seconds``, :data:`TRANSFER_VERSION`, the soundfont's size, every song's
     path and size, and the library versions ``midi-4stem`` hashes.
     """
-    from .music import SOURCES, _versions
+    SOURCES, _versions = kit.SOURCES, kit.versions
 
     files = midi_files(system_root)
     font = Path(system_root) / SOUNDFONT.relative_to("/")
@@ -304,5 +309,5 @@ def transfer_set(*, sample_rate: int = 16000, seconds: float = 6.0, cache_dir: s
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     final = root / f"midi-transfer-{digest[:16]}"
     if not (final / "meta.json").is_file():
-        _build(final, files, font, int(sample_rate), float(seconds), progress)
+        _build(final, files, font, int(sample_rate), float(seconds), progress, kit)
     return MixtureFolder(final, "test", int(sample_rate), len(SOURCES), mix_from_sources=True), digest
