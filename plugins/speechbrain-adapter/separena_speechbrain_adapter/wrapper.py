@@ -11,6 +11,8 @@ This module imports nothing from speechbrain, so it is cheap to import.
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import Tensor, nn
 
@@ -25,6 +27,20 @@ def fit_length(estimates: Tensor, length: int) -> Tensor:
     if estimates.shape[-1] >= length:
         return estimates[..., :length]
     return torch.nn.functional.pad(estimates, (0, length - estimates.shape[-1]))
+
+
+def forget_lazy_modules() -> None:
+    """Drop speechbrain's not-yet-loaded lazy modules from ``sys.modules``.
+
+    speechbrain registers its optional integrations (flair, ...) and renamed modules there as
+    lazy modules; anything that walks ``sys.modules`` and touches an attribute (``inspect.getmodule``, hypothesis)
+    then imports them and fails on their missing extras. Unloaded entries are safe to drop:
+    importing them again re-creates them.
+    """
+    for name, module in list(sys.modules.items()):
+        if name.startswith("speechbrain") and type(module).__name__ in ("LazyModule", "DeprecatedModuleRedirect") \
+                and vars(module).get("lazy_module") is None:
+            del sys.modules[name]
 
 
 class SpeechBrainSeparator(Separator):
@@ -52,6 +68,7 @@ class SpeechBrainSeparator(Separator):
         self.decoder = decoder
         self.name = name
         self.per_item = per_item
+        forget_lazy_modules()  # the builder has imported speechbrain by now
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
