@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from .errors import SeparenaError
 
-__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "separate"]
+__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,16 @@ class SeparatorOutput:
     estimates: Tensor
     masks: Tensor | None = None
     embedding: Tensor | None = None
+
+
+def fit_length(estimates: Tensor, length: int) -> Tensor:
+    """Zero-pad or trim the last axis to ``length`` samples: ``[..., t] -> [..., length]``.
+
+    For wrapped models whose output length differs from the input's by a few samples.
+    """
+    if estimates.shape[-1] >= length:
+        return estimates[..., :length]
+    return nn.functional.pad(estimates, (0, length - estimates.shape[-1]))
 
 
 def check_mix(mix: Tensor, name: str = "mix") -> None:

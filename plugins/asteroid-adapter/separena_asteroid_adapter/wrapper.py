@@ -10,20 +10,13 @@ This module imports nothing from asteroid, so it is cheap to import.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix
+from separena.model import check_mix, fit_length
 
-__all__ = ["AsteroidSeparator", "fit_length"]
+__all__ = ["AsteroidSeparator"]
 
-
-def fit_length(estimates: Tensor, length: int) -> Tensor:
-    """Zero-pad or trim the last axis to ``length`` samples: ``[..., t] -> [..., length]``."""
-    if estimates.shape[-1] >= length:
-        return estimates[..., :length]
-    return torch.nn.functional.pad(estimates, (0, length - estimates.shape[-1]))
 
 
 class AsteroidSeparator(Separator):

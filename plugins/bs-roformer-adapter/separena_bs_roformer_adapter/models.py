@@ -23,11 +23,10 @@ many contiguous bands of near-equal width) or ``num_bands`` (Mel-Band RoFormer: 
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix
+from separena.model import check_mix, fit_length
 
 __all__ = ["RoformerSeparator", "bs_roformer", "equal_bands", "mel_band_roformer"]
 
@@ -60,10 +59,7 @@ class RoformerSeparator(Separator):
         if est.dim() != 3 or est.shape[:2] != (mix.shape[0], self.n_src):
             raise SeparenaError(f"{self.name}: the model returned estimates of shape {list(est.shape)}; "
                                 f"expected [{mix.shape[0]}, {self.n_src}, time]")
-        length = mix.shape[-1]
-        est = est[..., :length] if est.shape[-1] >= length else torch.nn.functional.pad(
-            est, (0, length - est.shape[-1]))
-        return SeparatorOutput(estimates=est)
+        return SeparatorOutput(estimates=fit_length(est, mix.shape[-1]))
 
 
 def bs_roformer(

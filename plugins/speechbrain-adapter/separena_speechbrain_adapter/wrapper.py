@@ -17,16 +17,10 @@ import torch
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix
+from separena.model import check_mix, fit_length
 
-__all__ = ["SpeechBrainSeparator", "fit_length"]
+__all__ = ["SpeechBrainSeparator"]
 
-
-def fit_length(estimates: Tensor, length: int) -> Tensor:
-    """Zero-pad or trim the last axis to ``length`` samples: ``[..., t] -> [..., length]``."""
-    if estimates.shape[-1] >= length:
-        return estimates[..., :length]
-    return torch.nn.functional.pad(estimates, (0, length - estimates.shape[-1]))
 
 
 def forget_lazy_modules() -> None:
