@@ -17,6 +17,7 @@ ADAPTERS = [  # (plugin package, wrapped library's import name, plugin name, nam
     ("separena_nussl_adapter", "nussl", "nussl-adapter", ("nussl-*",)),
     ("separena_speechbrain_adapter", "speechbrain", "speechbrain-adapter", ("speechbrain-*",)),
     ("separena_bs_roformer_adapter", "bs_roformer", "bs-roformer-adapter", ("bs-roformer*", "mel-band-roformer*")),
+    ("separena_demucs_adapter", "demucs", "demucs-adapter", ("htdemucs*", "hdemucs*")),
 ]
 PARAMS = ("package", "library", "plugin_name", "patterns")
 
