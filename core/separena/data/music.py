@@ -28,7 +28,9 @@ folder renamed into place when complete, so an interrupted build is never read b
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import dataclasses
 import hashlib
 from types import SimpleNamespace
 import json
@@ -36,6 +38,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +53,7 @@ from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .midi import PieceInfo, compose
 
-__all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont"]
+__all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production"]
 
 log = logging.getLogger(__name__)
 
@@ -176,12 +179,99 @@ def _room(rng: np.random.Generator, wav: np.ndarray, sample_rate: int) -> np.nda
     return ((1 - wet) * wav + wet * fftconvolve(wav, ir)[: len(wav)]).astype(np.float32)
 
 
-def _render_piece(renderer: _Renderer, rng: np.random.Generator, seconds: float, pool: str,
-                  name: str) -> tuple[np.ndarray, PieceInfo]:
-    """``[4, samples]`` float32 stems of one newly composed piece, levelled, and its info."""
+@dataclass(frozen=True)
+class Production:
+    """The training pieces' timbre and performance ingredients (see
+    :mod:`separena.data.music_production`); all off renders today's training pieces exactly."""
+
+    soundfonts: tuple[str, ...] = ()  # pool drawn per part and piece; empty: ``soundfont`` only
+    drum_samples: float = 0.0  # probability that a piece's drums play hydrogen kit samples
+    humanise: float = 0.0  # 0-1: timing, velocity, articulation and dynamics deviations
+    effects: float = 0.0  # per stem probability of each effect (EQ, compression, distortion)
+    bus: float = 0.0  # probability of mix-bus EQ and compression on a piece
+    writing: str = "basic"  # "basic" or "varied": meters, swing, counter-melodies, more patterns
+
+    @property
+    def off(self) -> bool:
+        return self == Production()
+
+
+class _Studio:
+    """Everything a build renders with: the main renderer (valid, test and, without a pool,
+    training), the pool's renderers and the sample kits, each loaded once."""
+
+    def __init__(self, soundfont: Path, sample_rate: int, production: Production) -> None:
+        from .music_production import sample_kits, soundfont_paths
+
+        self.sample_rate, self.production = sample_rate, production
+        self.main = _Renderer(soundfont, sample_rate)
+        loaded = {soundfont.resolve(): self.main}
+        self.pool = []
+        for path in soundfont_paths(production.soundfonts):
+            if path.resolve() not in loaded:
+                loaded[path.resolve()] = _Renderer(path, sample_rate)
+            self.pool.append((path.stem, loaded[path.resolve()]))
+        self.kits = sample_kits(sample_rate) if production.drum_samples > 0 else []
+
+    def render_stem(self, rng: np.random.Generator, insts: Sequence, n: int) -> tuple[np.ndarray, list[str]]:
+        """One stem: each part on a font drawn from the pool (parts sharing a font render
+        together); a font without the part's preset gives way to the first pool font with it (a
+        drum kit it lacks plays its kit 0). Returns the audio and the font of each part."""
+        if not self.pool:
+            return self.main.render(insts, n), ["main"] * len(insts)
+        groups: dict[int, list] = {}
+        names = []
+        for inst in insts:
+            k = int(rng.integers(len(self.pool)))
+            bank = 128 if inst.is_drum else 0
+            if not self.pool[k][1].has_preset(bank, inst.program):
+                if inst.is_drum:
+                    inst = copy.copy(inst)
+                    inst.program = 0
+                else:
+                    k = next((j for j, (_, r) in enumerate(self.pool) if r.has_preset(0, inst.program)), k)
+            groups.setdefault(k, []).append(inst)
+            names.append(self.pool[k][0])
+        wav = np.zeros(n, np.float32)
+        for k, group in sorted(groups.items()):
+            wav += self.pool[k][1].render(group, n)
+        return wav, names
+
+
+def _render_piece(studio: "_Studio | _Renderer", rng: np.random.Generator, seconds: float, pool: str,
+                  name: str, prod_rng: np.random.Generator | None = None) -> tuple[np.ndarray, PieceInfo]:
+    """``[4, samples]`` float32 stems of one newly composed piece, levelled, and its info.
+
+    With ``prod_rng`` (training pieces) the studio's :class:`Production` ingredients apply,
+    drawn from ``prod_rng`` so that the composition and levelling draws of ``rng`` stay those of
+    today's pieces; without it (valid, test) the piece is rendered as it always was."""
+    renderer = studio.main if isinstance(studio, _Studio) else studio
     n = int(round(seconds * renderer.sample_rate))
-    stems, info = compose(rng, seconds, pool, name)
-    return _level_stems(rng, [renderer.render(stems[source], n) for source in SOURCES], renderer.sample_rate), info
+    prod = studio.production if isinstance(studio, _Studio) and prod_rng is not None else Production()
+    stems, info = compose(rng, seconds, pool, name, varied=prod.writing == "varied")
+    if prod.off:
+        return _level_stems(rng, [renderer.render(stems[source], n) for source in SOURCES], renderer.sample_rate), info
+    from .music_production import bus, humanise, stem_effects
+
+    assert isinstance(studio, _Studio) and prod_rng is not None
+    sr = renderer.sample_rate
+    humanise(prod_rng, stems, prod.humanise, seconds)
+    wavs, timbres = [], {}
+    for source in SOURCES:
+        insts = stems[source]
+        if source == "drums" and prod.drum_samples > 0 and prod_rng.random() < prod.drum_samples:
+            kit = studio.kits[int(prod_rng.integers(len(studio.kits)))]
+            wav, timbres[source] = kit.render(insts, n), [f"kit:{kit.folder.name}"]
+        else:
+            wav, timbres[source] = studio.render_stem(prod_rng, insts, n)
+        wavs.append(stem_effects(prod_rng, wav, sr, prod.effects, [i.program for i in insts if not i.is_drum]))
+    out = _level_stems(rng, wavs, sr)
+    if prod.bus > 0 and prod_rng.random() < prod.bus:
+        out = bus(prod_rng, out, sr)
+        peak = max(float(np.abs(out.sum(0)).max(initial=0.0)), float(np.abs(out).max(initial=0.0)))
+        if peak > PEAK:
+            out *= PEAK / peak
+    return out, dataclasses.replace(info, timbres=timbres)
 
 
 def _level_stems(rng: np.random.Generator, wavs: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
@@ -272,9 +362,10 @@ def _split_plan(params: dict) -> list[tuple[str, int, float, str]]:
             ("test", params["n_test"], params["eval_seconds"], held)]
 
 
-def _build(final: Path, params: dict, soundfont: Path, sample_rate: int, progress: bool) -> None:
+def _build(final: Path, params: dict, soundfont: Path, sample_rate: int, progress: bool,
+           production: Production = Production()) -> None:
     start = time.perf_counter()
-    renderer = _Renderer(soundfont, sample_rate)
+    studio = _Studio(soundfont, sample_rate, production)
     plan = _split_plan(params)
     pieces: dict[str, list[dict]] = {}
     with atomic_dir(final) as tmp, progress_bar(progress) as bar:
@@ -284,13 +375,17 @@ def _build(final: Path, params: dict, soundfont: Path, sample_rate: int, progres
             for i in range(count):
                 name = f"{split}-{i:05d}"
                 rng = np.random.default_rng([params["seed"], split_id, i, 0x4D15])
-                stems, info = _render_piece(renderer, rng, seconds, pool, name)
+                # Training pieces draw their production from a stream of their own (valid and test
+                # pieces have none: they stay as they are whatever the training ingredients).
+                prod_rng = np.random.default_rng([params["seed"], split_id, i, 0x50D]) if split == "train" else None
+                stems, info = _render_piece(studio, rng, seconds, pool, name, prod_rng)
                 # Round through int16 first so that the stored stems sum to the stored mixture.
                 src = torch.from_numpy(np.round(stems * 32767.0) / 32767.0).float()
                 write_mixture_folder(tmp, split, [Example(name, src.sum(0), src)], sample_rate)
                 pieces[split].append(info.__dict__)
                 bar.update(task, advance=1)
         meta = {"generator": GENERATOR_VERSION, "params": params, "soundfont": soundfont.name,
+                "production": dataclasses.asdict(production), "pool": [name for name, _ in studio.pool],
                 "sources": list(SOURCES), "versions": _versions(), "pieces": pieces,
                 "build_seconds": round(time.perf_counter() - start, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=list))
@@ -321,9 +416,29 @@ def _check(params: dict) -> None:
     need(0.0 <= params["remix"] <= 1.0, "remix", "a probability in [0, 1]")
 
 
+def _production(soundfonts: Sequence[str] | str, drum_samples: float, humanise: float, effects: float, bus: float,
+                writing: str) -> Production:
+    """The checked :class:`Production` of ``midi_4stem``'s ingredient parameters."""
+    from .music_production import SOUNDFONTS
+
+    fonts = (soundfonts,) if isinstance(soundfonts, str) else tuple(soundfonts)
+    bad = [f for f in fonts if f not in SOUNDFONTS]
+    if bad or len(set(fonts)) != len(fonts):
+        raise SeparenaError(f"midi-4stem: bad soundfonts {soundfonts!r}; expected distinct names of "
+                            f"{', '.join(SOUNDFONTS)}")
+    for what, value in (("drum_samples", drum_samples), ("humanise", humanise), ("effects", effects), ("bus", bus)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise SeparenaError(f"midi-4stem: bad {what}; expected a number in [0, 1], got {value!r}")
+    if writing not in ("basic", "varied"):
+        raise SeparenaError(f"midi-4stem: bad writing; expected 'basic' or 'varied', got {writing!r}")
+    return Production(fonts, float(drum_samples), float(humanise), float(effects), float(bus), str(writing))
+
+
 def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, train_seconds: float = 8.0,
                n_valid: int = 12, n_test: int = 40, eval_seconds: float = 6.0, held_out: bool = True,
-               remix: float = 0.5, soundfont: str = "auto", transfer_set: bool = True, cache_dir: str | None = None,
+               remix: float = 0.5, soundfont: str = "auto", soundfonts: Sequence[str] = (),
+               drum_samples: float = 0.0, humanise: float = 0.0, effects: float = 0.0, bus: float = 0.0,
+               writing: str = "basic", transfer_set: bool = True, cache_dir: str | None = None,
                progress: bool = True) -> SeparationData:
     """4-stem music (vocals, bass, drums, other) rendered from procedurally generated MIDI.
 
@@ -336,7 +451,22 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
             no training piece uses (``False``: the same pools as training).
         remix: probability that a training item mixes stems of different pieces.
         soundfont: ``"auto"`` (FluidR3_GM if installed, else TimGM6mb), ``"fluidr3"``,
-            ``"timgm6mb"`` or a path to a ``.sf2`` file.
+            ``"timgm6mb"`` or a path to a ``.sf2`` file. It renders valid and test, and the
+            training pieces when ``soundfonts`` is empty.
+        soundfonts: the training pieces' soundfont pool, drawn per part and per piece, names of
+            :data:`separena.data.music_production.SOUNDFONTS` (``"fluidr3"``,
+            ``"fluidr3mono"``, ``"timgm6mb"``, ``"opl3"``); empty: ``soundfont`` only.
+        drum_samples: probability that a training piece's drums play the recorded samples of a
+            ``hydrogen-drumkits`` kit (one of 12, drawn per piece) instead of a soundfont kit.
+        humanise: 0-1, how much training pieces deviate from the grid and the written dynamics
+            (timing, velocity, articulation, a dynamic swell).
+        effects: per training stem, the probability of each effect: EQ, compression, and
+            distortion for guitars (bass a quarter as often).
+        bus: probability of mix-bus EQ and compression on a training piece (applied to every
+            stem alike: the mixture stays their sum).
+        writing: ``"basic"`` (today's generator) or ``"varied"``: training pieces also in 3/4,
+            swung, faster and slower, with more patterns, programs and a counter-melody in
+            "other" (valid and test stay ``"basic"``).
         transfer_set: report the extra test set ``"transfer"``: excerpts of human-composed
             songs rendered with a soundfont training never uses
             (:mod:`separena.data.music_transfer`); ``eval_seconds`` long.
@@ -354,14 +484,22 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
               "train_seconds": float(train_seconds), "n_valid": int(n_valid), "n_test": int(n_test),
               "eval_seconds": float(eval_seconds), "held_out": bool(held_out), "remix": float(remix)}
     _check(params)
+    production = _production(soundfonts, drum_samples, humanise, effects, bus, writing)
     font = find_soundfont(soundfont)
     content = {k: v for k, v in params.items() if k != "remix"}  # remix changes batches, not files
     content.update(generator=GENERATOR_VERSION, versions=_versions(), soundfont=[font.name, font.stat().st_size])
+    if not production.off:  # without ingredients the pieces (and so the hash) are today's
+        from .music_production import DRUMKITS, soundfont_paths
+
+        content["production"] = dataclasses.asdict(production)
+        content["pool"] = [[p.name, p.stat().st_size] for p in soundfont_paths(production.soundfonts)]
+        if production.drum_samples > 0:
+            content["drumkits"] = list(DRUMKITS)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     final = root / f"midi-4stem-{digest[:16]}"
     if not (final / "meta.json").is_file():
-        _build(final, params, font, params["sample_rate"], progress)
+        _build(final, params, font, params["sample_rate"], progress, production)
     else:
         log.info("midi-4stem: using cached %s", final)
     extra, name_digest = {}, digest
