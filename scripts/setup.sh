@@ -15,6 +15,8 @@ APT_PACKAGES+=(klettres-data tuxpaint-stamps-default hedgewars-data warzone2100-
 APT_PACKAGES+=(ktuberling-data kajongg)
 # midi-4stem's transfer test set: another soundfont and human-composed MIDI songs (separena.data.music_transfer)
 APT_PACKAGES+=(csound-soundfont planetblupi-music-midi simutrans-data mma)
+# midi-4stem's training ingredients: a soundfont pool and recorded drum kits (separena.data.music_production)
+APT_PACKAGES+=(fluidr3mono-gm-soundfont timgm6mb-soundfont opl3-soundfont hydrogen-drumkits)
 
 log_started=0
 step() {  # step DESCRIPTION COMMAND...: run COMMAND with its output in $LOG; one line, or the log's tail on failure
