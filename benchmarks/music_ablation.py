@@ -108,32 +108,48 @@ def main() -> None:
         print(markdown_table(results))
 
 
+def _transfer_packages() -> list[str]:
+    """The package (short name, e.g. ``simutrans``) of every transfer excerpt, in evaluation order."""
+    from separena.data import music_transfer
+    from separena.data.music import transfer_kit
+
+    folder, _ = music_transfer.transfer_set(transfer_kit(), progress=False)
+    return [name.split("-")[0] for name in folder.names]
+
+
 def markdown_table(results: dict) -> str:
-    """One row per choice: both seeds' means, the pooled mean with its interval, per set, and
-    the drop from test to transfer."""
+    """One row per choice: the pooled mean over seeds with its interval per set (each seed's
+    mean in brackets), the drop from test to transfer, the gain on transfer over "today", and
+    the transfer mean weighted per package (each package's excerpts averaged first: the set
+    holds 84 Simutrans excerpts of 109)."""
     from separena.bench.stats import bootstrap_interval
 
+    packages = np.array(_transfer_packages())
     by_choice: dict[str, list[dict]] = {}
     for key, run in results["runs"].items():
         by_choice.setdefault(key.split("@")[0], []).append(run)
     lines = ["| data choice (midi_4stem params) | steps | seeds | test SI-SDRi [95 %] (per seed) | "
-             "transfer SI-SDRi [95 %] (per seed) | drop | transfer vs today |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+             "transfer SI-SDRi [95 %] (per seed) | drop | transfer vs today | transfer per package "
+             "(" + " / ".join(sorted(set(packages))) + ") |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     base = None
-    for name, runs in by_choice.items():
+    for name, runs in sorted(by_choice.items(), key=lambda kv: list(CHOICES).index(kv[0])):
         runs = sorted(runs, key=lambda r: r["seed"])
         cells, means = [], {}
         for split in ("test", "transfer"):
-            iv = bootstrap_interval(np.array([r[split]["per_mixture"] for r in runs]))
+            scores = np.array([r[split]["per_mixture"] for r in runs])
+            iv = bootstrap_interval(scores)
             means[split] = iv.mean
             per_seed = " / ".join(f"{r[split]['mean']:.2f}" for r in runs)
             cells.append(f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}] ({per_seed})")
+        transfer = np.array([r["transfer"]["per_mixture"] for r in runs]).mean(0)
+        per_package = " / ".join(f"{transfer[packages == p].mean():.2f}" for p in sorted(set(packages)))
         if name == "today":
             base = means["transfer"]
         gain = f"{means['transfer'] - base:+.2f}" if base is not None else "-"
         opts = ", ".join(f"{k}={v}" for k, v in runs[0]["params"].items()) or "today's defaults"
         lines.append(f"| {name}: {opts} | {runs[0]['steps']} | {','.join(str(r['seed']) for r in runs)} | "
-                     f"{cells[0]} | {cells[1]} | {means['test'] - means['transfer']:.2f} | {gain} |")
+                     f"{cells[0]} | {cells[1]} | {means['test'] - means['transfer']:.2f} | {gain} | {per_package} |")
     return "\n".join(lines)
 
 
