@@ -14,6 +14,11 @@ are rendered at twice the sample rate and decimated (FluidSynth does not band-li
 FluidSynth's own reverb and chorus off (their state carries from one render to the next, which
 breaks determinism) and a seeded synthetic room reverb per stem instead.
 
+Training pieces can be given more variety (:mod:`separena.data.music_production`, each a
+parameter of :func:`midi_4stem`): a soundfont pool drawn per part, recorded drum-kit samples,
+humanised timing and dynamics, per-stem effects, mix-bus processing and varied writing. They
+never touch valid and test pieces.
+
 Held apart: valid and test pieces come from their own seeds, and use GM programs, drum kits,
 drum patterns, bass rhythms and chord progressions that no training piece uses. The extra test
 set ``transfer`` (:mod:`separena.data.music_transfer`) goes further: songs composed by people,
