@@ -67,3 +67,24 @@ def test_tf_gridnet_is_scale_equivariant() -> None:
     with torch.no_grad():
         a, b = model(mix).estimates, model(3.0 * mix).estimates
     assert torch.allclose(3.0 * a, b, atol=1e-4)
+
+
+def test_sepformer_matches_speechbrain_parameter_for_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """speechbrain's SepFormer built from sepformer-small's configuration (the mapping the speed
+    benchmark uses) has the same number of parameters."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    registry = separena.default_registry()
+    if registry.unavailable_reason("speechbrain-sepformer"):
+        pytest.skip(registry.unavailable_reason("speechbrain-sepformer"))
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "speed_vs_speechbrain.py"
+    spec = importlib.util.spec_from_file_location("speed_vs_speechbrain", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    ours = registry.create_model("sepformer-small")
+    theirs = registry.create_model("speechbrain-sepformer",
+                                   **bench.speechbrain_params(registry.model_config("sepformer-small").params))
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters()) == 295_809
