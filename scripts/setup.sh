@@ -11,6 +11,10 @@ APT_PACKAGES=(ffmpeg libsox-dev sox espeak-ng chromium libfluidsynth3 fluid-soun
 # real recorded speech for separena.data.real (training sources and the real-dev set)
 APT_PACKAGES+=(klettres-data tuxpaint-stamps-default hedgewars-data warzone2100-data
   asterisk-prompt-es-co asterisk-prompt-fr-armelle)
+# training speakers of voices built from recordings of people (separena.data.tts): Flite, Festival
+APT_PACKAGES+=(flite festival festvox-kdlpc16k festvox-us-slt-hts festvox-czech-dita festvox-czech-krb
+  festvox-czech-machac festvox-czech-ph festvox-suopuhe-mv festvox-suopuhe-lj festvox-italp16k festvox-itapc16k
+  festvox-ru festvox-ca-ona-hts)
 # real recorded speech of the `transfer` test set (separena.data.transfer): never training sources
 APT_PACKAGES+=(ktuberling-data kajongg)
 # midi-4stem's transfer test set: another soundfont and human-composed MIDI songs (separena.data.music_transfer)

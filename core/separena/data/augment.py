@@ -40,6 +40,8 @@ class AugmentConfig:
       mixture only, at an SNR uniform in this range.
     - ``gain_db``: overall gain of mixture and sources uniform in ``+-gain_db`` dB (kept
       below full scale).
+    - ``compression``: probability of a dynamic-range compressor on each source
+      (:func:`separena.data.channel.compress`; the reference is the compressed source).
     """
 
     speed: float = 0.10
@@ -53,6 +55,7 @@ class AugmentConfig:
     noise_prob: float = 0.5
     noise_snr_db: tuple[float, float] = (20.0, 45.0)
     gain_db: float = 6.0
+    compression: float = 0.0
 
 
 def random_response(rng: np.random.Generator, freqs: np.ndarray, sample_rate: int, count: int,

@@ -31,7 +31,8 @@ from ..errors import SeparenaError
 from .audio import write_wav
 from .pool import trim_normalise
 
-__all__ = ["Speaker", "espeak_inventory", "plan_speakers", "vocabulary", "sentences", "build_speaker", "ESPEAK"]
+__all__ = ["Speaker", "espeak_inventory", "plan_speakers", "vocabulary", "sentences", "build_speaker", "resample_formant",
+           "ESPEAK"]
 
 ESPEAK = "espeak-ng"
 
@@ -177,12 +178,17 @@ def _resample_ratio(rate_in: int, rate_out: int, formant: float) -> tuple[int, i
 
 
 def _process(pcm: np.ndarray, rate_in: int, rate_out: int, formant: float) -> np.ndarray:
-    """Resample with formant shift, trim silence, normalise level. float32 ``[time]``."""
+    """int16 eSpeak NG output to a trimmed, normalised float32 ``[time]`` (see :func:`resample_formant`)."""
+    return resample_formant(pcm.astype(np.float64) / 32768.0, rate_in, rate_out, formant)
+
+
+def resample_formant(y: np.ndarray, rate_in: int, rate_out: int, formant: float) -> np.ndarray:
+    """Resample ``y [time]`` from ``rate_in`` to ``rate_out`` with every frequency scaled by
+    ``formant`` (durations by ``1 / formant``), trim silence, normalise level. float32 ``[time]``."""
     from scipy.signal import resample_poly
 
-    x = pcm.astype(np.float64) / 32768.0
     up, down = _resample_ratio(rate_in, rate_out, formant)
-    return trim_normalise(resample_poly(x, up, down), rate_out)
+    return trim_normalise(resample_poly(y, up, down), rate_out)
 
 
 def build_speaker(speaker: Speaker, texts: list[str], sample_rate: int, out: Path) -> list[int]:

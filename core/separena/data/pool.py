@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from ..errors import SeparenaError
 from . import Example
 
 __all__ = ["UtterancePool", "joined_pool", "trim_normalise", "fixed_mixtures", "clip_mixtures", "fill_from_clips",
-           "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
+           "load_pool", "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
 
 UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each evaluation source
 LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
@@ -77,6 +78,36 @@ class UtterancePool:
         take = max(0, min(n, length - start))
         out[:take] = self.audio[self.offsets[u] + start: self.offsets[u] + start + take]
         return out
+
+
+def load_pool(root: Path, split: str, speakers: Sequence, lengths: Mapping[str, list[int]],
+              sample_rate: int) -> UtterancePool:
+    """The cached utterances of the speakers of ``split`` (objects with ``id`` and ``split``),
+    stored one file per speaker as ``<root>/speakers/<split>/<id>.wav`` with ``lengths[id]``
+    the lengths of its utterances, read into one preallocated float32 array."""
+    import soundfile as sf
+
+    spk = [s for s in speakers if s.split == split]
+    lens = [n for s in spk for n in lengths[s.id]]
+    owner = [j for j, s in enumerate(spk) for _ in lengths[s.id]]
+    lengths_arr = np.asarray(lens, dtype=np.int64)
+    audio = np.empty(int(lengths_arr.sum()), np.float32)
+    at = 0
+    for s in spk:
+        path = root / "speakers" / split / f"{s.id}.wav"
+        want = sum(lengths[s.id])
+        try:
+            with sf.SoundFile(str(path)) as f:
+                ok = f.samplerate == sample_rate and f.channels == 1 and f.frames == want
+                got = f.read(frames=want, dtype="float32", out=audio[at:at + want]) if ok else None
+        except Exception as exc:
+            raise SeparenaError(f"{path}: unreadable cached audio ({exc}); delete {root} to rebuild") from None
+        if got is None or len(got) != want:
+            raise SeparenaError(f"{path}: cached audio is not {want} mono samples at {sample_rate} Hz; "
+                                f"delete {root} to rebuild")
+        at += want
+    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
+    return UtterancePool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
 
 
 def joined_pool(utterances: Sequence, sample_rate: int, seed: int) -> UtterancePool:

@@ -29,12 +29,12 @@ from torch import Tensor
 
 from ..errors import SeparenaError
 from ..progress import progress_bar
-from . import SeparationData, real, transfer
+from . import SeparationData, channel, real, transfer, tts
 from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, vocabulary
-from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool
+from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool
 from .stream import TwoSpeakerStream
 
 __all__ = ["espeak_2mix", "train_stream", "GENERATOR_VERSION"]
@@ -45,38 +45,11 @@ GENERATOR_VERSION = "espeak-2mix/2"
 # Defaults of the training stream (chosen from docs/benchmarks/data_ablation.md).
 DEFAULT_REAL_FRACTION = 0.5
 DEFAULT_REVERB = 0.0
+DEFAULT_TTS_FRACTION = 0.0
 
 
 # --------------------------------------------------------------------------------------------
 # Cache and builder
-
-
-def _load_split(root: Path, split: str, speakers: list[Speaker], lengths: dict[str, list[int]],
-               sample_rate: int) -> UtterancePool:
-    """Read every utterance of ``split`` from the cache into one preallocated float32 array."""
-    import soundfile as sf
-
-    spk = [s for s in speakers if s.split == split]
-    lens = [n for s in spk for n in lengths[s.id]]
-    owner = [j for j, s in enumerate(spk) for _ in lengths[s.id]]
-    lengths_arr = np.asarray(lens, dtype=np.int64)
-    audio = np.empty(int(lengths_arr.sum()), np.float32)
-    at = 0
-    for s in spk:
-        path = root / "speakers" / split / f"{s.id}.wav"
-        want = sum(lengths[s.id])
-        try:
-            with sf.SoundFile(str(path)) as f:
-                ok = f.samplerate == sample_rate and f.channels == 1 and f.frames == want
-                got = f.read(frames=want, dtype="float32", out=audio[at:at + want]) if ok else None
-        except Exception as exc:
-            raise SeparenaError(f"{path}: unreadable cached audio ({exc}); delete {root} to rebuild") from None
-        if got is None or len(got) != want:
-            raise SeparenaError(f"{path}: cached audio is not {want} mono samples at {sample_rate} Hz; "
-                                f"delete {root} to rebuild")
-        at += want
-    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
-    return UtterancePool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
 
 
 def _versions() -> dict[str, str]:
@@ -130,7 +103,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
-                pool_ = _load_split(tmp, split, speakers, lengths, sr)
+                pool_ = load_pool(tmp, split, speakers, lengths, sr)
                 task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)
                 for ex in fixed_mixtures(pool_, n, params["test_seconds"], sr, params["seed"], salt):
                     write_mixture_folder(tmp, split, [ex], sr)
@@ -205,6 +178,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
                 augment: bool = True, speed: float = 0.10, eq: float = 0.8, band_limit: float = 0.4,
                 noise: float = 0.5, gain_db: float = 6.0, level_db: float = LEVEL_DB,
                 reverb: float = DEFAULT_REVERB, real_fraction: float = DEFAULT_REAL_FRACTION,
+                tts_fraction: float = DEFAULT_TTS_FRACTION, tts_speakers: int = 160,
+                codec: float = 0.0, compression: float = 0.0,
                 real_dev_set: bool = True, transfer_set: bool | None = None, cache_dir: str | None = None,
                 workers: int = 2) -> SeparationData:
     """2-speaker mixtures of synthetic eSpeak NG speakers, disjoint across splits.
@@ -235,6 +210,16 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
             reference is the reverberant source. Needs ``pyroomacoustics``.
         real_fraction: probability that each training source is a real recorded speaker of
             :func:`separena.data.real.real_speech_pool` ``("train")`` instead of an eSpeak one.
+        tts_fraction: probability that each training source is a speaker of Flite/Festival
+            voices built from recordings of people (:func:`separena.data.tts.tts_pool`);
+            ``real_fraction + tts_fraction <= 1``, eSpeak takes the rest.
+        tts_speakers: speakers of that pool (16 voices, each at several rates, pitches and
+            formant shifts).
+        codec: probability that a training utterance (of every pool) was recorded through a
+            lossy codec: GSM, G.711, G.726, low bit-rate MP3, Opus or Vorbis
+            (:func:`separena.data.channel.coded_pool`; coded once, cached).
+        compression: probability of a dynamic-range compressor on each training source
+            (:func:`separena.data.channel.compress`; needs ``augment``).
         real_dev_set: report the real recorded ``real-dev`` mixtures (:func:`separena.data.real.real_dev`)
             as the extra test set ``"real-dev"``.
         transfer_set: report the ``transfer`` mixtures (:func:`separena.data.transfer.transfer_set`:
@@ -269,6 +254,12 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
               "noise": float(noise), "gain_db": float(gain_db), "level_db": float(level_db),
               "reverb": float(reverb), "real_fraction": float(real_fraction),
               "real_dev": bool(real_dev_set)}  # the parameter's former name: data names stay as they were
+    # options added later enter the stream (and the name) only when used: former names stay
+    if tts_fraction:
+        stream.update(tts_fraction=float(tts_fraction), tts_speakers=int(tts_speakers))
+    for key, value in (("codec", codec), ("compression", compression)):
+        if value:
+            stream[key] = float(value)
     _check_stream(stream)
     transfer_set = bool(real_dev_set if transfer_set is None else transfer_set)
     version, languages, variants = espeak_inventory()
@@ -294,14 +285,25 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         log.info("espeak-2mix: using cached %s", final)
     meta = json.loads((final / "meta.json").read_text())
     cached = [Speaker(**d) for d in meta["speakers"]]
-    train_pool = _load_split(final, "train", cached, meta["lengths"], sample_rate)
+    train_pool = channel.coded_pool(load_pool(final, "train", cached, meta["lengths"], sample_rate), sample_rate,
+                                    codec, params["seed"], final.name, cache_dir)
     extra: dict = {}
     real_pool, rirs, signature = None, None, dict(stream)
     if real_fraction > 0:
         utts = real.real_speech_pool("train", sample_rate, cache_dir, workers=workers)
-        real_pool = joined_pool(utts, sample_rate, params["seed"])
+        real_pool = channel.coded_pool(joined_pool(utts, sample_rate, params["seed"]), sample_rate, codec,
+                                       params["seed"], f"{real.pool_cache(sample_rate, cache_dir).name}:joined",
+                                       cache_dir)
         del utts
         signature["real_pool"] = [real.GENERATOR_VERSION, real_pool.speakers, int(real_pool.lengths.sum())]
+    tts_pool = None
+    if tts_fraction > 0:
+        tts_pool = channel.coded_pool(
+            tts.tts_pool(sample_rate, cache_dir, n_speakers=tts_speakers, seed=params["seed"], workers=workers),
+            sample_rate, codec, params["seed"], f"{tts.GENERATOR_VERSION}:{tts_speakers}", cache_dir)
+        signature["tts_pool"] = [tts.GENERATOR_VERSION, int(tts_pool.lengths.sum())]
+    if codec > 0:
+        signature["channel"] = [channel.CHANNEL_VERSION, [c.name for c in channel.CODECS]]
     if reverb > 0:
         rirs = rir_bank(params["seed"], sample_rate, root)
         signature["rir_bank"] = [asdict(RirBankConfig()), float(rirs.double().abs().sum())]
@@ -310,7 +312,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     if transfer_set:  # enters the name (a data set without it keeps its former name)
         extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir)
         signature["transfer"] = extra["transfer"].root.name
-    train = train_stream(train_pool, sample_rate, stream, real_pool, rirs)
+    train = train_stream(train_pool, sample_rate, stream, real_pool, rirs, tts_pool)
     valid = MixtureFolder(final, "valid", sample_rate, 2, mix_from_sources=True)
     test = MixtureFolder(final, "test", sample_rate, 2, mix_from_sources=True)
     name_hash = _content_hash({"audio": digest, "stream": signature})
@@ -320,16 +322,19 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
 
 
 def train_stream(pool: UtterancePool, sample_rate: int, stream: dict, real_pool: UtterancePool | None = None,
-                 rirs: Tensor | None = None) -> TwoSpeakerStream:
+                 rirs: Tensor | None = None, tts_pool: UtterancePool | None = None) -> TwoSpeakerStream:
     """The training stream of ``espeak_2mix`` for the stream options ``stream`` (its keyword
     arguments ``augment, speed, eq, band_limit, noise, gain_db, level_db, reverb,
-    real_fraction``), over ``pool`` and, where used, the real pool and the RIR bank."""
+    real_fraction`` and optionally ``tts_fraction``), over ``pool`` and, where used, the real
+    pool, the RIR bank and the Flite/Festival pool."""
     aug = AugmentConfig(speed=float(stream["speed"]), eq_prob=float(stream["eq"]),
                         lowpass_prob=float(stream["band_limit"]), highpass_prob=float(stream["band_limit"]),
-                        noise_prob=float(stream["noise"]), gain_db=float(stream["gain_db"])) \
+                        noise_prob=float(stream["noise"]), gain_db=float(stream["gain_db"]),
+                        compression=float(stream.get("compression", 0.0))) \
         if stream["augment"] else None
     return TwoSpeakerStream(pool, sample_rate, aug, real=real_pool, real_fraction=stream["real_fraction"],
-                             rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"])
+                             rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"],
+                             tts=tts_pool, tts_fraction=stream.get("tts_fraction", 0.0))
 
 
 def _check_stream(p: dict) -> None:
@@ -337,8 +342,14 @@ def _check_stream(p: dict) -> None:
         if not ok:
             raise SeparenaError(f"espeak-2mix: bad {what}; expected {expected}, got {p[what]!r}")
 
-    for k in ("eq", "band_limit", "noise", "reverb", "real_fraction"):
-        need(0.0 <= p[k] <= 1.0, k, "a probability in [0, 1]")
+    for k in ("eq", "band_limit", "noise", "reverb", "real_fraction", "tts_fraction", "codec", "compression"):
+        if k in p:
+            need(0.0 <= p[k] <= 1.0, k, "a probability in [0, 1]")
+    if p["real_fraction"] + p.get("tts_fraction", 0.0) > 1.0:
+        raise SeparenaError(f"espeak-2mix: bad real_fraction + tts_fraction; expected at most 1, got "
+                            f"{p['real_fraction']} + {p['tts_fraction']}")
+    if "tts_speakers" in p:
+        need(p["tts_speakers"] >= 2, "tts_speakers", ">= 2")
     need(0.0 <= p["speed"] < 0.5, "speed", "in [0, 0.5)")
     need(p["gain_db"] >= 0, "gain_db", ">= 0 dB")
     need(p["level_db"] >= 0, "level_db", ">= 0 dB")

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ..errors import SeparenaError
 from .augment import AugmentConfig, augment_sources, noise_and_gain, reverberate
+from .channel import compress
 from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool
 
 __all__ = ["TwoSpeakerStream"]
@@ -23,14 +24,17 @@ class TwoSpeakerStream:
     Each item draws 2 distinct training speakers, one utterance of each and a random crop of
     it. With ``real`` and ``real_fraction > 0`` each source is instead, with probability
     ``real_fraction``, a random crop of a real recorded training speaker (two real sources of
-    one item are distinct speakers). With ``rirs`` and ``reverb > 0`` each item is, with
+    one item are distinct speakers); likewise, with ``tts`` and ``tts_fraction > 0``, a source
+    is with probability ``tts_fraction`` a crop of a Flite/Festival speaker
+    (:mod:`separena.data.tts`; ``real_fraction + tts_fraction <= 1``). With ``rirs`` and ``reverb > 0`` each item is, with
     probability ``reverb``, placed in a room of the bank: both sources convolved with the
     room's two RIRs (the reference is the reverberant source). Then it optionally augments
     each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
     normalises each source and sets their relative level uniformly in ``+-level_db``, sums
     them, and with augmentation adds low-level noise to the mixture only and a random overall
     gain. The real and reverb choices come from random generators of their own, so with
-    ``real_fraction=0`` and ``reverb=0`` the stream is exactly the stream of ``pool`` alone.
+    ``real_fraction=0``, ``tts_fraction=0`` and ``reverb=0`` the stream is exactly the stream of
+    ``pool`` alone (and adding ``tts`` leaves the real draws as they were).
 
     ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32.
     """
@@ -39,15 +43,21 @@ class TwoSpeakerStream:
 
     def __init__(self, pool: UtterancePool, sample_rate: int, augment: AugmentConfig | None, *,
                  real: UtterancePool | None = None, real_fraction: float = 0.0, rirs: Tensor | None = None,
-                 reverb: float = 0.0, level_db: float = LEVEL_DB) -> None:
+                 reverb: float = 0.0, level_db: float = LEVEL_DB, tts: UtterancePool | None = None,
+                 tts_fraction: float = 0.0) -> None:
         self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
         self.real, self.real_fraction = real, float(real_fraction) if real is not None else 0.0
+        self.tts, self.tts_fraction = tts, float(tts_fraction) if tts is not None else 0.0
+        if self.real_fraction + self.tts_fraction > 1.0 + 1e-9:
+            raise SeparenaError(f"two-speaker stream: real_fraction + tts_fraction = "
+                                f"{self.real_fraction + self.tts_fraction}; expected at most 1")
         self.rirs, self.reverb = rirs, float(reverb) if rirs is not None else 0.0
         self.level_db = float(level_db)
         if len(pool.speakers) < 2 or (np.diff(pool.speaker_of) < 0).any():
             raise SeparenaError("two-speaker stream: the pool needs >= 2 speakers, utterances grouped by speaker")
-        if real is not None and len(real.lengths) < 2:
-            raise SeparenaError("two-speaker stream: the real pool needs >= 2 speakers")
+        for name, extra in (("real", real), ("tts", tts)):
+            if extra is not None and len(extra.lengths) < 2:
+                raise SeparenaError(f"two-speaker stream: the {name} pool needs >= 2 speakers")
         # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
         self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
         self.audio = torch.from_numpy(pool.audio)
@@ -78,18 +88,25 @@ class TwoSpeakerStream:
         ulen = pool.lengths[utt]
         start = (rng.random((batch_size, 2)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
         first, avail = pool.offsets[utt] + start, ulen - start
-        is_real = np.zeros((batch_size, 2), bool)
-        if self.real_fraction > 0:  # own generator: the eSpeak draws above stay as they were
-            real, rr = self.real, np.random.default_rng([int(seed), int(step), 0x4EA1])
-            is_real = rr.random((batch_size, 2)) < self.real_fraction
-            n_real = len(real.lengths)
-            r0 = rr.integers(0, n_real, size=batch_size)
-            rspk = np.stack([r0, (r0 + 1 + rr.integers(0, n_real - 1, size=batch_size)) % n_real], 1)
-            rlen = real.lengths[rspk]
+        source = np.zeros((batch_size, 2), np.int64)  # 0: eSpeak, 1: real, 2: tts (index into self._pools)
+        free = np.ones((batch_size, 2), bool)
+        for kind, extra, fraction, salt in ((1, self.real, self.real_fraction, 0x4EA1),
+                                            (2, self.tts, self.tts_fraction, 0x7755)):
+            if fraction <= 0:
+                continue
+            # own generator: the draws before stay as they were; ``fraction`` of all sources
+            rr = np.random.default_rng([int(seed), int(step), salt])
+            share = fraction / max(1.0 - (self.real_fraction if kind == 2 else 0.0), 1e-12)
+            chosen = free & (rr.random((batch_size, 2)) < share)
+            n_extra = len(extra.lengths)
+            r0 = rr.integers(0, n_extra, size=batch_size)
+            rspk = np.stack([r0, (r0 + 1 + rr.integers(0, n_extra - 1, size=batch_size)) % n_extra], 1)
+            rlen = extra.lengths[rspk]
             rstart = (rr.random((batch_size, 2)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
-            first = np.where(is_real, real.offsets[rspk] + rstart, first)
-            avail = np.where(is_real, rlen - rstart, avail)
-        out = self._gather(first, avail, speed, n, is_real)
+            first = np.where(chosen, extra.offsets[rspk] + rstart, first)
+            avail = np.where(chosen, rlen - rstart, avail)
+            source[chosen], free = kind, free & ~chosen
+        out = self._gather(first, avail, speed, n, source)
         if self.reverb > 0:  # own generator too
             rv = np.random.default_rng([int(seed), int(step), 0x4EB])
             rows = np.flatnonzero(rv.random(batch_size) < self.reverb)
@@ -102,6 +119,9 @@ class TwoSpeakerStream:
                 out[idx] = reverberate(out[idx], h)
         if aug is not None:
             out = augment_sources(out, self.sample_rate, rng, aug)
+            if aug.compression > 0:  # own generator: the other draws stay as they were
+                out = compress(out, self.sample_rate, np.random.default_rng([int(seed), int(step), 0xC0A1]),
+                               aug.compression)
         out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
         rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32))
         out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
@@ -111,18 +131,19 @@ class TwoSpeakerStream:
         return mix.contiguous(), out.contiguous()
 
     def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int,
-                is_real: np.ndarray | None = None) -> Tensor:
+                source: np.ndarray | None = None) -> Tensor:
         """Crops ``[batch, 2, n]`` read at ``first + t * speed`` (linear interpolation), zero
-        past the end of each utterance; ``first`` indexes the real pool where ``is_real``.
-        Windows are copied out of the pool first, so the interpolation works on a small buffer."""
-        pools = (self.pool.audio, self.real.audio if self.real is not None else None)
+        past the end of each utterance; ``first`` indexes the eSpeak, real or tts pool as
+        ``source`` says (0, 1, 2; all eSpeak when ``None``). Windows are copied out of the pool
+        first, so the interpolation works on a small buffer."""
+        pools = tuple(p.audio if p is not None else None for p in (self.pool, self.real, self.tts))
         bsz = first.shape[0]
         width = int(np.ceil((n - 1) * speed.max())) + 2
         take = np.minimum(avail, width)  # samples of each utterance inside the window
         buf = np.zeros((bsz, 2, width + 1), np.float32)
         for b in range(bsz):
             for k in range(2):
-                audio = pools[1] if is_real is not None and is_real[b, k] else pools[0]
+                audio = pools[source[b, k]] if source is not None else pools[0]
                 buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
         if (speed == 1.0).all():
             return torch.from_numpy(buf[:, :, :n].copy())
