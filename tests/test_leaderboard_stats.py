@@ -115,3 +115,22 @@ def test_a_known_difference_is_significant_and_identical_scores_are_not(stored: 
     assert q["si_sdri_low"] < q["si_sdri_mean"] < q["si_sdri_high"]
     rec = {r["model"]: r for r in records(list(rows.values()), "leaks")}
     assert (rec["leak-10"]["rank_best"], rec["leak-10"]["rank_worst"], rec["leak-10"]["seeds"]) == (1, 2, 1)
+
+
+def test_source_groups_score_each_source_under_its_speakers_package():
+    from separena.bench.leaderboard import source_groups
+    from separena.bench.store import StoredRun
+    from separena.data.real import speaker_package
+
+    def run(seed: int, scores: list[list[float]]) -> StoredRun:
+        names = ["00000__klettres-data-en__hedgewars-data-pl", "00001__kajongg-male1__klettres-data-uk"]
+        return StoredRun(f"h{seed}", "s", "m", seed, float(seed), {"sets": {"transfer": {
+            "names": names, "si_sdri": scores}}})
+
+    packages = ("klettres-data", "hedgewars-data", "kajongg")
+    groups = source_groups([run(0, [[1.0, 2.0], [3.0, 5.0]]), run(1, [[3.0, 4.0], [5.0, 7.0]])], "transfer",
+                           lambda spk: speaker_package(spk, packages))
+    assert groups == {"m": {"hedgewars-data": (3.0, 2), "kajongg": (4.0, 2), "klettres-data": (4.0, 4)}}
+    assert speaker_package("ktuberling-data-sv", packages) is None
+    assert speaker_package("asterisk-prompt-fr-armelle-fr-armelle", ("asterisk-prompt-fr", "asterisk-prompt-fr-armelle")) \
+        == "asterisk-prompt-fr-armelle"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from .stats import PairTest, bootstrap_interval, compare_pairs, rank_ranges
 from .store import StoredFailure, StoredRun
 
 __all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
-           "per_mixture_scores", "pairwise_tests", "table_cells", "SLOW_NOTE_FRACTION"]
+           "per_mixture_scores", "pairwise_tests", "table_cells", "source_groups", "SLOW_NOTE_FRACTION"]
 
 SLOW_NOTE_FRACTION = 0.1  # a row is flagged when this share of its training ran slowed by contention
 
@@ -120,6 +120,28 @@ def per_mixture_scores(runs: Sequence[StoredRun], set_name: str = "test",
         names = [n for n in tables[0] if all(n in t for t in tables)]
         out[model] = (names, np.array([[t[n] for n in names] for t in tables]).reshape(len(tables), len(names)))
     return out
+
+
+def source_groups(runs: Sequence[StoredRun], set_name: str, group_of: Callable[[str], str | None]
+                  ) -> dict[str, dict[str, tuple[float, int]]]:
+    """Per model: ``{group: (mean SI-SDRi, sources)}`` of one set, each source scored under the
+    group of its speaker. Mixture names of real speech read ``<index>__<speaker>__<speaker>``;
+    ``group_of`` maps a speaker to its group (e.g. its Debian package), ``None`` to leave it
+    out. Seeds are pooled. Models whose set names no speakers get no entry."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for run in sorted(latest_runs(runs), key=lambda r: (r.model, r.seed)):
+        s = run.payload["sets"].get(set_name)
+        if not s or "si_sdri" not in s:
+            continue
+        for name, scores in zip(s["names"], s["si_sdri"]):
+            speakers = name.split("__")[1:]
+            if len(speakers) != len(scores):
+                continue
+            for speaker, score in zip(speakers, scores):
+                group = group_of(speaker)
+                if group is not None and score is not None and math.isfinite(score):
+                    out.setdefault(run.model, {}).setdefault(group, []).append(float(score))
+    return {m: {g: (sum(v) / len(v), len(v)) for g, v in sorted(groups.items())} for m, groups in out.items()}
 
 
 def pairwise_tests(runs: Sequence[StoredRun], set_name: str = "test", models: Sequence[str] | None = None,

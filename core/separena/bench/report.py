@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import Row, format_rank, latest_runs, leaderboard, pairwise_tests, records, table_cells
+from .leaderboard import (Row, format_rank, latest_runs, leaderboard, pairwise_tests, records, source_groups,
+                          table_cells)
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
@@ -160,11 +161,41 @@ def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[
             lines += [f"Significant differences on test: {len(significant)} of {len(rep.pairs)} pairs"
                       + (": " + "; ".join(f"{p.a} vs {p.b} {p.mean_difference:+.2f} dB (p {p.p_adjusted:.3g})"
                                           for p in significant) if significant else ""), ""]
+        lines += _package_tables(rep)
     if agreements:
         lines += ["## Does the ranking hold?", ""] + [f"- {a.line()}" for a in agreements] + [""]
     path = out / "leaderboard.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _package_of(speaker: str) -> str | None:
+    from ..data.real import REAL_PACKAGES, speaker_package
+    from ..data.transfer import TRANSFER_PACKAGES
+
+    return speaker_package(speaker, (*REAL_PACKAGES, *TRANSFER_PACKAGES))
+
+
+def _package_tables(rep: SuiteReport) -> list[str]:
+    """Markdown lines: SI-SDRi per source package of each real-speech test set of the suite
+    (``real-dev``, ``transfer``), so that a mean over packages does not hide one that fails."""
+    sets = sorted({k for r in rep.runs for k in r.payload["sets"] if k != "test"})
+    lines: list[str] = []
+    for set_name in sets:
+        groups = source_groups(rep.runs, set_name, _package_of)
+        packages = sorted({g for per_model in groups.values() for g in per_model})
+        if not packages:
+            continue
+        counts = {g: max(per_model[g][1] for per_model in groups.values() if g in per_model) for g in packages}
+        lines += [f"SI-SDRi (dB) on {set_name} per source package (each source under its speaker's package; "
+                  "sources, seeds pooled):", "",
+                  "| model | " + " | ".join(f"{g} ({counts[g]})" for g in packages) + " |",
+                  "| --- | " + " | ".join("---:" for _ in packages) + " |"]
+        for model, per_model in sorted(groups.items()):
+            lines.append(f"| {model} | " + " | ".join(f"{per_model[g][0]:.2f}" if g in per_model else "-"
+                                                      for g in packages) + " |")
+        lines.append("")
+    return lines
 
 
 def _write_csv(out: Path, reports: list[SuiteReport]) -> Path:

@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,7 @@ from .stream import TwoSpeakerStream
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
     "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
+    "speaker_package",
 ]
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
@@ -123,6 +124,14 @@ REAL_DEV_SPEAKERS: frozenset[str] = frozenset({
     "tuxpaint-stamps-default/el", "tuxpaint-stamps-default/ca",
     "klettres-data/en", "klettres-data/uk",
 })
+
+
+def speaker_package(speaker: str, packages: Sequence[str]) -> str | None:
+    """The package of ``speaker`` as a mixture name writes it (``<package>-<voice>``, e.g.
+    ``klettres-data-en``: :func:`separena.data.pool.clip_mixtures` writes ``/`` as ``-``), the
+    longest of ``packages`` it starts with; ``None`` if none."""
+    hits = [p for p in packages if speaker.startswith(p + "-")]
+    return max(hits, key=len) if hits else None
 
 
 @dataclass(frozen=True)
