@@ -63,11 +63,17 @@ def count_macs(model: Separator, mix: Tensor, references: Tensor | None = None) 
 
     counter = FlopCounterMode(display=False)
     # oneDNN's fused RNN kernels are opaque to the counter: disable them so that LSTM/GRU
-    # layers decompose into the matrix products it counts.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the flags' TF32 notice
-        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False), counter:
-            separate(model, mix, references)
+    # layers decompose into the matrix products it counts. So is nn.TransformerEncoderLayer's
+    # inference fast path (one fused op per layer): off while counting.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the flags' TF32 notice
+            with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False), counter:
+                separate(model, mix, references)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return counter.get_total_flops() / 2.0
 
 

@@ -88,3 +88,14 @@ def test_sepformer_matches_speechbrain_parameter_for_parameter(monkeypatch: pyte
     theirs = registry.create_model("speechbrain-sepformer",
                                    **bench.speechbrain_params(registry.model_config("sepformer-small").params))
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters()) == 295_809
+
+
+def test_inference_macs_count_the_transformer_layers() -> None:
+    """In eval mode nn.TransformerEncoderLayer takes a fused fast path that the FLOP counter
+    cannot see; count_macs switches it off, so eval and train count the same products."""
+    from separena.cost import count_macs
+
+    model = separena.create_model("sepformer-small")
+    mix = 0.1 * torch.randn(1, 4000)
+    assert count_macs(model.eval(), mix) == count_macs(model.train(), mix) > 3e8
+    assert torch.backends.mha.get_fastpath_enabled()  # restored
