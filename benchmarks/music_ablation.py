@@ -38,7 +38,7 @@ import torch
 
 FONTS = ("fluidr3", "timgm6mb", "fluidr3mono", "opl3")
 # name -> midi_4stem parameters that differ from today's data (the defaults before issue 22)
-TODAY = {"soundfonts": ("fluidr3",), "drum_samples": 0.0, "humanise": 0.0, "effects": 0.0, "bus": 0.0,
+TODAY = {"soundfonts": (), "drum_samples": 0.0, "humanise": 0.0, "effects": 0.0, "bus": 0.0,
          "writing": "basic"}
 CHOICES: dict[str, dict] = {
     "today": {},
@@ -46,6 +46,8 @@ CHOICES: dict[str, dict] = {
     "drum-samples": {"drum_samples": 0.5},
     "humanise+effects": {"humanise": 1.0, "effects": 1.0, "bus": 0.5},
     "writing": {"writing": "varied"},
+    "soundfonts+writing": {"soundfonts": FONTS, "writing": "varied"},
+    "soundfonts+drum-samples+writing": {"soundfonts": FONTS, "drum_samples": 0.5, "writing": "varied"},
     "all": {"soundfonts": FONTS, "drum_samples": 0.5, "humanise": 1.0, "effects": 1.0, "bus": 0.5,
             "writing": "varied"},
 }

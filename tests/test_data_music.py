@@ -144,6 +144,7 @@ def test_musdb_hq_layout_converts_to_mono_chunks(tmp_path) -> None:
 
 
 def test_builds_with_the_soundfont_inside_pretty_midi(tiny, tmp_path) -> None:
-    small = midi_4stem(cache_dir=str(tmp_path), soundfont="timgm6mb", **{**TINY, "n_train": 1, "n_test": 1})
+    small = midi_4stem(cache_dir=str(tmp_path), soundfont="timgm6mb", soundfonts=("timgm6mb",),
+                       **{**TINY, "n_train": 1, "n_test": 1})
     assert small.name != tiny.name  # the soundfont is part of the content hash
     assert (small.test[0].sources.square().mean(-1).sqrt() > 1e-3).all()

@@ -13,7 +13,7 @@ import torch
 
 from separena import SeparenaError
 from separena.data import midi, music_production, music_transfer
-from separena.data.music import midi_4stem
+from separena.data.music import SOUNDFONT_POOL, midi_4stem
 from separena.data.music_production import DRUMKIT_PACKAGE, DRUMKITS, SOUNDFONTS, bus, sample_kits, soundfont_paths
 
 
@@ -55,9 +55,12 @@ def test_ingredients_change_training_pieces_only(plain, varied) -> None:
     assert all(p["style"] for p in meta["pieces"]["train"]) and not any(p["timbres"] for p in meta["pieces"]["test"])
 
 
-def test_ingredients_off_are_the_default_build(plain, tmp_path) -> None:
-    off = dict(soundfonts=(), drum_samples=0.0, humanise=0.0, effects=0.0, bus=0.0, writing="basic")
-    assert midi_4stem(cache_dir=str(plain.test.root.parent), **TINY, **off).name == plain.name
+def test_the_default_is_the_soundfont_pool_alone(plain, tmp_path) -> None:
+    pool = dict(soundfonts=SOUNDFONT_POOL, drum_samples=0.0, humanise=0.0, effects=0.0, bus=0.0, writing="basic")
+    assert midi_4stem(cache_dir=str(plain.test.root.parent), **TINY, **pool).name == plain.name
+    today = midi_4stem(cache_dir=str(tmp_path), **TINY, soundfonts=())  # the data before the pool
+    assert today.name != plain.name and torch.equal(today.test[0].sources, plain.test[0].sources)
+    assert not np.array_equal(today.train.stems, plain.train.stems)
 
 
 def test_rebuild_with_ingredients_is_sample_identical(varied, tmp_path) -> None:

@@ -8,14 +8,16 @@ a sustained pad or string part plus a comping piano, electric piano, organ, guit
 part. Sources come in the fixed order :data:`SOURCES` = (vocals, bass, drums, other).
 
 Each stem is rendered on its own with FluidSynth (``pyfluidsynth``, Debian ``libfluidsynth3``)
-from a General MIDI soundfont: Debian's ``fluid-soundfont-gm`` (``FluidR3_GM.sf2``) when
-installed, otherwise the ``TimGM6mb.sf2`` that ships inside the ``pretty_midi`` wheel. Stems
+from General MIDI soundfonts: valid and test from Debian's ``fluid-soundfont-gm``
+(``FluidR3_GM.sf2``) when installed, otherwise the ``TimGM6mb.sf2`` that ships inside the
+``pretty_midi`` wheel; training pieces, by default, each part from a font drawn from
+:data:`SOUNDFONT_POOL` (four Debian soundfont packages). Stems
 are rendered at twice the sample rate and decimated (FluidSynth does not band-limit), with
 FluidSynth's own reverb and chorus off (their state carries from one render to the next, which
 breaks determinism) and a seeded synthetic room reverb per stem instead.
 
 Training pieces can be given more variety (:mod:`separena.data.music_production`, each a
-parameter of :func:`midi_4stem`): a soundfont pool drawn per part, recorded drum-kit samples,
+parameter of :func:`midi_4stem`): the soundfont pool (on by default), recorded drum-kit samples,
 humanised timing and dynamics, per-stem effects, mix-bus processing and varied writing. They
 never touch valid and test pieces.
 
@@ -58,7 +60,8 @@ from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .midi import PieceInfo, compose
 
-__all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production"]
+__all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production",
+           "SOUNDFONT_POOL"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ OVERSAMPLE = 2  # render at 2x the sample rate, then decimate (FluidSynth does n
 BLOCK = 64  # FluidSynth's block: events are placed on block boundaries (exact, repeatable timing)
 STEM_RMS = 0.05  # RMS of a stem at 0 dB gain
 PEAK = 0.95  # the mixture is scaled down if it would peak above this
+# The default training soundfont pool (its order fixes the draws): it gained 1 dB on the transfer
+# set over FluidR3 alone at music-quick's budget (docs/benchmarks/music_ablation.md).
+SOUNDFONT_POOL = ("fluidr3", "timgm6mb", "fluidr3mono", "opl3")
 CONTROLLERS = (7, 11, 64)  # MIDI controllers the renderer plays: volume, expression, sustain pedal
 
 
@@ -441,7 +447,7 @@ def _production(soundfonts: Sequence[str] | str, drum_samples: float, humanise: 
 
 def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, train_seconds: float = 8.0,
                n_valid: int = 12, n_test: int = 40, eval_seconds: float = 6.0, held_out: bool = True,
-               remix: float = 0.5, soundfont: str = "auto", soundfonts: Sequence[str] = (),
+               remix: float = 0.5, soundfont: str = "auto", soundfonts: Sequence[str] = SOUNDFONT_POOL,
                drum_samples: float = 0.0, humanise: float = 0.0, effects: float = 0.0, bus: float = 0.0,
                writing: str = "basic", transfer_set: bool = True, cache_dir: str | None = None,
                progress: bool = True) -> SeparationData:
@@ -459,8 +465,9 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
             ``"timgm6mb"`` or a path to a ``.sf2`` file. It renders valid and test, and the
             training pieces when ``soundfonts`` is empty.
         soundfonts: the training pieces' soundfont pool, drawn per part and per piece, names of
-            :data:`separena.data.music_production.SOUNDFONTS` (``"fluidr3"``,
-            ``"fluidr3mono"``, ``"timgm6mb"``, ``"opl3"``); empty: ``soundfont`` only.
+            :data:`separena.data.music_production.SOUNDFONTS`; default :data:`SOUNDFONT_POOL`
+            (``"fluidr3"``, ``"timgm6mb"``, ``"fluidr3mono"``, ``"opl3"``); empty: ``soundfont``
+            only (the data before the pool existed).
         drum_samples: probability that a training piece's drums play the recorded samples of a
             ``hydrogen-drumkits`` kit (one of 12, drawn per piece) instead of a soundfont kit.
         humanise: 0-1, how much training pieces deviate from the grid and the written dynamics
