@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from ..errors import SeparenaError
 from . import Example
 
 __all__ = ["UtterancePool", "joined_pool", "trim_normalise", "fixed_mixtures", "clip_mixtures", "fill_from_clips",
-           "load_pool", "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
+           "load_pool", "synthesise_speakers", "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
 
 UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each evaluation source
 LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
@@ -108,6 +109,30 @@ def load_pool(root: Path, split: str, speakers: Sequence, lengths: Mapping[str, 
         at += want
     offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
     return UtterancePool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
+
+
+def synthesise_speakers(bar: Any, description: str, jobs: Sequence[tuple[Any, list[str]]],
+                        build: Callable[[Any, list[str], int, Path], list[int]], sample_rate: int, root: Path,
+                        workers: int) -> dict[str, list[int]]:
+    """Build every speaker of ``jobs`` (``(speaker, texts)``; speakers with ``id`` and ``split``)
+    with ``build(speaker, texts, sample_rate, <root>/speakers/<split>/<id>.wav)`` on ``workers``
+    threads (the synthesisers are processes), advancing a task of the progress bar ``bar``;
+    returns each speaker's utterance lengths. A failure cancels what has not started."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lengths: dict[str, list[int]] = {}
+    task = bar.add_task(description, total=len(jobs))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {s.id: pool.submit(build, s, texts, sample_rate, root / "speakers" / s.split / f"{s.id}.wav")
+                   for s, texts in jobs}
+        try:
+            for sid, fut in futures.items():
+                lengths[sid] = fut.result()
+                bar.advance(task)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return lengths
 
 
 def joined_pool(utterances: Sequence, sample_rate: int, seed: int) -> UtterancePool:

@@ -20,7 +20,6 @@ import json
 import logging
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, vocabulary
-from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool
+from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import TwoSpeakerStream
 
 __all__ = ["espeak_2mix", "train_stream", "GENERATOR_VERSION"]
@@ -88,20 +87,9 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
                                                                                  params["sentences_max"] + 1)))
                      for _ in range(params["utterances_per_speaker"])]
             jobs.append((s, texts))
-        lengths: dict[str, list[int]] = {}
-        with progress_bar(transient=False) as progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            task = progress.add_task("espeak-2mix: synthesising speakers", total=len(jobs))
-            futures = {
-                s.id: pool.submit(build_speaker, s, texts, sr, tmp / "speakers" / s.split / f"{s.id}.wav")
-                for s, texts in jobs
-            }
-            try:
-                for sid, fut in futures.items():
-                    lengths[sid] = fut.result()
-                    progress.advance(task)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        with progress_bar(transient=False) as progress:
+            lengths = synthesise_speakers(progress, "espeak-2mix: synthesising speakers", jobs, build_speaker, sr, tmp,
+                                          workers)
             for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
                 pool_ = load_pool(tmp, split, speakers, lengths, sr)
                 task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)

@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from ..progress import progress_bar
 from .audio import write_wav
 from .cache import atomic_dir, default_cache_dir
 from .espeak import resample_formant, sentences, vocabulary
-from .pool import UtterancePool, load_pool
+from .pool import UtterancePool, load_pool, synthesise_speakers
 
 __all__ = ["TtsVoice", "TtsSpeaker", "TTS_VOICES", "TTS_PACKAGES", "plan_tts_speakers", "tts_pool",
            "installed_voices", "GENERATOR_VERSION"]
@@ -238,18 +237,9 @@ def _build(final: Path, params: dict, speakers: list[TtsSpeaker], workers: int, 
             vocab = vocabs[_voice(s.voice).language]
             jobs.append((s, [sentences(rng, vocab, int(rng.integers(1, 3)))
                              for _ in range(params["utterances_per_speaker"])]))
-        lengths: dict[str, list[int]] = {}
-        with progress_bar(progress, transient=False) as bar, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            task = bar.add_task("tts speech: synthesising Flite/Festival speakers", total=len(jobs))
-            futures = {s.id: pool.submit(_build_speaker, s, texts, params["sample_rate"],
-                                         tmp / "speakers" / "train" / f"{s.id}.wav") for s, texts in jobs}
-            try:
-                for sid, fut in futures.items():
-                    lengths[sid] = fut.result()
-                    bar.advance(task)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        with progress_bar(progress, transient=False) as bar:
+            lengths = synthesise_speakers(bar, "tts speech: synthesising Flite/Festival speakers", jobs, _build_speaker,
+                                          params["sample_rate"], tmp, workers)
         meta = {"params": params, "speakers": [asdict(s) for s in speakers], "lengths": lengths,
                 "build_seconds": round(time.perf_counter() - t0, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
