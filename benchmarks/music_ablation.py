@@ -37,7 +37,8 @@ import numpy as np
 import torch
 
 FONTS = ("fluidr3", "timgm6mb", "fluidr3mono", "opl3")
-# name -> midi_4stem parameters that differ from today's data (the defaults before issue 22)
+# name -> midi_4stem parameters that differ from "today": the data music-quick trained on before
+# the ingredients existed (FluidR3_GM for every part, basic writing, no production)
 TODAY = {"soundfonts": (), "drum_samples": 0.0, "humanise": 0.0, "effects": 0.0, "bus": 0.0,
          "writing": "basic"}
 CHOICES: dict[str, dict] = {
@@ -121,7 +122,8 @@ def _transfer_packages() -> list[str]:
 
 def markdown_table(results: dict) -> str:
     """One row per choice: the pooled mean over seeds with its interval per set (each seed's
-    mean in brackets), the drop from test to transfer, the gain on transfer over "today", and
+    mean in brackets), the drop from test to transfer, the gain on transfer over "today" (paired
+    by seed and excerpt, with its interval), and
     the transfer mean weighted per package (each package's excerpts averaged first: the set
     holds 84 Simutrans excerpts of 109)."""
     from separena.bench.stats import bootstrap_interval
@@ -131,7 +133,7 @@ def markdown_table(results: dict) -> str:
     for key, run in results["runs"].items():
         by_choice.setdefault(key.split("@")[0], []).append(run)
     lines = ["| data choice (midi_4stem params) | steps | seeds | test SI-SDRi [95 %] (per seed) | "
-             "transfer SI-SDRi [95 %] (per seed) | drop | transfer vs today | transfer per package "
+             "transfer SI-SDRi [95 %] (per seed) | drop | transfer vs today [95 %] | transfer per package "
              "(" + " / ".join(sorted(set(packages))) + ") |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     base = None
@@ -147,9 +149,12 @@ def markdown_table(results: dict) -> str:
         transfer = np.array([r["transfer"]["per_mixture"] for r in runs]).mean(0)
         per_package = " / ".join(f"{transfer[packages == p].mean():.2f}" for p in sorted(set(packages)))
         if name == "today":
-            base = means["transfer"]
-        gain = f"{means['transfer'] - base:+.2f}" if base is not None else "-"
-        opts = ", ".join(f"{k}={v}" for k, v in runs[0]["params"].items()) or "today's defaults"
+            base = {r["seed"]: np.array(r["transfer"]["per_mixture"]) for r in runs}
+        gain = "-"
+        if base is not None and all(r["seed"] in base for r in runs):  # paired: same seed, same excerpt
+            iv = bootstrap_interval(np.array([np.array(r["transfer"]["per_mixture"]) - base[r["seed"]] for r in runs]))
+            gain = f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
+        opts = ", ".join(f"{k}={v}" for k, v in runs[0]["params"].items()) or "the former default data, soundfonts=()"
         lines.append(f"| {name}: {opts} | {runs[0]['steps']} | {','.join(str(r['seed']) for r in runs)} | "
                      f"{cells[0]} | {cells[1]} | {means['test'] - means['transfer']:.2f} | {gain} | {per_package} |")
     return "\n".join(lines)
