@@ -46,7 +46,7 @@ SAMPLE_RATE = 8000
 DTYPES = [torch.float32, torch.float64]
 # (n_fft, hop_length) of every shipped preset with a separena STFT (tests/test_short_inputs.py
 # checks that this is the full list): a quarter and a half of the window.
-SHIPPED_STFTS = [(256, 64), (256, 128), (1024, 256)]
+SHIPPED_STFTS = [(128, 64), (256, 64), (256, 128), (1024, 256)]
 
 # Tolerances, in dB for the metrics. Measured maxima over these cases (float32 / float64) are
 # in docs/benchmark.md, "Checked against"; each tolerance is about 10x its measured maximum.
