@@ -49,6 +49,8 @@ CHOICES: dict[str, dict] = {
     "writing": {"writing": "varied"},
     "soundfonts+writing": {"soundfonts": FONTS, "writing": "varied"},
     "soundfonts+drum-samples+writing": {"soundfonts": FONTS, "drum_samples": 0.5, "writing": "varied"},
+    "soundfonts+humanise": {"soundfonts": FONTS, "humanise": 0.5},
+    "soundfonts+light-effects": {"soundfonts": FONTS, "effects": 0.3, "bus": 0.2},
     "all": {"soundfonts": FONTS, "drum_samples": 0.5, "humanise": 1.0, "effects": 1.0, "bus": 0.5,
             "writing": "varied"},
 }
