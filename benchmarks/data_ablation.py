@@ -195,7 +195,8 @@ def markdown_tables(results: dict) -> str:
                 delta = ""
             opts = ", ".join(f"{k}={v}" for k, v in runs[0]["options"].items()) or "defaults"
             seeds = ",".join(str(r["seed"]) for r in runs)
-            secs = f"{np.mean([r['train_seconds'] for r in runs]):.0f} ({np.mean([r['train_cpu_seconds'] for r in runs]):.0f})"
+            wall, cpu = (np.mean([r[k] for r in runs]) for k in ("train_seconds", "train_cpu_seconds"))
+            secs = f"{wall:.0f} ({cpu:.0f})"
             out.append(f"| {name}: {opts} | {seeds} | {' | '.join(cells)} | {delta} | {secs} |")
         if "oracle-irm" in results:
             o = results["oracle-irm"]

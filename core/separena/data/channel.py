@@ -99,7 +99,8 @@ def code_signal(x: np.ndarray, sample_rate: int, codec: Codec) -> np.ndarray:
 
 
 def coded_pool(pool: UtterancePool, sample_rate: int, prob: float, seed: int, key: str,
-               cache_dir: str | None = None, codecs: tuple[Codec, ...] = CODECS, progress: bool = True) -> UtterancePool:
+               cache_dir: str | None = None, codecs: tuple[Codec, ...] = CODECS,
+               progress: bool = True) -> UtterancePool:
     """``pool`` with each utterance, with probability ``prob``, replaced *in place* by its coded
     version (one codec of ``codecs`` each, drawn from ``seed``); returns the same pool.
 
@@ -129,8 +130,8 @@ def coded_pool(pool: UtterancePool, sample_rate: int, prob: float, seed: int, ke
             for k, codec in enumerate(codecs):
                 rows = np.flatnonzero(which[chosen] == k)
                 if len(rows):
-                    parts = [x for r in rows for x in (pool.audio[pool.offsets[chosen[r]]:
-                                                                  pool.offsets[chosen[r]] + pool.lengths[chosen[r]]], gap)]
+                    spans = [(int(pool.offsets[chosen[r]]), int(pool.lengths[chosen[r]])) for r in rows]
+                    parts = [x for o, n in spans for x in (pool.audio[o:o + n], gap)]
                     y = code_signal(np.concatenate(parts), sample_rate, codec)
                     pos = 0
                     for r in rows:

@@ -26,8 +26,8 @@ class TwoSpeakerStream:
     ``real_fraction``, a random crop of a real recorded training speaker (two real sources of
     one item are distinct speakers); likewise, with ``tts`` and ``tts_fraction > 0``, a source
     is with probability ``tts_fraction`` a crop of a Flite/Festival speaker
-    (:mod:`separena.data.tts`; ``real_fraction + tts_fraction <= 1``). With ``rirs`` and ``reverb > 0`` each item is, with
-    probability ``reverb``, placed in a room of the bank: both sources convolved with the
+    (:mod:`separena.data.tts`; ``real_fraction + tts_fraction <= 1``). With ``rirs`` and
+    ``reverb > 0`` each item is, with probability ``reverb``, placed in a room of the bank: both sources convolved with the
     room's two RIRs (the reference is the reverberant source). Then it optionally augments
     each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
     normalises each source and sets their relative level uniformly in ``+-level_db``, sums
