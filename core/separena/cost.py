@@ -104,14 +104,20 @@ class TrainingCost:
 
 
 def _saved_bytes(model: Separator, mix: Tensor, sources: Tensor) -> int:
-    """Bytes of the distinct tensors autograd saves in one training forward pass."""
+    """Bytes of the distinct tensors autograd saves in one training forward pass.
+
+    The pack hook keeps a detached view, not the tensor it is given: a saved graph output
+    returned as-is would hold its own ``grad_fn``, a cycle through C++ that the garbage
+    collector cannot break when no backward pass runs, so every measurement leaked a whole
+    step's activations (6.9 GB for ``tf-gridnet-small``) for the life of the process.
+    """
     seen: dict[tuple[int, int], int] = {}
 
     def pack(t: Tensor) -> Tensor:
         if t.layout == torch.strided and t.device.type != "meta":
             storage = t.untyped_storage()
             seen[(storage.data_ptr(), t.device.index or 0)] = storage.nbytes()
-        return t
+        return t.detach()
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = separate(model, mix, sources)
