@@ -53,6 +53,10 @@ CHOICES: dict[str, dict] = {
     "soundfonts+light-effects": {"soundfonts": FONTS, "effects": 0.3, "bus": 0.2},
     "all": {"soundfonts": FONTS, "drum_samples": 0.5, "humanise": 1.0, "effects": 1.0, "bus": 0.5,
             "writing": "varied"},
+    # more training pieces (120 by default): each piece draws its own soundfont per part, so the
+    # pool's timbre combinations grow with them
+    "soundfonts+pieces-360": {"soundfonts": FONTS, "n_train": 360},
+    "soundfonts+pieces-360+writing": {"soundfonts": FONTS, "n_train": 360, "writing": "varied"},
 }
 MODEL = "open-unmix-small"
 SUITE = "music-quick"
