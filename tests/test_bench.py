@@ -230,8 +230,12 @@ def test_seeds_replace_the_suites_and_their_runs_are_reused_by_the_whole_suite(r
 
 
 def test_suite_runs_stores_and_reuses_finished_runs(registry: Registry, tmp_path: Path) -> None:
+    threads, fill = torch.get_num_threads(), torch.utils.deterministic.fill_uninitialized_memory
     with ResultStore(tmp_path / "bench.sqlite") as store:
         first = run_suite(registry, "tiny", store=store, progress=False)
+        # a run sets torch's threads and deterministic mode for itself only
+        assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()
+        assert torch.utils.deterministic.fill_uninitialized_memory == fill
         ok = {c.run_hash for c in first.configs if c.preset in ("tiny-net", "tiny-oracle", "mixture")}
         assert set(first.executed) == ok and len(ok) == 4
         # the model that raises in forward and the unresolvable preset cost only their own rows
