@@ -74,6 +74,8 @@ CHOICES: dict[str, tuple[dict, int | None]] = {
     "tts+channel": ({"real_fraction": 0.5, "tts_fraction": 0.25, "codec": 0.3, "compression": 0.3}, None),
     "augment-off": ({"augment": False}, None),
     "level-6": ({"level_db": 6.0}, None),
+    "reverb-0.3": ({"reverb": 0.3}, None),
+    "band-limit-0": ({"band_limit": 0.0}, None),
 }
 
 
