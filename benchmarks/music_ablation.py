@@ -57,6 +57,7 @@ CHOICES: dict[str, dict] = {
     # pool's timbre combinations grow with them
     "soundfonts+pieces-360": {"soundfonts": FONTS, "n_train": 360},
     "soundfonts+pieces-360+writing": {"soundfonts": FONTS, "n_train": 360, "writing": "varied"},
+    "soundfonts+effects": {"soundfonts": FONTS, "effects": 1.0, "bus": 0.5},
 }
 MODEL = "open-unmix-small"
 SUITE = "music-quick"
