@@ -58,6 +58,8 @@ CHOICES: dict[str, dict] = {
     "soundfonts+pieces-360": {"soundfonts": FONTS, "n_train": 360},
     "soundfonts+pieces-360+writing": {"soundfonts": FONTS, "n_train": 360, "writing": "varied"},
     "soundfonts+effects": {"soundfonts": FONTS, "effects": 1.0, "bus": 0.5},
+    # a fifth timbre source: freepats' sampled instruments, played with TiMidity++
+    "soundfonts+freepats": {"soundfonts": FONTS + ("freepats",)},
 }
 MODEL = "open-unmix-small"
 SUITE = "music-quick"

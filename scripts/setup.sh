@@ -21,6 +21,8 @@ APT_PACKAGES+=(ktuberling-data kajongg)
 APT_PACKAGES+=(csound-soundfont planetblupi-music-midi simutrans-data mma)
 # midi-4stem's training ingredients: a soundfont pool and recorded drum kits (separena.data.music_production)
 APT_PACKAGES+=(fluidr3mono-gm-soundfont timgm6mb-soundfont opl3-soundfont hydrogen-drumkits)
+# the freepats patch set, played with TiMidity++ (an ablation choice, not in the default pool)
+APT_PACKAGES+=(freepats timidity)
 
 log_started=0
 step() {  # step DESCRIPTION COMMAND...: run COMMAND with its output in $LOG; one line, or the log's tail on failure

@@ -131,3 +131,19 @@ def test_no_reserved_package_or_transfer_font_in_the_pool() -> None:
                            capture_output=True, text=True).stdout
     assert owner.split(":")[0] == DRUMKIT_PACKAGE
     assert not any(_reserved(Path(p).name.lower()) for p in DRUMKITS)
+
+
+def test_the_patch_set_renders_deterministically_and_on_time() -> None:
+    import pretty_midi
+
+    from separena.data.music import _PatchRenderer
+
+    patches = _PatchRenderer(soundfont_paths(("freepats",))[0], 16000)
+    assert patches.has_preset(0, 0) and patches.has_preset(128, 0)
+    assert not patches.has_preset(0, 3) and not patches.has_preset(128, 8)  # freepats lacks both
+    piano = pretty_midi.Instrument(0)
+    piano.notes = [pretty_midi.Note(100, 60, 0.5, 0.9)]
+    first, again = patches.render([piano], 16000), patches.render([piano], 16000)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (16000,) and first.dtype == np.float32
+    assert np.abs(first[:7600]).max() < 1e-3 < np.abs(first[8000:12000]).max()  # the note starts at 0.5 s

@@ -179,6 +179,84 @@ class _Renderer:
         return resample_poly(buf[0::2], 1, OVERSAMPLE).astype(np.float32)[:n_samples]
 
 
+class _PatchRenderer:
+    """Renders instrument lists to mono float32 at ``sample_rate`` from a GUS patch set
+    (``freepats``) with TiMidity++, the same interface as :class:`_Renderer`.
+
+    FluidSynth reads only SoundFonts; TiMidity++ plays the patch set from its configuration
+    file. Each render writes its notes, pitch bends and :data:`CONTROLLERS` to a MIDI file and
+    runs ``timidity`` on it: 24-bit mono at twice the sample rate, decimated as FluidSynth's
+    renders are, with TiMidity's reverb, chorus and delay off and the initial silence kept
+    (TiMidity would drop it, moving every note early). Programs the set lacks are reported by
+    :meth:`has_preset`; it has one drum kit (kit 0).
+    """
+
+    def __init__(self, config: Path, sample_rate: int) -> None:
+        import shutil
+
+        self.timidity = shutil.which("timidity")
+        if self.timidity is None:
+            raise SeparenaError(f"midi-4stem: the patch set {config} needs TiMidity++; expected the Debian package "
+                                "timidity (apt-get install timidity, as scripts/setup.sh does)")
+        self.config, self.sample_rate, self.rate = config, sample_rate, sample_rate * OVERSAMPLE
+        self.programs: dict[int, set[int]] = {0: set(), 128: set()}  # bank (128: drum kits) -> programs
+        section = None
+        for line in config.read_text().splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) == 2 and words[0] in ("bank", "drumset") and words[1].isdigit():
+                section = (0 if words[0] == "bank" else 128) if words[1] == "0" else None
+            elif section is not None and words and words[0].isdigit():
+                if section == 0:
+                    self.programs[0].add(int(words[0]))
+                else:
+                    self.programs[128].add(0)  # a drum set's entries are its notes: it is kit 0
+
+    @staticmethod
+    def version() -> str:
+        """TiMidity++'s version line (``"missing"`` without it), for cache keys and metadata."""
+        import shutil
+        import subprocess
+
+        exe = shutil.which("timidity")
+        if exe is None:
+            return "missing"
+        lines = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+        return lines[0] if lines else "unknown"
+
+    def has_preset(self, bank: int, program: int) -> bool:
+        """Whether the patch set plays ``program`` of ``bank`` (0: melodic, 128: drum kits)."""
+        return program in self.programs.get(bank, set())
+
+    def render(self, instruments: Sequence, n_samples: int) -> np.ndarray:
+        """Render ``instruments`` (each on its own channel) for ``n_samples`` at ``sample_rate``."""
+        import subprocess
+        import tempfile
+
+        import pretty_midi
+        import soundfile as sf
+        from scipy.signal import resample_poly
+
+        pm = pretty_midi.PrettyMIDI(resolution=960)  # 120 BPM: a tick is 0.52 ms
+        for inst in instruments:
+            out = pretty_midi.Instrument(inst.program, is_drum=inst.is_drum)
+            out.notes, out.pitch_bends = list(inst.notes), list(inst.pitch_bends)
+            out.control_changes = [c for c in getattr(inst, "control_changes", ()) if c.number in CONTROLLERS]
+            pm.instruments.append(out)
+        with tempfile.TemporaryDirectory(prefix="separena-timidity-") as tmp:
+            mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+            pm.write(str(mid))
+            done = subprocess.run([self.timidity, "-c", str(self.config), "-Ow", "--output-mono", "--output-24bit",
+                                   "-s", str(self.rate), "--preserve-silence", "-EFreverb=d", "-EFchorus=d",
+                                   "-EFdelay=d", "-o", str(wav), str(mid)], capture_output=True, text=True)
+            if done.returncode != 0 or not wav.is_file():
+                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise SeparenaError(f"midi-4stem: timidity failed on {self.config} ({tail[0]})")
+            audio, _ = sf.read(str(wav), dtype="float32")
+        buf = np.zeros(n_samples * OVERSAMPLE, np.float32)
+        buf[: min(len(audio), len(buf))] = audio[: len(buf)]
+        return resample_poly(buf, 1, OVERSAMPLE).astype(np.float32)[:n_samples]
+
+
 def _room(rng: np.random.Generator, wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """A seeded synthetic room: exponentially decaying noise (RT60 0.2-1.0 s), 5-25 % wet."""
     from scipy.signal import fftconvolve
@@ -217,10 +295,11 @@ class _Studio:
         self.sample_rate, self.production = sample_rate, production
         self.main = _Renderer(soundfont, sample_rate)
         loaded = {soundfont.resolve(): self.main}
-        self.pool = []
+        self.pool: list[tuple[str, _Renderer | _PatchRenderer]] = []
         for path in soundfont_paths(production.soundfonts):
             if path.resolve() not in loaded:
-                loaded[path.resolve()] = _Renderer(path, sample_rate)
+                kind = _PatchRenderer if path.suffix == ".cfg" else _Renderer  # a TiMidity patch set
+                loaded[path.resolve()] = kind(path, sample_rate)
             self.pool.append((path.stem, loaded[path.resolve()]))
         self.kits = sample_kits(sample_rate) if production.drum_samples > 0 else []
 
@@ -504,7 +583,10 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         from .music_production import DRUMKITS, soundfont_paths
 
         content["production"] = dataclasses.asdict(production)
-        content["pool"] = [[p.name, p.stat().st_size] for p in soundfont_paths(production.soundfonts)]
+        pool = soundfont_paths(production.soundfonts)
+        content["pool"] = [[p.name, p.stat().st_size] for p in pool]
+        if any(p.suffix == ".cfg" for p in pool):  # a patch set sounds as its player renders it
+            content["timidity"] = _PatchRenderer.version()
         if production.drum_samples > 0:
             content["drumkits"] = list(DRUMKITS)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -6,8 +6,8 @@ training piece (each a parameter of :func:`separena.data.music.midi_4stem`):
 
 - **soundfonts**: every part is played by a General MIDI soundfont drawn per part and per piece
   from a pool (:data:`SOUNDFONTS`: FluidR3_GM, FluidR3Mono_GM, TimGM6mb and the OPL-3 FM bank,
-  all Debian packages); a font without the part's preset falls back to the first font of the pool
-  that has it;
+  and the ``freepats`` patch set played with TiMidity++, all Debian packages); a font without the
+  part's preset falls back to the first font of the pool that has it;
 - **drum samples**: the composed drum part is played from the recorded samples of a
   ``hydrogen-drumkits`` kit (:class:`SampleKit`), GM drum notes matched to the kit's instruments
   by name, velocity layers as the kit defines them;
@@ -46,6 +46,8 @@ SOUNDFONTS = {
     "fluidr3mono": ("fluidr3mono-gm-soundfont", Path("/usr/share/fluidr3mono-gm-soundfont/FluidR3Mono_GM.sf3")),
     "timgm6mb": ("timgm6mb-soundfont", Path("/usr/share/sounds/sf2/TimGM6mb.sf2")),
     "opl3": ("opl3-soundfont", Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2")),
+    # Not a SoundFont: GUS patches, sampled from real instruments, played with TiMidity++.
+    "freepats": ("freepats", Path("/etc/timidity/freepats.cfg")),
 }
 DRUMKIT_PACKAGE = "hydrogen-drumkits"
 DRUMKIT_ROOT = Path("/usr/share/hydrogen/data/drumkits")
