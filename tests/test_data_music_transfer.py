@@ -69,6 +69,26 @@ def test_deterministic_rebuild(built, system_root, tmp_path) -> None:
         assert a.name == b.name and torch.equal(a.sources, b.sources)  # samples, not file hashes
 
 
+def test_another_soundfont_renders_the_same_excerpts(built, system_root, tmp_path) -> None:
+    mixtures, digest = built
+    other, digest2 = transfer_set(transfer_kit(), seconds=SECONDS, cache_dir=str(tmp_path), progress=False,
+                                  system_root=system_root, soundfont=find_soundfont("fluidr3"))
+    assert digest2 != digest and [ex.name for ex in other] == [ex.name for ex in mixtures]
+    for a, b in zip(mixtures, other):
+        assert not torch.equal(a.sources, b.sources)
+        assert (b.sources.square().mean(-1).sqrt() > 1e-3).all()
+
+
+def test_every_window_or_a_few_per_song() -> None:
+    import pretty_midi
+
+    path = Path(MIDI_PACKAGES["simutrans-data"][1]) / SONGS["simutrans-data"][0]
+    stems = assign_stems(pretty_midi.PrettyMIDI(str(path)).instruments)
+    every = music_transfer._windows(stems, 6.0, per_song=None)
+    few = music_transfer._windows(stems, 6.0)
+    assert len(every) > len(few) == music_transfer.PER_SONG and set(few) <= set(every)
+
+
 def test_songs_come_only_from_the_named_packages(built, system_root) -> None:
     mixtures, _ = built
     meta = json.loads((mixtures.root / "meta.json").read_text())

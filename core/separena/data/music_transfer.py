@@ -40,7 +40,7 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,8 +140,9 @@ def _coverage(instruments, t0: float, t1: float) -> float:
     return one / (t1 - t0)
 
 
-def _windows(stems: dict[str, list], seconds: float) -> list[tuple[float, int]]:
-    """``(start, melody candidate)`` of the excerpts of a song (see the module docstring)."""
+def _windows(stems: dict[str, list], seconds: float, per_song: int | None = PER_SONG) -> list[tuple[float, int]]:
+    """``(start, melody candidate)`` of the excerpts of a song (see the module docstring); at
+    most ``per_song`` of them (``None``: every qualifying window)."""
     notes = [n for insts in stems.values() for i in insts for n in i.notes]
     first = min(n.start for n in notes)
     end = min(max(n.end for n in notes), first + SCAN)
@@ -156,8 +157,8 @@ def _windows(stems: dict[str, list], seconds: float) -> list[tuple[float, int]]:
                     _coverage(other, t0, t1) >= ACTIVE["other"]:
                 out.append((t0, lead))
         t0 = t1
-    if len(out) > PER_SONG:
-        out = [out[int(i)] for i in np.round(np.linspace(0, len(out) - 1, PER_SONG))]
+    if per_song is not None and len(out) > per_song:
+        out = [out[int(i)] for i in np.round(np.linspace(0, len(out) - 1, per_song))]
     return out
 
 
@@ -204,6 +205,32 @@ def _sing(inst, rng: np.random.Generator):
     return out, shift
 
 
+def render_excerpt(stems: dict[str, list], t0: float, lead: int, seconds: float, sample_rate: int,
+                   rng: np.random.Generator, kit: Any, renderer_for: Callable[[str, list], Any]):
+    """One excerpt of a song as mixed stems: ``(stems [4, samples] float32, parts, vocal shift)``.
+
+    ``stems`` come from :func:`assign_stems`, ``(t0, lead)`` from :func:`_windows`; the melody
+    candidate ``lead`` is sung, the other candidates join "other" (at most 15 tracks: one MIDI
+    channel each, channel 10 is the drums'). ``renderer_for(stem, instruments)`` gives the
+    renderer of each stem's instruments (one soundfont for the test set; any per stem, e.g. a
+    training pool); a drum kit it lacks plays kit 0. Levels follow ``kit.level_stems`` with ``rng``.
+    """
+    a, b = t0 - LEAD_IN, t0 + seconds
+    parts = {s: [_excerpt(i, a, b) for i in insts] for s, insts in stems.items()}
+    vocals, shift = _sing(parts["vocals"][lead], rng)
+    parts["other"] = ([i for k, i in enumerate(parts["vocals"]) if k != lead] + parts["other"])[:15]
+    parts["vocals"] = [vocals]
+    n_lead, n = int(round(LEAD_IN * sample_rate)), int(round(seconds * sample_rate))
+    wavs = []
+    for stem in kit.SOURCES:
+        renderer = renderer_for(stem, parts[stem])
+        for inst in parts[stem]:
+            if inst.is_drum and not renderer.has_preset(128, inst.program):
+                inst.program = 0
+        wavs.append(renderer.render(parts[stem], n_lead + n)[n_lead:])
+    return kit.level_stems(rng, wavs, sample_rate), parts, shift
+
+
 def midi_files(system_root: str | Path = "/") -> list[tuple[str, str, Path]]:
     """``(package, short name, path)`` of every song, sorted; one-line error naming the
     missing packages."""
@@ -233,11 +260,10 @@ def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_r
 
     import pretty_midi
 
-    SOURCES, _level_stems, _Renderer, _versions = kit.SOURCES, kit.level_stems, kit.Renderer, kit.versions
+    SOURCES, _Renderer, _versions = kit.SOURCES, kit.Renderer, kit.versions
 
     start = time.perf_counter()
     renderer = _Renderer(font, sample_rate)
-    n_lead, n = int(round(LEAD_IN * sample_rate)), int(round(seconds * sample_rate))
     excerpts, songs = [], []
     with atomic_dir(final) as tmp, progress_bar(progress) as bar:
         task = bar.add_task(f"midi-4stem: rendering the transfer set {final.name}", total=len(files))
@@ -256,37 +282,29 @@ def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_r
             for t0, lead in starts:
                 rng = np.random.default_rng([SEED, index])
                 index += 1
-                a, b = t0 - LEAD_IN, t0 + seconds
-                parts = {s: [_excerpt(i, a, b) for i in insts] for s, insts in stems.items()}
-                vocals, shift = _sing(parts["vocals"][lead], rng)
-                parts["other"] = [i for k, i in enumerate(parts["vocals"]) if k != lead] + parts["other"]
-                parts["vocals"] = [vocals]
-                for inst in parts["drums"]:
-                    if not renderer.has_preset(128, inst.program):
-                        inst.program = 0
-                parts["other"] = parts["other"][:15]  # one MIDI channel each, channel 10 is the drums'
-                wavs = [renderer.render(parts[s], n_lead + n)[n_lead:] for s in SOURCES]
-                src = _level_stems(rng, wavs, sample_rate)
+                src, parts, shift = render_excerpt(stems, t0, lead, seconds, sample_rate, rng, kit,
+                                                   lambda stem, instruments: renderer)
                 src = torch.from_numpy(np.round(src * 32767.0) / 32767.0).float()
                 name = f"{short}-{path.stem}-{int(round(t0 * 10)):05d}"
                 write_mixture_folder(tmp, "test", [Example(name, src.sum(0), src)], sample_rate)
                 excerpts.append({"name": name, "package": package, "file": str(path), "start": round(t0, 3),
                                  "melody_program": int(stems["vocals"][lead].program),
-                                 "vocal_program": int(vocals.program),
+                                 "vocal_program": int(parts["vocals"][0].program),
                                  "vocal_shift": int(shift),
                                  "programs": {s: [int(i.program) for i in parts[s]] for s in SOURCES}})
             bar.update(task, advance=1)
         if not excerpts:
             raise SeparenaError("midi-4stem: the transfer set found no song with all four stems")
         meta = {"version": TRANSFER_VERSION, "sample_rate": sample_rate, "seconds": seconds,
-                "soundfont": [SOUNDFONT_PACKAGE, font.name], "sources": list(SOURCES), "versions": _versions(),
+                "soundfont": [SOUNDFONT_PACKAGE if font.name == SOUNDFONT.name else "", font.name], "sources": list(SOURCES), "versions": _versions(),
                 "songs": songs, "excerpts": excerpts, "build_seconds": round(time.perf_counter() - start, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     log.info("midi-4stem: built the transfer set %s in %.1f s", final, time.perf_counter() - start)
 
 
 def transfer_set(kit: Any, *, sample_rate: int = 16000, seconds: float = 6.0, cache_dir: str | None = None,
-                 progress: bool = True, system_root: str | Path = "/") -> tuple[MixtureFolder, str]:
+                 progress: bool = True, system_root: str | Path = "/",
+                 soundfont: str | Path | None = None) -> tuple[MixtureFolder, str]:
     """The fixed ``transfer`` mixtures (built on first use) and their content hash.
 
     ``kit`` carries midi-4stem's rendering and mixing (``SOURCES``, ``level_stems``,
@@ -296,11 +314,15 @@ def transfer_set(kit: Any, *, sample_rate: int = 16000, seconds: float = 6.0, ca
     Stored as 16-bit stems under ``<cache_dir>/midi-transfer-<hash16>/test/``; the hash covers
     the sample rate, ``seconds``, :data:`TRANSFER_VERSION`, the soundfont's size, every song's
     path and size, and the library versions ``midi-4stem`` hashes.
+
+    ``soundfont`` renders the same excerpts with another font than :data:`SOUNDFONT` (e.g. a
+    training font, to tell how much of a model's drop is timbre and how much writing); the set
+    of every evaluation is always the default.
     """
     SOURCES, _versions = kit.SOURCES, kit.versions
 
     files = midi_files(system_root)
-    font = Path(system_root) / SOUNDFONT.relative_to("/")
+    font = Path(soundfont) if soundfont else Path(system_root) / SOUNDFONT.relative_to("/")
     content = {"version": TRANSFER_VERSION, "sample_rate": int(sample_rate), "seconds": float(seconds),
                "soundfont": [font.name, font.stat().st_size], "versions": _versions(),
                "rules": [PER_SONG, SCAN, ACTIVE, RING, LEAD_IN, SEED],
