@@ -70,7 +70,7 @@ def song_pieces(files: list, seconds: float, sample_rate: int) -> np.ndarray:
                 stems = mt.assign_stems(pretty_midi.PrettyMIDI(str(path)).instruments)
             except Exception:  # noqa: BLE001  (as the split: a file mido cannot read gives nothing)
                 continue
-        for j, (t0, lead) in enumerate(mt._windows(stems, seconds, per_song=None) if stems else []):
+        for j, (t0, lead) in enumerate(mt.song_windows(stems, seconds, per_song=None) if stems else []):
             rng = np.random.default_rng([0x50A6, i, j])
             drawn = {s: fonts[int(rng.integers(len(fonts)))] for s in STEMS}
 
@@ -135,8 +135,8 @@ def main() -> None:
             model, tr = train(config, train_data, suite.budget, segment_seconds=suite.segment_seconds, seed=seed,
                               progress=False)
             run = {"data": data.name, "steps": tr.steps, "seed": seed}
-            sets = {"test": data.test, **renders} if variant == "default" else {"test": data.test,
-                                                                                  next(iter(RENDERS)): renders[next(iter(RENDERS))]}
+            split = next(iter(RENDERS))  # the split as every evaluation renders it
+            sets = {"test": data.test, **(renders if variant == "default" else {split: renders[split]})}
             for name, folder in sets.items():
                 r = evaluate(model, folder, progress=False, permutation_invariant=False)
                 run[name] = {"per_mixture": [round(float(x), 3) for x in r.si_sdri.mean(1)],

@@ -84,8 +84,8 @@ def test_every_window_or_a_few_per_song() -> None:
 
     path = Path(MIDI_PACKAGES["simutrans-data"][1]) / SONGS["simutrans-data"][0]
     stems = assign_stems(pretty_midi.PrettyMIDI(str(path)).instruments)
-    every = music_transfer._windows(stems, 6.0, per_song=None)
-    few = music_transfer._windows(stems, 6.0)
+    every = music_transfer.song_windows(stems, 6.0, per_song=None)
+    few = music_transfer.song_windows(stems, 6.0)
     assert len(every) > len(few) == music_transfer.PER_SONG and set(few) <= set(every)
 
 

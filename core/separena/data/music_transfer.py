@@ -54,8 +54,8 @@ from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .midi import _vibrato
 
-__all__ = ["transfer_set", "assign_stems", "midi_files", "TRANSFER_VERSION", "SOUNDFONT_PACKAGE",
-           "SOUNDFONT", "MIDI_PACKAGES", "VOICE_PROGRAMS", "BASS_PROGRAMS", "PER_SONG"]
+__all__ = ["transfer_set", "assign_stems", "song_windows", "render_excerpt", "midi_files", "TRANSFER_VERSION",
+           "SOUNDFONT_PACKAGE", "SOUNDFONT", "MIDI_PACKAGES", "VOICE_PROGRAMS", "BASS_PROGRAMS", "PER_SONG"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _coverage(instruments, t0: float, t1: float) -> float:
     return one / (t1 - t0)
 
 
-def _windows(stems: dict[str, list], seconds: float, per_song: int | None = PER_SONG) -> list[tuple[float, int]]:
+def song_windows(stems: dict[str, list], seconds: float, per_song: int | None = PER_SONG) -> list[tuple[float, int]]:
     """``(start, melody candidate)`` of the excerpts of a song (see the module docstring); at
     most ``per_song`` of them (``None``: every qualifying window)."""
     notes = [n for insts in stems.values() for i in insts for n in i.notes]
@@ -209,7 +209,7 @@ def render_excerpt(stems: dict[str, list], t0: float, lead: int, seconds: float,
                    rng: np.random.Generator, kit: Any, renderer_for: Callable[[str, list], Any]):
     """One excerpt of a song as mixed stems: ``(stems [4, samples] float32, parts, vocal shift)``.
 
-    ``stems`` come from :func:`assign_stems`, ``(t0, lead)`` from :func:`_windows`; the melody
+    ``stems`` come from :func:`assign_stems`, ``(t0, lead)`` from :func:`song_windows`; the melody
     candidate ``lead`` is sung, the other candidates join "other" (at most 15 tracks: one MIDI
     channel each, channel 10 is the drums'). ``renderer_for(stem, instruments)`` gives the
     renderer of each stem's instruments (one soundfont for the test set; any per stem, e.g. a
@@ -277,7 +277,7 @@ def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_r
                 except Exception as exc:  # noqa: BLE001  (a file mido cannot read is skipped, and said so)
                     stems, skipped = None, f"unreadable: {type(exc).__name__}"
             skipped = skipped or (None if stems else "a stem has no track")
-            starts = _windows(stems, seconds) if stems else []
+            starts = song_windows(stems, seconds) if stems else []
             songs.append({"package": package, "file": str(path), "excerpts": len(starts), "skipped": skipped})
             for t0, lead in starts:
                 rng = np.random.default_rng([SEED, index])
@@ -296,7 +296,8 @@ def _build(final: Path, files: list[tuple[str, str, Path]], font: Path, sample_r
         if not excerpts:
             raise SeparenaError("midi-4stem: the transfer set found no song with all four stems")
         meta = {"version": TRANSFER_VERSION, "sample_rate": sample_rate, "seconds": seconds,
-                "soundfont": [SOUNDFONT_PACKAGE if font.name == SOUNDFONT.name else "", font.name], "sources": list(SOURCES), "versions": _versions(),
+                "soundfont": [SOUNDFONT_PACKAGE if font.name == SOUNDFONT.name else "", font.name],
+                "sources": list(SOURCES), "versions": _versions(),
                 "songs": songs, "excerpts": excerpts, "build_seconds": round(time.perf_counter() - start, 2)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     log.info("midi-4stem: built the transfer set %s in %.1f s", final, time.perf_counter() - start)
