@@ -16,6 +16,13 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _no_published_weights(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Commands fall back to the weights published with the repository; a test sees them only
+    # where it asks for them (tests/test_published.py), so what is published changes no other test.
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(tmp_path_factory.getbasetemp() / "nothing-published"))
+
+
 @pytest.fixture
 def fixture_plugin() -> callable:
     """Path of a fixture plugin file under tests/plugins/."""

@@ -132,6 +132,14 @@ CASES: list[tuple[list[str], str]] = [
     (["runs", "--store", "store.sqlite", "--suite", "smok", "mask*"], "--suite smok"),
     (["new-plugin", "my-net", "--directory", "a_file/sub"], "a_file"),
     (["report", "--store", "store.sqlite"], "Missing option '-o' / '--output-dir'"),
+    (["report", "--store", "missing.sqlite", "--no-published", "-o", "rep"], "missing.sqlite: file not found"),
+    (["report", "--published", "--store", "store.sqlite", "--suite", "nope", "-o", "rep"], "--suite nope"),
+    # publish
+    (["publish", "--store", "store.sqlite"], "Missing option '--suite'"),
+    (["publish", "--suite", "nope", "--store", "store.sqlite"], "--suite nope: no runs in store.sqlite"),
+    (["publish", "--suite", "smoke", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
+    (["publish", "--suite", "smoke", "--store", "store.sqlite", "-o", "a_file"], "a_file"),
+    (["publish", "--suite", "smoke", "--store", "store.sqlite", "--device", "cudaa"], "--device"),
 ]
 if NO_GPU:  # a GPU machine has cuda, so this case is a bad input only here
     CASES.append((["train", "mask-inference", "--device", "cuda"], "torch sees no CUDA GPU"))

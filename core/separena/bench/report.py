@@ -15,6 +15,7 @@ import dataclasses
 import html
 import json
 import math
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,16 +29,21 @@ from .leaderboard import (Row, format_rank, latest_runs, leaderboard, pairwise_t
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
-__all__ = ["write_report", "SuiteReport", "collect", "Agreement", "ranking_agreements"]
+__all__ = ["write_report", "SuiteReport", "collect", "collect_published", "all_reports", "Agreement", "ranking_agreements"]
 
 
 class SuiteReport:
     """One suite's leaderboard rows, the runs behind them and the pairwise tests on its test set."""
 
-    def __init__(self, name: str, runs: list[StoredRun], rows: list[Row]) -> None:
-        self.name, self.runs, self.rows = name, runs, rows
+    def __init__(self, name: str, runs: list[StoredRun], rows: list[Row], published: bool = False) -> None:
+        self.name, self.runs, self.rows, self.published = name, runs, rows, published
         models = [r.model for r in rows if r.kind == "model" and "test" in r.quality]
         self.pairs: list[PairTest] = pairwise_tests(runs, "test", models)
+
+    @property
+    def slug(self) -> str:
+        """The name as a file-name part (``speech-quick (published)`` -> ``speech-quick-published``)."""
+        return re.sub(r"[^\w.-]+", "-", self.name).strip("-")
 
     @property
     def data_name(self) -> str:
@@ -115,19 +121,42 @@ def ranking_agreements(reports: Sequence[SuiteReport]) -> list[Agreement]:
     return [a for a in out if a.result.n >= 2]
 
 
-def write_report(store: ResultStore, out_dir: str | Path, suites: Sequence[str] | None = None) -> list[Path]:
-    """Write ``leaderboard.md``, ``.csv``, ``.json`` and ``index.html`` (with plots and audio).
+def collect_published(published: Any, suites: Sequence[str] | None = None) -> list[SuiteReport]:
+    """The leaderboards of a :class:`~separena.bench.published.PublishedStore` (of ``suites``
+    where it has them), each named ``<suite> (published)``."""
+    names = [s for s in published.suites() if not suites or s in suites]
+    return [SuiteReport(f"{name} (published)", runs, leaderboard(runs), published=True)
+            for name in names for runs in [published.runs(suite=name)]]
+
+
+def all_reports(store: ResultStore | None, suites: Sequence[str] | None = None,
+                published: Any = None) -> list[SuiteReport]:
+    """The store's leaderboards (of those ``suites`` it has, or all), then the published ones."""
+    own: list[SuiteReport] = []
+    if store is not None:
+        wanted = [s for s in suites if s in store.suites()] if suites else None
+        own = collect(store, wanted) if wanted is None or wanted else []
+    return own + (collect_published(published, suites) if published is not None else [])
+
+
+def write_report(store: ResultStore | None, out_dir: str | Path, suites: Sequence[str] | None = None,
+                 published: Any = None) -> list[Path]:
+    """Write ``leaderboard.md``, ``.csv``, ``.json`` and ``index.html`` (with plots and audio):
+    the store's suites (none without a store), then those of ``published`` (a
+    :class:`~separena.bench.published.PublishedStore`) beside them.
 
     Returns the paths written.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    reports = collect(store, suites)
+    reports = all_reports(store, suites, published)
+    own = sum(1 for r in reports if not r.published)
     agreements = ranking_agreements(reports)
     written = [_write_markdown(out, reports, agreements), _write_csv(out, reports),
                _write_json(out, reports, agreements)]
     plots = {r.name: _plots(out, r) for r in reports}
-    audio = {r.name: _copy_audio(out, store.artifacts_dir, r) for r in reports}
+    audio = {r.name: _copy_audio(out, store.artifacts_dir, r) if store is not None and i < own else {}
+             for i, r in enumerate(reports)}
     written.append(_write_html(out, reports, plots, audio, agreements))
     return written
 
@@ -256,14 +285,14 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
                     fontsize=7, va="center", color="grey")
         if any(getattr(r, attr) and getattr(r, attr) > 0 for r in models):
             ax.set_xscale("log")
-        made.append(_finish(fig, ax, out / f"plots/{rep.name}-quality-vs-{slug}.png", f"{rep.name}: quality vs {label}",
+        made.append(_finish(fig, ax, out / f"plots/{rep.slug}-quality-vs-{slug}.png", f"{rep.name}: quality vs {label}",
                             label, "SI-SDRi on test (dB)", f"SI-SDRi vs {label}", legend=False))
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in sorted(latest_runs(rep.runs), key=lambda r: (r.model, r.seed)):
         t = run.payload["train"]
         if t["losses"]:
             ax.plot(t["loss_steps"], t["losses"], linewidth=0.8, label=f"{run.model} (seed {run.seed})")
-    made.append(_finish(fig, ax, out / f"plots/{rep.name}-losses.png", f"{rep.name}: training loss", "step",
+    made.append(_finish(fig, ax, out / f"plots/{rep.slug}-losses.png", f"{rep.name}: training loss", "step",
                         "training loss", "training loss per step"))
     curves = _curves(rep)
     for key, label in (("macs", "training compute (MACs)"), ("examples", "training mixtures seen")):
@@ -274,7 +303,7 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
                 ax.plot(xs, [p["si_sdri"] for p in points], marker="o", linewidth=1, markersize=3, label=model)
         if ax.get_legend_handles_labels()[0]:
             ax.set_xscale("log")
-        made.append(_finish(fig, ax, out / f"plots/{rep.name}-curve-{key}.png", f"{rep.name}: learning curves",
+        made.append(_finish(fig, ax, out / f"plots/{rep.slug}-curve-{key}.png", f"{rep.name}: learning curves",
                             label, f"SI-SDRi on {CURVE_SET} subset (dB)", f"learning curves: SI-SDRi vs {label}"))
     return made
 

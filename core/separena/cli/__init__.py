@@ -22,7 +22,7 @@ from rich.table import Table
 
 from ..errors import SeparenaError
 from ..registry import Registry
-from .benchmark import bench, report, runs
+from .benchmark import bench, publish, report, runs
 from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
 from .model import evaluate, separate, train
 
@@ -174,5 +174,5 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
                   f"  python -m pytest -q {escape(str(path / 'tests'))}")
 
 
-for _command in (train, evaluate, separate, bench, runs, report):
+for _command in (train, evaluate, separate, bench, runs, report, publish):
     main.add_command(_command)

@@ -1,10 +1,12 @@
 """Benchmark commands: ``bench`` runs a suite into a result store (local workers or Ray),
 ``runs`` lists the stored runs (the references ``--run`` takes), ``report`` writes the stored
-leaderboard as Markdown, CSV, JSON and an HTML page.
+leaderboard as Markdown, CSV, JSON and an HTML page, ``publish`` copies a suite's runs and
+weights into the repository's ``published/`` folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from ..errors import SeparenaError
 from .common import console, context_registry, err_console, one_line_errors
 from .options import budget_options, budget_overrides, check_output_path, default_data_workers, device_option
 
-__all__ = ["bench", "runs", "report"]
+__all__ = ["bench", "runs", "report", "publish"]
 
 
 @click.command()
@@ -153,23 +155,84 @@ def runs(pattern: str, store_path: Path, suite_name: str | None) -> None:
 @click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for leaderboard.md/.csv/.json and index.html (portable: relative links).")
+@click.option("--published/--no-published", "with_published", default=True, show_default=True,
+              help="Add the leaderboards published with the repository (published/) beside the store's.")
 @one_line_errors
-def report(store_path: Path, suites: tuple[str, ...], output_dir: Path) -> None:
-    """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio."""
+def report(store_path: Path, suites: tuple[str, ...], output_dir: Path, with_published: bool) -> None:
+    """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio,
+    with the published leaderboards beside it (on a fresh clone, without a store: those alone)."""
     from ..bench import ResultStore, write_report
-    from ..bench.report import collect, ranking_agreements
+    from ..bench.published import PublishedStore, default_published_dir
+    from ..bench.report import all_reports, ranking_agreements
 
-    if not store_path.is_file():
+    published = PublishedStore(default_published_dir()) if with_published else None
+    if not store_path.exists() and not published:
         raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
     check_output_path(output_dir, "-o/--output-dir", folder=True)
-    with ResultStore(store_path) as store:
-        unknown = [s for s in suites if s not in store.suites()]
+    if not store_path.exists():
+        err_console.print(f"note: --store {escape(str(store_path))} not found; reporting the published runs only")
+    with ResultStore(store_path) if store_path.exists() else contextlib.nullcontext() as store:
+        known = set(store.suites() if store is not None else []) | set(published.suites() if published else [])
+        unknown = [s for s in suites if s not in known]
         if unknown:
-            raise SeparenaError(f"--suite {unknown[0]}: no runs in {store_path}; expected one of "
-                                f"{', '.join(store.suites()) or '(none)'}")
-        written = write_report(store, output_dir, list(suites) or None)
-        agreements = ranking_agreements(collect(store, list(suites) or None))
+            raise SeparenaError(f"--suite {unknown[0]}: no runs in {store_path}"
+                                f"{' or the published runs' if published else ''}; expected one of "
+                                f"{', '.join(sorted(known)) or '(none)'}")
+        written = write_report(store, output_dir, list(suites) or None, published=published)
+        agreements = ranking_agreements(all_reports(store, list(suites) or None, published))
     for path in written:
         console.print(f"wrote {escape(str(path))}")
     for agreement in agreements:
         console.print(escape(agreement.line()))
+
+
+def _commit() -> str:
+    """The checked-out commit (``-dirty`` with uncommitted changes), or ``unknown`` outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+@click.command()
+@click.option("--suite", "suite_name", required=True, metavar="NAME", help="Suite whose latest runs to publish.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Published folder (default: published/ of this repository).")
+@device_option
+@click.pass_context
+@one_line_errors
+def publish(ctx: click.Context, suite_name: str, store_path: Path, output_dir: Path | None, device: str) -> None:
+    """Publish a suite's latest runs with their weights (float16 where no test score moves by more
+    than 0.05 dB): what `separena separate` and `separena report` use on a fresh clone."""
+    from ..bench import ResultStore
+    from ..bench.published import default_published_dir, published_size
+    from ..bench.published import publish as publish_runs
+
+    if not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
+    folder = output_dir or default_published_dir()
+    check_output_path(folder, "-o/--output-dir", folder=True)
+    registry = context_registry(ctx)
+    with ResultStore(store_path) as store:
+        if suite_name not in store.suites():
+            raise SeparenaError(f"--suite {suite_name}: no runs in {store_path}; expected one of "
+                                f"{', '.join(store.suites()) or '(none)'}")
+        written = publish_runs(store, suite_name, folder, registry, commit=_commit(), device=device)
+    table = Table(title=f"published to {folder}")
+    for column in ("run", "SI-SDRi test", "weights", "float16 change (dB, per set)"):
+        table.add_column(column)
+    for run in written:
+        weights = run.payload.get("weights") or {}
+        deltas = run.payload["published"].get("float16_delta_db", {})
+        table.add_row(f"{run.model}@{run.suite}:{run.seed}", f"{run.payload['sets']['test']['si_sdri_mean']:.2f}",
+                      weights.get("dtype", "-"), ", ".join(f"{k} {v:+.4f}" for k, v in deltas.items()) or "-")
+    console.print(table)
+    console.print(f"{len(written)} run(s); {published_size(folder) / 1e6:.1f} MB under {escape(str(folder))}")

@@ -1,6 +1,7 @@
-"""Where a trained model's weights come from: ``--checkpoint PATH`` (from ``separena train``) or
-``--run REF`` (kept by a benchmark run, looked up in ``--store``); oracles and baselines need
-none and are built as they are, fitted to the data as the benchmark fits them.
+"""Where a trained model's weights come from: ``--checkpoint PATH`` (from ``separena train``),
+``--run REF`` (kept by a benchmark run, looked up in ``--store``), or else the weights published
+with the repository (``published/``), saying which; oracles and baselines need none and are
+built as they are, fitted to the data as the benchmark fits them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                       help="Weights kept by a benchmark run: a run-hash prefix or MODEL@SUITE[:SEED] "
                            "(see `separena runs`).")(fn)
     return click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-                        help="Trained weights from `separena train` (not needed for oracles).")(fn)
+                        help="Trained weights from `separena train` (default: the published weights, if any; "
+                             "oracles need none).")(fn)
 
 
 def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
@@ -60,6 +62,13 @@ def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_re
                               + f"; using the checkpoint's model, not {config.name!r} as registered[/yellow]")
         return loaded, model
     if config.trainable:
-        raise SeparenaError(f"model {config.name!r} is trainable; expected --checkpoint PATH from `separena train` "
-                            "or --run REF from `separena bench`")
+        from ..bench.published import PublishedStore, default_published_dir, describe, load_published
+
+        published = PublishedStore(default_published_dir())
+        if published.weights_for(config.name) is None:
+            raise SeparenaError(f"model {config.name!r} is trainable and has no published weights; expected "
+                                "--checkpoint PATH from `separena train` or --run REF from `separena bench`")
+        loaded, model, run = load_published(published, registry, config.name, device)
+        err_console.print(f"note: using the published weights of {escape(describe(run))}")
+        return loaded, model
     return config, config.build().to(device).eval()

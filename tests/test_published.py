@@ -1,0 +1,230 @@
+"""Published results and weights: written by `separena publish`, read by `separate` and `report`,
+refused when they are not what was published, and reproduced on the CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+from separena import default_registry
+from separena.bench import ResultStore, run_suite
+from separena.bench.published import (
+    CHECK_MIXTURES, TOLERANCE_DB, PublishedStore, load_published, published_size, reproduce_check,
+)
+from separena.checkpoints import file_sha256
+from separena.cli import main
+from separena.errors import CheckpointError, SeparenaError
+
+REPOSITORY_PUBLISHED = Path(__file__).resolve().parents[1] / "published"
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "250"})
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The smoke suite benchmarked into a store, then published: ``(store, published folder)``."""
+    root = tmp_path_factory.mktemp("published")
+    store_path, folder = root / "bench.sqlite", root / "published"
+    with ResultStore(store_path) as store:
+        run_suite(default_registry(), "smoke", store=store, progress=False)
+    result = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "mask-inference-small@smoke:0" in result.output and "float16" in result.output
+    return store_path, folder
+
+
+@pytest.fixture
+def copy_of(smoke: tuple[Path, Path], tmp_path: Path):
+    """A copy of the smoke suite's published folder to spoil."""
+    folder = tmp_path / "published"
+    shutil.copytree(smoke[1], folder)
+    return folder
+
+
+def _edit_index(folder: Path, edit) -> None:
+    index = folder / "runs.jsonl"
+    lines = [json.loads(line) for line in index.read_text().splitlines()]
+    for line in lines:
+        if line["config"]["preset"] == "mask-inference-small":
+            edit(line)
+    index.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+
+def test_publish_keeps_float16_weights_scores_and_provenance(smoke):
+    store_path, folder = smoke
+    published = PublishedStore(folder)
+    assert published.suites() == ["smoke"]
+    with ResultStore(store_path) as store:
+        own = {r.model: r for r in store.runs(suite="smoke")}
+    assert {r.model for r in published.runs()} == set(own)
+    run = published.weights_for("mask-inference-small")
+    assert run is not None and run.payload["weights"]["dtype"] == "float16"
+    state = torch.load(folder / run.payload["weights"]["path"], weights_only=True)["state_dict"]
+    assert {t.dtype for t in state.values() if t.is_floating_point()} == {torch.float16}
+    assert run.payload["sets"] == own["mask-inference-small"].payload["sets"]  # the run's own scores
+    provenance = run.payload["published"]
+    assert provenance["commit"] and provenance["device"].startswith("cpu")
+    assert provenance["train_seconds"] == own["mask-inference-small"].payload["train"]["seconds"]
+    assert abs(provenance["float16_delta_db"]["test"]) <= TOLERANCE_DB
+    assert provenance["check"]["mixtures"] == min(CHECK_MIXTURES, run.payload["sets"]["test"]["n"])
+    assert "examples" not in run.payload and run.payload["config"]["artifacts_dir"] == ""
+
+
+def test_published_scores_reproduce_from_the_published_weights(smoke):
+    published = PublishedStore(smoke[1])
+    for run in published.runs():
+        expected, got = reproduce_check(published, run, default_registry())
+        assert abs(got - expected) <= TOLERANCE_DB, (run.model, expected, got)
+
+
+def test_publishing_again_replaces_the_same_runs_only(smoke, copy_of):
+    store_path, _ = smoke
+    before = PublishedStore(copy_of).runs()
+    _edit_index(copy_of, lambda line: line["config"].update(suite="other"))  # as if another suite's
+    result = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(copy_of))
+    assert result.exit_code == 0, result.output
+    after = PublishedStore(copy_of)
+    assert after.suites() == ["other", "smoke"] and len(after.runs()) == len(before) + 1
+
+
+def test_separate_without_weights_uses_the_published_ones_and_says_which(smoke, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
+    result = cli("separate", "mask-inference-small", str(wav), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "published weights of mask-inference-small@smoke:0" in " ".join(result.output.split())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+
+
+def test_a_model_without_published_weights_still_asks_for_them(smoke, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    result = cli("separate", "mask-inference-gru", str(tmp_path / "x.wav"))
+    assert result.exit_code == 2
+    assert "no published weights; expected --checkpoint PATH" in result.output
+
+
+def test_weights_that_are_not_the_published_file_are_refused(copy_of):
+    run = PublishedStore(copy_of).weights_for("mask-inference-small")
+    path = copy_of / run.payload["weights"]["path"]
+    payload = torch.load(path, weights_only=True)
+    torch.save(payload, path)  # same content, re-written: not the bytes that were published
+    if file_sha256(path) == run.payload["weights"]["sha256"]:
+        path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(CheckpointError, match="not the file its run recorded"):
+        load_published(PublishedStore(copy_of), default_registry(), "mask-inference-small")
+
+
+def test_weights_of_another_configuration_are_refused(copy_of):
+    _edit_index(copy_of, lambda line: line["config"]["params"].update(hidden_size=7))
+    with pytest.raises(SeparenaError, match=r"were trained with hidden_size 7 \(the preset now has 64\)"):
+        load_published(PublishedStore(copy_of), default_registry(), "mask-inference-small")
+
+
+def test_weights_of_another_architecture_are_refused(copy_of):
+    _edit_index(copy_of, lambda line: line["config"].update(architecture="conv-tasnet"))
+    with pytest.raises(SeparenaError, match="of architecture 'conv-tasnet'; expected 'mask-inference'"):
+        load_published(PublishedStore(copy_of), default_registry(), "mask-inference-small")
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("not json", "line 2: not JSON"),
+    ("[1, 2]", "line 2: expected a JSON object"),
+    ('{"run_hash": "x"}', "line 2: key 'config' missing"),
+])
+def test_a_broken_index_is_one_line_naming_file_and_line(copy_of, line, expected):
+    index = copy_of / "runs.jsonl"
+    first = index.read_text().splitlines()[0]
+    index.write_text(first + "\n" + line + "\n")
+    with pytest.raises(SeparenaError, match=expected) as info:
+        PublishedStore(copy_of)
+    assert str(index) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_report_puts_the_published_leaderboard_beside_the_own(smoke, tmp_path, monkeypatch):
+    store_path, folder = smoke
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(folder))
+    result = cli("report", "--store", str(store_path), "-o", str(tmp_path / "both"))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "both" / "leaderboard.md").read_text()
+    assert "## smoke\n" in text and "## smoke (published)\n" in text
+    alone = cli("report", "--store", str(tmp_path / "none.sqlite"), "-o", str(tmp_path / "alone"))
+    assert alone.exit_code == 0, alone.output
+    assert "reporting the published runs only" in alone.output
+    text = (tmp_path / "alone" / "leaderboard.md").read_text()
+    assert "## smoke (published)" in text and "## smoke\n" not in text
+    assert (tmp_path / "alone" / "plots" / "smoke-published-losses.png").is_file()
+    without = cli("report", "--store", str(tmp_path / "none.sqlite"), "-o", str(tmp_path / "x"), "--no-published")
+    assert without.exit_code == 2 and "none.sqlite: file not found" in without.output
+
+
+# -- the repository's own published folder -------------------------------------------------
+
+def _repository_runs() -> list:
+    return PublishedStore(REPOSITORY_PUBLISHED).runs()
+
+
+def test_the_repository_publishes_weights_small_and_intact():
+    runs = _repository_runs()
+    assert any(r.payload.get("weights") for r in runs), "published/ holds no weights"
+    assert published_size(REPOSITORY_PUBLISHED) < 60e6
+    for run in runs:
+        weights = run.payload.get("weights")
+        if weights:
+            assert file_sha256(REPOSITORY_PUBLISHED / weights["path"]) == weights["sha256"], run.model
+            assert weights["dtype"] == "float16" or max(map(abs, run.payload["published"]["float16_delta_db"]
+                                                            .values())) > TOLERANCE_DB
+    listed = {(REPOSITORY_PUBLISHED / r.payload["weights"]["path"]).resolve() for r in runs if r.payload.get("weights")}
+    assert set(p.resolve() for p in (REPOSITORY_PUBLISHED / "weights").iterdir()) == listed  # no stray files
+
+
+def test_a_fresh_clone_separates_with_mask_inference(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(REPOSITORY_PUBLISHED))
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 8000
+    mix = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    sf.write(tmp_path / "mix.wav", mix.astype(np.float32), 8000)
+    result = cli("separate", "mask-inference", str(tmp_path / "mix.wav"), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "using the published weights of mask-inference@" in " ".join(result.output.split())
+    estimates = [sf.read(tmp_path / "out" / f"mix_s{k}.wav")[0] for k in (1, 2)]
+    assert all(np.isfinite(e).all() and e.shape == mix.shape for e in estimates)
+
+
+@pytest.mark.slow
+def test_the_repository_published_scores_reproduce_on_this_cpu():
+    """Builds each published run's data (the default speech data: about 2 minutes cold)."""
+    published, registry = PublishedStore(REPOSITORY_PUBLISHED), default_registry()
+    built: dict[str, object] = {}
+    for run in published.runs():
+        cfg = run.payload["config"]
+        key = json.dumps([cfg["dataset"], cfg["dataset_params"], cfg["sample_rate"]], sort_keys=True)
+        if key not in built:
+            built[key] = registry.dataset(cfg["dataset"]).builder()(sample_rate=cfg["sample_rate"],
+                                                                   **cfg["dataset_params"])
+        expected, got = reproduce_check(published, run, registry, data=built[key])
+        assert abs(got - expected) <= TOLERANCE_DB, (f"{run.model}@{run.suite}", expected, got)
+
+
+def test_the_gpu_leaderboard_script_benchmarks_and_publishes(tmp_path):
+    """The one script a GPU session runs, here on the CPU with the smoke suite."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_leaderboard.py"
+    done = subprocess.run([sys.executable, str(script), "--suite", "smoke", "--device", "cpu",
+                           "--store", str(tmp_path / "gpu.sqlite"), "--published", str(tmp_path / "published")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "smoke on cpu (1 run(s) at once): bench" in done.stdout
+    run = PublishedStore(tmp_path / "published").weights_for("mask-inference-small")
+    assert run is not None and (tmp_path / "published" / run.payload["weights"]["path"]).is_file()
