@@ -523,3 +523,27 @@ def test_the_cache_warmer_stops_promptly_when_started_with_sigint_ignored() -> N
     t0 = time.perf_counter()
     speech._stop(warmer)
     assert warmer.returncode == 3 and time.perf_counter() - t0 < speech.STOP_GRACE_SECONDS
+
+
+@pytest.mark.parametrize("compression", [0.0, 0.5])
+def test_a_stream_built_on_a_device_gives_the_same_batches(compression: float) -> None:
+    """``to(device)`` joins the pools on the device; on the CPU that path is bit for bit the
+    stream's own, and on the meta device (no data: any tensor left on the CPU is an error) every
+    step of a batch stays on the device, rooms included."""
+    from separena.data.augment import AugmentConfig
+    from separena.data.stream import TwoSpeakerStream
+
+    pool, _ = _fake_real_pool(n_speakers=5, clips=8)
+    real_pool, _ = _fake_real_pool(n_speakers=3, clips=5)
+    rirs = torch.randn(3, 2, 200, generator=torch.Generator().manual_seed(0)) * torch.linspace(1, 0, 200)
+    stream = TwoSpeakerStream(pool, 8000, AugmentConfig(compression=compression), real=real_pool,
+                              real_fraction=0.5, rirs=rirs, reverb=0.5)
+    assert stream.to("cpu") is stream
+    joined = stream._joined_on(torch.device("cpu"))
+    for step in range(4):
+        ref, got = stream.batch(2, step, 6, 3000), joined.batch(2, step, 6, 3000)
+        assert torch.equal(ref[0], got[0]) and torch.equal(ref[1], got[1])
+    if compression == 0:  # the compressor runs scipy on the CPU (a round trip), which meta has no data for
+        mix, sources = stream.to("meta").batch(2, 0, 6, 3000)
+        assert mix.device.type == sources.device.type == "meta"
+        assert mix.shape == (6, 3000) and sources.shape == (6, 2, 3000)

@@ -105,14 +105,20 @@ class _StepBatches(torch.utils.data.Dataset):
 
 
 def _batches(stream: TrainStream, seed: int, batch_size: int, segment: int, workers: int,
-             pin: bool) -> Generator[tuple[Tensor, Tensor], None, None]:
-    """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes."""
+             device: torch.device) -> Generator[tuple[Tensor, Tensor], None, None]:
+    """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes.
+
+    Built here on a GPU, a stream that can (``to(device)``, e.g. espeak-2mix's) builds them on
+    the GPU from pools held in its memory, so that no batch waits for the CPU."""
+    if workers == 0 and device.type != "cpu" and callable(getattr(stream, "to", None)):
+        stream = stream.to(device)
     dataset = _StepBatches(stream, seed, batch_size, segment)
     if workers == 0:
         for step in range(len(dataset)):
             yield dataset[step]
         return
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=pin,
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
+                                         pin_memory=device.type == "cuda",
                                          prefetch_factor=4)
     yield from loader  # closing the generator shuts the workers down
 
@@ -214,7 +220,8 @@ def train(
     on the same data; rank 0 alone shows progress and writes checkpoints. On CUDA, ``amp``
     runs the forward pass in bfloat16 autocast (losses stay in float32). With ``data_workers``
     > 0 that many processes build the next batches while the model trains (the batches are
-    the same; on a GPU the batches, not the model, otherwise set the pace). ``on_step(step,
+    the same; on a GPU the batches, not the model, otherwise set the pace); with none, on a GPU,
+    a stream that offers ``to(device)`` builds them there. ``on_step(step,
     total, loss)`` is called after every step (``total`` is None for a budget of minutes only).
 
     With ``checkpoint_path`` the weights are saved every ``checkpoint_every`` steps and at the
@@ -273,8 +280,7 @@ def train(
         paused += time.perf_counter() - t0
 
     model.train()
-    batches = _batches(data.train, seed, budget.batch_size, segment, data_workers,
-                       pin=torch.device(device).type == "cuda")
+    batches = _batches(data.train, seed, budget.batch_size, segment, data_workers, torch.device(device))
     pace = _Pace(config.name, result)
     start = time.perf_counter()
     bar = progress_bar(progress and rank == 0)

@@ -96,7 +96,7 @@ def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator,
     b, s, n = sources.shape
     spec = torch.fft.rfft(sources, dim=-1)
     freqs = np.linspace(0.0, sample_rate / 2, grid)
-    resp = random_response(rng, freqs, sample_rate, b * s, cfg)
+    resp = random_response(rng, freqs, sample_rate, b * s, cfg).to(sources.device)
     resp = torch.nn.functional.interpolate(resp[None], size=spec.shape[-1], mode="linear", align_corners=True)[0]
     return torch.fft.irfft(spec * resp.reshape(b, s, -1), n=n, dim=-1)
 
@@ -123,12 +123,14 @@ def noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
         spec = torch.randn(b, n_freq, 2, generator=gen)
         f = torch.linspace(1.0 / n_freq, 1.0, n_freq, dtype=torch.float64)
         shape = f[None] ** (0.5 * torch.from_numpy(tilt)[:, None])
-        noise = torch.fft.irfft(torch.view_as_complex(spec) * shape.float(), n=n, dim=-1)
+        # drawn on the CPU's generator (the same noise on any device), shaped where the mixture is
+        spec, shape = spec.to(mix.device), shape.float().to(mix.device)
+        noise = torch.fft.irfft(torch.view_as_complex(spec) * shape, n=n, dim=-1)
         mix_rms = mix.pow(2).mean(-1).sqrt()
         noise_rms = noise.pow(2).mean(-1).sqrt().clamp_min(1e-12)
-        scale = torch.from_numpy(np.where(has_noise, 10 ** (-snr / 20), 0.0).astype(np.float32))
+        scale = torch.from_numpy(np.where(has_noise, 10 ** (-snr / 20), 0.0).astype(np.float32)).to(mix.device)
         mix = mix + noise * (scale * mix_rms / noise_rms)[:, None]
-    g = torch.from_numpy((10 ** (gain_db / 20)).astype(np.float32))
+    g = torch.from_numpy((10 ** (gain_db / 20)).astype(np.float32)).to(mix.device)
     peak = torch.maximum(mix.abs().amax(-1), sources.abs().amax((-2, -1))).clamp_min(1e-8)
     g = torch.minimum(g, 0.99 / peak)
     return mix * g[:, None], sources * g[:, None, None]

@@ -171,7 +171,7 @@ def compress(sources: Tensor, sample_rate: int, rng: np.random.Generator, prob: 
 
     hop = max(1, sample_rate // 100)
     frames = -(-n // hop)
-    x = sources.detach().double().numpy().reshape(b * s, n)
+    x = sources.detach().double().cpu().numpy().reshape(b * s, n)  # scipy's filters: on the CPU
     padded = np.zeros((b * s, frames * hop))
     padded[:, :n] = x
     level = 10 * np.log10((padded.reshape(b * s, frames, hop) ** 2).mean(-1) + 1e-12)
@@ -185,4 +185,4 @@ def compress(sources: Tensor, sample_rate: int, rng: np.random.Generator, prob: 
         smooth = np.maximum(smooth, reduction[row])  # instant attack, smooth release
         gain_db = np.interp(np.arange(n) / hop - 0.5, np.arange(frames), -smooth)
         out[row] = x[row] * 10 ** (gain_db / 20)
-    return torch.from_numpy(out.reshape(b, s, n).astype(np.float32))
+    return torch.from_numpy(out.reshape(b, s, n).astype(np.float32)).to(sources.device)

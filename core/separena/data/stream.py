@@ -6,6 +6,8 @@ in) and of ``real-dev`` (real recorded speakers only): see :class:`TwoSpeakerStr
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -36,7 +38,10 @@ class TwoSpeakerStream:
     ``real_fraction=0``, ``tts_fraction=0`` and ``reverb=0`` the stream is exactly the stream of
     ``pool`` alone (and adding ``tts`` leaves the real draws as they were).
 
-    ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32.
+    ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32, on the CPU or,
+    for the stream :meth:`to` gives, built on that device from pools held in its memory (the
+    random draws stay on the CPU's generators: the same numbers on any device, up to the
+    device's floating-point rounding).
     """
 
     n_src = 2
@@ -61,6 +66,25 @@ class TwoSpeakerStream:
         # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
         self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
         self.audio = torch.from_numpy(pool.audio)
+        self.device = torch.device("cpu")
+        self._on_device: tuple[Tensor, np.ndarray] | None = None  # (every pool joined, where each starts)
+
+    def to(self, device: str | torch.device) -> TwoSpeakerStream:
+        """This stream building its batches on ``device``: the eSpeak, real and tts pools joined
+        into one tensor there (and the room bank), so that a batch is a few gathers and FFTs on
+        the device rather than work for the CPU. The CPU's stream is ``self``."""
+        device = torch.device(device)
+        return self if device == self.device else self._joined_on(device)
+
+    def _joined_on(self, device: torch.device) -> TwoSpeakerStream:
+        other = copy.copy(self)
+        pools = [p.audio for p in (self.pool, self.real, self.tts) if p is not None]
+        starts = np.cumsum([0] + [len(p.audio) if p is not None else 0 for p in (self.pool, self.real)])
+        joined = torch.cat([torch.as_tensor(a, dtype=torch.float32) for a in pools]).to(device)
+        other.device, other._on_device = device, (joined, starts.astype(np.int64))
+        if self.rirs is not None:
+            other.rirs = self.rirs.to(device)
+        return other
 
     @property
     def n_speakers(self) -> int:
@@ -107,15 +131,16 @@ class TwoSpeakerStream:
             avail = np.where(chosen, rlen - rstart, avail)
             source[chosen], free = kind, free & ~chosen
         out = self._gather(first, avail, speed, n, source)
+        dev = out.device
         if self.reverb > 0:  # own generator too
             rv = np.random.default_rng([int(seed), int(step), 0x4EB])
             rows = np.flatnonzero(rv.random(batch_size) < self.reverb)
             room = rv.integers(0, self.rirs.shape[0], size=batch_size)[rows]
-            swap = torch.from_numpy(rv.random(batch_size)[rows] < 0.5)  # which talker is which source
+            swap = torch.from_numpy(rv.random(batch_size)[rows] < 0.5).to(dev)  # which talker is which source
             if len(rows):
-                h = self.rirs[torch.from_numpy(room)]
+                h = self.rirs[torch.from_numpy(room).to(dev)]
                 h = torch.where(swap[:, None, None], h.flip(1), h)
-                idx = torch.from_numpy(rows)
+                idx = torch.from_numpy(rows).to(dev)
                 out[idx] = reverberate(out[idx], h)
         if aug is not None:
             out = augment_sources(out, self.sample_rate, rng, aug)
@@ -123,7 +148,7 @@ class TwoSpeakerStream:
                 out = compress(out, self.sample_rate, np.random.default_rng([int(seed), int(step), 0xC0A1]),
                                aug.compression)
         out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
-        rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32))
+        rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32)).to(dev)
         out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
         mix = out.sum(1)
         if aug is not None:
@@ -136,21 +161,35 @@ class TwoSpeakerStream:
         past the end of each utterance; ``first`` indexes the eSpeak, real or tts pool as
         ``source`` says (0, 1, 2; all eSpeak when ``None``). Windows are copied out of the pool
         first, so the interpolation works on a small buffer."""
-        pools = tuple(p.audio if p is not None else None for p in (self.pool, self.real, self.tts))
         bsz = first.shape[0]
         width = int(np.ceil((n - 1) * speed.max())) + 2
         take = np.minimum(avail, width)  # samples of each utterance inside the window
-        buf = np.zeros((bsz, 2, width + 1), np.float32)
-        for b in range(bsz):
-            for k in range(2):
-                audio = pools[source[b, k]] if source is not None else pools[0]
-                buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
-        if (speed == 1.0).all():
-            return torch.from_numpy(buf[:, :, :n].copy())
-        pos = torch.arange(n, dtype=torch.float64)[None] * torch.from_numpy(speed.reshape(bsz * 2, 1))
+        if self._on_device is not None:
+            joined, starts = self._on_device
+            dev = joined.device
+            begin = torch.from_numpy(first + (starts[source] if source is not None else 0)).to(dev)
+            j = torch.arange(width + 1, device=dev)
+            inside = j < torch.from_numpy(take).to(dev)[..., None]
+            index = (begin[..., None] + j).clamp_(max=len(joined) - 1)
+            buf_t = torch.where(inside, joined[index], 0.0)
+            if (speed == 1.0).all():
+                return buf_t[:, :, :n].contiguous()
+            flat = buf_t.reshape(bsz * 2, -1)
+        else:
+            pools = tuple(p.audio if p is not None else None for p in (self.pool, self.real, self.tts))
+            dev = torch.device("cpu")
+            buf = np.zeros((bsz, 2, width + 1), np.float32)
+            for b in range(bsz):
+                for k in range(2):
+                    audio = pools[source[b, k]] if source is not None else pools[0]
+                    buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
+            if (speed == 1.0).all():
+                return torch.from_numpy(buf[:, :, :n].copy())
+            flat = torch.from_numpy(buf.reshape(bsz * 2, -1))
+        pos = torch.arange(n, dtype=torch.float64, device=dev)[None] * \
+            torch.from_numpy(speed.reshape(bsz * 2, 1)).to(dev)
         i0 = pos.long()
         frac = (pos - i0).float()
-        flat = torch.from_numpy(buf.reshape(bsz * 2, -1))
         a = torch.gather(flat, 1, i0)
         c = torch.gather(flat, 1, i0 + 1)
         return (a + (c - a) * frac).reshape(bsz, 2, n)
