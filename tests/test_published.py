@@ -228,3 +228,14 @@ def test_the_gpu_leaderboard_script_benchmarks_and_publishes(tmp_path):
     assert "smoke on cpu (1 run(s) at once): bench" in done.stdout
     run = PublishedStore(tmp_path / "published").weights_for("mask-inference-small")
     assert run is not None and (tmp_path / "published" / run.payload["weights"]["path"]).is_file()
+
+
+def test_list_and_info_say_which_models_have_published_weights(smoke, monkeypatch):
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    listed = cli("list", "mask-inference*")
+    assert listed.exit_code == 0, listed.output
+    rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if line.count("│") > 3}
+    assert "published" in rows["mask-inference-small"] and "published" not in rows["mask-inference-gru"]
+    info = cli("info", "mask-inference-small")
+    assert "published weights: mask-inference-small@smoke:0: 3 steps on cpu" in " ".join(info.output.split())
+    assert "published weights: none" in cli("info", "mask-inference-gru").output

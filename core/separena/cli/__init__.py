@@ -63,10 +63,14 @@ def main(ctx: click.Context, plugins: tuple[str, ...], registry_files: tuple[str
 @click.pass_context
 @one_line_errors
 def list_cmd(ctx: click.Context, pattern: str, task: str | None, show_params: bool) -> None:
-    """List models (presets) matching PATTERN: name, plugin, family, tasks, params, status."""
+    """List models (presets) matching PATTERN: name, plugin, family, tasks, params, published
+    weights, status."""
+    from ..bench.published import PublishedStore, default_published_dir
+
     registry = context_registry(ctx)
+    published = PublishedStore(default_published_dir())
     table = Table(title="separena models")
-    for column in ("name", "architecture", "plugin", "family", "tasks", "params", "status"):
+    for column in ("name", "architecture", "plugin", "family", "tasks", "params", "weights", "status"):
         table.add_column(column, overflow="fold")
     names = registry.list_models(pattern, task=task)
     if not names:
@@ -83,6 +87,7 @@ def list_cmd(ctx: click.Context, pattern: str, task: str | None, show_params: bo
         params = _format_params(_count_params(registry, name)) if show_params and reason is None else "-"
         table.add_row(name, preset.architecture, plugin.split("[")[0], spec.family if spec else "-",
                       ",".join(preset.tasks or (spec.tasks if spec else ())), params,
+                      "published" if published.weights_for(name) else "-",
                       "ok" if reason is None else f"[red]unavailable: {escape(reason)}[/red]")
     console.print(table)
     failed = [p for p in registry.plugins.values() if p.errors]
@@ -111,6 +116,12 @@ def info(ctx: click.Context, name: str) -> None:
     objective = preset.objective or spec.objective
     console.print(f"objective: {objective if spec.trainable else '- (not trained)'}")
     console.print(f"reference: {spec.reference}")
+    if spec.trainable:
+        from ..bench.published import PublishedStore, default_published_dir, describe
+
+        run = PublishedStore(default_published_dir()).weights_for(preset.name)
+        console.print("published weights: " + (escape(describe(run)) if run else "none (train it, or pass "
+                                                "--checkpoint / --run to `separena separate`)"))
     import typing
 
     from ..presets import describe_annotation
