@@ -31,6 +31,7 @@ from ..errors import SeparenaError
 from ..registry import ModelConfig, Registry
 from ..specs import BRACKETS
 from .leaderboard import latest_runs
+from .runs import canonical_json
 from .store import ResultStore, StoredFailure, StoredRun
 
 __all__ = ["PublishedStore", "publish", "load_published", "default_published_dir", "PUBLISHED_FORMAT",
@@ -150,7 +151,7 @@ def load_published(published: PublishedStore, registry: Registry, name: str,
     if cfg["architecture"] != config.architecture:
         raise SeparenaError(f"{published.path}: the published weights of {config.name!r} are of architecture "
                             f"{cfg['architecture']!r}; expected {config.architecture!r} as registered")
-    now = json.loads(json.dumps(config.params, default=list))
+    now = json.loads(canonical_json(config.params))  # as the run recorded them
     changed = {k: (now.get(k), v) for k, v in cfg["params"].items() if now.get(k) != v}
     changed.update({k: (v, None) for k, v in now.items() if k not in cfg["params"]})
     if changed:
