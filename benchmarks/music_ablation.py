@@ -60,6 +60,9 @@ CHOICES: dict[str, dict] = {
     "soundfonts+effects": {"soundfonts": FONTS, "effects": 1.0, "bus": 0.5},
     # a fifth timbre source: freepats' sampled instruments, played with TiMidity++
     "soundfonts+freepats": {"soundfonts": FONTS + ("freepats",)},
+    # how often a training item mixes stems of different pieces (0.5 by default)
+    "soundfonts+remix-1": {"soundfonts": FONTS, "remix": 1.0},
+    "soundfonts+remix-0": {"soundfonts": FONTS, "remix": 0.0},
 }
 MODEL = "open-unmix-small"
 SUITE = "music-quick"
