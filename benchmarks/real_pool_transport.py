@@ -15,7 +15,8 @@ a lossy copy change the scores?
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/real_pool_transport.py [--rates 12,16,24] [--seeds 0,1] [--json real_pool_transport.json] [--table]
+    OMP_NUM_THREADS=1 python benchmarks/real_pool_transport.py [--rates 12,16,24] [--seeds 0,1] \
+        [--json real_pool_transport.json] [--table]
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def markdown(results: dict) -> str:
     seeds = sorted({r["seed"] for r in runs.values()})
     variants = list(dict.fromkeys(k.split("@")[0] for k in runs))
     sets = list(runs[f"as is@seed{seeds[0]}"]["scores"])
-    lines += ["", "| real training pool | " + " | ".join(sets) + " | " + " | ".join(f"{s} vs as is" for s in sets) + " |",
+    versus = " | ".join(f"{s} vs as is" for s in sets)
+    lines += ["", "| real training pool | " + " | ".join(sets) + " | " + versus + " |",
               "| --- | " + " | ".join("---:" for _ in sets * 2) + " |"]
 
     def per(variant: str, name: str) -> np.ndarray:

@@ -194,9 +194,11 @@ def describe(run: StoredRun) -> str:
     """One line saying which published run a model comes from."""
     p, t = run.payload["published"], run.payload["train"]
     test = run.payload["sets"]["test"]["si_sdri_mean"]
+    commit = p["commit"][:10] + ("-dirty" if p["commit"].endswith("-dirty") else "")
+    dtype = run.payload["weights"].get("dtype", "float32")
     return (f"{run.model}@{run.suite}:{run.seed}: {t['steps']} steps on {p['device']} "
             f"({p['train_seconds']:.0f} s), test SI-SDRi {test:.2f} dB, data {run.payload['config']['data_name']}, "
-            f"commit {p['commit'][:10]}{'-dirty' if p['commit'].endswith('-dirty') else ''}, {run.payload['weights'].get('dtype', 'float32')} weights")
+            f"commit {commit}, {dtype} weights")
 
 
 def _rounded(model: torch.nn.Module) -> torch.nn.Module:

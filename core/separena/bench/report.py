@@ -29,7 +29,8 @@ from .leaderboard import (Row, format_rank, latest_runs, leaderboard, pairwise_t
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
-__all__ = ["write_report", "SuiteReport", "collect", "collect_published", "all_reports", "Agreement", "ranking_agreements"]
+__all__ = ["write_report", "SuiteReport", "collect", "collect_published", "all_reports", "Agreement",
+           "ranking_agreements"]
 
 
 class SuiteReport:
@@ -150,13 +151,12 @@ def write_report(store: ResultStore | None, out_dir: str | Path, suites: Sequenc
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reports = all_reports(store, suites, published)
-    own = sum(1 for r in reports if not r.published)
     agreements = ranking_agreements(reports)
     written = [_write_markdown(out, reports, agreements), _write_csv(out, reports),
                _write_json(out, reports, agreements)]
     plots = {r.name: _plots(out, r) for r in reports}
-    audio = {r.name: _copy_audio(out, store.artifacts_dir, r) if store is not None and i < own else {}
-             for i, r in enumerate(reports)}
+    audio = {r.name: _copy_audio(out, store.artifacts_dir, r) if store is not None and not r.published else {}
+             for r in reports}  # published runs keep no audio
     written.append(_write_html(out, reports, plots, audio, agreements))
     return written
 
