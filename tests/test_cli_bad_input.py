@@ -140,6 +140,7 @@ CASES: list[tuple[list[str], str]] = [
     (["publish", "--suite", "smoke", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
     (["publish", "--suite", "smoke", "--store", "store.sqlite", "-o", "a_file"], "a_file"),
     (["publish", "--suite", "smoke", "--store", "store.sqlite", "--device", "cudaa"], "--device"),
+    (["publish", "--suite", "nope", "--store", "store.sqlite", "--rescore"], "--suite nope"),
 ]
 if NO_GPU:  # a GPU machine has cuda, so this case is a bad input only here
     CASES.append((["train", "mask-inference", "--device", "cuda"], "torch sees no CUDA GPU"))

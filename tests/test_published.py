@@ -239,3 +239,31 @@ def test_list_and_info_say_which_models_have_published_weights(smoke, monkeypatc
     info = cli("info", "mask-inference-small")
     assert "published weights: mask-inference-small@smoke:0: 3 steps on cpu" in " ".join(info.output.split())
     assert "published weights: none" in cli("info", "mask-inference-gru").output
+
+
+def test_runs_trained_on_data_built_elsewhere_are_rescored_here(smoke, tmp_path):
+    """A run trained where the data gets another name (a GPU machine's library versions) is
+    refused, or with --rescore scored here on this machine's data by the benchmark's evaluation."""
+    import sqlite3
+
+    store_path = tmp_path / "elsewhere.sqlite"
+    shutil.copyfile(smoke[0], store_path)
+    shutil.copytree(smoke[0].with_name("bench-artifacts"), tmp_path / "elsewhere-artifacts")
+    with sqlite3.connect(store_path) as db:
+        for run_hash, text in db.execute("SELECT run_hash, payload FROM runs").fetchall():
+            payload = json.loads(text)
+            payload["config"]["data_name"] = "espeak-2mix@0ther0ne"
+            db.execute("UPDATE runs SET payload = ? WHERE run_hash = ?", (json.dumps(payload), run_hash))
+    refused = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p1"))
+    assert refused.exit_code == 2 and "espeak-2mix@0ther0ne" in refused.output and "--rescore" in refused.output
+    done = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p2"), "--rescore")
+    assert done.exit_code == 0, done.output
+    published, original = PublishedStore(tmp_path / "p2"), PublishedStore(smoke[1])
+    for run in published.runs():
+        before = original.runs(suite="smoke")[[r.model for r in original.runs()].index(run.model)]
+        assert run.payload["config"]["data_name"] == "espeak-2mix@0ther0ne"  # what it trained on
+        assert run.payload["published"]["scored_on"] == before.payload["config"]["data_name"]
+        for name, scores in run.payload["sets"].items():  # the same data here: the same scores
+            assert scores["si_sdri_mean"] == pytest.approx(before.payload["sets"][name]["si_sdri_mean"], abs=1e-3)
+        expected, got = reproduce_check(published, run, default_registry())
+        assert abs(got - expected) <= TOLERANCE_DB

@@ -35,7 +35,8 @@ from ..train import CURVE_MIXTURES, train
 from .runs import DataCache, RunConfig, RunOutcome
 from .store import ResultStore, StoredRun
 
-__all__ = ["execute_run", "load_run_weights", "cpu_model", "one_line", "MAX_LOSS_POINTS", "RTF_MIXTURES"]
+__all__ = ["execute_run", "evaluate_set", "load_run_weights", "cpu_model", "one_line", "MAX_LOSS_POINTS",
+           "RTF_MIXTURES"]
 
 log = logging.getLogger(__name__)
 MAX_LOSS_POINTS = 2000  # per-step losses are averaged down to at most this many points
@@ -104,7 +105,7 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             sets, examples = {}, {}
             metrics = [registry.metric(name) for name in config.metrics]
             for set_name, mixtures in data.test_sets().items():
-                sets[set_name], saved = _evaluate_set(model, mixtures, config, set_name, timing, progress,
+                sets[set_name], saved = evaluate_set(model, mixtures, config, set_name, timing, progress,
                                                       data_cache, metrics, data.permutation_invariant)
                 if saved:
                     examples[set_name] = saved
@@ -135,6 +136,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
                       "audio_seconds_per_second": throughput.audio_seconds_per_second,
                       "losses": losses, "loss_steps": loss_steps, "curve": trained.curve},
             "machine": {"cpu": cpu_model(), "threads": config.threads, "device": config.device,
+                        "gpu": torch.cuda.get_device_name(torch.device(config.device))
+                        if config.device.startswith("cuda") else None,
                         "load_average": trained.load_average},
             "sets": sets, "cost": cost, "examples": examples, "timing": timing, "weights": weights,
             "metrics": {m.key: {"name": m.name, "label": m.label or m.name, "unit": m.unit,
@@ -184,7 +187,7 @@ def load_run_weights(store: ResultStore, run: StoredRun, registry: Registry, nam
                            sha256=weights["sha256"])
 
 
-def _evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
+def evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,
                   timing: dict[str, float], progress: bool, data_cache: DataCache, metrics: Sequence[MetricSpec],
                   permutation_invariant: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The core evaluator (SI-SDR, SI-SDRi, matched estimates), then every other metric of the

@@ -177,9 +177,10 @@ def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registr
     cfg, check = run.payload["config"], run.payload["published"]["check"]
     if data is None:
         data = registry.dataset(cfg["dataset"]).builder()(sample_rate=cfg["sample_rate"], **cfg["dataset_params"])
-    if data.name != cfg["data_name"]:
+    scored_on = run.payload["published"].get("scored_on") or cfg["data_name"]
+    if data.name != scored_on:
         raise SeparenaError(f"{published.path}: {run.model}@{run.suite}:{run.seed} was scored on "
-                            f"{cfg['data_name']}; this code builds {data.name}")
+                            f"{scored_on}; this code builds {data.name}")
     if run.payload.get("weights"):
         _, model = load_run_weights(published, run, registry, name=run.model, device=device)
     else:
@@ -217,14 +218,20 @@ def _score(model: Any, mixtures: Any, device: str, permutation_invariant: bool) 
 
 
 def publish(store: ResultStore, suite: str, folder: str | Path, registry: Registry, *, commit: str,
-            device: str = "cpu", check_mixtures: int = CHECK_MIXTURES,
-            tolerance_db: float = TOLERANCE_DB) -> list[StoredRun]:
+            device: str = "cpu", check_mixtures: int = CHECK_MIXTURES, tolerance_db: float = TOLERANCE_DB,
+            rescore: bool = False) -> list[StoredRun]:
     """Publish the latest run of every model and seed of ``suite`` in ``store`` to ``folder``.
 
     Trained runs' weights are stored in float16 when every test set's mean SI-SDRi, scored
     again on ``device`` with the float16 weights, stays within ``tolerance_db`` of the run's
     own; otherwise in float32. Runs already published for the same suite, model and seed are
     replaced; other lines are kept. Returns the runs written.
+
+    A run whose data this machine builds under another name (trained where the data's
+    libraries differ, e.g. on a GPU machine) is refused, unless ``rescore``: then its weights
+    are scored here on this machine's build of the same dataset, with the benchmark's own
+    evaluation, and those scores are published (``published.scored_on`` names the data, the
+    run's ``config.data_name`` stays the data it trained on).
     """
     from ..checkpoints import file_sha256, save_checkpoint
     from .execute import load_run_weights
@@ -244,9 +251,13 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
         payload.pop("examples", None)  # audio stays out of the repository
         cfg["artifacts_dir"] = ""  # a path of the machine it ran on
         data = cache.get(registry, cfg["dataset"], cfg["dataset_params"], cfg["sample_rate"])
+        scored_on = None
         if data.name != cfg["data_name"]:
-            raise SeparenaError(f"run {run.run_hash[:12]} ({run.model}): its data was {cfg['data_name']}, this code "
-                                f"builds {data.name}; expected the data the run was trained on")
+            if not rescore:
+                raise SeparenaError(f"run {run.run_hash[:12]} ({run.model}): its data was {cfg['data_name']}, this "
+                                    f"code builds {data.name}; expected the data the run was trained on (or "
+                                    "--rescore: score its weights here on this machine's data)")
+            payload["sets"], scored_on = _rescored(store, run, registry, data, device, cache), data.name
         test = data.test_sets()["test"]
         n_check = min(check_mixtures, len(test))
         own = payload["sets"]["test"]["si_sdri"][:n_check]
@@ -257,6 +268,8 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
             "check": {"set": "test", "mixtures": n_check,
                       "si_sdri_mean": sum(sum(m) / len(m) for m in own) / max(n_check, 1)},
         }
+        if scored_on is not None:
+            provenance.update(scored_on=scored_on, scored_device=device)
         if payload.get("weights"):
             config, model = load_run_weights(store, run, registry, name=run.model, device=device)
             half = _rounded(model)
@@ -277,13 +290,34 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
     return written
 
 
+def _rescored(store: ResultStore, run: StoredRun, registry: Registry, data: Any, device: str,
+              cache: Any) -> dict[str, Any]:
+    """The ``sets`` of ``run``'s payload, scored again here on ``data`` (every test set, every
+    metric of the run) by the benchmark's own evaluation of a run."""
+    from .execute import evaluate_set, load_run_weights
+    from .runner import fitted_config
+    from .runs import RunConfig
+
+    config = RunConfig.from_dict({**run.payload["config"], "data_name": data.name, "device": device,
+                                  "artifacts_dir": "", "save_examples": 0})
+    if run.payload.get("weights"):
+        _, model = load_run_weights(store, run, registry, name=run.model, device=device)
+    else:  # oracles and baselines: fitted to this data, as the benchmark fits them
+        model = fitted_config(registry, run.model, data.sample_rate, data.n_src).build().to(device).eval()
+    metrics = [registry.metric(name) for name in config.metrics]
+    return {name: evaluate_set(model, mixtures, config, name, {}, False, cache, metrics,
+                                data.permutation_invariant)[0]
+            for name, mixtures in data.test_sets().items()}
+
+
 def _device_name(payload: dict[str, Any]) -> str:
-    """The machine a run trained on, in words (``cpu (<model>)`` or the GPU's name)."""
+    """The machine a run trained on, in words: the GPU's name, or ``cpu (<model>, N threads)``."""
     machine = payload.get("machine", {})
     device = str(machine.get("device", "cpu"))
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"{device} ({machine.get('cpu', '?')}, {machine.get('threads', '?')} threads)"
+    if machine.get("gpu"):
+        return str(machine["gpu"])
+    threads = machine.get("threads", "?")
+    return f"{device} ({machine.get('cpu', '?')}, {threads} thread{'' if threads == 1 else 's'})"
 
 
 def _write_index(folder: Path, runs: list[StoredRun]) -> None:

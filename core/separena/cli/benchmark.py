@@ -206,10 +206,14 @@ def _commit() -> str:
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Published folder (default: published/ of this repository).")
+@click.option("--rescore", is_flag=True,
+              help="Score runs whose data this machine builds under another name (trained on another machine, "
+                   "e.g. a GPU's) on this machine's data, and publish those scores.")
 @device_option
 @click.pass_context
 @one_line_errors
-def publish(ctx: click.Context, suite_name: str, store_path: Path, output_dir: Path | None, device: str) -> None:
+def publish(ctx: click.Context, suite_name: str, store_path: Path, output_dir: Path | None, rescore: bool,
+            device: str) -> None:
     """Publish a suite's latest runs with their weights (float16 where no test score moves by more
     than 0.05 dB): what `separena separate` and `separena report` use on a fresh clone."""
     from ..bench import ResultStore
@@ -225,7 +229,7 @@ def publish(ctx: click.Context, suite_name: str, store_path: Path, output_dir: P
         if suite_name not in store.suites():
             raise SeparenaError(f"--suite {suite_name}: no runs in {store_path}; expected one of "
                                 f"{', '.join(store.suites()) or '(none)'}")
-        written = publish_runs(store, suite_name, folder, registry, commit=_commit(), device=device)
+        written = publish_runs(store, suite_name, folder, registry, commit=_commit(), device=device, rescore=rescore)
     table = Table(title=f"published to {folder}")
     for column in ("run", "SI-SDRi test", "weights", "float16 change (dB, per set)"):
         table.add_column(column)
