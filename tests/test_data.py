@@ -195,6 +195,33 @@ def test_espeak_deterministic_across_caches(tiny, tmp_path: Path) -> None:
 
 
 @needs_espeak
+def test_exported_word_lists_build_the_same_data_without_wordfreq(tiny, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without wordfreq (a GPU machine it was carried to) builds the same data, by
+    name and sample for sample, from the exported word lists."""
+    import sys
+
+    from separena.data import espeak
+    from separena.data.speech import espeak_2mix
+
+    a, _ = tiny
+    lists = espeak.export_word_lists(tmp_path / "words.json.xz")
+    assert lists.stat().st_size < 2_000_000
+    monkeypatch.setitem(sys.modules, "wordfreq", None)  # `import wordfreq` now fails
+    with pytest.raises(SeparenaError, match="wordfreq is not installed.*SEPARENA_WORD_LISTS"):
+        espeak_2mix(cache_dir=str(tmp_path / "none"), **TINY)
+    monkeypatch.setenv(espeak.WORD_LISTS_ENV, str(lists))
+    b = espeak_2mix(cache_dir=str(tmp_path / "cache"), **TINY)
+    assert b.name == a.name and torch.equal(a.train.audio, b.train.audio)
+    assert all(torch.equal(a.test[i].sources, b.test[i].sources) for i in range(len(a.test)))
+    (tmp_path / "bad.xz").write_bytes(b"not xz")
+    monkeypatch.setenv(espeak.WORD_LISTS_ENV, str(tmp_path / "bad.xz"))
+    with pytest.raises(SeparenaError, match="bad.xz: cannot be read") as e:
+        espeak.text_source()
+    one_line(e.value)
+
+
+@needs_espeak
 def test_espeak_speakers_disjoint(tiny) -> None:
     data, _ = tiny
     sets = {}

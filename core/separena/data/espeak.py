@@ -7,7 +7,8 @@ disjoint: valid and test speakers use voice variants that no training speaker us
 half of them speak languages that no training speaker speaks.
 
 Text is drawn from the word-frequency lists of the ``wordfreq`` package in the speaker's own
-language where it has one (42 languages), otherwise English read with that language's
+language where it has one (42 languages; where wordfreq is not installed, from those lists
+exported to a file by :func:`export_word_lists`), otherwise English read with that language's
 phonology: sentences of 4-13 words weighted by frequency, with commas, questions and
 exclamations (:func:`vocabulary`, :func:`sentences`). :func:`build_speaker` synthesises a
 speaker's utterances with ``espeak-ng``, moves them to the sample rate with the formant shift
@@ -17,12 +18,17 @@ folded into the resampling ratio, trims and level-normalises them
 
 from __future__ import annotations
 
+import functools
+import json
+import lzma
 import math
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -31,8 +37,8 @@ from ..errors import SeparenaError
 from .audio import write_wav
 from .pool import trim_normalise
 
-__all__ = ["Speaker", "espeak_inventory", "plan_speakers", "vocabulary", "sentences", "build_speaker", "resample_formant",
-           "ESPEAK"]
+__all__ = ["Speaker", "espeak_inventory", "plan_speakers", "vocabulary", "sentences", "build_speaker",
+           "resample_formant", "ESPEAK", "text_source", "export_word_lists", "WORD_LISTS_ENV"]
 
 ESPEAK = "espeak-ng"
 
@@ -53,6 +59,7 @@ TEXT_LANGUAGE_ALIASES = {
     "be": "ru", "ba": "ru", "cv": "ru", "ky": "ru", "nog": "ru", "tt": "ru", "kk": "ru",
 }
 VOCABULARY_SIZE = 5000  # most frequent words of each language
+WORD_LISTS_ENV = "SEPARENA_WORD_LISTS"  # a file of exported word lists, read instead of wordfreq
 
 
 @dataclass(frozen=True)
@@ -114,14 +121,67 @@ def _text_language(language: str, available: set[str]) -> str:
     return base if base in available else "en"
 
 
+def _top_words(wordfreq: Any, lang: str) -> list[str]:
+    words = [w for w in wordfreq.top_n_list(lang, VOCABULARY_SIZE * 2, wordlist="small") if w.isalpha()]
+    return words[:VOCABULARY_SIZE]
+
+
+@functools.lru_cache(maxsize=2)
+def _word_lists(path: str) -> dict[str, Any]:
+    """A word-list file written by :func:`export_word_lists` (read once per path)."""
+    try:
+        with lzma.open(path, "rt", encoding="utf-8") as f:
+            lists = json.load(f)
+    except (OSError, lzma.LZMAError, json.JSONDecodeError) as exc:
+        raise SeparenaError(f"${WORD_LISTS_ENV} {path}: cannot be read ({type(exc).__name__}); expected a file "
+                            "written by separena.data.espeak.export_word_lists") from None
+    if not isinstance(lists, dict) or not {"wordfreq", "available", "words"} <= set(lists):
+        raise SeparenaError(f"${WORD_LISTS_ENV} {path}: expected keys wordfreq, available and words")
+    return lists
+
+
+def text_source() -> tuple[str, set[str]]:
+    """The wordfreq version the text comes from and the languages it has word lists for: from
+    the file ``$SEPARENA_WORD_LISTS`` names (a machine without wordfreq, e.g. a GPU machine it
+    was carried to), else from the wordfreq package."""
+    if os.environ.get(WORD_LISTS_ENV):
+        lists = _word_lists(os.environ[WORD_LISTS_ENV])
+        return str(lists["wordfreq"]), set(lists["available"])
+    try:
+        import wordfreq
+        from importlib.metadata import version
+    except ImportError:
+        raise SeparenaError("espeak-2mix: the Python package wordfreq is not installed; expected it for the text "
+                            f"(pip install wordfreq), or ${WORD_LISTS_ENV} naming its exported word lists") from None
+    return version("wordfreq"), set(wordfreq.available_languages(wordlist="small"))
+
+
 def vocabulary(lang: str) -> tuple[list[str], np.ndarray]:
     """The most frequent alphabetic words of ``lang`` and sampling weights (Zipf, flattened)."""
-    import wordfreq
+    if os.environ.get(WORD_LISTS_ENV):
+        words = list(_word_lists(os.environ[WORD_LISTS_ENV])["words"][lang])
+    else:
+        import wordfreq
 
-    words = [w for w in wordfreq.top_n_list(lang, VOCABULARY_SIZE * 2, wordlist="small") if w.isalpha()]
-    words = words[:VOCABULARY_SIZE]
+        words = _top_words(wordfreq, lang)
     weights = 1.0 / np.arange(1, len(words) + 1) ** 0.6
     return words, weights / weights.sum()
+
+
+def export_word_lists(path: str | Path) -> Path:
+    """Write every language's vocabulary (what :func:`vocabulary` reads from wordfreq) and the
+    wordfreq version to ``path`` (JSON, xz: about 0.7 MB), so that a machine without wordfreq
+    builds the same text with ``$SEPARENA_WORD_LISTS`` set to it."""
+    import wordfreq
+    from importlib.metadata import version
+
+    available = sorted(wordfreq.available_languages(wordlist="small"))
+    lists = {"wordfreq": version("wordfreq"), "available": available,
+             "words": {lang: _top_words(wordfreq, lang) for lang in available}}
+    path = Path(path)
+    with lzma.open(path, "wt", encoding="utf-8") as f:
+        json.dump(lists, f, ensure_ascii=False)
+    return path
 
 
 def sentences(rng: np.random.Generator, vocab: tuple[list[str], np.ndarray], n: int) -> str:

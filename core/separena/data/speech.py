@@ -32,7 +32,7 @@ from . import SeparationData, channel, real, transfer, tts
 from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
-from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, vocabulary
+from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import TwoSpeakerStream
 
@@ -54,17 +54,7 @@ DEFAULT_TTS_FRACTION = 0.0
 def _versions() -> dict[str, str]:
     import scipy
 
-    try:
-        import wordfreq  # noqa: F401
-        from importlib.metadata import version
-
-        wf = version("wordfreq")
-    except ImportError:
-        raise SeparenaError(
-            "espeak-2mix: the Python package wordfreq is not installed; expected it for the text "
-            "(pip install wordfreq)"
-        ) from None
-    return {"generator": GENERATOR_VERSION, "wordfreq": wf, "numpy": np.__version__,
+    return {"generator": GENERATOR_VERSION, "wordfreq": text_source()[0], "numpy": np.__version__,
             "scipy": scipy.__version__}
 
 
@@ -252,9 +242,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     transfer_set = bool(real_dev_set if transfer_set is None else transfer_set)
     version, languages, variants = espeak_inventory()
     versions = {**_versions(), "espeak-ng": version}
-    import wordfreq
-
-    text_langs = set(wordfreq.available_languages(wordlist="small"))
+    text_langs = text_source()[1]
     speakers = plan_speakers(params, languages, variants, text_langs)
     digest = _content_hash({"params": params, "versions": versions, "languages": languages,
                             "variants": variants, "text_languages": sorted(text_langs)})
