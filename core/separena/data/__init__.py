@@ -40,7 +40,9 @@ class MixtureSet(Protocol):
 
 class TrainStream(Protocol):
     """Training batches, a pure function of ``(seed, step)``: every model of a suite sees the
-    same examples in the same order for a given seed."""
+    same examples in the same order for a given seed. A stream may also offer ``to(device)``,
+    the same stream building its batches on that device (the trainer uses it on a GPU when no
+    data workers build them)."""
 
     def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
         """Return ``(mix [batch, time], sources [batch, n_src, time])`` for this step."""
