@@ -172,7 +172,6 @@ def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registr
     builds under another name than the run's is refused (it is not the data the run was scored on).
     """
     from ..data import MixtureSubset
-    from .execute import load_run_weights
 
     cfg, check = run.payload["config"], run.payload["published"]["check"]
     if data is None:
@@ -181,12 +180,7 @@ def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registr
     if data.name != scored_on:
         raise SeparenaError(f"{published.path}: {run.model}@{run.suite}:{run.seed} was scored on "
                             f"{scored_on}; this code builds {data.name}")
-    if run.payload.get("weights"):
-        _, model = load_run_weights(published, run, registry, name=run.model, device=device)
-    else:
-        from .runner import fitted_config
-
-        model = fitted_config(registry, run.model, data.sample_rate, data.n_src).build().to(device).eval()
+    model = _run_model(published, run, registry, data, device)
     subset = MixtureSubset(data.test_sets()[check["set"]], range(check["mixtures"]))
     return float(check["si_sdri_mean"]), _score(model, subset, device, data.permutation_invariant)
 
@@ -200,6 +194,17 @@ def describe(run: StoredRun) -> str:
     return (f"{run.model}@{run.suite}:{run.seed}: {t['steps']} steps on {p['device']} "
             f"({p['train_seconds']:.0f} s), test SI-SDRi {test:.2f} dB, data {run.payload['config']['data_name']}, "
             f"commit {commit}, {dtype} weights")
+
+
+def _run_model(store: Any, run: StoredRun, registry: Registry, data: Any, device: str) -> Any:
+    """The model of ``run``: its kept weights, or (oracles and baselines) built fitted to
+    ``data``, as the benchmark fits them."""
+    from .execute import load_run_weights
+    from .runner import fitted_config
+
+    if run.payload.get("weights"):
+        return load_run_weights(store, run, registry, name=run.model, device=device)[1]
+    return fitted_config(registry, run.model, data.sample_rate, data.n_src).build().to(device).eval()
 
 
 def _rounded(model: torch.nn.Module) -> torch.nn.Module:
@@ -234,7 +239,6 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
     run's ``config.data_name`` stays the data it trained on).
     """
     from ..checkpoints import file_sha256, save_checkpoint
-    from .execute import load_run_weights
     from .runs import DataCache
 
     folder = Path(folder)
@@ -251,13 +255,14 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
         payload.pop("examples", None)  # audio stays out of the repository
         cfg["artifacts_dir"] = ""  # a path of the machine it ran on
         data = cache.get(registry, cfg["dataset"], cfg["dataset_params"], cfg["sample_rate"])
-        scored_on = None
+        scored_on, model = None, None
         if data.name != cfg["data_name"]:
             if not rescore:
                 raise SeparenaError(f"run {run.run_hash[:12]} ({run.model}): its data was {cfg['data_name']}, this "
                                     f"code builds {data.name}; expected the data the run was trained on (or "
                                     "--rescore: score its weights here on this machine's data)")
-            payload["sets"], scored_on = _rescored(store, run, registry, data, device, cache), data.name
+            model = _run_model(store, run, registry, data, device)
+            payload["sets"], scored_on = _rescored(model, run, registry, data, device, cache), data.name
         test = data.test_sets()["test"]
         n_check = min(check_mixtures, len(test))
         own = payload["sets"]["test"]["si_sdri"][:n_check]
@@ -271,7 +276,9 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
         if scored_on is not None:
             provenance.update(scored_on=scored_on, scored_device=device)
         if payload.get("weights"):
-            config, model = load_run_weights(store, run, registry, name=run.model, device=device)
+            if model is None:
+                model = _run_model(store, run, registry, data, device)
+            config = registry.model_config(run.model, **cfg["params"])
             half = _rounded(model)
             deltas = {}
             for set_name, mixtures in data.test_sets().items():
@@ -290,20 +297,15 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
     return written
 
 
-def _rescored(store: ResultStore, run: StoredRun, registry: Registry, data: Any, device: str,
+def _rescored(model: Any, run: StoredRun, registry: Registry, data: Any, device: str,
               cache: Any) -> dict[str, Any]:
-    """The ``sets`` of ``run``'s payload, scored again here on ``data`` (every test set, every
-    metric of the run) by the benchmark's own evaluation of a run."""
-    from .execute import evaluate_set, load_run_weights
-    from .runner import fitted_config
+    """The ``sets`` of ``run``'s payload, ``model`` scored again here on ``data`` (every test
+    set, every metric of the run) by the benchmark's own evaluation of a run."""
+    from .execute import evaluate_set
     from .runs import RunConfig
 
     config = RunConfig.from_dict({**run.payload["config"], "data_name": data.name, "device": device,
                                   "artifacts_dir": "", "save_examples": 0})
-    if run.payload.get("weights"):
-        _, model = load_run_weights(store, run, registry, name=run.model, device=device)
-    else:  # oracles and baselines: fitted to this data, as the benchmark fits them
-        model = fitted_config(registry, run.model, data.sample_rate, data.n_src).build().to(device).eval()
     metrics = [registry.metric(name) for name in config.metrics]
     return {name: evaluate_set(model, mixtures, config, name, {}, False, cache, metrics,
                                 data.permutation_invariant)[0]
