@@ -258,3 +258,56 @@ def test_registered_real_dev_dataset(on_fake_root, cache):
     mix, src = data.train.batch(0, 0, 4, 8000)
     assert mix.shape == (4, 8000) and src.shape == (4, 2, 8000) and torch.isfinite(mix).all()
     assert torch.equal(mix, data.train.batch(0, 0, 4, 8000)[0])
+
+
+def test_carried_pool_stands_in_for_the_packages(fake_root, cache, tmp_path, monkeypatch):
+    """A machine without the packages (or ffmpeg) reads the pool from its carried Opus copy:
+    the same speakers, splits and utterance lengths, audio close to the original, and a name
+    of its own for everything built from it."""
+    import json
+
+    from separena.data import carry
+
+    monkeypatch.delenv(carry.CARRIED_POOLS_ENV, raising=False)
+    kit = tmp_path / "kit"
+    [folder] = carry.carry_pools(kit, sample_rate=SR, cache_dir=cache, system_root=fake_root, catalogues=(real.REAL,))
+    source = real.pool_cache(SR, cache, system_root=fake_root)
+    assert folder.name == f"{source.name}+opus12k" and carry.is_carried(folder) and not carry.is_carried(source)
+    assert json.loads((folder / "meta.json").read_text())["carried"]["from"] == source.name
+    opus = sum(f.stat().st_size for f in folder.glob("*.opus"))
+    assert 0 < opus < sum(f.stat().st_size for f in source.glob("*.wav")) / 8  # 12 kb/s against 128 kb/s
+    original = {split: real_speech_pool(split, SR, cache, system_root=fake_root) for split in ("train", "real-dev")}
+
+    monkeypatch.setenv(carry.CARRIED_POOLS_ENV, str(kit))
+    bare = tmp_path / "bare"  # no package installed at all
+    (bare / "var/lib/dpkg/info").mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no ffmpeg either: libsndfile decodes
+    assert real.pool_cache(SR, tmp_path / "c", system_root=bare) == folder
+    for split, utterances in original.items():
+        carried = real_speech_pool(split, SR, tmp_path / "c", system_root=bare)
+        assert [(u.speaker, len(u.waveform)) for u in carried] == [(u.speaker, len(u.waveform)) for u in utterances]
+        x, y = (torch.cat([u.waveform for u in us]).double() for us in (utterances, carried))
+        assert 10 * torch.log10(x.pow(2).sum() / (x - y).pow(2).sum()) > 6  # a lossy copy, not noise
+    dev = build_real_dev(sample_rate=SR, n_mixtures=3, seconds=1.0, cache_dir=tmp_path / "c", system_root=bare)
+    assert dev.parent == tmp_path / "c"  # in the cache, not beside the carried pool
+    assert json.loads((dev / "tt" / "meta.json").read_text())["pool"] == folder.name
+    with pytest.raises(SeparenaError, match=f"{carry.CARRIED_POOLS_ENV}.*16000 Hz.*expected exactly one") as err:
+        real.pool_cache(16000, tmp_path / "c", system_root=bare)
+    assert "\n" not in str(err.value)
+    with pytest.raises(SeparenaError, match="unset"):  # a copy is made from the packages' pool only
+        carry.carry_pools(tmp_path / "again", sample_rate=SR, cache_dir=cache, system_root=fake_root)
+
+
+@needs_espeak
+def test_data_built_from_carried_pools_has_its_own_name(on_fake_root, cache, tmp_path, monkeypatch):
+    from separena.data import carry
+    from separena.data.speech import espeak_2mix
+
+    monkeypatch.delenv(carry.CARRIED_POOLS_ENV, raising=False)
+    built = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY)
+    carry.carry_pools(tmp_path / "kit", sample_rate=SR, cache_dir=cache, system_root=on_fake_root,
+                      catalogues=(real.REAL,))
+    monkeypatch.setenv(carry.CARRIED_POOLS_ENV, str(tmp_path / "kit"))
+    carried = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY)
+    assert carried.name != built.name and carried.train.real.speakers == built.train.real.speakers
+    assert carried.extra_tests["real-dev"].root != built.extra_tests["real-dev"].root

@@ -59,6 +59,7 @@ __all__ = [
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
 MIXTURES_VERSION = "real-dev/2"  # of the real-dev mixtures (names, drawing); bump to rebuild them
 MIN_SECONDS = 0.2  # utterances with less audio than this after trimming are dropped
+CARRIED_POOLS_ENV = "SEPARENA_CARRIED_POOLS"  # a folder of carried pools (separena.data.carry)
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,45 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int,
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
+def carried_pool(catalogue: Catalogue, sample_rate: int) -> Path | None:
+    """The carried copy of ``catalogue``'s pool at ``sample_rate`` under
+    ``$SEPARENA_CARRIED_POOLS`` (written by :func:`separena.data.carry.carry_pools`); ``None``
+    when that variable is unset.
+
+    Raises:
+        SeparenaError: the variable is set but the folder holds no such pool, or several.
+    """
+    folder = os.environ.get(CARRIED_POOLS_ENV)
+    if not folder:
+        return None
+    found = []
+    for d in sorted(Path(folder).glob(f"{catalogue.prefix}-*+*")):
+        try:
+            meta = json.loads((d / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if int(meta.get("sample_rate", -1)) == int(sample_rate) and "carried" in meta:
+            found.append(d)
+    if len(found) != 1:
+        names = ", ".join(d.name for d in found) or "none"
+        raise SeparenaError(f"${CARRIED_POOLS_ENV}={folder}: {len(found)} carried {catalogue.label} pools at "
+                            f"{sample_rate} Hz ({names}); expected exactly one, written by "
+                            "separena.data.carry.carry_pools")
+    return found[0]
+
+
+def is_carried(pool: str | os.PathLike[str]) -> bool:
+    """Whether the pool folder ``pool`` is a carried copy (its ``meta.json`` says so)."""
+    try:
+        return "carried" in json.loads((Path(pool) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
 def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system_root: Path,
               workers: int, cat: Catalogue = REAL) -> Path:
     final = pool_cache(sample_rate, cache_dir, system_root=system_root, catalogue=cat)
@@ -350,9 +390,14 @@ def _pool_dir(sample_rate: int, cache_dir: str | os.PathLike[str] | None, system
 def pool_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
                system_root: str | os.PathLike[str] = "/", catalogue: Catalogue = REAL) -> Path:
     """The cache folder of the ``catalogue``'s pool at ``sample_rate`` (``meta.json`` in it once
-    built). Decodes nothing. Raises :class:`SeparenaError` when a package is not installed."""
+    built). Decodes nothing. Raises :class:`SeparenaError` when a package is not installed.
+    With ``$SEPARENA_CARRIED_POOLS`` set, the carried copy of the pool there
+    (:mod:`separena.data.carry`), and the packages are not looked at."""
+    carried = carried_pool(catalogue, int(sample_rate))
+    if carried is not None:
+        return carried
     files = _catalogue(Path(system_root), catalogue)
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = _cache_root(cache_dir)
     return cache / f"{catalogue.prefix}-{_pool_hash(files, int(sample_rate), catalogue)}"
 
 
@@ -446,7 +491,7 @@ def build_mixtures(catalogue: Catalogue, split: str, version: str, root: str | o
     params = {"generator": version, "pool": pool_dir.name, "sample_rate": int(sample_rate),
               "n_mixtures": int(n_mixtures), "seconds": float(seconds), "seed": int(seed)}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    base = Path(root).expanduser() if root is not None else pool_dir.parent / f"{split}-{key}"
+    base = Path(root).expanduser() if root is not None else _cache_root(cache_dir) / f"{split}-{key}"
     marker = base / "tt" / "meta.json"
     if marker.is_file() and json.loads(marker.read_text()).get("key") == key:
         return base

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import subprocess
 import time
 from dataclasses import asdict
@@ -288,6 +289,11 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     if transfer_set:  # enters the name (a data set without it keeps its former name)
         extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir)
         signature["transfer"] = extra["transfer"].root.name
+    if os.environ.get(real.CARRIED_POOLS_ENV):  # a copy never passes for the pools it was made from
+        used = [real.pool_cache(sample_rate, cache_dir)] if real_fraction > 0 or real_dev_set else []
+        used += [transfer.pool_cache(sample_rate, cache_dir)] if transfer_set else []
+        if any(real.is_carried(p) for p in used):
+            signature["carried"] = [p.name for p in used]
     train = train_stream(train_pool, sample_rate, stream, real_pool, rirs, tts_pool)
     valid = MixtureFolder(final, "valid", sample_rate, 2, mix_from_sources=True)
     test = MixtureFolder(final, "test", sample_rate, 2, mix_from_sources=True)
