@@ -2,7 +2,7 @@
 every model of a suite, and publish the runs with their weights.
 
     python benchmarks/gpu_leaderboard.py [--suite speech-gpu] [--device cuda] [--jobs N]
-        [--store results/gpu.sqlite] [--published published/] [--registry FILE]
+        [--store results/gpu.sqlite] [--published published/] [--registry FILE] [BENCH OPTIONS]
 
 Runs `separena bench` (resuming: a run already in the store is not trained again), then
 `separena publish` into the repository's ``published/`` folder (float16 weights where no test
@@ -40,12 +40,12 @@ def main() -> None:
     parser.add_argument("--published", type=Path, default=None, help="default: the repository's published/")
     parser.add_argument("--registry", type=Path, default=None, help="an extra registry file (suites)")
     parser.add_argument("--no-publish", action="store_true", help="train and evaluate only")
-    args = parser.parse_args()
+    args, bench_args = parser.parse_known_args()  # the rest goes to `separena bench` (--threads, --data-workers)
     extra = ["--registry", str(args.registry)] if args.registry else []
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     started = time.perf_counter()
     separena(*extra, "bench", "--suite", args.suite, "--device", args.device, "--store", str(args.store),
-             "--jobs", str(args.jobs))
+             "--jobs", str(args.jobs), *bench_args)
     benched = time.perf_counter()
     if not args.no_publish:
         out = ["-o", str(args.published)] if args.published else []

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The speech-gpu leaderboard on a bare CUDA machine: one that has Python with PyTorch, numpy,
+# scipy, PyYAML, pluggy, rich and click, and nothing of ours (no Debian packages, no network).
+#
+#   bash benchmarks/gpu_run.sh KIT OUT [SECONDS]
+#
+# KIT is the folder benchmarks/gpu_kit.py packs (eSpeak NG, word lists, the real speech pools as
+# Opus, wheels); if it holds gpu.tar from an earlier run, that store is resumed (finished runs are
+# not trained again). Run from the repository's root. Steps, each timed into OUT/gpu_run.log:
+# install separena and the native plugins, with CUDA_CHECK=1 check every architecture on the GPU
+# (benchmarks/cuda_check.py), build the default speech data, time batches built on the GPU
+# (benchmarks/device_batches.py), then train and evaluate the suite
+# (benchmarks/gpu_leaderboard.py --no-publish) until SECONDS (default 540) after the start,
+# so that what finished is always packed: OUT/gpu.tar holds the store and the kept weights.
+# JOBS (runs at once), BENCH_ARGS (options of `separena bench`) and SUITE override the defaults
+# below; SEPARENA_REGISTRY names an extra registry file (e.g. a suite of one's own).
+# Publish them on a machine with the Debian packages:
+#   tar -xf gpu.tar && separena publish --suite speech-gpu --store gpu.sqlite --rescore
+set -uo pipefail
+kit=$(readlink -f "${1:?usage: gpu_run.sh KIT OUT [SECONDS]}")
+out=$(readlink -f "${2:?usage: gpu_run.sh KIT OUT [SECONDS]}")
+deadline=${3:-540}
+suite=${SUITE:-speech-gpu}
+# two runs at once, each with 6 batch-building processes and 2 threads: 16 cores, unmeasured on a GPU
+jobs=${JOBS:-2}
+bench_args=${BENCH_ARGS---threads 2 --data-workers 6}
+work=${WORK:-/tmp/separena-gpu}
+mkdir -p "$work" "$out"
+exec > >(tee -a "$out/gpu_run.log") 2>&1
+step() { echo "[$(date +%T) +${SECONDS}s] $*"; }
+
+step "install: wheels, separena and the native plugins into $work/site"
+shopt -s nullglob
+python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target "$work/site" \
+  "$kit"/wheels/*.whl . plugins/mask-inference plugins/deep-clustering plugins/conv-tasnet plugins/open-unmix plugins/oracle || exit 1
+tar -xJf "$kit/espeak-ng.tar.xz" -C "$work" || exit 1
+export PYTHONPATH="$work/site" PATH="$work/bin:$PATH" PYTHONUNBUFFERED=1 \
+  SEPARENA_WORD_LISTS="$kit/word-lists.json.xz" SEPARENA_CARRIED_POOLS="$kit/pools" SEPARENA_CACHE="$work/cache"
+[ -f "$kit/gpu.tar" ] && tar -xf "$kit/gpu.tar" -C "$work" && step "resuming the store of $kit/gpu.tar"
+python3 - <<'EOF' || exit 1
+import sys, torch
+print(f"python {sys.version.split()[0]}, torch {torch.__version__}, device "
+      f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu (no CUDA device)'}")
+EOF
+device=$(python3 -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
+
+if [ "${CUDA_CHECK:-0}" = 1 ] && [ "$device" = cuda ]; then  # all passed on an H100 (docs/benchmarks/quality.md)
+  step "cuda_check (every installed architecture: GPU vs CPU, training steps)"
+  python3 benchmarks/cuda_check.py
+fi
+step "data: $suite's data with $cores processes (eSpeak NG and the real speech pools of the kit)"
+python3 - "$suite" "$cores" <<'EOF' || exit 1
+import sys
+from separena import default_registry
+registry = default_registry()
+suite = registry.suite(sys.argv[1])
+data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate,
+                                                 **{**suite.dataset_params, "workers": int(sys.argv[2])})
+print(data.name)
+EOF
+if [ "$device" = cuda ]; then
+  step "device_batches (batches built on the device vs by the CPU, default data)"
+  python3 benchmarks/device_batches.py --device cuda --data default --steps 30
+fi
+left=$((deadline - SECONDS - 20))
+step "$suite: bench with $jobs run(s) at once, stopped after ${left} s if not done"
+timeout --signal=INT --kill-after=15 "$left" \
+  python3 benchmarks/gpu_leaderboard.py --suite "$suite" --device "$device" --jobs "$jobs" --no-publish \
+  --store "$work/gpu.sqlite" $bench_args
+step "bench exited with $?; packing the store and the kept weights into $out/gpu.tar"
+(cd "$work" && tar -cf "$out/gpu.tar" gpu.sqlite gpu-artifacts/weights)
+step "done"
