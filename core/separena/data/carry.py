@@ -50,7 +50,7 @@ def _opus(signal: np.ndarray, sample_rate: int, bitrate_kbps: int, path: Path) -
 
 def carry_pools(folder: str | os.PathLike[str], *, sample_rate: int = 8000, bitrate_kbps: int = 12,
                 cache_dir: str | os.PathLike[str] | None = None, system_root: str | os.PathLike[str] = "/",
-                catalogues: tuple | None = None) -> list[Path]:
+                catalogues: tuple[real.Catalogue, ...] | None = None) -> list[Path]:
     """Write the real speech pool and the transfer pool at ``sample_rate`` (built here first
     when not cached; needs their Debian packages and ffmpeg) into ``folder`` as Ogg Opus at
     ``bitrate_kbps``, one file per speaker plus the pool's ``meta.json`` with a ``carried``

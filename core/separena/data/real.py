@@ -53,7 +53,7 @@ from .stream import TwoSpeakerStream
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
     "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
-    "speaker_package",
+    "speaker_package", "carried_pool", "is_carried", "CARRIED_POOLS_ENV",
 ]
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
@@ -430,7 +430,8 @@ def real_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.Pa
 
     Raises:
         SeparenaError: a package of :data:`REAL_PACKAGES` is not installed (the message names
-            them and the apt command that installs them), or a split name is unknown.
+            them and the apt command that installs them), ``$SEPARENA_CARRIED_POOLS`` holds no
+            carried copy of the pool (:func:`carried_pool`), or a split name is unknown.
     """
     if split not in catalogue.splits:
         expected = " or ".join(repr(s) for s in dict.fromkeys(catalogue.splits))
