@@ -64,10 +64,18 @@ if [ "$device" = cuda ]; then
   python3 benchmarks/device_batches.py --device cuda --data default --steps 30
 fi
 left=$((deadline - SECONDS - 20))
-step "$suite: bench with $jobs run(s) at once, stopped after ${left} s if not done"
-timeout --signal=INT --kill-after=15 "$left" \
-  python3 benchmarks/gpu_leaderboard.py --suite "$suite" --device "$device" --jobs "$jobs" --no-publish \
-  --store "$work/gpu.sqlite" $bench_args
-step "bench exited with $?; packing the store and the kept weights into $out/gpu.tar"
-(cd "$work" && tar -cf "$out/gpu.tar" gpu.sqlite gpu-artifacts/weights)
+if [ "$left" -lt 30 ]; then
+  step "$suite: no time left for the bench (${left} s); SECONDS=$deadline is too short"
+else
+  step "$suite: bench with $jobs run(s) at once, stopped after ${left} s if not done"
+  timeout --signal=INT --kill-after=15 "$left" \
+    python3 benchmarks/gpu_leaderboard.py --suite "$suite" --device "$device" --jobs "$jobs" --no-publish \
+    --store "$work/gpu.sqlite" $bench_args
+  step "bench exited with $?"
+fi
+packed=()
+for path in gpu.sqlite gpu-artifacts/weights; do [ -e "$work/$path" ] && packed+=("$path"); done
+if [ ${#packed[@]} -gt 0 ]; then
+  (cd "$work" && tar -cf "$out/gpu.tar" "${packed[@]}") && step "packed ${packed[*]} into $out/gpu.tar"
+fi
 step "done"
