@@ -109,6 +109,44 @@ def test_bad_parameters_raise_one_line_errors(tmp_path) -> None:
         midi_4stem(cache_dir=str(tmp_path), soundfont="nope.sf2")
 
 
+def test_carried_copy_stands_in_without_fluidsynth(tiny, tmp_path, monkeypatch) -> None:
+    """A machine without FluidSynth or soundfonts reads the pieces from their Opus copy: same
+    pieces and lengths, close samples, mixtures the sum of the sources, its own name."""
+    from separena.data.cache import CARRIED_ENV
+
+    monkeypatch.delenv(CARRIED_ENV, raising=False)
+    folder = music.carry_midi_4stem(tmp_path / "kit", cache_dir=str(tiny.valid.root.parent), **TINY)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert folder.name == f"{tiny.valid.root.name}+opus32k" and meta["name"] == tiny.name
+    assert sorted(meta["carried"]["items"]) == ["test", "train", "valid"]
+    assert sorted(p.name for p in (folder / "train").iterdir()) == ["s1.opus", "s2.opus", "s3.opus", "s4.opus"]
+
+    monkeypatch.setenv(CARRIED_ENV, str(tmp_path / "kit"))
+    for name in ("find_soundfont", "_Studio", "_Renderer", "_versions"):
+        monkeypatch.setattr(music, name, lambda *a, **k: pytest.fail("rendered on a machine with a carried copy"))
+    copy = midi_4stem(cache_dir=str(tmp_path / "cache"), **TINY)
+    assert copy.name.startswith("midi-4stem@") and copy.name != tiny.name
+    assert copy.test.root.parent == tmp_path / "cache"  # decoded into the cache, not beside the copy
+    def snr(x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(10 * torch.log10(x.double().square().sum() / (x.double() - y.double()).square().sum()))
+
+    assert copy.train.stems.shape == tiny.train.stems.shape
+    # Opus keeps how the pieces sound, not every sample: 18 dB on these training stems; a dense
+    # pad in "other" can fall to 6 dB over a piece (docs/benchmarks/gpu_preparation.md)
+    assert snr(torch.from_numpy(tiny.train.stems), torch.from_numpy(copy.train.stems)) > 12
+    for a, b in zip([*tiny.valid, *tiny.test], [*copy.valid, *copy.test]):
+        assert a.name == b.name and b.sources.shape == a.sources.shape
+        assert torch.equal(b.mix, b.sources.sum(0))
+        assert snr(a.sources, b.sources) > 3, f"{b.name}: the copy is {snr(a.sources, b.sources):.1f} dB from the pieces"
+    again = midi_4stem(cache_dir=str(tmp_path / "cache"), **TINY)
+    assert again.name == copy.name and torch.equal(again.test[0].sources, copy.test[0].sources)
+
+    with pytest.raises(SeparenaError, match=f"^\\${CARRIED_ENV}=.*0 carried midi-4stem sets.*expected exactly one"):
+        midi_4stem(cache_dir=str(tmp_path / "cache"), **{**TINY, "n_test": 1})
+    with pytest.raises(SeparenaError, match=f"{CARRIED_ENV} is set; expected it unset"):
+        music.carry_midi_4stem(tmp_path / "again", cache_dir=str(tiny.valid.root.parent), **TINY)
+
+
 # -- musdb18 -------------------------------------------------------------------------------
 
 

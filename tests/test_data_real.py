@@ -268,7 +268,7 @@ def test_carried_pool_stands_in_for_the_packages(fake_root, cache, tmp_path, mon
 
     from separena.data import carry
 
-    monkeypatch.delenv(carry.CARRIED_POOLS_ENV, raising=False)
+    monkeypatch.delenv(carry.CARRIED_ENV, raising=False)
     kit = tmp_path / "kit"
     [folder] = carry.carry_pools(kit, sample_rate=SR, cache_dir=cache, system_root=fake_root, catalogues=(real.REAL,))
     source = real.pool_cache(SR, cache, system_root=fake_root)
@@ -278,7 +278,7 @@ def test_carried_pool_stands_in_for_the_packages(fake_root, cache, tmp_path, mon
     assert 0 < opus < sum(f.stat().st_size for f in source.glob("*.wav")) / 8  # 12 kb/s against 128 kb/s
     original = {split: real_speech_pool(split, SR, cache, system_root=fake_root) for split in ("train", "real-dev")}
 
-    monkeypatch.setenv(carry.CARRIED_POOLS_ENV, str(kit))
+    monkeypatch.setenv(carry.CARRIED_ENV, str(kit))
     bare = tmp_path / "bare"  # no package installed at all
     (bare / "var/lib/dpkg/info").mkdir(parents=True)
     monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no ffmpeg either: libsndfile decodes
@@ -291,7 +291,7 @@ def test_carried_pool_stands_in_for_the_packages(fake_root, cache, tmp_path, mon
     dev = build_real_dev(sample_rate=SR, n_mixtures=3, seconds=1.0, cache_dir=tmp_path / "c", system_root=bare)
     assert dev.parent == tmp_path / "c"  # in the cache, not beside the carried pool
     assert json.loads((dev / "tt" / "meta.json").read_text())["pool"] == folder.name
-    with pytest.raises(SeparenaError, match=f"{carry.CARRIED_POOLS_ENV}.*16000 Hz.*expected exactly one") as err:
+    with pytest.raises(SeparenaError, match=f"{carry.CARRIED_ENV}.*16000 Hz.*expected exactly one") as err:
         real.pool_cache(16000, tmp_path / "c", system_root=bare)
     assert "\n" not in str(err.value)
     with pytest.raises(SeparenaError, match="unset"):  # a copy is made from the packages' pool only
@@ -303,11 +303,11 @@ def test_data_built_from_carried_pools_has_its_own_name(on_fake_root, cache, tmp
     from separena.data import carry
     from separena.data.speech import espeak_2mix
 
-    monkeypatch.delenv(carry.CARRIED_POOLS_ENV, raising=False)
+    monkeypatch.delenv(carry.CARRIED_ENV, raising=False)
     built = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY)
     carry.carry_pools(tmp_path / "kit", sample_rate=SR, cache_dir=cache, system_root=on_fake_root,
                       catalogues=(real.REAL,))
-    monkeypatch.setenv(carry.CARRIED_POOLS_ENV, str(tmp_path / "kit"))
+    monkeypatch.setenv(carry.CARRIED_ENV, str(tmp_path / "kit"))
     carried = espeak_2mix(cache_dir=str(tmp_path), real_fraction=0.5, transfer_set=False, **TINY)
     assert carried.name != built.name and carried.train.real.speakers == built.train.real.speakers
     assert carried.extra_tests["real-dev"].root != built.extra_tests["real-dev"].root

@@ -9,14 +9,23 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "default_cache_dir"]
+__all__ = ["atomic_dir", "default_cache_dir", "carried_root", "CARRIED_ENV"]
 
+# A folder of carried copies (separena.data.carry): data that a machine without the Debian
+# packages it is built from uses instead of building it.
+CARRIED_ENV = "SEPARENA_CARRIED"
 _TMP = ".tmp-"  # temporary build folders end in ".tmp-<pid>"
 
 
 def default_cache_dir() -> Path:
     """Where generated data is kept: ``$SEPARENA_CACHE`` or ``~/.cache/separena``."""
     return Path(os.environ.get("SEPARENA_CACHE") or Path.home() / ".cache" / "separena").expanduser()
+
+
+def carried_root() -> Path | None:
+    """The folder of carried copies named by ``$SEPARENA_CARRIED``; ``None`` when it is unset."""
+    folder = os.environ.get(CARRIED_ENV)
+    return Path(folder).expanduser() if folder else None
 
 
 @contextlib.contextmanager

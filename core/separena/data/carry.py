@@ -1,4 +1,4 @@
-"""Real speech pools carried to a machine that lacks the Debian packages they come from.
+"""Data carried to a machine that lacks the Debian packages it is built from.
 
 The real recorded speakers of :mod:`separena.data.real` (training and ``real-dev`` speakers)
 and of :mod:`separena.data.transfer` are found through dpkg and decoded from the packages'
@@ -6,7 +6,7 @@ files. A machine without those packages (a lent GPU machine: no Debian packages,
 on what travels) can still build the default data from a *carried* copy of the built pools:
 :func:`carry_pools` writes each pool as Ogg Opus (12 kb/s by default: 18 MiB for the 207
 minutes of training speakers; at that rate training scores moved by at most 0.06 dB,
-docs/benchmarks/gpu_preparation.md), and with ``$SEPARENA_CARRIED_POOLS`` naming that folder
+docs/benchmarks/gpu_preparation.md), and with ``$SEPARENA_CARRIED`` naming that folder
 :func:`separena.data.real.pool_cache` takes the pools from there instead of dpkg
 (:func:`separena.data.real.carried_pool`). Reading needs only libsndfile (the ``soundfile``
 wheel), not ffmpeg.
@@ -14,6 +14,12 @@ wheel), not ffmpeg.
 A carried pool is named ``<pool>+opus<rate>k``: everything built from it (the ``real-dev`` and
 ``transfer`` mixtures, the data set's name) carries that name and never passes for data built
 from the packages.
+
+Mixture sets travel the same way (:func:`carry_mixture_sets`): each split's sources, one
+Opus stream per source folder, and :func:`expand_carried_sets` writes them back as mixture
+folders (16-bit WAV, the mixture the sum of the sources) on the other machine.
+``midi-4stem`` carries its rendered pieces this way
+(:func:`separena.data.music.carry_midi_4stem`: FluidSynth and the soundfonts stay here).
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import SeparenaError
-from . import real, transfer
+from . import Example, real, transfer
 from .audio import read_wav
-from .cache import atomic_dir
-from .real import CARRIED_POOLS_ENV, is_carried
+from .cache import CARRIED_ENV, atomic_dir, carried_root
+from .disk import MixtureFolder, write_mixture_folder
+from .real import is_carried
 
-__all__ = ["CARRIED_POOLS_ENV", "carry_pools", "is_carried"]
+__all__ = ["CARRIED_ENV", "carry_pools", "is_carried", "carry_mixture_sets", "expand_carried_sets"]
 
 
 def _opus(signal: np.ndarray, sample_rate: int, bitrate_kbps: int, path: Path) -> None:
@@ -58,9 +66,7 @@ def carry_pools(folder: str | os.PathLike[str], *, sample_rate: int = 8000, bitr
     exactly the pool's sample count. ``catalogues``: which pools (default: ``real.REAL`` and
     ``transfer.TRANSFER``). Returns the carried pools' folders.
     """
-    if os.environ.get(CARRIED_POOLS_ENV):
-        raise SeparenaError(f"carry: ${CARRIED_POOLS_ENV} is set; expected it unset, so that the pools are "
-                            "encoded from the ones built from the Debian packages, not from a carried copy")
+    refuse_when_carried("the pools are")
     out = []
     for cat in catalogues or (real.REAL, transfer.TRANSFER):
         source = real._pool_dir(int(sample_rate), cache_dir, Path(system_root), 2, cat)
@@ -80,3 +86,72 @@ def carry_pools(folder: str | os.PathLike[str], *, sample_rate: int = 8000, bitr
             (tmp / "meta.json").write_text(json.dumps({**meta, "speakers": speakers, "carried": carried}, indent=1))
         out.append(target)
     return out
+
+
+def refuse_when_carried(what: str) -> None:
+    """Raise when ``$SEPARENA_CARRIED`` is set: a copy is made from data built here, never from a copy."""
+    if carried_root() is not None:
+        raise SeparenaError(f"carry: ${CARRIED_ENV} is set; expected it unset, so that {what} encoded from "
+                            "data built from the Debian packages, not from a carried copy")
+
+
+def carry_mixture_sets(target: str | os.PathLike[str], sets: dict[str, MixtureFolder], meta: dict, *,
+                       bitrate_kbps: int) -> Path:
+    """Write the sources of each mixture set of ``sets`` (split name -> set, every set at one
+    sample rate and source count) into ``target`` as Ogg Opus at ``bitrate_kbps``: one stream
+    per split and source, ``<split>/s<k>.opus``, the items one after another. ``meta.json`` is
+    ``meta`` plus a ``carried`` entry: codec, rate, and each split's item names and lengths.
+    Each stream is read back with libsndfile and must give exactly the summed lengths.
+    Returns ``target``.
+    """
+    target = Path(target)
+    rates = {s.sample_rate for s in sets.values()}
+    n_srcs = {s.n_src for s in sets.values()}
+    if len(rates) != 1 or len(n_srcs) != 1:
+        raise SeparenaError(f"carry: the sets of {target.name} have sample rates {sorted(rates)} and source "
+                            f"counts {sorted(n_srcs)}; expected one of each")
+    sample_rate, n_src = rates.pop(), n_srcs.pop()
+    items: dict[str, list[list]] = {}
+    with atomic_dir(target, replace=True) as tmp:
+        for split, mixtures in sets.items():
+            examples = [mixtures[i] for i in range(len(mixtures))]
+            sources = [ex.sources.numpy() for ex in examples]
+            items[split] = [[ex.name, int(ex.sources.shape[-1])] for ex in examples]
+            (tmp / split).mkdir()
+            for k in range(n_src):
+                stream = np.concatenate([x[k] for x in sources])
+                path = tmp / split / f"s{k + 1}.opus"
+                _opus(stream, sample_rate, int(bitrate_kbps), path)
+                back = len(read_wav(path, sample_rate))
+                if back != len(stream):
+                    raise SeparenaError(f"carry: {split}/{path.name} reads back as {back} samples; "
+                                        f"expected {len(stream)}")
+        carried = {"codec": "opus", "container": "ogg", "bitrate_kbps": int(bitrate_kbps),
+                   "sample_rate": int(sample_rate), "n_src": int(n_src), "items": items}
+        (tmp / "meta.json").write_text(json.dumps({**meta, "carried": carried}, indent=1))
+    return target
+
+
+def expand_carried_sets(source: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Decode the sets that :func:`carry_mixture_sets` wrote into ``source`` as mixture folders
+    ``final/<split>/{mix,s1,..}/<name>.wav`` (16-bit, each mixture the sum of its stored
+    sources), with ``source``'s ``meta.json``; built atomically, kept when already complete.
+    Needs only libsndfile. Returns ``final``.
+    """
+    source, final = Path(source), Path(final)
+    if (final / "meta.json").is_file():
+        return final
+    meta = json.loads((source / "meta.json").read_text())
+    carried = meta["carried"]
+    sample_rate, n_src = int(carried["sample_rate"]), int(carried["n_src"])
+    with atomic_dir(final) as tmp:
+        for split, items in carried["items"].items():
+            streams = [read_wav(source / split / f"s{k + 1}.opus", sample_rate) for k in range(n_src)]
+            start = 0
+            for name, length in items:
+                # through 16-bit first, so that the stored sources sum to the stored mixture
+                src = torch.round(torch.stack([s[start:start + length] for s in streams]).clamp(-1, 1) * 32767) / 32767
+                write_mixture_folder(tmp, split, [Example(name, src.sum(0), src)], sample_rate)
+                start += length
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    return final

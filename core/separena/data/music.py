@@ -43,6 +43,7 @@ from types import SimpleNamespace
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,11 +57,12 @@ from ..errors import SeparenaError
 from ..progress import progress_bar
 from . import Example, SeparationData
 from .audio import read_wav
-from .cache import atomic_dir, default_cache_dir
+from .cache import CARRIED_ENV, atomic_dir, carried_root, default_cache_dir
+from .carry import carry_mixture_sets, expand_carried_sets, refuse_when_carried
 from .disk import MixtureFolder, write_mixture_folder
 from .midi import PieceInfo, compose
 
-__all__ = ["midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production",
+__all__ = ["midi_4stem", "carry_midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production",
            "SOUNDFONT_POOL"]
 
 log = logging.getLogger(__name__)
@@ -571,11 +573,16 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         ``extra_tests["transfer"]``) are read from the cache. The name's hash also covers the
         transfer set when there is one.
     """
+    request = _request(locals())
     params = {"seed": int(seed), "sample_rate": int(sample_rate), "n_train": int(n_train),
               "train_seconds": float(train_seconds), "n_valid": int(n_valid), "n_test": int(n_test),
               "eval_seconds": float(eval_seconds), "held_out": bool(held_out), "remix": float(remix)}
     _check(params)
     production = _production(soundfonts, drum_samples, humanise, effects, bus, writing)
+    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    carried = carried_root()
+    if carried is not None:
+        return _from_carried(carried, root, request)
     font = find_soundfont(soundfont)
     content = {k: v for k, v in params.items() if k != "remix"}  # remix changes batches, not files
     content.update(generator=GENERATOR_VERSION, versions=_versions(), soundfont=[font.name, font.stat().st_size])
@@ -590,7 +597,6 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         if production.drum_samples > 0:
             content["drumkits"] = list(DRUMKITS)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     final = root / f"midi-4stem-{digest[:16]}"
     if not (final / "meta.json").is_file():
         _build(final, params, font, params["sample_rate"], progress, production)
@@ -606,12 +612,72 @@ def midi_4stem(*, seed: int = 0, sample_rate: int = 16000, n_train: int = 120, t
         extra["transfer"], transfer_digest = music_transfer.transfer_set(
             transfer_kit(), sample_rate=params["sample_rate"], seconds=params["eval_seconds"], cache_dir=cache_dir, progress=progress)
         name_digest = hashlib.sha256(f"{digest}+{transfer_digest}".encode()).hexdigest()
+    return _data(final, params, f"midi-4stem@{name_digest[:8]}", extra)
+
+
+def _data(final: Path, params: dict, name: str, extra: dict[str, MixtureFolder]) -> SeparationData:
     train = MusicTrainStream(_load_train(final, params["n_train"], params["sample_rate"]), remix=params["remix"])
     valid = MixtureFolder(final, "valid", params["sample_rate"], len(SOURCES), mix_from_sources=True)
     test = MixtureFolder(final, "test", params["sample_rate"], len(SOURCES), mix_from_sources=True)
-    return SeparationData(name=f"midi-4stem@{name_digest[:8]}", sample_rate=params["sample_rate"],
-                          n_src=len(SOURCES), train=train, valid=valid, test=test, extra_tests=extra,
-                          source_names=tuple(SOURCES), permutation_invariant=False)
+    return SeparationData(name=name, sample_rate=params["sample_rate"], n_src=len(SOURCES), train=train,
+                          valid=valid, test=test, extra_tests=extra, source_names=tuple(SOURCES),
+                          permutation_invariant=False)
+
+
+def _request(arguments: dict) -> dict:
+    """What a carried copy must have been built with: every argument of :func:`midi_4stem`
+    but where the cache is and whether a bar shows, in JSON's form."""
+    return json.loads(json.dumps({k: v for k, v in arguments.items() if k not in ("cache_dir", "progress")},
+                                 sort_keys=True, default=list))
+
+
+def carry_midi_4stem(folder: str | os.PathLike[str], *, bitrate_kbps: int = 32,
+                     cache_dir: str | None = None, progress: bool = True, **params: object) -> Path:
+    """Write ``midi_4stem(**params)`` (built here first when not cached: FluidSynth, the
+    soundfonts and the transfer set's MIDI packages) into ``folder`` as Ogg Opus at
+    ``bitrate_kbps`` (:func:`separena.data.carry.carry_mixture_sets`: train, valid, test and
+    transfer pieces, each source one stream), as ``<cache folder>+opus<rate>k``. With
+    ``$SEPARENA_CARRIED`` naming ``folder``, :func:`midi_4stem` with the same arguments reads
+    it from there, on a machine with none of those packages. Returns the carried folder.
+    """
+    import inspect
+
+    refuse_when_carried("midi-4stem's pieces are")
+    bound = inspect.signature(midi_4stem).bind(**params)
+    bound.apply_defaults()
+    data = midi_4stem(**params, cache_dir=cache_dir, progress=progress)
+    final = data.valid.root
+    sets = {"train": MixtureFolder(final, "train", data.sample_rate, data.n_src, mix_from_sources=True),
+            "valid": data.valid, "test": data.test, **data.extra_tests}
+    meta = {**json.loads((final / "meta.json").read_text()), "name": data.name,
+            "request": _request(bound.arguments)}
+    return carry_mixture_sets(Path(folder) / f"{final.name}+opus{int(bitrate_kbps)}k", sets, meta,
+                              bitrate_kbps=bitrate_kbps)
+
+
+def _from_carried(carried: Path, root: Path, request: dict) -> SeparationData:
+    """The data set of ``request`` from its carried copy under ``carried``, decoded into ``root``
+    once; named after the data it was made from and the copy, so never passing for it."""
+    found = []
+    for d in sorted(carried.glob("midi-4stem-*+*")):
+        try:
+            meta = json.loads((d / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if "carried" in meta and meta.get("request") == request:
+            found.append((d, meta))
+    if len(found) != 1:
+        names = ", ".join(d.name for d, _ in found) or "none"
+        raise SeparenaError(f"${CARRIED_ENV}={carried}: {len(found)} carried midi-4stem sets built with these "
+                            f"arguments ({names}); expected exactly one, written by "
+                            "separena.data.music.carry_midi_4stem with the same arguments")
+    source, meta = found[0]
+    final = expand_carried_sets(source, root / source.name)
+    params = {**meta["params"], "remix": float(request["remix"])}
+    extra = {split: MixtureFolder(final, split, params["sample_rate"], len(SOURCES), mix_from_sources=True)
+             for split in meta["carried"]["items"] if split not in ("train", "valid", "test")}
+    name = hashlib.sha256(f"{meta['name']}+{source.name}".encode()).hexdigest()
+    return _data(final, params, f"midi-4stem@{name[:8]}", extra)
 
 
 def transfer_kit() -> SimpleNamespace:

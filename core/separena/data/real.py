@@ -45,7 +45,7 @@ from ..errors import SeparenaError
 from ..progress import progress_bar
 from . import Example
 from .audio import read_wav, write_wav
-from .cache import atomic_dir, default_cache_dir
+from .cache import CARRIED_ENV, atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .pool import UTTERANCE_RMS, clip_mixtures, joined_pool, trim_normalise
 from .stream import TwoSpeakerStream
@@ -53,13 +53,12 @@ from .stream import TwoSpeakerStream
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
     "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
-    "speaker_package", "carried_pool", "is_carried", "CARRIED_POOLS_ENV",
+    "speaker_package", "carried_pool", "is_carried",
 ]
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
 MIXTURES_VERSION = "real-dev/2"  # of the real-dev mixtures (names, drawing); bump to rebuild them
 MIN_SECONDS = 0.2  # utterances with less audio than this after trimming are dropped
-CARRIED_POOLS_ENV = "SEPARENA_CARRIED_POOLS"  # a folder of carried pools (separena.data.carry)
 
 
 @dataclass(frozen=True)
@@ -342,17 +341,17 @@ def _build_pool(final: Path, files: list[_File], sample_rate: int, workers: int,
 
 def carried_pool(catalogue: Catalogue, sample_rate: int) -> Path | None:
     """The carried copy of ``catalogue``'s pool at ``sample_rate`` under
-    ``$SEPARENA_CARRIED_POOLS`` (written by :func:`separena.data.carry.carry_pools`); ``None``
+    ``$SEPARENA_CARRIED`` (written by :func:`separena.data.carry.carry_pools`); ``None``
     when that variable is unset.
 
     Raises:
         SeparenaError: the variable is set but the folder holds no such pool, or several.
     """
-    folder = os.environ.get(CARRIED_POOLS_ENV)
-    if not folder:
+    folder = carried_root()
+    if folder is None:
         return None
     found = []
-    for d in sorted(Path(folder).glob(f"{catalogue.prefix}-*+*")):
+    for d in sorted(folder.glob(f"{catalogue.prefix}-*+*")):
         try:
             meta = json.loads((d / "meta.json").read_text())
         except (OSError, ValueError):
@@ -361,7 +360,7 @@ def carried_pool(catalogue: Catalogue, sample_rate: int) -> Path | None:
             found.append(d)
     if len(found) != 1:
         names = ", ".join(d.name for d in found) or "none"
-        raise SeparenaError(f"${CARRIED_POOLS_ENV}={folder}: {len(found)} carried {catalogue.label} pools at "
+        raise SeparenaError(f"${CARRIED_ENV}={folder}: {len(found)} carried {catalogue.label} pools at "
                             f"{sample_rate} Hz ({names}); expected exactly one, written by "
                             "separena.data.carry.carry_pools")
     return found[0]
@@ -391,7 +390,7 @@ def pool_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None
                system_root: str | os.PathLike[str] = "/", catalogue: Catalogue = REAL) -> Path:
     """The cache folder of the ``catalogue``'s pool at ``sample_rate`` (``meta.json`` in it once
     built). Decodes nothing. Raises :class:`SeparenaError` when a package is not installed.
-    With ``$SEPARENA_CARRIED_POOLS`` set, the carried copy of the pool there
+    With ``$SEPARENA_CARRIED`` set, the carried copy of the pool there
     (:mod:`separena.data.carry`), and the packages are not looked at."""
     carried = carried_pool(catalogue, int(sample_rate))
     if carried is not None:
@@ -430,7 +429,7 @@ def real_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.Pa
 
     Raises:
         SeparenaError: a package of :data:`REAL_PACKAGES` is not installed (the message names
-            them and the apt command that installs them), ``$SEPARENA_CARRIED_POOLS`` holds no
+            them and the apt command that installs them), ``$SEPARENA_CARRIED`` holds no
             carried copy of the pool (:func:`carried_pool`), or a split name is unknown.
     """
     if split not in catalogue.splits:

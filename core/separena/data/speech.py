@@ -31,7 +31,7 @@ from ..errors import SeparenaError
 from ..progress import progress_bar
 from . import SeparationData, channel, real, transfer, tts
 from .augment import AugmentConfig, RirBankConfig, rir_bank
-from .cache import atomic_dir, default_cache_dir
+from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
@@ -289,7 +289,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     if transfer_set:  # enters the name (a data set without it keeps its former name)
         extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir)
         signature["transfer"] = extra["transfer"].root.name
-    if os.environ.get(real.CARRIED_POOLS_ENV):  # a copy never passes for the pools it was made from
+    if carried_root() is not None:  # a copy never passes for the pools it was made from
         used = [real.pool_cache(sample_rate, cache_dir)] if real_fraction > 0 or real_dev_set else []
         used += [transfer.pool_cache(sample_rate, cache_dir)] if transfer_set else []
         if any(real.is_carried(p) for p in used):
