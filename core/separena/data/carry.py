@@ -16,7 +16,7 @@ A carried pool is named ``<pool>+opus<rate>k``: everything built from it (the ``
 from the packages.
 
 Mixture sets travel the same way (:func:`carry_mixture_sets`): each split's sources, one
-Opus stream per source folder, and :func:`expand_carried_sets` writes them back as mixture
+stream per source folder, as Opus or as FLAC of the samples rounded to fewer bits, and :func:`expand_carried_sets` writes them back as mixture
 folders (16-bit WAV, the mixture the sum of the sources) on the other machine.
 ``midi-4stem`` carries its rendered pieces this way
 (:func:`separena.data.music.carry_midi_4stem`: FluidSynth and the soundfonts stay here).
@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from ..errors import SeparenaError
@@ -95,16 +97,37 @@ def refuse_when_carried(what: str) -> None:
                             "data built from the Debian packages, not from a carried copy")
 
 
+def _codec(codec: str) -> tuple[str, int]:
+    """``"opus32k"`` -> ``("opus", 32)`` (kb/s); ``"flac10bit"`` -> ``("flac", 10)`` (bits kept)."""
+    m = re.fullmatch(r"(opus)(\d+)k|(flac)(\d+)bit", codec)
+    if not m or (m.group(2) and not 6 <= int(m.group(2)) <= 256) or (m.group(4) and not 1 <= int(m.group(4)) <= 16):
+        raise SeparenaError(f"carry: bad codec {codec!r}; expected 'opus<6-256>k' (Ogg Opus at that many kb/s) "
+                            "or 'flac<1-16>bit' (FLAC of the 16-bit samples rounded to that many bits)")
+    return (m.group(1), int(m.group(2))) if m.group(1) else (m.group(3), int(m.group(4)))
+
+
+def _flac(signal: np.ndarray, sample_rate: int, bits: int, path: Path) -> None:
+    """Write ``signal [time]`` (float32 read from 16-bit files) as FLAC with its 16-bit samples
+    rounded to multiples of ``2**(16 - bits)``: FLAC drops the constant low bits, so the file
+    shrinks while the error stays white at ``6 * bits`` dB below full scale (a waveform copy,
+    where a perceptual codec such as Opus keeps the sound but not the samples)."""
+    step = 1 << (16 - bits)
+    pcm = np.clip(np.round(np.round(signal.astype(np.float64) * 32768.0) / step) * step, -32768, 32767)
+    sf.write(path, pcm.astype(np.int16), int(sample_rate), format="FLAC", subtype="PCM_16")
+
+
 def carry_mixture_sets(target: str | os.PathLike[str], sets: dict[str, MixtureFolder], meta: dict, *,
-                       bitrate_kbps: int) -> Path:
+                       codec: str = "opus32k") -> Path:
     """Write the sources of each mixture set of ``sets`` (split name -> set, every set at one
-    sample rate and source count) into ``target`` as Ogg Opus at ``bitrate_kbps``: one stream
-    per split and source, ``<split>/s<k>.opus``, the items one after another. ``meta.json`` is
-    ``meta`` plus a ``carried`` entry: codec, rate, and each split's item names and lengths.
-    Each stream is read back with libsndfile and must give exactly the summed lengths.
-    Returns ``target``.
+    sample rate and source count) into ``target``: one stream per split and source,
+    ``<split>/s<k>.<opus|flac>``, the items one after another, as ``codec``: ``"opus<N>k"`` (Ogg
+    Opus at N kb/s, ffmpeg) or ``"flac<N>bit"`` (FLAC of the samples rounded to N bits,
+    libsndfile). ``meta.json`` is ``meta`` plus a ``carried`` entry: the codec and each split's
+    item names and lengths. Each stream is read back with libsndfile and must give exactly the
+    summed lengths. Returns ``target``.
     """
     target = Path(target)
+    kind, amount = _codec(codec)
     rates = {s.sample_rate for s in sets.values()}
     n_srcs = {s.n_src for s in sets.values()}
     if len(rates) != 1 or len(n_srcs) != 1:
@@ -120,14 +143,14 @@ def carry_mixture_sets(target: str | os.PathLike[str], sets: dict[str, MixtureFo
             (tmp / split).mkdir()
             for k in range(n_src):
                 stream = np.concatenate([x[k] for x in sources])
-                path = tmp / split / f"s{k + 1}.opus"
-                _opus(stream, sample_rate, int(bitrate_kbps), path)
+                path = tmp / split / f"s{k + 1}.{kind}"
+                (_opus if kind == "opus" else _flac)(stream, sample_rate, amount, path)
                 back = len(read_wav(path, sample_rate))
                 if back != len(stream):
                     raise SeparenaError(f"carry: {split}/{path.name} reads back as {back} samples; "
                                         f"expected {len(stream)}")
-        carried = {"codec": "opus", "container": "ogg", "bitrate_kbps": int(bitrate_kbps),
-                   "sample_rate": int(sample_rate), "n_src": int(n_src), "items": items}
+        carried = {"codec": codec, "suffix": f".{kind}", "sample_rate": int(sample_rate), "n_src": int(n_src),
+                   "items": items}
         (tmp / "meta.json").write_text(json.dumps({**meta, "carried": carried}, indent=1))
     return target
 
@@ -146,7 +169,7 @@ def expand_carried_sets(source: str | os.PathLike[str], final: str | os.PathLike
     sample_rate, n_src = int(carried["sample_rate"]), int(carried["n_src"])
     with atomic_dir(final) as tmp:
         for split, items in carried["items"].items():
-            streams = [read_wav(source / split / f"s{k + 1}.opus", sample_rate) for k in range(n_src)]
+            streams = [read_wav(source / split / f"s{k + 1}{carried['suffix']}", sample_rate) for k in range(n_src)]
             start = 0
             for name, length in items:
                 # through 16-bit first, so that the stored sources sum to the stored mixture

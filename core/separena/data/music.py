@@ -631,14 +631,17 @@ def _request(arguments: dict) -> dict:
                                  sort_keys=True, default=list))
 
 
-def carry_midi_4stem(folder: str | os.PathLike[str], *, bitrate_kbps: int = 32,
-                     cache_dir: str | None = None, progress: bool = True, **params: object) -> Path:
+def carry_midi_4stem(folder: str | os.PathLike[str], *, codec: str = "flac10bit",
+                     splits: Sequence[str] = ("train", "valid", "test"), cache_dir: str | None = None,
+                     progress: bool = True, **params: object) -> Path:
     """Write ``midi_4stem(**params)`` (built here first when not cached: FluidSynth, the
-    soundfonts and the transfer set's MIDI packages) into ``folder`` as Ogg Opus at
-    ``bitrate_kbps`` (:func:`separena.data.carry.carry_mixture_sets`: train, valid, test and
-    transfer pieces, each source one stream), as ``<cache folder>+opus<rate>k``. With
-    ``$SEPARENA_CARRIED`` naming ``folder``, :func:`midi_4stem` with the same arguments reads
-    it from there, on a machine with none of those packages. Returns the carried folder.
+    soundfonts and the transfer set's MIDI packages) into ``folder`` as
+    ``<cache folder>+<codec>``: the sources of ``splits`` (of train, valid, test and transfer),
+    each split and source one stream (:func:`separena.data.carry.carry_mixture_sets`; codec
+    ``"flac<N>bit"`` or ``"opus<N>k"``). With ``$SEPARENA_CARRIED`` naming ``folder``,
+    :func:`midi_4stem` with the same arguments reads it from there, on a machine with none of
+    those packages; a split left here is missing there (the transfer set by default: runs
+    trained there are scored here). Returns the carried folder.
     """
     import inspect
 
@@ -647,12 +650,15 @@ def carry_midi_4stem(folder: str | os.PathLike[str], *, bitrate_kbps: int = 32,
     bound.apply_defaults()
     data = midi_4stem(**params, cache_dir=cache_dir, progress=progress)
     final = data.valid.root
-    sets = {"train": MixtureFolder(final, "train", data.sample_rate, data.n_src, mix_from_sources=True),
-            "valid": data.valid, "test": data.test, **data.extra_tests}
+    every = {"train": MixtureFolder(final, "train", data.sample_rate, data.n_src, mix_from_sources=True),
+             "valid": data.valid, "test": data.test, **data.extra_tests}
+    if not {"train", "valid", "test"} <= set(splits) <= set(every):
+        raise SeparenaError(f"carry: bad splits {list(splits)}; expected train, valid and test, and any of "
+                            f"{', '.join(sorted(set(every) - {'train', 'valid', 'test'})) or 'no other'}")
     meta = {**json.loads((final / "meta.json").read_text()), "name": data.name,
             "request": _request(bound.arguments)}
-    return carry_mixture_sets(Path(folder) / f"{final.name}+opus{int(bitrate_kbps)}k", sets, meta,
-                              bitrate_kbps=bitrate_kbps)
+    return carry_mixture_sets(Path(folder) / f"{final.name}+{codec}", {s: every[s] for s in splits}, meta,
+                              codec=codec)
 
 
 def _from_carried(carried: Path, root: Path, request: dict) -> SeparationData:
