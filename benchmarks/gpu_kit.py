@@ -1,19 +1,30 @@
-"""Pack what a bare GPU machine lacks to build the default speech data, into one folder.
+"""Pack what a bare GPU machine lacks to build a suite's data, into one folder.
 
-    python benchmarks/gpu_kit.py [--out .gpu-kit] [--bitrate 12] [--python 3.12]
+    python benchmarks/gpu_kit.py [--suite speech-gpu] [--out .gpu-kit] [--bitrate 12] [--python 3.12]
+    python benchmarks/gpu_kit.py --suite music-gpu --out .gpu-kit-music [--codec flac10bit]
 
 A lent GPU machine has Python, PyTorch, numpy, scipy, PyYAML, pluggy, rich and click, but no
 Debian packages, no network and a limit of 64 MiB on everything that travels with the working
-tree. `benchmarks/gpu_run.sh` trains the `speech-gpu` leaderboard there from this folder:
+tree. `benchmarks/gpu_run.sh` trains a suite there from this folder. For ``espeak-2mix``
+(``speech-gpu``):
 
 - ``espeak-ng.tar.xz``: eSpeak NG (program, data and every shared library it loads except the
   C library's own), with ``bin/espeak-ng`` a wrapper that points the program at them, so the
   Python process never loads these libraries;
 - ``word-lists.json.xz``: the word lists of :func:`separena.data.espeak.export_word_lists`
   (read through ``$SEPARENA_WORD_LISTS`` instead of wordfreq, whose wheel is 57 MB);
-- ``pools/``: the real speech and transfer pools as Ogg Opus (:func:`separena.data.carry.carry_pools`,
-  read through ``$SEPARENA_CARRIED_POOLS`` instead of the Debian packages);
-- ``wheels/``: the wheels separena needs beyond that machine's packages, for ``--python``.
+- ``carried/``: the real speech and transfer pools as Ogg Opus, 12 kb/s by default
+  (:func:`separena.data.carry.carry_pools`, read through ``$SEPARENA_CARRIED`` instead of the
+  Debian packages).
+
+For ``midi-4stem`` (``music-gpu``), which needs FluidSynth and soundfonts to render:
+
+- ``carried/``: the rendered pieces of the suite's data set (train, valid and test; the transfer
+  set is scored here) as FLAC of the samples rounded to 10 bits by default
+  (:func:`separena.data.music.carry_midi_4stem`).
+
+And for every suite ``wheels/``: the wheels separena needs beyond that machine's packages, for
+``--python``.
 
 Prints each part's size and the total with the repository's tracked files, against the limit.
 The folder should be ignored by git (``.git/info/exclude``) and named in what travels.
@@ -91,27 +102,40 @@ def size(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", default="speech-gpu", help="the suite whose data the kit builds")
     parser.add_argument("--out", type=Path, default=ROOT / ".gpu-kit")
-    parser.add_argument("--bitrate", type=int, default=12, help="Opus kb/s of the carried real pools")
+    parser.add_argument("--bitrate", type=int, default=12, help="Opus kb/s of the carried real speech pools")
+    parser.add_argument("--codec", default="flac10bit", help="codec of the carried music pieces")
     parser.add_argument("--python", default="3.12", help="the GPU machine's Python (wheels are built for it)")
-    parser.add_argument("--sample-rate", type=int, default=8000)
     args = parser.parse_args()
 
-    from separena.data.carry import carry_pools
-    from separena.data.espeak import export_word_lists
+    from separena import default_registry
 
+    suite = default_registry().suite(args.suite)
+    if suite.dataset not in ("espeak-2mix", "midi-4stem"):
+        sys.exit(f"gpu_kit: suite {args.suite} uses {suite.dataset}; expected a suite on espeak-2mix or midi-4stem")
     out = args.out
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    espeak_archive(out / "espeak-ng.tar.xz")
-    export_word_lists(out / "word-lists.json.xz")
-    carry_pools(out / "pools", sample_rate=args.sample_rate, bitrate_kbps=args.bitrate)
+    if suite.dataset == "espeak-2mix":
+        from separena.data.carry import carry_pools
+        from separena.data.espeak import export_word_lists
+
+        codec = f"opus{args.bitrate}k"
+        espeak_archive(out / "espeak-ng.tar.xz")
+        export_word_lists(out / "word-lists.json.xz")
+        carry_pools(out / "carried", sample_rate=suite.sample_rate, bitrate_kbps=args.bitrate)
+    else:
+        from separena.data.music import carry_midi_4stem
+
+        codec = args.codec
+        carry_midi_4stem(out / "carried", codec=codec, sample_rate=suite.sample_rate, **suite.dataset_params)
     wheels(out / "wheels", args.python)
     parts = {p.name: size(p) for p in sorted(out.iterdir())}
     tree = tracked_bytes()
-    (out / "kit.json").write_text(json.dumps({"bytes": parts, "bitrate_kbps": args.bitrate, "python": args.python,
-                                              "sample_rate": args.sample_rate}, indent=1))
+    (out / "kit.json").write_text(json.dumps({"suite": args.suite, "bytes": parts, "codec": codec,
+                                              "python": args.python, "sample_rate": suite.sample_rate}, indent=1))
     for name, n in parts.items():
         print(f"{name:24s} {n / 2**20:6.1f} MiB")
     total = tree + sum(parts.values())

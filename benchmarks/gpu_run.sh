@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# The speech-gpu leaderboard on a bare CUDA machine: one that has Python with PyTorch, numpy,
-# scipy, PyYAML, pluggy, rich and click, and nothing of ours (no Debian packages, no network).
+# A GPU leaderboard (speech-gpu, or SUITE=music-gpu) on a bare CUDA machine: one that has Python
+# with PyTorch, numpy, scipy, PyYAML, pluggy, rich and click, and nothing of ours (no Debian
+# packages, no network).
 #
 #   bash benchmarks/gpu_run.sh KIT OUT [SECONDS]
 #
-# KIT is the folder benchmarks/gpu_kit.py packs (eSpeak NG, word lists, the real speech pools as
-# Opus, wheels); if it holds gpu.tar from an earlier run, that store is resumed (finished runs are
-# not trained again). Run from the repository's root. Steps, each timed into OUT/gpu_run.log:
-# install separena and the native plugins, with CUDA_CHECK=1 check every architecture on the GPU
-# (benchmarks/cuda_check.py), build the default speech data, time batches built on the GPU
+# KIT is the folder benchmarks/gpu_kit.py packs for the suite (speech: eSpeak NG, word lists, the
+# real speech pools as Opus; music: the rendered pieces as Opus; wheels); if it holds gpu.tar from
+# an earlier run, that store is resumed (finished runs are not trained again). Run from the
+# repository's root. Steps, each timed into OUT/gpu_run.log: install separena and the native
+# plugins, with CUDA_CHECK=1 check every architecture on the GPU (benchmarks/cuda_check.py),
+# build the suite's data, for speech time batches built on the GPU
 # (benchmarks/device_batches.py), then train and evaluate the suite
 # (benchmarks/gpu_leaderboard.py --no-publish) until SECONDS (default 540) after the start,
 # so that what finished is always packed: OUT/gpu.tar holds the store and the kept weights.
 # JOBS (runs at once), BENCH_ARGS (options of `separena bench`) and SUITE override the defaults
 # below; SEPARENA_REGISTRY names an extra registry file (e.g. a suite of one's own).
 # Publish them on a machine with the Debian packages:
-#   tar -xf gpu.tar && separena publish --suite speech-gpu --store gpu.sqlite --rescore
+#   tar -xf gpu.tar && separena publish --suite SUITE --store gpu.sqlite --rescore
 set -uo pipefail
 kit=$(readlink -f "${1:?usage: gpu_run.sh KIT OUT [SECONDS]}")
 out=$(readlink -f "${2:?usage: gpu_run.sh KIT OUT [SECONDS]}")
@@ -33,9 +35,12 @@ step "install: wheels, separena and the native plugins into $work/site"
 shopt -s nullglob
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target "$work/site" \
   "$kit"/wheels/*.whl . plugins/mask-inference plugins/deep-clustering plugins/conv-tasnet plugins/open-unmix plugins/oracle || exit 1
-tar -xJf "$kit/espeak-ng.tar.xz" -C "$work" || exit 1
+if [ -f "$kit/espeak-ng.tar.xz" ]; then  # speech: eSpeak NG and its word lists
+  tar -xJf "$kit/espeak-ng.tar.xz" -C "$work" || exit 1
+  export SEPARENA_WORD_LISTS="$kit/word-lists.json.xz"
+fi
 export PYTHONPATH="$work/site" PATH="$work/bin:$PATH" PYTHONUNBUFFERED=1 \
-  SEPARENA_WORD_LISTS="$kit/word-lists.json.xz" SEPARENA_CARRIED_POOLS="$kit/pools" SEPARENA_CACHE="$work/cache"
+  SEPARENA_CARRIED="$kit/carried" SEPARENA_CACHE="$work/cache"
 [ -f "$kit/gpu.tar" ] && tar -xf "$kit/gpu.tar" -C "$work" && step "resuming the store of $kit/gpu.tar"
 python3 - <<'EOF' || exit 1
 import sys, torch
@@ -49,17 +54,21 @@ if [ "${CUDA_CHECK:-0}" = 1 ] && [ "$device" = cuda ]; then  # all passed on an 
   step "cuda_check (every installed architecture: GPU vs CPU, training steps)"
   python3 benchmarks/cuda_check.py
 fi
-step "data: $suite's data with $cores processes (eSpeak NG and the real speech pools of the kit)"
-python3 - "$suite" "$cores" <<'EOF' || exit 1
-import sys
+step "data: $suite's data with $cores processes (from the kit)"
+dataset=$(python3 - "$suite" "$cores" <<'EOF'
+import inspect, sys
+sys.stdout = sys.stderr  # only the data set's kind goes to the variable
 from separena import default_registry
 registry = default_registry()
 suite = registry.suite(sys.argv[1])
-data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate,
-                                                 **{**suite.dataset_params, "workers": int(sys.argv[2])})
+builder = registry.dataset(suite.dataset).builder()
+workers = {"workers": int(sys.argv[2])} if "workers" in inspect.signature(builder).parameters else {}
+data = builder(sample_rate=suite.sample_rate, **suite.dataset_params, **workers)
 print(data.name)
+print(suite.dataset, file=sys.__stdout__)
 EOF
-if [ "$device" = cuda ]; then
+) || exit 1
+if [ "$device" = cuda ] && [ "$dataset" = espeak-2mix ]; then
   step "device_batches (batches built on the device vs by the CPU, default data)"
   python3 benchmarks/device_batches.py --device cuda --data default --steps 30
 fi

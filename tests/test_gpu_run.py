@@ -36,7 +36,7 @@ def test_gpu_run_trains_from_the_kit_packs_the_store_and_resumes(tmp_path):
     from separena.data.espeak import export_word_lists
 
     kit = tmp_path / "kit"
-    (kit / "pools").mkdir(parents=True)  # the smoke data has no real speech
+    (kit / "carried").mkdir(parents=True)  # the smoke data has no real speech
     _kit_module().espeak_archive(kit / "espeak-ng.tar.xz")
     export_word_lists(kit / "word-lists.json.xz")
 
@@ -58,3 +58,33 @@ def test_gpu_run_trains_from_the_kit_packs_the_store_and_resumes(tmp_path):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     log = (tmp_path / "out2" / "gpu_run.log").read_text()
     assert "resuming the store" in log and " 0 to run" in log
+
+
+@pytest.mark.slow
+def test_gpu_run_trains_music_from_its_carried_pieces(tmp_path, monkeypatch):
+    """A music kit holds no eSpeak NG: the pieces come decoded from their Opus copy, never rendered."""
+    from separena.data.cache import CARRIED_ENV
+    from separena.data.music import carry_midi_4stem
+
+    tiny = dict(n_train=2, n_valid=1, n_test=1, train_seconds=2.0, eval_seconds=1.5, transfer_set=False)
+    monkeypatch.delenv(CARRIED_ENV, raising=False)
+    kit = tmp_path / "kit"
+    carried = carry_midi_4stem(kit / "carried", cache_dir=str(tmp_path / "here"), progress=False, **tiny)
+    registry = tmp_path / "music-smoke.yaml"
+    registry.write_text(
+        "suites:\n  music-smoke:\n    description: two steps of Open-Unmix on a few carried pieces\n"
+        f"    dataset: midi-4stem\n    dataset_params: {tiny}\n".replace("False", "false") +
+        "    sample_rate: 16000\n    budget: {steps: 2, batch_size: 2}\n    seeds: [0]\n"
+        "    models: [open-unmix-small]\n    metrics: [si-sdri]\n")
+    monkeypatch.setenv("SEPARENA_REGISTRY", str(registry))
+    monkeypatch.setenv("SUITE", "music-smoke")
+    env = {**os.environ, "JOBS": "1", "BENCH_ARGS": "", "WORK": str(tmp_path / "work"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "benchmarks/gpu_run.sh", str(kit), str(tmp_path / "out"), "900"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = (tmp_path / "out" / "gpu_run.log").read_text()
+    assert "music-smoke on midi-4stem@" in log and "device_batches" not in log and "done" in log.splitlines()[-1]
+    assert [p.name for p in (tmp_path / "work" / "cache").glob("midi-4stem-*")] == [carried.name]
+    with tarfile.open(tmp_path / "out" / "gpu.tar") as tar:
+        assert any(n.startswith("gpu-artifacts/weights/") and n.endswith(".pt") for n in tar.getnames())
