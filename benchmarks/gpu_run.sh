@@ -13,7 +13,9 @@
 # build the suite's data, for speech time batches built on the GPU
 # (benchmarks/device_batches.py), then train and evaluate the suite
 # (benchmarks/gpu_leaderboard.py --no-publish) until SECONDS (default 540) after the start,
-# so that what finished is always packed: OUT/gpu.tar holds the store and the kept weights.
+# so that what finished is always packed: OUT/gpu.tar holds the store, the kept weights and the
+# training state of a run the deadline stopped (SIGINT: it stops after the step under way), from
+# which the next machine resumes it.
 # JOBS (runs at once), BENCH_ARGS (options of `separena bench`) and SUITE override the defaults
 # below; SEPARENA_REGISTRY names an extra registry file (e.g. a suite of one's own).
 # Publish them on a machine with the Debian packages:
@@ -83,7 +85,7 @@ else
   step "bench exited with $?"
 fi
 packed=()
-for path in gpu.sqlite gpu-artifacts/weights; do [ -e "$work/$path" ] && packed+=("$path"); done
+for path in gpu.sqlite gpu-artifacts/weights gpu-artifacts/state; do [ -e "$work/$path" ] && packed+=("$path"); done
 if [ ${#packed[@]} -gt 0 ]; then
   (cd "$work" && tar -cf "$out/gpu.tar" "${packed[@]}") && step "packed ${packed[*]} into $out/gpu.tar"
 fi

@@ -313,6 +313,39 @@ def test_kill_and_resume_gives_the_uninterrupted_table(registry: Registry, tmp_p
         assert quality(store, "tiny-slow") == expected  # exactly: CPU runs are deterministic
 
 
+def test_a_run_stopped_by_ctrl_c_resumes_from_its_training_state(registry: Registry, tmp_path: Path) -> None:
+    """Ctrl-C stops the benchmark (the run is not recorded as failed) and leaves the run's
+    training state; its next execution resumes there and scores as the uninterrupted run."""
+    import dataclasses
+    import signal
+
+    from separena.bench import plan_runs
+    from separena.bench.execute import execute_run
+    from separena.bench.runs import DataCache
+    from separena.errors import TrainingInterrupted
+
+    cache = DataCache()
+    suite = registry.suite("tiny-slow")
+    data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
+    config = next(c for c in plan_runs(registry, suite, data.name) if c.preset == "tiny-net-slow")
+    straight = execute_run(dataclasses.replace(config, artifacts_dir=str(tmp_path / "a")), registry, cache)
+
+    def ctrl_c_at_step_3(step: int, total: int | None, loss: float) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    stopped = dataclasses.replace(config, artifacts_dir=str(tmp_path / "b"))
+    with pytest.raises(TrainingInterrupted, match=r"at step 3 of 6; .*training state saved to .*state"):
+        execute_run(stopped, registry, cache, on_step=ctrl_c_at_step_3)
+    assert [p.name for p in (tmp_path / "b" / "state").iterdir()] == [f"{config.run_hash[:16]}.pt"]
+    resumed = execute_run(stopped, registry, cache)
+    assert resumed.ok and straight.ok
+    assert (resumed.payload["train"]["resumed_from"], straight.payload["train"]["resumed_from"]) == (3, 0)
+    assert resumed.payload["train"]["losses"] == straight.payload["train"]["losses"]
+    assert resumed.payload["sets"]["test"]["si_sdri"] == straight.payload["sets"]["test"]["si_sdri"]
+    assert not any((tmp_path / "b" / "state").iterdir())
+
+
 def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_path: Path) -> None:
     with ResultStore(tmp_path / "bench.sqlite") as store:
         run_suite(registry, "tiny", store=store, progress=False)

@@ -52,6 +52,39 @@ def test_data_workers_build_the_same_batches_in_step_order(registry):
         assert 0 < result.data_seconds < result.seconds
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_interrupted_training_resumes_bit_for_bit(registry, tmp_path, workers):
+    """Ctrl-C with a state path stops after the step under way and saves the state; the same
+    call goes on from there and ends exactly where an uninterrupted training does."""
+    import signal
+
+    from separena.errors import TrainingInterrupted
+
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix(n_valid=4)
+    budget = Budget(steps=12, batch_size=2)
+    kw = dict(segment_seconds=0.25, seed=1, progress=False, curve_set=data.valid, data_workers=workers)
+    straight_model, straight = train(config, data, budget, **kw)
+
+    def ctrl_c_at_step_5(step: int, total: int | None, loss: float) -> None:
+        if step == 5:
+            signal.raise_signal(signal.SIGINT)
+
+    state = tmp_path / "run.state"
+    with pytest.raises(TrainingInterrupted, match=r"at step 5 of 12; .*training state saved to .*run\.state"):
+        train(config, data, budget, state_path=state, on_step=ctrl_c_at_step_5, **kw)
+    assert state.is_file() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(CheckpointError, match=r"run\.state: belongs to another run .*remove the file"):
+        train(config, data, budget, state_path=state, **{**kw, "seed": 2})
+
+    model, resumed = train(config, data, budget, state_path=state, **kw)
+    assert resumed.resumed_from == 5 and resumed.steps == 12 and not state.exists()
+    assert resumed.losses == straight.losses
+    assert [(p["step"], p["si_sdri"]) for p in resumed.curve] == [(p["step"], p["si_sdri"]) for p in straight.curve]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), straight_model.state_dict().values()))
+    assert 0 < resumed.seconds and resumed.cpu_seconds > 0
+
+
 def test_negative_data_workers_is_a_clear_error(registry):
     with pytest.raises(SeparenaError, match=r"^data_workers: expected 0 or more processes, got -1$"):
         train(registry.model_config("tiny-masker"), tones_2mix(), Budget(steps=1, batch_size=2),

@@ -7,6 +7,10 @@ reads with ``torch.load(weights_only=True)``, checks the digest (a checkpoint wi
 refused) and rebuilds the model from the registry; every way a file can be wrong is one
 :class:`~separena.errors.CheckpointError` line. :func:`file_sha256` is the digest of a whole
 file, as a benchmark run records its kept weights.
+
+A *training state* (:func:`save_training_state`, :func:`load_training_state`) is the rest of an
+unfinished training beside the weights (optimizer, counters, random state), keyed to its run,
+from which :func:`separena.train.train` resumes.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from .errors import CheckpointError, TrainingError, first_line
 from .model import Separator
 from .registry import ModelConfig, Registry
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "CHECKPOINT_FORMAT",
+           "save_training_state", "load_training_state", "TRAINING_STATE_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
+TRAINING_STATE_FORMAT = "separena-training-state/1"
 
 
 def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Tensor]) -> str:
@@ -107,6 +113,10 @@ def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **e
         "params": config.params, "state_dict": state, **extra,
         "sha256": _digest(config.name, config.architecture, config.params, state),
     }
+    return _save_atomically(payload, path)
+
+
+def _save_atomically(payload: dict, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)
@@ -116,6 +126,35 @@ def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **e
             tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def save_training_state(path: str | Path, key: str, state: dict[str, Any]) -> Path:
+    """Write an unfinished training's ``state`` (tensors and plain data only) for the run
+    identified by ``key``, atomically: an interrupted write leaves the previous state."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _save_atomically({"format": TRAINING_STATE_FORMAT, "key": key, **state}, path)
+
+
+def load_training_state(path: str | Path, key: str, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a state written by :func:`save_training_state` (``weights_only=True``).
+
+    Raises :class:`CheckpointError` (one line) when the file is damaged, not a training state,
+    or the state of another run (its ``key`` differs: another model, data, budget or seed).
+    """
+    path = Path(path)
+    _check_checkpoint_file(path)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise _unloadable(path, exc) from None
+    if not isinstance(payload, dict) or payload.get("format") != TRAINING_STATE_FORMAT:
+        raise CheckpointError(f"training state {path}: expected a separena training state "
+                              f"({TRAINING_STATE_FORMAT}), got {type(payload).__name__}")
+    if payload.get("key") != key:
+        raise CheckpointError(f"training state {path}: belongs to another run (model, data, budget or seed); "
+                              "expected the state of this one: remove the file to train from the start")
+    return payload
 
 
 def file_sha256(path: str | Path) -> str:

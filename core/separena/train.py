@@ -2,7 +2,8 @@
 
 Every trainable model of every plugin trains here: the same batches for a given seed,
 Adam, gradient-norm clipping, a learning rate that decays over the budget, a NaN guard
-that stops the run and keeps the last good checkpoint, and a rich progress bar. Scoring
+that stops the run and keeps the last good checkpoint, an interrupted run that resumes where
+it stopped (from its training state), and a rich progress bar. Scoring
 lives in :mod:`separena.evaluation`, checkpoint files in :mod:`separena.checkpoints`.
 """
 
@@ -10,8 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import hashlib
+import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -21,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checkpoints import save_checkpoint, save_or_fall_back
+from .checkpoints import load_training_state, save_checkpoint, save_or_fall_back, save_training_state
 from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
 from .errors import SeparenaError, TrainingError, TrainingInterrupted
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["TrainResult", "objective_loss", "train", "curve_fractions", "CURVE_POINTS", "CURVE_MIXTURES"]
 
 GRAD_CLIP = 5.0
+STATE_EVERY_SECONDS = 60.0  # how often an unfinished training writes its state (besides on Ctrl-C)
 
 
 @dataclass
@@ -55,6 +61,7 @@ class TrainResult:
     curve: list[dict[str, float]] = field(default_factory=list)  # learning-curve points (see train())
     load_average: float = math.nan  # mean 1-minute load average of the machine while training
     slow_seconds: float = 0.0  # training time spent far below the run's best step rate
+    resumed_from: int = 0  # the step an interrupted training resumed from (0: trained in one go)
 
     @property
     def steps_per_second(self) -> float:
@@ -105,8 +112,8 @@ class _StepBatches(torch.utils.data.Dataset):
 
 
 def _batches(stream: TrainStream, seed: int, batch_size: int, segment: int, workers: int,
-             device: torch.device) -> Generator[tuple[Tensor, Tensor], None, None]:
-    """The training batches of steps 0, 1, 2, ...: built here, or by ``workers`` processes.
+             device: torch.device, first: int = 0) -> Generator[tuple[Tensor, Tensor], None, None]:
+    """The training batches of steps ``first``, ``first + 1``, ...: built here, or by ``workers`` processes.
 
     Built here on a GPU, a stream that can (``to(device)``, e.g. espeak-2mix's) builds them on
     the GPU from pools held in its memory, so that no batch waits for the CPU."""
@@ -114,10 +121,11 @@ def _batches(stream: TrainStream, seed: int, batch_size: int, segment: int, work
         stream = stream.to(device)
     dataset = _StepBatches(stream, seed, batch_size, segment)
     if workers == 0:
-        for step in range(len(dataset)):
+        for step in range(first, len(dataset)):
             yield dataset[step]
         return
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=range(first, len(dataset)),
+                                         num_workers=workers,
                                          pin_memory=device.type == "cuda",
                                          prefetch_factor=4)
     yield from loader  # closing the generator shuts the workers down
@@ -148,11 +156,11 @@ class _Pace:
     def __init__(self, name: str, result: TrainResult) -> None:
         self.name, self.result = name, result
         self.threads = torch.get_num_threads()
-        self.cpu0 = time.process_time()
+        self.cpu0 = time.process_time() - result.cpu_seconds  # a resumed run goes on counting
         self.loads: list[float] = []
         self.best = 0.0
         self.warned = False
-        self._mark(0.0, 0)
+        self._mark(result.seconds, result.steps)
 
     def _mark(self, elapsed: float, steps: int) -> None:
         self.t, self.steps, self.cpu = elapsed, steps, time.process_time()
@@ -178,8 +186,11 @@ class _Pace:
         self.best = max(self.best, rate)
         self._mark(elapsed, steps)
 
+    def cpu_seconds(self) -> float:
+        return time.process_time() - self.cpu0
+
     def finish(self) -> None:
-        self.result.cpu_seconds = time.process_time() - self.cpu0
+        self.result.cpu_seconds = self.cpu_seconds()
         if not self.loads and hasattr(os, "getloadavg"):
             self.loads.append(os.getloadavg()[0])
         self.result.load_average = sum(self.loads) / len(self.loads) if self.loads else math.nan
@@ -195,6 +206,7 @@ def train(
     device: str | torch.device = "cpu",
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 200,
+    state_path: str | Path | None = None,
     progress: bool = True,
     amp: bool = True,
     data_workers: int = 0,
@@ -231,6 +243,16 @@ def train(
     writable), :attr:`TrainResult.checkpoint` is that path and :attr:`TrainResult.checkpoint_note`
     says why, in one line, for the caller to show (it is ``None`` when the weights went where
     asked). A failed periodic save does not stop training (later periodic saves are skipped).
+
+    With ``state_path`` the training is resumable: its state (weights, optimizer, counters,
+    loss and learning curves, random state) is written there every
+    :data:`STATE_EVERY_SECONDS` and when Ctrl-C (SIGINT) stops it, which then happens after
+    the step under way (a second Ctrl-C stops at once, without a state); a later call with the
+    same arguments and ``state_path`` goes on from that step, and the file is removed when the
+    budget is spent. Batches are a pure function of the seed and the step, so on the CPU a
+    resumed training ends bit for bit where an uninterrupted one does. A state of another run
+    (model, data, budget, seed) is refused with a one-line
+    :class:`~separena.errors.CheckpointError`.
 
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
     a non-finite loss; the last good checkpoint (if any) is kept. Ctrl-C (KeyboardInterrupt)
@@ -269,6 +291,12 @@ def train(
     invariant = data.permutation_invariant if permutation_invariant is None else permutation_invariant
     curve_at = curve_fractions(curve_points) if curve_set is not None and rank == 0 else []
     paused = 0.0  # seconds of learning-curve evaluation, not charged to the budget
+    state_file = Path(state_path) if state_path is not None else None
+    state_key = _state_key(config, data, budget, seed, segment, world)
+    if state_file is not None and state_file.is_file():
+        state = load_training_state(state_file, state_key)
+        _resume(state, model, optimizer, result, torch.device(device))
+        curve_at = [float(f) for f in state["curve_at"]] if rank == 0 else []
 
     def score_curve(elapsed: float) -> None:
         nonlocal paused
@@ -280,16 +308,36 @@ def train(
         paused += time.perf_counter() - t0
 
     model.train()
-    batches = _batches(data.train, seed, budget.batch_size, segment, data_workers, torch.device(device))
+    batches = _batches(data.train, seed, budget.batch_size, segment, data_workers, torch.device(device),
+                       first=result.steps)
     pace = _Pace(config.name, result)
-    start = time.perf_counter()
+    start = time.perf_counter() - result.seconds  # a resumed run's clock goes on from its state
     bar = progress_bar(progress and rank == 0)
     periodic = result.checkpoint is not None  # periodic saves; off after the first that fails
     on_interrupt = _SaveOnInterrupt(config, model, result, step_limit, start, lambda: paused,
                                     saved_by_other_rank=bool(checkpoint_path) and rank != 0)
-    with on_interrupt, bar, contextlib.closing(batches):  # on Ctrl-C: bar and workers closed, then saved
-        task = bar.add_task(f"train {config.name}", total=step_limit)
+    writes_state = state_file is not None and rank == 0
+
+    def save_state() -> None:
+        assert state_file is not None
+        cuda = torch.device(device).type == "cuda"
+        save_training_state(state_file, state_key, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "steps": result.steps,
+            "seconds": time.perf_counter() - start - paused, "data_seconds": result.data_seconds,
+            "cpu_seconds": pace.cpu_seconds(), "slow_seconds": result.slow_seconds, "losses": result.losses,
+            "curve": result.curve, "curve_at": curve_at, "rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(torch.device(device))} if cuda else {})})
+
+    state_saved_at = time.perf_counter()
+    stop_request = _StopRequest(writes_state and world == 1)
+    # on Ctrl-C: bar and workers closed, then the weights saved; with a state, after the step under way
+    with stop_request, on_interrupt, bar, contextlib.closing(batches):
+        task = bar.add_task(f"train {config.name}", total=step_limit, completed=result.steps)
         while result.steps < max_steps:
+            if stop_request.asked:
+                save_state()
+                on_interrupt.state = state_file
+                raise KeyboardInterrupt
             elapsed = time.perf_counter() - start - paused
             stop = torch.tensor(float(elapsed >= max_seconds))
             if world > 1:  # rank 0's clock decides, so no rank waits on a collective forever
@@ -338,6 +386,9 @@ def train(
                     save_checkpoint(result.checkpoint, config, model, step=result.steps)
                 except OSError:  # training goes on; the final save falls back to another path and says why
                     periodic = False
+            if writes_state and time.perf_counter() - state_saved_at >= STATE_EVERY_SECONDS:
+                save_state()
+                state_saved_at = time.perf_counter()
         else:
             result.stopped_by = limit_kind or "steps"
     result.seconds = time.perf_counter() - start - paused
@@ -349,7 +400,60 @@ def train(
         result.checkpoint, note = save_or_fall_back(result.checkpoint, config, model, result.steps)
         if note:
             result.checkpoint_note = f"{note}; the weights were saved to {result.checkpoint} instead"
+    if writes_state:
+        state_file.unlink(missing_ok=True)  # spent: a later call trains anew
     return model.eval(), result
+
+
+def _state_key(config: ModelConfig, data: SeparationData, budget: Budget, seed: int, segment: int,
+               world: int) -> str:
+    """What a training state must have been written by: the same model, data, budget and seed."""
+    ident = [config.name, config.architecture, config.params, dict(config.objective), data.name, repr(budget),
+             int(seed), int(segment), int(world)]
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def _resume(state: dict[str, Any], model: Separator, optimizer: torch.optim.Optimizer, result: TrainResult,
+            device: torch.device) -> None:
+    """Put a training back where its state left it (read on the CPU: the random state must stay there)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    for name in ("steps", "seconds", "data_seconds", "cpu_seconds", "slow_seconds"):
+        setattr(result, name, state[name])
+    result.losses = [float(x) for x in state["losses"]]
+    result.curve = [dict(point) for point in state["curve"]]
+    result.resumed_from = result.steps
+    torch.set_rng_state(state["rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+
+class _StopRequest:
+    """Ctrl-C (SIGINT) as a request to stop after the step under way, so that the state saved is
+    that of whole steps; a second Ctrl-C goes to the previous handler (stops at once). Installed
+    only when ``enabled`` and in the main thread (signals reach no other)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.asked = False
+        self.previous: Any = None
+
+    def __enter__(self) -> "_StopRequest":
+        if self.enabled:
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._ask)
+        return self
+
+    def _ask(self, signum: int, frame: Any) -> None:
+        self.asked = True
+        self._restore()
+
+    def _restore(self) -> None:
+        signal.signal(signal.SIGINT, self.previous if self.previous is not None else signal.default_int_handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._restore()
 
 
 class _SaveOnInterrupt:
@@ -361,6 +465,7 @@ class _SaveOnInterrupt:
                  start: float, paused: Callable[[], float], saved_by_other_rank: bool) -> None:
         self.config, self.model, self.result, self.total = config, model, result, total
         self.start, self.paused, self.saved_by_other_rank = start, paused, saved_by_other_rank
+        self.state: Path | None = None  # where the training state went, when it was saved
 
     def __enter__(self) -> None:
         return None
@@ -382,6 +487,8 @@ class _SaveOnInterrupt:
             what = "rank 0 saves the last weights"
         else:
             what = "weights not saved (no checkpoint path given)"
+        if self.state is not None:
+            what += f"; training state saved to {self.state}: the same call resumes from there"
         raise TrainingInterrupted(f"{where}; {what}", checkpoint=saved, steps=result.steps) from None
 
 

@@ -26,7 +26,7 @@ from torch import Tensor
 from ..checkpoints import file_sha256, load_checkpoint, save_checkpoint
 from ..cost import CudaPeakMemory, count_parameters, macs_per_second, real_time_factor, train_throughput
 from ..data import MixtureSet, SeparationData, TensorMixtureSet
-from ..errors import SeparenaError, first_line
+from ..errors import SeparenaError, TrainingInterrupted, first_line
 from ..evaluation import evaluate
 from ..model import Separator
 from ..registry import Registry
@@ -68,7 +68,9 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
 
     Sets torch to ``config.threads`` threads and deterministic algorithms for the run (CPU runs
     are then bit-for-bit repeatable) and restores both afterwards. A trained model's final
-    weights are kept under ``<artifacts>/weights/`` (see :func:`load_run_weights`).
+    weights are kept under ``<artifacts>/weights/`` (see :func:`load_run_weights`); an
+    interrupted training leaves its state under ``<artifacts>/state/``, from which the run's
+    next execution resumes.
     """
     started = time.perf_counter()
     stage = "resolve"
@@ -97,7 +99,7 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             model, trained = train(model_config, data, config.budget_spec, segment_seconds=config.segment_seconds,
                                    seed=config.seed, device=config.device, progress=progress,
                                    data_workers=config.data_workers, curve_set=_head(data.valid, CURVE_MIXTURES, int(config.segment_seconds * config.sample_rate)),
-                                   on_step=on_step)
+                                   state_path=_state_path(config), on_step=on_step)
             timing["train"] = trained.seconds
             timing["train_data"] = trained.data_seconds
             weights = _save_weights(model_config, model, config) if model_config.trainable else None
@@ -129,7 +131,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
         payload = {
             "status": "ok", "run_hash": config.run_hash, "config": config.to_dict(),
             "wall_seconds": time.perf_counter() - started,
-            "train": {"steps": trained.steps, "examples": trained.examples, "macs": trained.macs,
+            "train": {"steps": trained.steps, "resumed_from": trained.resumed_from, "examples": trained.examples,
+                      "macs": trained.macs,
                       "seconds": trained.seconds, "cpu_seconds": trained.cpu_seconds,
                       "stopped_by": trained.stopped_by, "slow_seconds": trained.slow_seconds,
                       "steps_per_second": throughput.steps_per_second,
@@ -144,6 +147,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
                                 "higher_is_better": m.higher_is_better} for m in metrics},
         }
         return RunOutcome(config, ok=True, payload=payload)
+    except TrainingInterrupted:
+        raise  # Ctrl-C stops the benchmark; the run is no failure, and resumes from its state next time
     except Exception as exc:  # a plugin's bug costs only its own run
         error = f"{stage}: {one_line(exc)}"
         log.warning("run %s seed %s failed: %s", config.preset, config.seed, error)
@@ -160,6 +165,12 @@ def _head(mixtures: MixtureSet, n: int, samples: int) -> TensorMixtureSet:
     items = [mixtures[i] for i in range(min(n, len(mixtures)))]
     return TensorMixtureSet([ex.mix[..., :samples] for ex in items], [ex.sources[..., :samples] for ex in items],
                             [ex.name for ex in items])
+
+
+def _state_path(config: RunConfig) -> Path | None:
+    """Where an unfinished training of the run keeps its state (``state/<run hash>.pt`` beside the
+    artifacts): a benchmark stopped by Ctrl-C (or a deadline's SIGINT) resumes its run from there."""
+    return Path(config.artifacts_dir) / "state" / f"{config.run_hash[:16]}.pt" if config.artifacts_dir else None
 
 
 def _save_weights(model_config: Any, model: Separator, config: RunConfig) -> dict[str, str] | None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import SeparenaError
+from ..errors import SeparenaError, TrainingInterrupted
 from ..progress import progress_bar
 from .execute import execute_run, one_line
 from .runs import DataCache, RunConfig, RunOutcome
@@ -235,5 +235,8 @@ def _worker_run(config: dict[str, Any]) -> dict[str, Any]:
             events.put((run.run_hash, f"{label} loss {loss:7.3f}", step, total))
 
     events.put((run.run_hash, f"{label} (building, measuring)", 0, None))
-    outcome = execute_run(run, _WORKER["registry"], _WORKER["cache"], on_step=on_step)
+    try:
+        outcome = execute_run(run, _WORKER["registry"], _WORKER["cache"], on_step=on_step)
+    except TrainingInterrupted as exc:  # the benchmark is stopping; its state resumes the run next time
+        outcome = RunOutcome.failed(run, f"train: {exc}")
     return {"ok": outcome.ok, "payload": outcome.payload, "error": outcome.error}
