@@ -42,6 +42,32 @@ def test_train_scores_a_seeded_subset_and_says_so(fixture_plugin, tmp_path: Path
     assert "3 of 8 (seeded subset)" in result.output
 
 
+def test_train_resumes_an_interrupted_training_from_its_state(fixture_plugin, tmp_path: Path) -> None:
+    """`train -o OUT` keeps an interrupted training's state in OUT.state; the same command goes on from it."""
+    import signal
+
+    import pytest
+
+    from separena import Budget, Registry
+    from separena.errors import TrainingInterrupted
+    from separena.train import train
+
+    registry = Registry(entry_points=False, core_registry=False, plugins=[fixture_plugin("good_minimal")])
+
+    def ctrl_c_at_step_3(step: int, total: int | None, loss: float) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    state = tmp_path / "m.pt.state"
+    with pytest.raises(TrainingInterrupted):  # as `train tiny-masker --suite tones --steps 6` would have been
+        train(registry.model_config("tiny-masker"), tones_2mix(), Budget(steps=6, batch_size=2),
+              segment_seconds=0.25, state_path=state, progress=False, on_step=ctrl_c_at_step_3)
+    result = run("--plugin", fixture_plugin("good_minimal"), "--registry", _tones_suite(tmp_path), "train",
+                 "tiny-masker", "--suite", "tones", "--steps", "6", "-o", tmp_path / "m.pt")
+    assert result.exit_code == 0, result.output
+    assert "trained tiny-masker: 6 steps, resumed from step 3" in result.output and not state.exists()
+
+
 def _tones_suite(tmp_path: Path) -> Path:
     path = tmp_path / "tones.yaml"
     path.write_text("suites:\n  tones:\n    dataset: tones-2mix\n    sample_rate: 8000\n    segment_seconds: 0.25\n"

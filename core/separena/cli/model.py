@@ -65,6 +65,11 @@ def _check_serves(registry: Registry, config: Any, suite_name: str) -> Any:
     return suite
 
 
+def _state_path(output: Path) -> Path:
+    """Where `train -o OUTPUT` keeps an interrupted training's state: beside the weights."""
+    return output.with_name(output.name + ".state")
+
+
 @click.command()
 @click.argument("name")
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True,
@@ -84,7 +89,8 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
           output: Path | None, eval_mixtures: int | None, **budget_values: Any) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
 
-    Ctrl-C stops training and saves the last weights. Under
+    Ctrl-C stops training after the step under way and saves the last weights and the training
+    state (OUTPUT.state); the same command then resumes from that step. Under
     `torchrun --nproc_per_node=N -m separena.cli train NAME` it trains with DDP
     (gloo on CPU, nccl on CUDA); rank 0 writes the checkpoint and evaluates.
     """
@@ -112,14 +118,15 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     suite, data = _suite_data(registry, suite.name)
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
-                                device=device, checkpoint_path=output,
+                                device=device, checkpoint_path=output, state_path=_state_path(output),
                                 data_workers=default_data_workers(device, data_workers))
     if rank != 0:
         return
     saved = result.checkpoint or output
     if result.checkpoint_note:  # -o could not be written at the end: the weights went elsewhere
         err_console.print(f"[yellow]note: {escape(result.checkpoint_note)}[/yellow]")
-    console.print(f"trained {config.name}: {result.steps} steps ({result.examples} mixtures, "
+    resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
+    console.print(f"trained {config.name}: {result.steps} steps{resumed} ({result.examples} mixtures, "
                   f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {saved}")
