@@ -54,7 +54,7 @@ unshare -m --propagation private bash -c '
   env -i PATH="$2/bin:/usr/local/bin:/usr/bin:/bin" HOME="$1/home" OMP_NUM_THREADS=1 SUITE=rehearsal \
     WORK="$1/work" SEPARENA_REGISTRY=rehearsal.yaml BENCH_ARGS= bash benchmarks/gpu_run.sh "$3" "$1/back" 3000
 ' rehearse "$out" "$venv" "$kit"
-(cd "$out/back" && tar -xf gpu.tar)
+(cd "$out/back" && cat gpu.tar.[0-9] | tar -xf -)
 "$root/.venv/bin/separena" --registry "$out/tree/rehearsal.yaml" publish --suite rehearsal \
   --store "$out/back/gpu.sqlite" --rescore -o "$out/published"
 "$root/.venv/bin/python" - "$root/published/runs.jsonl" "$out/published/runs.jsonl" "$model" "$quick" <<'EOF'

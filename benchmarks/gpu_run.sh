@@ -6,20 +6,22 @@
 #   bash benchmarks/gpu_run.sh KIT OUT [SECONDS]
 #
 # KIT is the folder benchmarks/gpu_kit.py packs for the suite (speech: eSpeak NG, word lists, the
-# real speech pools as Opus; music: the rendered pieces as Opus; wheels); if it holds gpu.tar from
-# an earlier run, that store is resumed (finished runs are not trained again). Run from the
+# real speech pools as Opus; music: the rendered pieces; wheels); if it holds the gpu.tar.N parts
+# of an earlier run, that store is resumed (finished runs are not trained again, cut ones go on
+# from their step). Run from the
 # repository's root. Steps, each timed into OUT/gpu_run.log: install separena and the native
 # plugins, with CUDA_CHECK=1 check every architecture on the GPU (benchmarks/cuda_check.py),
 # build the suite's data, for speech time batches built on the GPU
 # (benchmarks/device_batches.py), then train and evaluate the suite
 # (benchmarks/gpu_leaderboard.py --no-publish) until SECONDS (default 540) after the start,
-# so that what finished is always packed: OUT/gpu.tar holds the store, the kept weights and the
-# training state of a run the deadline stopped (SIGINT: it stops after the step under way), from
-# which the next machine resumes it.
+# so that what finished is always packed: OUT/gpu.tar.0, .1, ... (parts of one tar, 15 MiB at
+# most: what comes back from OUT is at most 8 files of 16 MiB, 64 MiB in all) hold the store, the
+# kept weights and the training state of each run the deadline stopped (SIGINT: it stops after
+# the step under way; a state that would take the pack past 60 MiB stays behind).
 # JOBS (runs at once), BENCH_ARGS (options of `separena bench`) and SUITE override the defaults
 # below; SEPARENA_REGISTRY names an extra registry file (e.g. a suite of one's own).
 # Publish them on a machine with the Debian packages:
-#   tar -xf gpu.tar && separena publish --suite SUITE --store gpu.sqlite --rescore
+#   cat gpu.tar.? | tar -xf - && separena publish --suite SUITE --store gpu.sqlite --rescore
 set -uo pipefail
 kit=$(readlink -f "${1:?usage: gpu_run.sh KIT OUT [SECONDS]}")
 out=$(readlink -f "${2:?usage: gpu_run.sh KIT OUT [SECONDS]}")
@@ -43,7 +45,10 @@ if [ -f "$kit/espeak-ng.tar.xz" ]; then  # speech: eSpeak NG and its word lists
 fi
 export PYTHONPATH="$work/site" PATH="$work/bin:$PATH" PYTHONUNBUFFERED=1 \
   SEPARENA_CARRIED="$kit/carried" SEPARENA_CACHE="$work/cache"
-[ -f "$kit/gpu.tar" ] && tar -xf "$kit/gpu.tar" -C "$work" && step "resuming the store of $kit/gpu.tar"
+parts=("$kit"/gpu.tar.[0-9])
+if [ ${#parts[@]} -gt 0 ]; then
+  cat "${parts[@]}" | tar -xf - -C "$work" && step "resuming the store of ${#parts[@]} part(s) $kit/gpu.tar.N"
+fi
 python3 - <<'EOF' || exit 1
 import sys, torch
 print(f"python {sys.version.split()[0]}, torch {torch.__version__}, device "
@@ -85,8 +90,18 @@ else
   step "bench exited with $?"
 fi
 packed=()
-for path in gpu.sqlite gpu-artifacts/weights gpu-artifacts/state; do [ -e "$work/$path" ] && packed+=("$path"); done
+for path in gpu.sqlite gpu-artifacts/weights; do [ -e "$work/$path" ] && packed+=("$path"); done
 if [ ${#packed[@]} -gt 0 ]; then
-  (cd "$work" && tar -cf "$out/gpu.tar" "${packed[@]}") && step "packed ${packed[*]} into $out/gpu.tar"
+  rm -f "$out"/gpu.tar "$out"/gpu.tar.[0-9]
+  (cd "$work" && tar -cf "$out/gpu.tar" "${packed[@]}")
+  for state in "$work"/gpu-artifacts/state/*.pt; do
+    if [ $(( $(stat -c %s "$out/gpu.tar") + $(stat -c %s "$state") )) -lt $((60 * 1024 * 1024)) ]; then
+      (cd "$work" && tar -rf "$out/gpu.tar" "gpu-artifacts/state/$(basename "$state")") && packed+=("${state#$work/}")
+    else
+      step "left out $state: the pack would pass 60 MiB (that run starts again next time)"
+    fi
+  done
+  split -b 15M -d -a 1 "$out/gpu.tar" "$out/gpu.tar." && rm "$out/gpu.tar"
+  step "packed ${packed[*]} into $(cd "$out" && echo gpu.tar.[0-9]) ($(du -ch "$out"/gpu.tar.[0-9] | tail -1 | cut -f1))"
 fi
 step "done"

@@ -31,6 +31,16 @@ def _gpu_run(kit: Path, out: Path, work: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+def _packed(out: Path) -> list[str]:
+    """The names in the tar whose parts (gpu.tar.0, .1, ...) gpu_run.sh left in ``out``."""
+    import io
+
+    parts = sorted(out.glob("gpu.tar.[0-9]"))
+    assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts) and not (out / "gpu.tar").exists()
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts))) as tar:
+        return tar.getnames()
+
+
 @pytest.mark.slow
 def test_gpu_run_trains_from_the_kit_packs_the_store_and_resumes(tmp_path):
     from separena.data.espeak import export_word_lists
@@ -47,12 +57,12 @@ def test_gpu_run_trains_from_the_kit_packs_the_store_and_resumes(tmp_path):
     version = subprocess.run([tmp_path / "work" / "bin" / "espeak-ng", "--version"], capture_output=True,
                              text=True, env={"PATH": "/usr/bin:/bin"}, check=True).stdout
     assert f"Data at: {tmp_path / 'work' / 'share' / 'espeak-ng-data'}" in version  # the kit's, not the system's
-    with tarfile.open(tmp_path / "out" / "gpu.tar") as tar:
-        names = tar.getnames()
+    names = _packed(tmp_path / "out")
     assert "gpu.sqlite" in names and any(n.startswith("gpu-artifacts/weights/") and n.endswith(".pt") for n in names)
 
     # a later machine (same folders, nothing left in them) resumes from the packed store
-    (kit / "gpu.tar").write_bytes((tmp_path / "out" / "gpu.tar").read_bytes())
+    for part in (tmp_path / "out").glob("gpu.tar.[0-9]"):
+        (kit / part.name).write_bytes(part.read_bytes())
     shutil.rmtree(tmp_path / "work")
     again = _gpu_run(kit, tmp_path / "out2", tmp_path / "work")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -86,5 +96,4 @@ def test_gpu_run_trains_music_from_its_carried_pieces(tmp_path, monkeypatch):
     log = (tmp_path / "out" / "gpu_run.log").read_text()
     assert "music-smoke on midi-4stem@" in log and "device_batches" not in log and "done" in log.splitlines()[-1]
     assert [p.name for p in (tmp_path / "work" / "cache").glob("midi-4stem-*")] == [carried.name]
-    with tarfile.open(tmp_path / "out" / "gpu.tar") as tar:
-        assert any(n.startswith("gpu-artifacts/weights/") and n.endswith(".pt") for n in tar.getnames())
+    assert any(n.startswith("gpu-artifacts/weights/") and n.endswith(".pt") for n in _packed(tmp_path / "out"))
