@@ -85,6 +85,21 @@ def test_an_interrupted_training_resumes_bit_for_bit(registry, tmp_path, workers
     assert 0 < resumed.seconds and resumed.cpu_seconds > 0
 
 
+def test_a_kept_final_state_returns_the_trained_model_at_once(registry, tmp_path):
+    """keep_state leaves the final state (a benchmark removes it once the run is stored): a call
+    cut after training (in its evaluation) gets the trained model back without training again."""
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix(n_valid=4)
+    kw = dict(segment_seconds=0.25, seed=1, progress=False, curve_set=data.valid, state_path=tmp_path / "s.pt",
+              keep_state=True)
+    first_model, first = train(config, data, Budget(steps=8, batch_size=2), **kw)
+    assert (tmp_path / "s.pt").is_file()
+    model, again = train(config, data, Budget(steps=8, batch_size=2), **kw)
+    assert again.resumed_from == 8 and again.steps == 8 and again.losses == first.losses
+    assert again.curve == first.curve and again.stopped_by == "steps"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), first_model.state_dict().values()))
+
+
 def test_negative_data_workers_is_a_clear_error(registry):
     with pytest.raises(SeparenaError, match=r"^data_workers: expected 0 or more processes, got -1$"):
         train(registry.model_config("tiny-masker"), tones_2mix(), Budget(steps=1, batch_size=2),

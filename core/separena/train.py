@@ -207,6 +207,7 @@ def train(
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 200,
     state_path: str | Path | None = None,
+    keep_state: bool = False,
     progress: bool = True,
     amp: bool = True,
     data_workers: int = 0,
@@ -249,7 +250,8 @@ def train(
     :data:`STATE_EVERY_SECONDS` and when Ctrl-C (SIGINT) stops it, which then happens after
     the step under way (a second Ctrl-C stops at once, without a state); a later call with the
     same arguments and ``state_path`` goes on from that step, and the file is removed when the
-    budget is spent. Batches are a pure function of the seed and the step, so on the CPU a
+    budget is spent (with ``keep_state``, the final state is written instead, for a caller that
+    removes it once the run's results are safe: a call with it returns the trained model at once). Batches are a pure function of the seed and the step, so on the CPU a
     resumed training ends bit for bit where an uninterrupted one does. A state of another run
     (model, data, budget, seed) is refused with a one-line
     :class:`~separena.errors.CheckpointError`.
@@ -393,14 +395,16 @@ def train(
             result.stopped_by = limit_kind or "steps"
     result.seconds = time.perf_counter() - start - paused
     pace.finish()
-    if curve_set is not None and rank == 0:
-        with on_interrupt:
+    if curve_set is not None and rank == 0 and (not result.curve or result.curve[-1]["step"] != result.steps):
+        with on_interrupt:  # (a kept final state already holds the last point)
             score_curve(result.seconds)
     if result.checkpoint:
         result.checkpoint, note = save_or_fall_back(result.checkpoint, config, model, result.steps)
         if note:
             result.checkpoint_note = f"{note}; the weights were saved to {result.checkpoint} instead"
-    if writes_state:
+    if writes_state and keep_state:
+        save_state()
+    elif writes_state:
         state_file.unlink(missing_ok=True)  # spent: a later call trains anew
     return model.eval(), result
 

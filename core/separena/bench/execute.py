@@ -99,7 +99,7 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             model, trained = train(model_config, data, config.budget_spec, segment_seconds=config.segment_seconds,
                                    seed=config.seed, device=config.device, progress=progress,
                                    data_workers=config.data_workers, curve_set=_head(data.valid, CURVE_MIXTURES, int(config.segment_seconds * config.sample_rate)),
-                                   state_path=_state_path(config), on_step=on_step)
+                                   state_path=_state_path(config), keep_state=True, on_step=on_step)
             timing["train"] = trained.seconds
             timing["train_data"] = trained.data_seconds
             weights = _save_weights(model_config, model, config) if model_config.trainable else None
@@ -146,6 +146,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             "metrics": {m.key: {"name": m.name, "label": m.label or m.name, "unit": m.unit,
                                 "higher_is_better": m.higher_is_better} for m in metrics},
         }
+        if (state := _state_path(config)) is not None:
+            state.unlink(missing_ok=True)  # the run is done; until now a cut evaluation needed no retraining
         return RunOutcome(config, ok=True, payload=payload)
     except TrainingInterrupted:
         raise  # Ctrl-C stops the benchmark; the run is no failure, and resumes from its state next time
