@@ -18,7 +18,9 @@
 # most: what comes back from OUT is at most 8 files of 16 MiB, 64 MiB in all) hold the store, the
 # kept weights and the training state of each run the deadline stopped (SIGINT: it stops after
 # the step under way; a state that would take the pack past 60 MiB stays behind).
-# JOBS (runs at once), BENCH_ARGS (options of `separena bench`) and SUITE override the defaults
+# With CONCURRENCY=1, benchmarks/gpu_concurrency.py first measures whether two runs at once beat
+# one after another (OUT/concurrency.json). JOBS (runs at once), BENCH_ARGS (options of
+# `separena bench`) and SUITE override the defaults
 # below; SEPARENA_REGISTRY names an extra registry file (e.g. a suite of one's own).
 # Publish them on a machine with the Debian packages:
 #   cat gpu.tar.? | tar -xf - && separena publish --suite SUITE --store gpu.sqlite --rescore
@@ -78,6 +80,10 @@ EOF
 if [ "$device" = cuda ] && [ "$dataset" = espeak-2mix ]; then
   step "device_batches (batches built on the device vs by the CPU, default data)"
   python3 benchmarks/device_batches.py --device cuda --data default --steps 30
+fi
+if [ "${CONCURRENCY:-0}" = 1 ] && [ "$device" = cuda ]; then  # about a minute: alone, alone, together
+  step "gpu_concurrency (two of the suite's trainings at once vs one after another)"
+  python3 benchmarks/gpu_concurrency.py --suite "$suite" --device cuda --seconds 10 --json "$out/concurrency.json"
 fi
 left=$((deadline - SECONDS - 20))
 if [ "$left" -lt 30 ]; then
