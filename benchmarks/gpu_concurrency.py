@@ -42,19 +42,19 @@ def worker(suite_name: str, model: str, seconds: float, device: str, data_worker
     print(json.dumps({"model": model, "steps": result.steps, "seconds": result.seconds}), flush=True)
 
 
-def phase(models: list[str], args: argparse.Namespace) -> dict[str, float]:
+def phase(models: list[str], args: argparse.Namespace) -> list[float]:
     """Steps per second of each of ``models`` trained at the same time, each in its own process."""
     procs = [subprocess.Popen([sys.executable, __file__, "--worker", model, "--suite", args.suite,
                                "--seconds", str(args.seconds), "--device", args.device,
                                "--data-workers", str(args.data_workers), "--threads", str(args.threads)],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT) for model in models]
-    rates = {}
+    rates = []
     for model, proc in zip(models, procs):
         out, _ = proc.communicate()
         if proc.returncode != 0:
             sys.exit(f"gpu_concurrency: {model} failed (exit {proc.returncode})")
         last = json.loads(out.strip().splitlines()[-1])
-        rates[model] = last["steps"] / last["seconds"]
+        rates.append(last["steps"] / last["seconds"])
     return rates
 
 
@@ -78,18 +78,16 @@ def main() -> None:
         import separena
 
         models = list(separena.default_registry().suite(args.suite).models[:2])
-    alone = {}
-    for model in models:
-        alone.update(phase([model], args))
+    alone = [phase([model], args)[0] for model in models]
     together = phase(models, args)
-    speedup = sum(together[m] / alone[m] for m in models)
+    speedup = sum(t / a for t, a in zip(together, alone))
     print(f"{'model':24s} {'alone steps/s':>14s} {'together steps/s':>17s}")
-    for m in models:
-        print(f"{m:24s} {alone[m]:14.2f} {together[m]:17.2f}")
+    for m, a, t in zip(models, alone, together):
+        print(f"{m:24s} {a:14.2f} {t:17.2f}")
     print(f"{len(models)} at once on {args.device}: {speedup:.2f}x the work of one after another "
           f"({args.seconds:.0f} s each, {args.data_workers} data workers and {args.threads} threads per run)")
     if args.json:
-        args.json.write_text(json.dumps({"alone": alone, "together": together, "speedup": speedup,
+        args.json.write_text(json.dumps({"models": models, "alone": alone, "together": together, "speedup": speedup,
                                          "device": args.device, "seconds": args.seconds}))
 
 

@@ -97,3 +97,20 @@ def test_gpu_run_trains_music_from_its_carried_pieces(tmp_path, monkeypatch):
     assert "music-smoke on midi-4stem@" in log and "device_batches" not in log and "done" in log.splitlines()[-1]
     assert [p.name for p in (tmp_path / "work" / "cache").glob("midi-4stem-*")] == [carried.name]
     assert any(n.startswith("gpu-artifacts/weights/") and n.endswith(".pt") for n in _packed(tmp_path / "out"))
+
+
+@pytest.mark.slow
+def test_gpu_concurrency_measures_runs_alone_and_together(tmp_path):
+    """The concurrency measurement runs end to end (here on the CPU, the smoke suite's model twice)."""
+    import json
+
+    out = tmp_path / "c.json"
+    done = subprocess.run([sys.executable, "benchmarks/gpu_concurrency.py", "--suite", "smoke", "--models",
+                           "mask-inference-small,mask-inference-small", "--device", "cpu", "--seconds", "2",
+                           "--data-workers", "0", "--threads", "1", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["models"] == ["mask-inference-small"] * 2 and len(result["together"]) == 2
+    assert min(result["alone"] + result["together"]) > 0 and 0.2 < result["speedup"] < 10
+    assert "at once on cpu" in done.stdout
