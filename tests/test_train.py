@@ -85,6 +85,24 @@ def test_an_interrupted_training_resumes_bit_for_bit(registry, tmp_path, workers
     assert 0 < resumed.seconds and resumed.cpu_seconds > 0
 
 
+def test_ctrl_c_in_the_last_step_still_stops_and_the_state_is_complete(registry, tmp_path):
+    import signal
+
+    from separena.errors import TrainingInterrupted
+
+    config = registry.model_config("tiny-masker")
+    kw = dict(segment_seconds=0.25, seed=1, progress=False, state_path=tmp_path / "s.pt")
+
+    def ctrl_c_at_last_step(step: int, total: int | None, loss: float) -> None:
+        if step == total:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted, match=r"at step 4 of 4; .*training state saved"):
+        train(config, tones_2mix(), Budget(steps=4, batch_size=2), on_step=ctrl_c_at_last_step, **kw)
+    _, resumed = train(config, tones_2mix(), Budget(steps=4, batch_size=2), **kw)
+    assert resumed.resumed_from == 4 and resumed.steps == 4 and len(resumed.losses) == 4
+
+
 def test_a_kept_final_state_returns_the_trained_model_at_once(registry, tmp_path):
     """keep_state leaves the final state (a benchmark removes it once the run is stored): a call
     cut after training (in its evaluation) gets the trained model back without training again."""

@@ -10,9 +10,9 @@ lives in :mod:`separena.evaluation`, checkpoint files in :mod:`separena.checkpoi
 from __future__ import annotations
 
 import contextlib
-import logging
 import hashlib
 import json
+import logging
 import math
 import os
 import signal
@@ -249,12 +249,12 @@ def train(
     loss and learning curves, random state) is written there every
     :data:`STATE_EVERY_SECONDS` and when Ctrl-C (SIGINT) stops it, which then happens after
     the step under way (a second Ctrl-C stops at once, without a state); a later call with the
-    same arguments and ``state_path`` goes on from that step, and the file is removed when the
-    budget is spent (with ``keep_state``, the final state is written instead, for a caller that
-    removes it once the run's results are safe: a call with it returns the trained model at once). Batches are a pure function of the seed and the step, so on the CPU a
-    resumed training ends bit for bit where an uninterrupted one does. A state of another run
-    (model, data, budget, seed) is refused with a one-line
-    :class:`~separena.errors.CheckpointError`.
+    same arguments and ``state_path`` goes on from that step. Batches are a pure function of the
+    seed and the step, so on the CPU a resumed training ends bit for bit where an uninterrupted
+    one does. The file is removed when the budget is spent; with ``keep_state`` the final state
+    is written instead, for a caller that removes it once the run's results are safe (a call
+    with it returns the trained model at once). A state of another run (model, data, budget,
+    seed) is refused with a one-line :class:`~separena.errors.CheckpointError`.
 
     Returns the model (in eval mode) and what the run did. Raises :class:`TrainingError` on
     a non-finite loss; the last good checkpoint (if any) is kept. Ctrl-C (KeyboardInterrupt)
@@ -330,6 +330,11 @@ def train(
             "curve": result.curve, "curve_at": curve_at, "rng": torch.get_rng_state(),
             **({"cuda_rng": torch.cuda.get_rng_state(torch.device(device))} if cuda else {})})
 
+    def stop_here() -> None:  # Ctrl-C asked for a stop: the state of the steps done, then the weights
+        save_state()
+        on_interrupt.state = state_file
+        raise KeyboardInterrupt
+
     state_saved_at = time.perf_counter()
     stop_request = _StopRequest(writes_state and world == 1)
     # on Ctrl-C: bar and workers closed, then the weights saved; with a state, after the step under way
@@ -337,9 +342,7 @@ def train(
         task = bar.add_task(f"train {config.name}", total=step_limit, completed=result.steps)
         while result.steps < max_steps:
             if stop_request.asked:
-                save_state()
-                on_interrupt.state = state_file
-                raise KeyboardInterrupt
+                stop_here()
             elapsed = time.perf_counter() - start - paused
             stop = torch.tensor(float(elapsed >= max_seconds))
             if world > 1:  # rank 0's clock decides, so no rank waits on a collective forever
@@ -393,6 +396,8 @@ def train(
                 state_saved_at = time.perf_counter()
         else:
             result.stopped_by = limit_kind or "steps"
+        if stop_request.asked:  # during the last step: the budget is spent, the stop still asked
+            stop_here()
     result.seconds = time.perf_counter() - start - paused
     pace.finish()
     if curve_set is not None and rank == 0 and (not result.curve or result.curve[-1]["step"] != result.steps):
