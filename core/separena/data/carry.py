@@ -16,10 +16,11 @@ A carried pool is named ``<pool>+opus<rate>k``: everything built from it (the ``
 from the packages.
 
 Mixture sets travel the same way (:func:`carry_mixture_sets`): each split's sources, one
-stream per source folder, as Opus or as FLAC of the samples rounded to fewer bits, and :func:`expand_carried_sets` writes them back as mixture
-folders (16-bit WAV, the mixture the sum of the sources) on the other machine.
-``midi-4stem`` carries its rendered pieces this way
-(:func:`separena.data.music.carry_midi_4stem`: FluidSynth and the soundfonts stay here).
+stream per source folder, as FLAC of the samples rounded to fewer bits (a waveform copy) or as
+Opus, and :func:`expand_carried_sets` writes them back as mixture folders (16-bit WAV, the
+mixture the sum of the sources) on the other machine. ``midi-4stem`` carries its rendered
+pieces this way (:func:`separena.data.music.carry_midi_4stem`: FluidSynth and the soundfonts
+stay here).
 """
 
 from __future__ import annotations

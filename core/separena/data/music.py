@@ -62,8 +62,8 @@ from .carry import carry_mixture_sets, expand_carried_sets, refuse_when_carried
 from .disk import MixtureFolder, write_mixture_folder
 from .midi import PieceInfo, compose
 
-__all__ = ["midi_4stem", "carry_midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont", "Production",
-           "SOUNDFONT_POOL"]
+__all__ = ["midi_4stem", "carry_midi_4stem", "MusicTrainStream", "SOURCES", "GENERATOR_VERSION", "find_soundfont",
+           "Production", "SOUNDFONT_POOL"]
 
 log = logging.getLogger(__name__)
 
