@@ -27,11 +27,11 @@ import argparse
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from real_pool_transport import paired_table, train_variants  # the speech pools' runs and table (a sibling script)
 
 MODEL, SUITE = "open-unmix-small", "music-quick"
 LIMIT_BYTES = 64 * 2**20
@@ -85,7 +85,6 @@ def scores(copies: dict[str, Path], seeds: list[int], results: dict, path: Path)
     import separena
     from separena.data.cache import CARRIED_ENV
     from separena.data.music import midi_4stem
-    from separena.evaluation import evaluate
     from separena.train import train
 
     registry = separena.default_registry()
@@ -100,28 +99,12 @@ def scores(copies: dict[str, Path], seeds: list[int], results: dict, path: Path)
         finally:
             del os.environ[CARRIED_ENV]
         streams[codec] = copy.train
-    default = data.train
-    for seed in seeds:
-        for variant, stream in streams.items():
-            key = f"{variant}@seed{seed}"
-            if key in results["runs"]:
-                continue
-            data.train = stream
-            t0 = time.perf_counter()
-            model, tr = train(config, data, suite.budget, segment_seconds=suite.segment_seconds, seed=seed,
-                              progress=False)
-            per_set = {k: [round(float(x), 3) for x in evaluate(model, v, progress=False).si_sdri.mean(1)]
-                       for k, v in data.test_sets().items()}
-            results["runs"][key] = {"data": data.name, "steps": tr.steps, "seed": seed, "scores": per_set,
-                                    "train_seconds": round(time.perf_counter() - t0, 1)}
-            print(key, {k: round(float(np.mean(v)), 2) for k, v in per_set.items()}, flush=True)
-            path.write_text(json.dumps(results))
-    data.train = default
+    train_variants(data, streams, seeds, results, path,
+                   lambda seed: train(config, data, suite.budget, segment_seconds=suite.segment_seconds, seed=seed,
+                                      progress=False))
 
 
 def markdown(results: dict) -> str:
-    from separena.bench.stats import bootstrap_interval
-
     lines = []
     if "sizes" in results:
         codecs = [k for k in next(iter(results["sizes"].values())) if k not in ("minutes", "wav16", "flac")]
@@ -138,28 +121,7 @@ def markdown(results: dict) -> str:
     if not runs:
         return "\n".join(lines)
     seeds = sorted({r["seed"] for r in runs.values()})
-    variants = list(dict.fromkeys(k.split("@")[0] for k in runs))
-    sets = list(runs[f"as is@seed{seeds[0]}"]["scores"])
-    lines += ["", "| training pieces | " + " | ".join(sets) + " | " + " | ".join(f"{s} vs as is" for s in sets) + " |",
-              "| --- | " + " | ".join("---:" for _ in sets * 2) + " |"]
-
-    def per(variant: str, name: str) -> np.ndarray:
-        return np.array([runs[f"{variant}@seed{s}"]["scores"][name] for s in seeds])
-
-    for variant in variants:
-        if not all(f"{variant}@seed{s}" in runs for s in seeds):
-            continue
-        cells = []
-        for name in sets:
-            iv = bootstrap_interval(per(variant, name))
-            cells.append(f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]")
-        for name in sets:
-            if variant == "as is":
-                cells.append("")
-                continue
-            iv = bootstrap_interval(per(variant, name) - per("as is", name))
-            cells.append(f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]")
-        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    lines += [""] + paired_table(runs, "training pieces")
     steps = sorted({r["steps"] for r in runs.values()})
     return "\n".join(lines) + f"\n\n({MODEL} at {SUITE}'s budget, {'/'.join(map(str, steps))} steps; seeds " \
                               f"{','.join(map(str, seeds))})"

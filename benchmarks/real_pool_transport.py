@@ -72,7 +72,6 @@ def scores(rates: list[int], seeds: list[int], args: argparse.Namespace, results
     import separena
     from separena.data import channel
     from separena.data.speech import espeak_2mix
-    from separena.evaluation import evaluate
     from separena.specs import Budget
     from separena.train import train
 
@@ -87,26 +86,37 @@ def scores(rates: list[int], seeds: list[int], args: argparse.Namespace, results
         stream.real = channel.coded_pool(copy.deepcopy(default.real), data.sample_rate, 1.0, 0,
                                          f"{data.name}:real-train", codecs=(codec,))
         streams[f"opus-{rate}k"] = stream
-    for seed in seeds:
-        for variant, stream in streams.items():
-            key = f"{variant}@seed{seed}"
-            if key in results["runs"]:
-                continue
-            data.train = stream
-            t0 = time.perf_counter()
-            model, tr = train(config, data, budget, segment_seconds=2.0, seed=seed, progress=False)
-            per_set = {k: [round(float(x), 3) for x in evaluate(model, v, progress=False).si_sdri.mean(1)]
-                       for k, v in data.test_sets().items()}
-            results["runs"][key] = {"data": data.name, "steps": tr.steps, "seed": seed, "scores": per_set,
-                                    "train_seconds": round(time.perf_counter() - t0, 1)}
-            print(key, {k: round(float(np.mean(v)), 2) for k, v in per_set.items()}, flush=True)
-            Path(args.json).write_text(json.dumps(results))
-    data.train = default
+    train_variants(data, streams, seeds, results, Path(args.json),
+                   lambda seed: train(config, data, budget, segment_seconds=2.0, seed=seed, progress=False))
+
+
+def train_variants(data, streams: dict, seeds: list[int], results: dict, path: Path, fit) -> None:
+    """Train ``fit(seed)`` on ``data`` with each training stream of ``streams`` (variant name ->
+    stream) and each seed not yet in ``results["runs"]``; score every test set (SI-SDRi per
+    mixture, the mean over sources) and write ``results`` to ``path`` after each run."""
+    from separena.evaluation import evaluate
+
+    default = data.train
+    try:
+        for seed in seeds:
+            for variant, stream in streams.items():
+                key = f"{variant}@seed{seed}"
+                if key in results["runs"]:
+                    continue
+                data.train = stream
+                t0 = time.perf_counter()
+                model, tr = fit(seed)
+                per_set = {k: [round(float(x), 3) for x in evaluate(model, v, progress=False).si_sdri.mean(1)]
+                           for k, v in data.test_sets().items()}
+                results["runs"][key] = {"data": data.name, "steps": tr.steps, "seed": seed, "scores": per_set,
+                                        "train_seconds": round(time.perf_counter() - t0, 1)}
+                print(key, {k: round(float(np.mean(v)), 2) for k, v in per_set.items()}, flush=True)
+                path.write_text(json.dumps(results))
+    finally:
+        data.train = default
 
 
 def markdown(results: dict) -> str:
-    from separena.bench.stats import bootstrap_interval
-
     lines = ["| what | minutes | WAV 16-bit | FLAC | " + " | ".join(
         k.replace("opus-", "Opus ").replace("k", " kb/s") for k in next(iter(results["sizes"].values()))
         if k.startswith("opus")) + " |"]
@@ -119,31 +129,36 @@ def markdown(results: dict) -> str:
     if not runs:
         return "\n".join(lines)
     seeds = sorted({r["seed"] for r in runs.values()})
+    lines += [""] + paired_table(runs, "real training pool")
+    return "\n".join(lines) + f"\n\n(seeds {','.join(map(str, seeds))}; {STEPS} steps; limit per call " \
+                              f"{LIMIT_BYTES / 2**20:.0f} MiB)"
+
+
+def paired_table(runs: dict, what: str) -> list[str]:
+    """Markdown rows: each variant's mean SI-SDRi per test set and its paired difference with
+    ``"as is"`` (per mixture and seed), 95 % bootstrap intervals; variants missing a seed are left out."""
+    from separena.bench.stats import bootstrap_interval
+
+    seeds = sorted({r["seed"] for r in runs.values()})
     variants = list(dict.fromkeys(k.split("@")[0] for k in runs))
     sets = list(runs[f"as is@seed{seeds[0]}"]["scores"])
-    versus = " | ".join(f"{s} vs as is" for s in sets)
-    lines += ["", "| real training pool | " + " | ".join(sets) + " | " + versus + " |",
-              "| --- | " + " | ".join("---:" for _ in sets * 2) + " |"]
+    lines = [f"| {what} | " + " | ".join(sets) + " | " + " | ".join(f"{s} vs as is" for s in sets) + " |",
+             "| --- | " + " | ".join("---:" for _ in sets * 2) + " |"]
 
     def per(variant: str, name: str) -> np.ndarray:
         return np.array([runs[f"{variant}@seed{s}"]["scores"][name] for s in seeds])
 
+    def interval(x: np.ndarray) -> str:
+        iv = bootstrap_interval(x)
+        return f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
+
     for variant in variants:
         if not all(f"{variant}@seed{s}" in runs for s in seeds):
             continue
-        cells = []
-        for name in sets:
-            iv = bootstrap_interval(per(variant, name))
-            cells.append(f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]")
-        for name in sets:
-            if variant == "as is":
-                cells.append("")
-                continue
-            iv = bootstrap_interval(per(variant, name) - per("as is", name))
-            cells.append(f"{iv.mean:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]")
+        cells = [interval(per(variant, name)) for name in sets]
+        cells += ["" if variant == "as is" else interval(per(variant, name) - per("as is", name)) for name in sets]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n(seeds {','.join(map(str, seeds))}; {STEPS} steps; limit per call " \
-                              f"{LIMIT_BYTES / 2**20:.0f} MiB)"
+    return lines
 
 
 def main() -> None:
