@@ -346,6 +346,21 @@ def test_a_run_stopped_by_ctrl_c_resumes_from_its_training_state(registry: Regis
     assert not any((tmp_path / "b" / "state").iterdir())
 
 
+def test_ctrl_c_between_runs_is_one_error_and_keeps_the_stored_runs(registry: Registry, tmp_path: Path) -> None:
+    """A Ctrl-C outside a training (here: as the first outcome is stored) stops the benchmark with
+    a TrainingInterrupted that says what is stored; the stored run stays."""
+    from separena.errors import TrainingInterrupted
+
+    def ctrl_c(outcome, index: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with ResultStore(tmp_path / "bench.sqlite") as store:
+        with pytest.raises(TrainingInterrupted, match=r"^suite 'tiny-slow': interrupted \(Ctrl-C\) with 1 of 5 runs "
+                                                      r"stored; the same command goes on from there"):
+            run_suite(registry, "tiny-slow", store=store, progress=False, on_outcome=ctrl_c)
+        assert len(store.runs()) == 1 and not store.failures()
+
+
 def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_path: Path) -> None:
     with ResultStore(tmp_path / "bench.sqlite") as store:
         run_suite(registry, "tiny", store=store, progress=False)

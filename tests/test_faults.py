@@ -177,6 +177,56 @@ def test_killed_bench_process_resumes_losing_and_duplicating_nothing(tmp_path: P
     assert_intact(store_path, final)
 
 
+
+@pytest.mark.slow
+def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Path) -> None:
+    """Ctrl-C to a bench with runs in worker processes (the terminal's process group, as a
+    deadline's SIGINT): one `error:` line, exit 130, no traceback from the idle worker, no failure
+    recorded; the run cut in its training resumes from its step."""
+    yaml = _bench_tiny().write_registry(tmp_path, sleep_ms=30, pid_dir=str(tmp_path / "pids"), slow_steps=400)
+    store_path = tmp_path / "bench.sqlite"
+    code = ("import separena.bench.runner as r; r.code_version = lambda config: 'pinned-for-test'; "
+            "from separena.cli import main; "
+            f"main(['--plugin', {str(BENCH_TINY)!r}, '--registry', {str(yaml)!r}, 'bench', '--suite', 'tiny-slow', "
+            f"'--seeds', '0', '--jobs', '2', '--store', {str(store_path)!r}])")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:  # the brackets stored, the model built
+            try:
+                stored = sqlite3.connect(store_path).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.Error:
+                stored = 0
+            if stored == 6 and (tmp_path / "pids").is_dir() and any((tmp_path / "pids").iterdir()):
+                break
+            time.sleep(0.05)
+        time.sleep(2.0)  # into its 12 s of training, while the other worker waits for a run
+        os.killpg(proc.pid, signal.SIGINT)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        "error: suite 'tiny-slow': interrupted (Ctrl-C) with 6 of 7 runs stored; the same command goes on from "
+        "there, a run cut in its training from the step it reached")
+    with ResultStore(store_path) as store:
+        at_stop = {r.run_hash for r in store.runs()}
+    assert_intact(store_path, at_stop)  # and no failure
+    assert len(list((tmp_path / "bench-artifacts" / "state").glob("*.pt"))) == 1
+    resumed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
+    with ResultStore(store_path) as store:
+        (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
+    assert 0 < slow.payload["train"]["resumed_from"] < 400 and slow.payload["train"]["steps"] == 400
+    assert not any((tmp_path / "bench-artifacts" / "state").iterdir())
+
+
 # -- bad configuration ---------------------------------------------------------------------
 def test_ray_executor_without_ray_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError

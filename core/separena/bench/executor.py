@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -147,9 +148,20 @@ class LocalExecutor:
             shipped = config if not config.artifacts_dir else _absolute_artifacts(config)
             pending[self._pool.submit(_worker_run, shipped.to_dict())] = config
         bars = _WorkerBars(events, self.progress)
+        stopping = False
         with bars:
             while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    # Ctrl-C: queued runs are dropped; runs under way got it too (the terminal's
+                    # process group) and come back interrupted with their training state. If only
+                    # this process got it, they finish and are stored: nothing is lost. Twice: stop.
+                    if stopping:
+                        raise
+                    stopping = True
+                    pending = {f: c for f, c in pending.items() if not f.cancel()}
+                    continue
                 bars.drain()
                 for future in done:
                     config = pending.pop(future)
@@ -159,10 +171,16 @@ class LocalExecutor:
                     except Exception as exc:  # the worker process died (killed, out of memory)
                         yield RunOutcome.failed(config, f"worker: {one_line(exc)}")
                         continue
+                    if result.get("interrupted"):
+                        if not stopping:  # only this worker got the Ctrl-C
+                            yield RunOutcome.failed(config, result["interrupted"])
+                        continue  # stopping: no failure; the run resumes from its state next time
                     payload = dict(result["payload"])
                     if "config" in payload:
                         payload["config"] = config.to_dict()
                     yield RunOutcome(config, ok=bool(result["ok"]), payload=payload, error=result["error"])
+        if stopping:
+            raise KeyboardInterrupt
 
     def close(self) -> None:
         self._queue.clear()
@@ -220,11 +238,22 @@ _EVENT_SECONDS = 0.5  # at most this often a worker reports a run's progress
 
 
 def _worker_init(recipe: RegistryRecipe, events: Any) -> None:
+    # Ctrl-C reaches every process of the terminal's group. A worker waiting for its next run has
+    # nothing to save (the driver shuts the pool down), so there it would only print a traceback;
+    # a run gets the handler the process started with (ignored under nohup) and stops with its state.
+    _WORKER["sigint"] = signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(registry=recipe.build(), cache=DataCache(), events=events)
 
 
 def _worker_run(config: dict[str, Any]) -> dict[str, Any]:
-    run = RunConfig.from_dict(config)
+    previous = signal.signal(signal.SIGINT, _WORKER["sigint"])
+    try:
+        return _worker_execute(RunConfig.from_dict(config))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_execute(run: RunConfig) -> dict[str, Any]:
     events, label = _WORKER["events"], f"{run.preset} seed {run.seed}"
     last = [0.0]
 
@@ -237,6 +266,8 @@ def _worker_run(config: dict[str, Any]) -> dict[str, Any]:
     events.put((run.run_hash, f"{label} (building, measuring)", 0, None))
     try:
         outcome = execute_run(run, _WORKER["registry"], _WORKER["cache"], on_step=on_step)
-    except TrainingInterrupted as exc:  # the benchmark is stopping; its state resumes the run next time
-        outcome = RunOutcome.failed(run, f"train: {exc}")
+    except TrainingInterrupted as exc:  # the benchmark is stopping; the state resumes the run
+        return {"interrupted": f"train: {exc}"}
+    except KeyboardInterrupt:  # while building or evaluating: a kept final state skips the training
+        return {"interrupted": "interrupted (Ctrl-C)"}
     return {"ok": outcome.ok, "payload": outcome.payload, "error": outcome.error}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SeparenaError
+from ..errors import SeparenaError, TrainingInterrupted
 from ..registry import ModelConfig, Registry
 from ..specs import BRACKETS, Suite
 from .execute import one_line
@@ -204,6 +204,11 @@ def run_suite(
                 executor.submit(c)
         for outcome in executor.as_completed():
             _record(store, outcome, result, console, on_outcome, len(todo))
+    except KeyboardInterrupt:  # outside a training in this process, or with runs in workers
+        stored = len(result.executed) + len(result.failed)
+        raise TrainingInterrupted(
+            f"suite '{suite.name}': interrupted (Ctrl-C) with {stored} of {len(todo)} runs stored; the same "
+            f"command goes on from there, a run cut in its training from the step it reached") from None
     finally:
         if own_executor:
             executor.close()
