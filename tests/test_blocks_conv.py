@@ -1,14 +1,16 @@
-"""Math checks of the time-domain blocks: learned filterbanks, the TCN, and dual-path chunking."""
+"""Math checks of the time-domain blocks: learned filterbanks, the TCN, dual-path chunking, channel norms."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from separena import SeparenaError
 from separena.blocks import (
-    Conv1DBlock, DualPathBlock, DualPathRNN, LearnedDecoder, LearnedEncoder, TemporalConvNet, chunk, frame_padding,
-    overlap_add,
+    Conv1DBlock, CumulativeLayerNorm, DualPathBlock, DualPathRNN, GlobalLayerNorm, LearnedDecoder, LearnedEncoder,
+    TemporalConvNet, chunk, frame_padding, overlap_add,
 )
 
 torch.set_num_threads(1)
@@ -197,3 +199,46 @@ def test_dual_path_batch_items_independent():
     x = torch.randn(3, 4, 6, 4)
     with torch.no_grad():
         torch.testing.assert_close(net(x)[1:2], net(x[1:2]), atol=1e-5, rtol=1e-4)
+
+
+# --- channel norms -----------------------------------------------------------------------
+def _affine(norm: torch.nn.Module, channels: int) -> torch.nn.Module:
+    with torch.no_grad():
+        norm.gamma.copy_(torch.linspace(0.5, 2.0, channels).view(1, -1, 1))
+        norm.beta.copy_(torch.linspace(-1.0, 1.0, channels).view(1, -1, 1))
+    return norm
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 3), channels=st.integers(1, 16), frames=st.integers(2, 64),
+       offset=st.floats(-30.0, 30.0), log_scale=st.floats(-3.0, 3.0), seed=st.integers(0, 2**16))
+def test_one_pass_global_layer_norm_equals_group_norm(batch, channels, frames, offset, log_scale, seed):
+    """gLN's one-pass statistics (E[x^2] - E[x]^2) equal the two-pass ones of torch's GroupNorm
+    with one group, also for inputs whose mean is many standard deviations from zero."""
+    x = torch.randn(batch, channels, frames, generator=torch.Generator().manual_seed(seed))
+    x = (x + offset) * 10.0 ** log_scale
+    norm = _affine(GlobalLayerNorm(channels), channels)
+    want = torch.nn.functional.group_norm(x, 1, norm.gamma.view(-1), norm.beta.view(-1), eps=norm.eps)
+    torch.testing.assert_close(norm(x), want, rtol=1e-3, atol=2e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(channels=st.integers(1, 8), frames=st.integers(1, 32), offset=st.floats(-10.0, 10.0),
+       seed=st.integers(0, 2**16))
+def test_cumulative_layer_norm_normalises_each_prefix(channels, frames, offset, seed):
+    """cLN at frame t is gLN of frames 0..t, read at t (so it never looks ahead)."""
+    x = torch.randn(2, channels, frames, generator=torch.Generator().manual_seed(seed)) + offset
+    cln = _affine(CumulativeLayerNorm(channels), channels)
+    gln = _affine(GlobalLayerNorm(channels), channels)
+    want = torch.stack([gln(x[..., : t + 1])[..., t] for t in range(frames)], dim=-1)
+    torch.testing.assert_close(cln(x), want, rtol=1e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("norm", [GlobalLayerNorm, CumulativeLayerNorm])
+def test_channel_norms_of_silence_give_beta_and_finite_gradients(norm):
+    x = torch.zeros(2, 4, 10, requires_grad=True)
+    layer = _affine(norm(4), 4)
+    y = layer(x)
+    torch.testing.assert_close(y, layer.beta.expand_as(y).detach())
+    y.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and all(torch.isfinite(p.grad).all() for p in layer.parameters())
