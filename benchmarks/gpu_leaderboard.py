@@ -15,20 +15,38 @@ without one, ``--device cpu`` runs the same steps (the tests do, on the smoke su
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 
-def separena(*args: str) -> None:
-    """Run a separena command in a fresh interpreter (as a user would); stop on failure."""
+def separena(name: str, *args: str, extra: Sequence[str] = ()) -> None:
+    """Run a separena command in a fresh interpreter (as a user would); stop on failure.
+
+    A deadline's SIGINT (``timeout`` signals the whole process group) reaches the command too,
+    which then stops after its training step and saves the run's state. This process ignores
+    it while it waits: ``subprocess.run`` would kill the command a quarter of a second later,
+    possibly before that state is written.
+    """
+    args = (*extra, name, *args)
     command = [sys.executable, "-m", "separena.cli", *args]
     print("$ separena " + " ".join(args), flush=True)
-    if subprocess.run(command).returncode != 0:
-        sys.exit(f"separena {args[0]} failed; the store keeps every finished run, so running this again resumes")
+    process = subprocess.Popen(command)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if code == 130:
+        sys.exit(f"separena {name} was interrupted; the store keeps every finished run and the state of a "
+                 "run cut in its training, so running this again resumes")
+    if code != 0:
+        sys.exit(f"separena {name} failed; the store keeps every finished run, so running this again resumes")
 
 
 def main() -> None:
@@ -44,12 +62,13 @@ def main() -> None:
     extra = ["--registry", str(args.registry)] if args.registry else []
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     started = time.perf_counter()
-    separena(*extra, "bench", "--suite", args.suite, "--device", args.device, "--store", str(args.store),
-             "--jobs", str(args.jobs), *bench_args)
+    separena("bench", "--suite", args.suite, "--device", args.device, "--store", str(args.store),
+             "--jobs", str(args.jobs), *bench_args, extra=extra)
     benched = time.perf_counter()
     if not args.no_publish:
         out = ["-o", str(args.published)] if args.published else []
-        separena(*extra, "publish", "--suite", args.suite, "--store", str(args.store), "--device", args.device, *out)
+        separena("publish", "--suite", args.suite, "--store", str(args.store), "--device", args.device, *out,
+                 extra=extra)
     done = time.perf_counter()
     print(f"{args.suite} on {name} ({args.jobs} run(s) at once): bench {benched - started:.0f} s "
           f"(data, training, evaluation), publish {done - benched:.0f} s, total {done - started:.0f} s")

@@ -114,3 +114,47 @@ def test_gpu_concurrency_measures_runs_alone_and_together(tmp_path):
     assert result["models"] == ["mask-inference-small"] * 2 and len(result["together"]) == 2
     assert min(result["alone"] + result["together"]) > 0 and 0.2 < result["speedup"] < 10
     assert "at once on cpu" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_deadline_stops_the_gpu_script_after_the_step_with_the_runs_state(tmp_path):
+    """A deadline's SIGINT (``timeout`` signals the whole process group) reaches the script and
+    its bench: the script waits while the bench ends its step (0.4 s here) and writes the run's
+    training state, and both say so in one line each."""
+    import signal
+    import sqlite3
+    import time
+
+    spec = importlib.util.spec_from_file_location("bench_tiny_fixture", REPO / "tests" / "plugins" / "bench_tiny.py")
+    bench_tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_tiny)
+    yaml = bench_tiny.write_registry(tmp_path, sleep_ms=400, pid_dir=str(tmp_path / "pids"), slow_steps=100)
+    store = tmp_path / "gpu.sqlite"
+    env = {**os.environ, "SEPARENA_PLUGINS": str(REPO / "tests" / "plugins" / "bench_tiny.py"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "gpu_leaderboard.py"), "--suite", "tiny-slow",
+                             "--registry", str(yaml), "--device", "cpu", "--no-publish", "--store", str(store),
+                             "--seeds", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:  # the brackets stored, the model built
+            try:
+                stored = sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.Error:
+                stored = 0
+            if stored == 6 and (tmp_path / "pids").is_dir() and any((tmp_path / "pids").iterdir()):
+                break
+            time.sleep(0.05)
+        time.sleep(4.0)  # past the cost measurements' forward passes, into the 40 s of training
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 1, stdout[-2000:] + stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("separena bench was interrupted; the store keeps every finished run"), lines[-3:]
+    assert "training interrupted at step" in lines[-2] and lines[-2].endswith("the same call resumes from there")
+    assert len(list((tmp_path / "gpu-artifacts" / "state").glob("*.pt"))) == 1
