@@ -5,7 +5,9 @@ so Ray workers rebuild the same registry; it does nothing at import.
 
 - ``tiny-net``: a learned filterbank with one conv layer of masks (trains in milliseconds).
   ``sleep_ms`` slows every forward; ``pid_dir`` makes each build write a file named after the
-  process id, so a test can find (and kill) the worker process running a run.
+  process id, so a test can find (and kill) the worker process running a run, and its fifth
+  training-mode forward (past the cost probe, into the training steps) write one into
+  ``<pid_dir>-training``, so a test can interrupt a training under way.
 - ``exploding``: raises inside ``forward``.
 - ``nan-net``: its loss becomes NaN on the third training step.
 - ``tiny-oracle`` and ``mixture``: the brackets of every suite.
@@ -31,6 +33,7 @@ class TinyNet(Separator):
         self.decoder = nn.ConvTranspose1d(channels, 1, 16, stride=8, bias=False)
         self.sleep_ms, self.explode, self.nan_after = sleep_ms, explode, nan_after
         self.calls = 0
+        self.training_marker: Path | None = None
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         if self.explode:
@@ -38,6 +41,9 @@ class TinyNet(Separator):
         if self.sleep_ms:
             time.sleep(self.sleep_ms / 1000)
         self.calls += self.training  # training forwards only: evaluations in between do not count
+        if self.training_marker is not None and self.calls == 5:
+            self.training_marker.parent.mkdir(parents=True, exist_ok=True)
+            self.training_marker.touch()
         batch, length = mix.shape
         rep = torch.relu(self.encoder(mix.unsqueeze(1)))
         masks = torch.sigmoid(self.masker(rep)).view(batch, self.n_src, rep.shape[1], -1)
@@ -57,12 +63,16 @@ def tiny_net(n_src: int = 2, sample_rate: int = 8000, channels: int = 8, sleep_m
         sample_rate: Hz.
         channels: filterbank size.
         sleep_ms: sleep per forward (makes runs slow enough to kill mid-run).
-        pid_dir: when set, each build writes an empty file ``<pid>-<ns>`` there.
+        pid_dir: when set, each build writes an empty file ``<pid>-<ns>`` there, and the same
+            name into ``<pid_dir>-training`` at its fifth training-mode forward.
     """
+    net = TinyNet(n_src, sample_rate, channels, sleep_ms)
     if pid_dir:
+        name = f"{os.getpid()}-{time.time_ns()}"
         Path(pid_dir).mkdir(parents=True, exist_ok=True)
-        (Path(pid_dir) / f"{os.getpid()}-{time.time_ns()}").touch()
-    return TinyNet(n_src, sample_rate, channels, sleep_ms)
+        (Path(pid_dir) / name).touch()
+        net.training_marker = Path(f"{pid_dir}-training") / name
+    return net
 
 
 def exploding(n_src: int = 2, sample_rate: int = 8000) -> TinyNet:
