@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -210,9 +211,11 @@ def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Pa
             proc.wait()
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
-    assert stderr.strip().splitlines()[-1] == (
-        "error: suite 'tiny-slow': interrupted (Ctrl-C) with 6 of 7 runs stored; the same command goes on from "
-        "there, a run cut in its training from the step it reached")
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: suite 'tiny-slow': interrupted \(Ctrl-C\) with 6 of 7 runs stored; the same command "
+                        r"goes on from there, a run cut in its training from the step it reached "
+                        r"\(tiny-net-slow seed 0 at step (\d+)\)", last), last
+    cut_at = int(re.search(r"at step (\d+)", last).group(1))
     with ResultStore(store_path) as store:
         at_stop = {r.run_hash for r in store.runs()}
     assert_intact(store_path, at_stop)  # and no failure
@@ -222,7 +225,8 @@ def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Pa
     assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
     with ResultStore(store_path) as store:
         (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
-    assert 0 < slow.payload["train"]["resumed_from"] < 400 and slow.payload["train"]["steps"] == 400
+    assert slow.payload["train"]["resumed_from"] == cut_at and 0 < cut_at < 400
+    assert slow.payload["train"]["steps"] == 400
     assert not any((tmp_path / "bench-artifacts" / "state").iterdir())
 
 

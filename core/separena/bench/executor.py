@@ -124,6 +124,7 @@ class LocalExecutor:
         self.jobs, self.recipe = jobs, recipe
         self._queue: deque[RunConfig] = deque()
         self._pool: ProcessPoolExecutor | None = None
+        self.cut_runs: list[str] = []  # runs a Ctrl-C stopped in their training: "model seed N at step K"
 
     def submit(self, config: RunConfig) -> None:
         self._queue.append(config)
@@ -137,6 +138,7 @@ class LocalExecutor:
         yield from self._in_workers()
 
     def _in_workers(self) -> Iterator[RunOutcome]:
+        self.cut_runs = []
         context = multiprocessing.get_context("spawn")  # fork would copy torch's threads and locks
         events = context.Queue()
         if self._pool is None:
@@ -174,7 +176,9 @@ class LocalExecutor:
                     if result.get("interrupted"):
                         if not stopping:  # only this worker got the Ctrl-C
                             yield RunOutcome.failed(config, result["interrupted"])
-                        continue  # stopping: no failure; the run resumes from its state next time
+                        elif result.get("step"):  # no failure: the run resumes from its state next time
+                            self.cut_runs.append(f"{config.preset} seed {config.seed} at step {result['step']}")
+                        continue
                     payload = dict(result["payload"])
                     if "config" in payload:
                         payload["config"] = config.to_dict()
@@ -267,7 +271,7 @@ def _worker_execute(run: RunConfig) -> dict[str, Any]:
     try:
         outcome = execute_run(run, _WORKER["registry"], _WORKER["cache"], on_step=on_step)
     except TrainingInterrupted as exc:  # the benchmark is stopping; the state resumes the run
-        return {"interrupted": f"train: {exc}"}
+        return {"interrupted": f"train: {exc}", "step": exc.steps}
     except KeyboardInterrupt:  # while building or evaluating: a kept final state skips the training
         return {"interrupted": "interrupted (Ctrl-C)"}
     return {"ok": outcome.ok, "payload": outcome.payload, "error": outcome.error}

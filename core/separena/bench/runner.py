@@ -206,9 +206,11 @@ def run_suite(
             _record(store, outcome, result, console, on_outcome, len(todo))
     except KeyboardInterrupt:  # outside a training in this process, or with runs in workers
         stored = len(result.executed) + len(result.failed)
+        cut = getattr(executor, "cut_runs", [])  # the local executor's workers say where they stopped
         raise TrainingInterrupted(
             f"suite '{suite.name}': interrupted (Ctrl-C) with {stored} of {len(todo)} runs stored; the same "
-            f"command goes on from there, a run cut in its training from the step it reached") from None
+            f"command goes on from there, a run cut in its training from the step it reached"
+            + (f" ({', '.join(cut)})" if cut else "")) from None
     finally:
         if own_executor:
             executor.close()
