@@ -135,14 +135,19 @@ def test_failing_plugins_cost_only_their_own_rows(tmp_path: Path) -> None:
 
 
 # -- a killed `separena bench` resumes -------------------------------------------------------
+def _bench_code(yaml: Path, store_path: Path, *options: str) -> str:
+    """`python -c` code running `separena bench --suite tiny-slow` with the code version pinned:
+    other work may edit sources between the two processes a test starts."""
+    return ("import separena.bench.runner as r; r.code_version = lambda config: 'pinned-for-test'; "
+            "from separena.cli import main; "
+            f"main(['--plugin', {str(BENCH_TINY)!r}, '--registry', {str(yaml)!r}, 'bench', '--suite', 'tiny-slow', "
+            f"*{list(options)!r}, '--store', {str(store_path)!r}])")
+
+
 def test_killed_bench_process_resumes_losing_and_duplicating_nothing(tmp_path: Path) -> None:
     yaml = _bench_tiny().write_registry(tmp_path, sleep_ms=30, slow_steps=12)
     store_path = tmp_path / "bench.sqlite"
-    # Pin the code version: other work may edit sources between the two processes.
-    code = ("import sys, separena.bench.runner as r; r.code_version = lambda config: 'pinned-for-test'; "
-            "from separena.cli import main; "
-            f"main(['--plugin', {str(BENCH_TINY)!r}, '--registry', {str(yaml)!r}, 'bench', '--suite', 'tiny-slow', "
-            f"'--store', {str(store_path)!r}])")
+    code = _bench_code(yaml, store_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -184,25 +189,15 @@ def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Pa
     """Ctrl-C to a bench with runs in worker processes (the terminal's process group, as a
     deadline's SIGINT): one `error:` line, exit 130, no traceback from the idle worker, no failure
     recorded; the run cut in its training resumes from its step."""
-    yaml = _bench_tiny().write_registry(tmp_path, sleep_ms=30, pid_dir=str(tmp_path / "pids"), slow_steps=400)
+    bench_tiny = _bench_tiny()
+    yaml = bench_tiny.write_registry(tmp_path, sleep_ms=30, pid_dir=str(tmp_path / "pids"), slow_steps=400)
     store_path = tmp_path / "bench.sqlite"
-    code = ("import separena.bench.runner as r; r.code_version = lambda config: 'pinned-for-test'; "
-            "from separena.cli import main; "
-            f"main(['--plugin', {str(BENCH_TINY)!r}, '--registry', {str(yaml)!r}, 'bench', '--suite', 'tiny-slow', "
-            f"'--seeds', '0', '--jobs', '2', '--store', {str(store_path)!r}])")
+    code = _bench_code(yaml, store_path, "--seeds", "0", "--jobs", "2")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                stored = sqlite3.connect(store_path).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            except sqlite3.Error:
-                stored = 0
-            if stored == 6 and (tmp_path / "pids-training").is_dir():  # training, the other worker idle
-                break
-            time.sleep(0.05)
+        bench_tiny.wait_until_training(proc, store_path, str(tmp_path / "pids"), seconds=90)  # the other worker idle
         os.killpg(proc.pid, signal.SIGINT)
         stderr = proc.communicate(timeout=60)[1]
     finally:

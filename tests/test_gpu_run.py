@@ -122,8 +122,6 @@ def test_a_deadline_stops_the_gpu_script_after_the_step_with_the_runs_state(tmp_
     its bench: the script waits while the bench ends its step (0.4 s here) and writes the run's
     training state, and both say so in one line each."""
     import signal
-    import sqlite3
-    import time
 
     spec = importlib.util.spec_from_file_location("bench_tiny_fixture", REPO / "tests" / "plugins" / "bench_tiny.py")
     bench_tiny = importlib.util.module_from_spec(spec)
@@ -136,15 +134,7 @@ def test_a_deadline_stops_the_gpu_script_after_the_step_with_the_runs_state(tmp_
                              "--seeds", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                stored = sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            except sqlite3.Error:
-                stored = 0
-            if stored == 6 and (tmp_path / "pids-training").is_dir():  # the brackets stored, training
-                break
-            time.sleep(0.05)
+        bench_tiny.wait_until_training(proc, store, str(tmp_path / "pids"))
         os.killpg(proc.pid, signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     finally:

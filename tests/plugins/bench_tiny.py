@@ -154,6 +154,22 @@ suites:
 """
 
 
+def wait_until_training(proc, store: Path, pid_dir: str, stored: int = 6, seconds: float = 120) -> None:
+    """Wait until ``store`` holds ``stored`` runs (a suite's brackets) and a ``tiny-net`` built
+    with ``pid_dir`` is into its training steps, or ``proc`` ended, or ``seconds`` passed."""
+    import sqlite3
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            count = sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        except sqlite3.Error:
+            count = 0
+        if count == stored and Path(f"{pid_dir}-training").is_dir():
+            return
+        time.sleep(0.05)
+
+
 def write_registry(folder: Path, *, sleep_ms: int = 0, pid_dir: str = "", slow_steps: int = 6) -> Path:
     """Write the suites' registry YAML into ``folder`` and return its path."""
     path = folder / "bench-tiny.yaml"
