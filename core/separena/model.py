@@ -6,13 +6,17 @@ whether a model masks a spectrogram, clusters embeddings or works end to end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from .errors import SeparenaError
+from .metrics import best_permutation
 
-__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate"]
+__all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate",
+           "separate_in_chunks"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,53 @@ def separate(model: Separator, mix: Tensor, references: Tensor | None = None) ->
             raise SeparenaError(f"{type(model).__name__} is an oracle: it needs the reference sources")
         return model(mix, references)
     return model(mix)
+
+
+def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
+                       permutation_invariant: bool = True) -> Tensor:
+    """Separate a mixture of any length one chunk at a time: memory stays that of one chunk.
+
+    Chunks of ``chunk`` samples start every ``chunk - overlap`` samples (the last one ends at
+    the mixture's end, so no chunk is padded) and are cross-faded where they overlap. Each
+    chunk's estimates are centered: models trained on zero-mean SI-SDR leave the offset of
+    their output free, and offsets that differ from chunk to chunk would otherwise be
+    cross-faded into slow ramps. A speaker-separation model may give the speakers in another
+    order in each chunk, so with ``permutation_invariant`` each chunk's sources are put in the
+    order closest (least squares) to what the chunks before gave on the overlap; sources with
+    fixed roles (music stems) keep their order. A mixture no longer than ``chunk`` is
+    separated in one pass (and centered too). Gradients are the caller's business, as in
+    :func:`separate`.
+
+    Shapes:
+        mix: ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (float32).
+    """
+    check_mix(mix)
+    if not 0 < overlap < chunk:
+        raise SeparenaError(f"overlap: expected 0 < overlap < chunk = {chunk} samples, got {overlap}")
+    length = mix.shape[-1]
+    starts = [*range(0, length - chunk, chunk - overlap), max(length - chunk, 0)]
+    # A raised-cosine fade that never reaches zero: every sample keeps a positive weight.
+    fade = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(overlap, device=mix.device) + 0.5) / overlap)
+    total = mix.new_zeros(mix.shape[0], model.n_src, length, dtype=torch.float32)
+    weight = mix.new_zeros(length, dtype=torch.float32)
+    for i, start in enumerate(starts):
+        estimates = separate(model, mix[:, start:start + chunk]).estimates.float()  # [B, S, chunk]
+        estimates = estimates - estimates.mean(-1, keepdim=True)
+        if i > 0 and permutation_invariant:
+            shared = starts[i - 1] + chunk - start  # samples this chunk shares with those before
+            so_far = total[..., start:start + shared] / weight[start:start + shared]
+            # Least squares (the squared errors of two orders differ only in these inner
+            # products), not SI-SDR: a weak model's outputs may be one waveform at two levels.
+            _, perm = best_permutation(torch.einsum("bst,brt->bsr", estimates[..., :shared], so_far))
+            estimates = estimates.gather(1, perm.unsqueeze(-1).expand_as(estimates))
+        window = torch.ones(estimates.shape[-1], device=mix.device)
+        if i > 0:
+            window[:overlap] = fade
+        if i < len(starts) - 1:
+            window[-overlap:] = fade.flip(0)
+        total[..., start:start + chunk] += estimates * window
+        weight[start:start + chunk] += window
+    return total / weight
 
 
 class MaskSeparator(Separator):
