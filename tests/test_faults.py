@@ -317,8 +317,8 @@ def _write(path: Path, case: str) -> Path:
         sf.write(path, np.zeros(1600, dtype=np.float32), 16000, subtype="PCM_16")
     elif case == "too-short":
         sf.write(path, np.full(3, 0.1, dtype=np.float32), 8000, subtype="PCM_16")
-    elif case == "very-long":  # longer than --max-seconds (600 s): refused before reading the samples
-        sf.write(path, np.zeros(601 * 8000, dtype=np.int16), 8000, subtype="PCM_16")
+    elif case == "very-long":  # longer than --max-seconds (3600 s): refused before reading the samples
+        sf.write(path, np.zeros(3601 * 8000, dtype=np.int16), 8000, subtype="PCM_16")
     elif case == "directory":
         path.mkdir()
     return path
@@ -335,7 +335,7 @@ AUDIO_ERRORS = {
     "not-audio": "unreadable audio file",
     "wrong-rate": "wrong sample rate; expected 8000 Hz, got 16000 Hz",
     "too-short": "input too short for STFT(n_fft=64, hop_length=16); expected at least 33 samples",
-    "very-long": "601.0 s of audio; expected at most 600 s",
+    "very-long": "3601.0 s of audio; expected at most 3600 s",
 }
 
 

@@ -160,27 +160,40 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
 @weights_options
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)
 @device_option
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
-              help="Longest input accepted (the whole file is separated in one pass).")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=3600.0, show_default=True,
+              help="Longest input accepted (inputs and outputs are held in memory).")
+@click.option("--chunk-seconds", type=click.FloatRange(min=0), default=8.0, show_default=True,
+              help="Separate longer inputs in cross-faded chunks of this length (memory of one chunk); 0: in one pass.")
+@click.option("--overlap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
+              show_default=True, help="Part of a chunk shared with the next one, where the two are cross-faded.")
 @click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's (soxr, high quality).")
 @click.pass_context
 @one_line_errors
 def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
-             store_path: Path, output_dir: Path, device: str, max_seconds: float, resample: bool) -> None:
+             store_path: Path, output_dir: Path, device: str, max_seconds: float, chunk_seconds: float,
+             overlap: float, resample: bool) -> None:
     """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
 
     Inputs must be at the model's sample rate, or are resampled with --resample; multichannel
     files are averaged to mono. Every input and the output folder are checked before any work.
+    Inputs longer than --chunk-seconds are separated chunk by chunk; a speech model's speakers
+    are kept in one order across chunks (music stems keep theirs by role).
     """
     import torch
 
     from ..data.audio import audio_info, read_wav, write_wav
+    from ..model import separate_in_chunks
 
     check_output_path(output_dir, "-o/--output-dir", folder=True)
     registry = context_registry(ctx)
     config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device)
     if model.needs_references:
         raise SeparenaError(f"model {config.name!r} is an oracle: it needs reference sources, not just a mixture")
+    chunk = round(chunk_seconds * model.sample_rate)
+    if chunk_seconds and not 0 < round(overlap * chunk) < chunk:
+        raise SeparenaError(f"--chunk-seconds {chunk_seconds:g} with --overlap {overlap:g}: chunks of {chunk} samples "
+                            f"at {model.sample_rate} Hz that share {round(overlap * chunk)}; expected chunks that "
+                            "share at least one sample and not all of them")
     stems: dict[str, Path] = {}
     for path in inputs:
         if path.stem in stems and stems[path.stem].resolve() != path.resolve():
@@ -202,9 +215,13 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     for path, wav in wavs:  # all separated before anything is written
         try:
             with torch.no_grad():
-                estimates = model(wav.unsqueeze(0).to(device)).estimates[0].float().cpu()
-        except SeparenaError as exc:  # e.g. an input shorter than the model's window
-            raise SeparenaError(f"{path}: {exc}") from None
+                mix = wav.unsqueeze(0).to(device)
+                # Speakers have no fixed order from chunk to chunk; music stems keep theirs by role.
+                estimates = (separate_in_chunks(model, mix, chunk, round(overlap * chunk), "speech" in config.tasks)
+                             if chunk else model(mix).estimates)[0].float().cpu()
+        except SeparenaError as exc:  # e.g. an input (or a chunk) shorter than the model's window
+            where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if 0 < chunk < wav.shape[-1] else ""
+            raise SeparenaError(f"{path}: {exc}{where}") from None
         except Exception as exc:  # a plugin's own failure: one line, whole
             reason = " ".join(str(exc).split())
             raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
