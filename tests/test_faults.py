@@ -15,6 +15,7 @@ Covered elsewhere (not repeated here):
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -223,6 +224,53 @@ def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Pa
     assert slow.payload["train"]["resumed_from"] == cut_at and 0 < cut_at < 400
     assert slow.payload["train"]["steps"] == 400
     assert not any((tmp_path / "bench-artifacts" / "state").iterdir())
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "zombie" not in state
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a process's children from /proc (Linux)")
+def test_workers_of_a_killed_bench_end_and_the_run_they_cut_resumes(tmp_path: Path) -> None:
+    """kill -9 of the driver (or the out-of-memory killer): its worker processes end instead of
+    waiting for their next run forever, the one in training saving its state first."""
+    bench_tiny = _bench_tiny()
+    yaml = bench_tiny.write_registry(tmp_path, sleep_ms=30, pid_dir=str(tmp_path / "pids"), slow_steps=400)
+    store_path = tmp_path / "bench.sqlite"
+    code = _bench_code(yaml, store_path, "--seeds", "0", "--jobs", "2")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        bench_tiny.wait_until_training(proc, store_path, str(tmp_path / "pids"), seconds=90)
+        workers = _children(proc.pid)  # two workers and multiprocessing's resource tracker
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in workers if _alive(pid)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert len(workers) == 3 and left == [], (workers, left)
+    assert len(list((tmp_path / "bench-artifacts" / "state").glob("*.pt"))) == 1
+    resumed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
+    with ResultStore(store_path) as store:
+        (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
+    assert 0 < slow.payload["train"]["resumed_from"] < 400 and slow.payload["train"]["steps"] == 400
 
 
 # -- bad configuration ---------------------------------------------------------------------

@@ -19,10 +19,12 @@ runs at a time in worker processes that rebuild the registry from a :class:`Regi
 
 from __future__ import annotations
 
+import _thread
 import multiprocessing
 import os
 import queue
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -241,19 +243,40 @@ _WORKER: dict[str, Any] = {}  # this worker process's registry, data and event q
 _EVENT_SECONDS = 0.5  # at most this often a worker reports a run's progress
 
 
+_ORPHAN_POLL_SECONDS = 0.5  # how often a worker checks that its driver is alive
+_ORPHAN_GRACE_SECONDS = 60.0  # how long a run cut by its driver's death may take to save its state
+
+
 def _worker_init(recipe: RegistryRecipe, events: Any) -> None:
     # Ctrl-C reaches every process of the terminal's group. A worker waiting for its next run has
     # nothing to save (the driver shuts the pool down), so there it would only print a traceback;
     # a run gets the handler the process started with (ignored under nohup) and stops with its state.
     _WORKER["sigint"] = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(registry=recipe.build(), cache=DataCache(), events=events)
+    _WORKER.update(registry=recipe.build(), cache=DataCache(), events=events, running=False)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_when_orphaned(driver: int) -> None:
+    """End this worker once its driver is gone (killed, out of memory): the pool's workers hold
+    both ends of the pipe they wait on for their next run, so they would wait forever. A run under
+    way is interrupted as by Ctrl-C first, so that its training state is saved for the resume."""
+    while os.getppid() == driver:
+        time.sleep(_ORPHAN_POLL_SECONDS)
+    if _WORKER["running"]:
+        _thread.interrupt_main(signal.SIGINT)  # a no-op where SIGINT is ignored (nohup): the grace ends it
+        deadline = time.monotonic() + _ORPHAN_GRACE_SECONDS
+        while _WORKER["running"] and time.monotonic() < deadline:
+            time.sleep(_ORPHAN_POLL_SECONDS)
+    os._exit(1)
 
 
 def _worker_run(config: dict[str, Any]) -> dict[str, Any]:
     previous = signal.signal(signal.SIGINT, _WORKER["sigint"])
+    _WORKER["running"] = True
     try:
         return _worker_execute(RunConfig.from_dict(config))
     finally:
+        _WORKER["running"] = False
         signal.signal(signal.SIGINT, previous)
 
 
