@@ -241,8 +241,6 @@ class _WorkerBars:
 # -- inside a worker process ----------------------------------------------------------------
 _WORKER: dict[str, Any] = {}  # this worker process's registry, data and event queue
 _EVENT_SECONDS = 0.5  # at most this often a worker reports a run's progress
-
-
 _ORPHAN_POLL_SECONDS = 0.5  # how often a worker checks that its driver is alive
 _ORPHAN_GRACE_SECONDS = 60.0  # how long a run cut by its driver's death may take to save its state
 
