@@ -214,8 +214,13 @@ def _affine(norm: torch.nn.Module, channels: int) -> torch.nn.Module:
        offset=st.floats(-30.0, 30.0), log_scale=st.floats(-3.0, 3.0), seed=st.integers(0, 2**16))
 def test_one_pass_global_layer_norm_equals_group_norm(batch, channels, frames, offset, log_scale, seed):
     """gLN's one-pass statistics (E[x^2] - E[x]^2) equal the two-pass ones of torch's GroupNorm
-    with one group, also for inputs whose mean is many standard deviations from zero."""
+    with one group, also for inputs whose mean is up to 30 standard deviations from zero.
+
+    Each item is standardised first, so that its own spread is 1: a few random samples can lie
+    far closer together than the distribution's deviation (two at 23 +- 0.07 gave a 0.3 % error,
+    float32's rounding of E[x^2] blown up by 23^2 / 0.07^2)."""
     x = torch.randn(batch, channels, frames, generator=torch.Generator().manual_seed(seed))
+    x = (x - x.mean(dim=(1, 2), keepdim=True)) / x.std(dim=(1, 2), unbiased=False, keepdim=True)
     x = (x + offset) * 10.0 ** log_scale
     norm = _affine(GlobalLayerNorm(channels), channels)
     want = torch.nn.functional.group_norm(x, 1, norm.gamma.view(-1), norm.beta.view(-1), eps=norm.eps)

@@ -114,7 +114,8 @@ class GlobalLayerNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # One pass and one fused affine: about 40 % faster forward+backward than normalising
-        # then scaling (Conv-TasNet calls it twice per block).
+        # then scaling (Conv-TasNet calls it twice per block). In float32 it stays within 1e-3 of
+        # the two-pass result while the mean is within about 30 standard deviations of zero.
         mean = x.mean(dim=(1, 2), keepdim=True)
         var = (x.square().mean(dim=(1, 2), keepdim=True) - mean.square()).clamp_min(0.0)
         scale = self.gamma * torch.rsqrt(var + self.eps)
