@@ -185,6 +185,16 @@ def test_killed_bench_process_resumes_losing_and_duplicating_nothing(tmp_path: P
 
 
 
+def _rerun_the_cut_run(code: str, env: dict[str, str], store_path: Path):
+    """Run the same bench again: only the cut tiny-net-slow run executes; its stored run."""
+    resumed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
+    with ResultStore(store_path) as store:
+        (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
+    return slow
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Path) -> None:
     """Ctrl-C to a bench with runs in worker processes (the terminal's process group, as a
@@ -216,11 +226,7 @@ def test_ctrl_c_stops_runs_in_workers_with_one_line_and_they_resume(tmp_path: Pa
         at_stop = {r.run_hash for r in store.runs()}
     assert_intact(store_path, at_stop)  # and no failure
     assert len(list((tmp_path / "bench-artifacts" / "state").glob("*.pt"))) == 1
-    resumed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
-    with ResultStore(store_path) as store:
-        (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
+    slow = _rerun_the_cut_run(code, env, store_path)
     assert slow.payload["train"]["resumed_from"] == cut_at and 0 < cut_at < 400
     assert slow.payload["train"]["steps"] == 400
     assert not any((tmp_path / "bench-artifacts" / "state").iterdir())
@@ -265,11 +271,7 @@ def test_workers_of_a_killed_bench_end_and_the_run_they_cut_resumes(tmp_path: Pa
             os.killpg(proc.pid, signal.SIGKILL)
     assert len(workers) == 3 and left == [], (workers, left)
     assert len(list((tmp_path / "bench-artifacts" / "state").glob("*.pt"))) == 1
-    resumed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "1 run(s) executed, 6 reused, 0 failed" in " ".join(resumed.stdout.split())
-    with ResultStore(store_path) as store:
-        (slow,) = [r for r in store.runs() if r.model == "tiny-net-slow"]
+    slow = _rerun_the_cut_run(code, env, store_path)
     assert 0 < slow.payload["train"]["resumed_from"] < 400 and slow.payload["train"]["steps"] == 400
 
 
