@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from separena import Budget, CheckpointError, Registry, SeparenaError, TrainingError
-from separena.checkpoints import load_checkpoint, save_checkpoint
+from separena.checkpoints import load_checkpoint, save_checkpoint, weights_sha256
 from separena.data.tones import tones_2mix
 from separena.evaluation import EvalResult, evaluate
 from separena.train import train
@@ -116,6 +116,48 @@ def test_a_kept_final_state_returns_the_trained_model_at_once(registry, tmp_path
     assert again.resumed_from == 8 and again.steps == 8 and again.losses == first.losses
     assert again.curve == first.curve and again.stopped_by == "steps"
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), first_model.state_dict().values()))
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_checkpoints_record_them(registry, tmp_path):
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix()
+    trained, before = train(config, data, Budget(steps=60, batch_size=4, learning_rate=1e-2), segment_seconds=0.25,
+                            seed=0, progress=False)
+    weights = {k: v.clone() for k, v in trained.state_dict().items()}
+    budget = Budget(steps=1, batch_size=4, learning_rate=1e-12)  # a step that changes nothing measurable
+    scratch_model, scratch = train(config, data, budget, segment_seconds=0.25, seed=7, progress=False)
+    tuned_model, tuned = train(config, data, budget, segment_seconds=0.25, seed=7, progress=False,
+                               initial_weights=weights, checkpoint_path=tmp_path / "tuned.pt")
+    assert all(torch.allclose(tuned_model.state_dict()[k], w, atol=1e-6) for k, w in weights.items())
+    assert not all(torch.allclose(scratch_model.state_dict()[k], w, atol=1e-3) for k, w in weights.items())
+    assert tuned.losses[0] < scratch.losses[0] - 1.0  # its first batch already meets the trained weights
+    assert before.init_sha256 is None and tuned.init_sha256 == weights_sha256(weights)
+    assert torch.load(tmp_path / "tuned.pt", weights_only=True)["init_sha256"] == tuned.init_sha256
+    load_checkpoint(tmp_path / "tuned.pt", registry)  # the record is beside the digest, not in it
+
+
+def test_a_state_resumes_only_the_fine_tuning_from_the_same_weights(registry, tmp_path):
+    config = registry.model_config("tiny-masker")
+    data = tones_2mix()
+    torch.manual_seed(11)
+    a, b = (config.build().state_dict() for _ in range(2))
+    kw = dict(segment_seconds=0.25, seed=1, progress=False, state_path=tmp_path / "s.pt", keep_state=True)
+    _, first = train(config, data, Budget(steps=3, batch_size=2), initial_weights=a, **kw)
+    _, again = train(config, data, Budget(steps=3, batch_size=2), initial_weights=a, **kw)
+    assert again.resumed_from == 3 and again.losses == first.losses
+    for other in (b, None):
+        with pytest.raises(CheckpointError, match=r"^training state .*s\.pt"):
+            train(config, data, Budget(steps=3, batch_size=2), initial_weights=other, **kw)
+
+
+def test_initial_weights_that_do_not_fit_are_one_line(registry):
+    config = registry.model_config("tiny-masker")
+    weights = dict(config.build().state_dict())
+    weights.pop(next(iter(weights)))
+    with pytest.raises(SeparenaError, match=r"^initial weights: do not fit model 'tiny-masker' \(.*\); expected "
+                                            r"weights of that configuration, got: Missing key"):
+        train(config, tones_2mix(), Budget(steps=1, batch_size=2), segment_seconds=0.25, progress=False,
+              initial_weights=weights)
 
 
 def test_negative_data_workers_is_a_clear_error(registry):

@@ -21,6 +21,7 @@ import re
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from .errors import CheckpointError, TrainingError, first_line
 from .model import Separator
 from .registry import ModelConfig, Registry
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "CHECKPOINT_FORMAT",
+__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "weights_sha256",
+           "CHECKPOINT_FORMAT",
            "save_training_state", "load_training_state", "TRAINING_STATE_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
@@ -44,19 +46,34 @@ def _digest(model: str, architecture: str, params: Any, state_dict: dict[str, Te
     import json
 
     h = hashlib.sha256(json.dumps([model, architecture, params], sort_keys=True, default=repr).encode())
+    _hash_tensors(h, state_dict)
+    return h.hexdigest()
+
+
+def weights_sha256(state_dict: Mapping[str, Tensor]) -> str:
+    """sha256 of weights alone (names, dtypes, shapes and bytes), e.g. those a training starts from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    _hash_tensors(h, state_dict)
+    return h.hexdigest()
+
+
+def _hash_tensors(h: Any, state_dict: Mapping[str, Tensor]) -> None:
     for key in sorted(state_dict):
         t = state_dict[key].detach().cpu().contiguous()
         h.update(f"\0{key}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
-def save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: int) -> tuple[Path, str | None]:
-    """Save to ``path``; if that fails with an :class:`OSError`, to ``<cwd>/<model>-<time>.pt``, else
-    to the same name in the system temp folder. Returns where, and (after a fallback) why in one
-    line. Raises :class:`TrainingError` if no place takes the file."""
+def save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: int,
+                      **extra: Any) -> tuple[Path, str | None]:
+    """Save to ``path`` (with ``extra`` as :func:`save_checkpoint`); if that fails with an
+    :class:`OSError`, to ``<cwd>/<model>-<time>.pt``, else to the same name in the system temp
+    folder. Returns where, and (after a fallback) why in one line. Raises :class:`TrainingError`
+    if no place takes the file."""
     try:
-        return save_checkpoint(path, config, model, step=steps), None
+        return save_checkpoint(path, config, model, step=steps, **extra), None
     except OSError as exc:
         reason = _unwritable_reason(path, exc)
     name = re.sub(r"[^\w.-]+", "-", config.name).strip("-.") or "model"
@@ -72,7 +89,7 @@ def save_or_fall_back(path: Path, config: ModelConfig, model: Separator, steps: 
                 break
             candidate = folder / f"{filename[:-3]}-{k}.pt"
         try:
-            return save_checkpoint(candidate, config, model, step=steps), f"could not write {path}: {reason}"
+            return save_checkpoint(candidate, config, model, step=steps, **extra), f"could not write {path}: {reason}"
         except OSError:
             continue
     raise TrainingError(f"model {config.name!r}: trained {steps} steps but could not save the weights; expected a "
@@ -140,7 +157,8 @@ def load_training_state(path: str | Path, key: str, device: str | torch.device =
     """Read a state written by :func:`save_training_state` (``weights_only=True``).
 
     Raises :class:`CheckpointError` (one line) when the file is damaged, not a training state,
-    or the state of another run (its ``key`` differs: another model, data, budget or seed).
+    or the state of another run (its ``key`` differs: another model, data, budget, seed or
+    starting weights).
     """
     path = Path(path)
     _check_checkpoint_file(path)
@@ -152,7 +170,7 @@ def load_training_state(path: str | Path, key: str, device: str | torch.device =
         raise CheckpointError(f"training state {path}: expected a separena training state "
                               f"({TRAINING_STATE_FORMAT}), got {type(payload).__name__}")
     if payload.get("key") != key:
-        raise CheckpointError(f"training state {path}: belongs to another run (model, data, budget or seed); "
+        raise CheckpointError(f"training state {path}: belongs to another run (model, data, budget, seed or starting weights); "
                               "expected the state of this one: remove the file to train from the start")
     return payload
 

@@ -1,10 +1,11 @@
 """The one training loop.
 
-Every trainable model of every plugin trains here: the same batches for a given seed,
-Adam, gradient-norm clipping, a learning rate that decays over the budget, a NaN guard
-that stops the run and keeps the last good checkpoint, an interrupted run that resumes where
-it stopped (from its training state), and a rich progress bar. Scoring
-lives in :mod:`separena.evaluation`, checkpoint files in :mod:`separena.checkpoints`.
+Every trainable model of every plugin trains here, from the seed's random weights or from
+given ones (fine-tuning): the same batches for a given seed, Adam, gradient-norm clipping,
+a learning rate that decays over the budget, a NaN guard that stops the run and keeps the
+last good checkpoint, an interrupted run that resumes where it stopped (from its training
+state), and a rich progress bar. Scoring lives in :mod:`separena.evaluation`, checkpoint
+files in :mod:`separena.checkpoints`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checkpoints import load_training_state, save_checkpoint, save_or_fall_back, save_training_state
+from .checkpoints import (
+    load_training_state, save_checkpoint, save_or_fall_back, save_training_state, weights_sha256,
+)
 from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
 from .errors import SeparenaError, TrainingError, TrainingInterrupted
@@ -62,6 +65,12 @@ class TrainResult:
     load_average: float = math.nan  # mean 1-minute load average of the machine while training
     slow_seconds: float = 0.0  # training time spent far below the run's best step rate
     resumed_from: int = 0  # the step an interrupted training resumed from (0: trained in one go)
+    init_sha256: str | None = None  # digest of the weights it started from (None: the seed's random ones)
+
+    @property
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """What a checkpoint of this run records besides its weights."""
+        return {"init_sha256": self.init_sha256} if self.init_sha256 else {}
 
     @property
     def steps_per_second(self) -> float:
@@ -215,6 +224,7 @@ def train(
     curve_points: int = CURVE_POINTS,
     permutation_invariant: bool | None = None,
     on_step: Callable[[int, int | None, float], None] | None = None,
+    initial_weights: Mapping[str, Tensor] | None = None,
 ) -> tuple[Separator, TrainResult]:
     """Build ``config`` under ``seed`` and train it on ``data`` until the budget is spent.
 
@@ -236,6 +246,12 @@ def train(
     the same; on a GPU the batches, not the model, otherwise set the pace); with none, on a GPU,
     a stream that offers ``to(device)`` builds them there. ``on_step(step,
     total, loss)`` is called after every step (``total`` is None for a budget of minutes only).
+
+    With ``initial_weights`` (a state dict of ``config``'s model, e.g. published weights) the
+    training starts from them instead of the seed's random ones: fine-tuning. The seed still
+    orders the batches. Their digest (:attr:`TrainResult.init_sha256`) is written into every
+    checkpoint and is part of the run a training state belongs to. Weights that do not fit the
+    model are refused with a one-line :class:`~separena.errors.SeparenaError`.
 
     With ``checkpoint_path`` the weights are saved every ``checkpoint_every`` steps and at the
     end. A finished training is always saved: if the final save fails with an :class:`OSError`
@@ -273,6 +289,9 @@ def train(
     model = config.build().to(device)
     result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None,
                          batch_size=budget.batch_size)
+    if initial_weights is not None:
+        _start_from(model, config, initial_weights)
+        result.init_sha256 = weights_sha256(initial_weights)
     if not config.trainable:
         return model.eval(), result
     if not budget.kinds:
@@ -294,7 +313,7 @@ def train(
     curve_at = curve_fractions(curve_points) if curve_set is not None and rank == 0 else []
     paused = 0.0  # seconds of learning-curve evaluation, not charged to the budget
     state_file = Path(state_path) if state_path is not None else None
-    state_key = _state_key(config, data, budget, seed, segment, world)
+    state_key = _state_key(config, data, budget, seed, segment, world, result.init_sha256)
     if state_file is not None and state_file.is_file():
         state = load_training_state(state_file, state_key)
         _resume(state, model, optimizer, result, torch.device(device))
@@ -388,7 +407,7 @@ def train(
                 on_step(result.steps, step_limit, result.losses[-1])
             if periodic and result.checkpoint and result.steps % checkpoint_every == 0:
                 try:
-                    save_checkpoint(result.checkpoint, config, model, step=result.steps)
+                    save_checkpoint(result.checkpoint, config, model, step=result.steps, **result.checkpoint_extra)
                 except OSError:  # training goes on; the final save falls back to another path and says why
                     periodic = False
             if writes_state and time.perf_counter() - state_saved_at >= STATE_EVERY_SECONDS:
@@ -404,7 +423,8 @@ def train(
         with on_interrupt:  # (a kept final state already holds the last point)
             score_curve(result.seconds)
     if result.checkpoint:
-        result.checkpoint, note = save_or_fall_back(result.checkpoint, config, model, result.steps)
+        result.checkpoint, note = save_or_fall_back(result.checkpoint, config, model, result.steps,
+                                                    **result.checkpoint_extra)
         if note:
             result.checkpoint_note = f"{note}; the weights were saved to {result.checkpoint} instead"
     if writes_state and keep_state:
@@ -414,11 +434,25 @@ def train(
     return model.eval(), result
 
 
+def _start_from(model: Separator, config: ModelConfig, weights: Mapping[str, Tensor]) -> None:
+    """Load the weights a fine-tuning starts from, or say in one line why they do not fit."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (lines or ["?"])[0]
+        raise SeparenaError(f"initial weights: do not fit model {config.name!r} ({config.architecture}); expected "
+                            f"weights of that configuration, got: {reason[:200]}") from None
+
+
 def _state_key(config: ModelConfig, data: SeparationData, budget: Budget, seed: int, segment: int,
-               world: int) -> str:
-    """What a training state must have been written by: the same model, data, budget and seed."""
+               world: int, init_sha256: str | None = None) -> str:
+    """What a training state must have been written by: the same model, data, budget and seed
+    (and starting weights, for a fine-tuning)."""
     ident = [config.name, config.architecture, config.params, dict(config.objective), data.name, repr(budget),
              int(seed), int(segment), int(world)]
+    if init_sha256 is not None:  # (appended only then: states of trainings from scratch keep their key)
+        ident.append(init_sha256)
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=repr).encode()).hexdigest()
 
 
@@ -490,7 +524,8 @@ class _SaveOnInterrupt:
         if result.steps == 0:
             what = "no weights saved (nothing trained yet)"
         elif result.checkpoint is not None:
-            saved, note = save_or_fall_back(result.checkpoint, self.config, self.model, result.steps)
+            saved, note = save_or_fall_back(result.checkpoint, self.config, self.model, result.steps,
+                                            **result.checkpoint_extra)
             what = f"last weights saved to {saved}" + (f" ({note})" if note else "")
         elif self.saved_by_other_rank:
             what = "rank 0 saves the last weights"
