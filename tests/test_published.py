@@ -106,6 +106,25 @@ def test_separate_without_weights_uses_the_published_ones_and_says_which(smoke, 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
 
 
+@pytest.mark.parametrize("source", ["published", "mask-inference-small@smoke:0"])
+def test_train_fine_tunes_published_or_stored_weights_and_records_them(smoke, tmp_path, monkeypatch, source):
+    from separena.bench.execute import load_run_weights
+    from separena.checkpoints import weights_sha256
+
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    if source == "published":
+        _, start, _ = load_published(PublishedStore(smoke[1]), default_registry(), "mask-inference-small")
+    else:
+        with ResultStore(smoke[0]) as store:
+            _, start = load_run_weights(store, store.resolve(source), default_registry(), name="mask-inference-small")
+    out = tmp_path / "tuned.pt"
+    result = cli("train", "mask-inference-small", "--suite", "smoke", "--init", source, "--store", str(smoke[0]),
+                 "--steps", "2", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"trained mask-inference-small from --init {source}: 2 steps" in " ".join(result.output.split())
+    assert torch.load(out, weights_only=True)["init_sha256"] == weights_sha256(start.state_dict())
+
+
 def test_a_model_without_published_weights_still_asks_for_them(smoke, tmp_path, monkeypatch):
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
     result = cli("separate", "mask-inference-gru", str(tmp_path / "x.wav"))

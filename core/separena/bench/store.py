@@ -195,43 +195,44 @@ class ResultStore:
                 "ORDER BY f.failed_at", (suite,)))
         return [StoredFailure(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
 
-    def resolve(self, ref: str) -> StoredRun:
+    def resolve(self, ref: str, option: str = "--run") -> StoredRun:
         """The stored run ``ref`` names: a run-hash prefix, or ``model@suite[:seed]``.
 
         Among runs of the same model, suite and seed, the latest finished wins (as in the
-        leaderboard). Raises a one-line :class:`SeparenaError` saying what is stored when
-        ``ref`` matches no run or more than one.
+        leaderboard). Raises a one-line :class:`SeparenaError` (naming the command-line
+        ``option`` that gave ``ref``) saying what is stored when ``ref`` matches no run or more
+        than one.
         """
         text = str(ref).strip()
         if "@" in text:
             model, _, rest = text.partition("@")
             suite, _, seed_text = rest.partition(":")
             if not model or not suite or (seed_text and not seed_text.isdigit()):
-                raise SeparenaError(f"--run {ref}: expected a run-hash prefix or MODEL@SUITE[:SEED], got {ref!r}")
+                raise SeparenaError(f"{option} {ref}: expected a run-hash prefix or MODEL@SUITE[:SEED], got {ref!r}")
             key = model.strip().lower().replace("_", "-")
             runs = [r for r in self.runs(suite=suite.strip()) if r.model == key]
             if not runs:
                 stored = sorted({r.model for r in self.runs(suite=suite.strip())})
-                raise SeparenaError(f"--run {ref}: no finished run of {key!r} in suite {suite!r} in {self.path}; "
+                raise SeparenaError(f"{option} {ref}: no finished run of {key!r} in suite {suite!r} in {self.path}; "
                                     f"expected one of {', '.join(stored) or '(no runs: run `separena bench` first)'}")
             seeds = sorted({r.seed for r in runs})
             if seed_text:
                 runs = [r for r in runs if r.seed == int(seed_text)]
                 if not runs:
-                    raise SeparenaError(f"--run {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
+                    raise SeparenaError(f"{option} {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
                                         f"expected one of {', '.join(map(str, seeds))}")
             elif len(seeds) > 1:
-                raise SeparenaError(f"--run {ref}: {key!r} has runs of seeds {', '.join(map(str, seeds))} in suite "
+                raise SeparenaError(f"{option} {ref}: {key!r} has runs of seeds {', '.join(map(str, seeds))} in suite "
                                     f"{suite!r}; expected {text}:SEED")
             return max(runs, key=lambda r: r.finished_at)
         prefix = text.lower()
         if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
-            raise SeparenaError(f"--run {ref}: expected a run-hash prefix (4 or more hex digits) or "
+            raise SeparenaError(f"{option} {ref}: expected a run-hash prefix (4 or more hex digits) or "
                                 f"MODEL@SUITE[:SEED], got {ref!r}")
         rows = list(self._db.execute("SELECT * FROM runs WHERE run_hash LIKE ? LIMIT 3", (prefix + "%",)))
         if len(rows) != 1:
             what = "no finished run" if not rows else "more than one run"
-            raise SeparenaError(f"--run {ref}: {what} in {self.path} has a hash starting {prefix!r}; "
+            raise SeparenaError(f"{option} {ref}: {what} in {self.path} has a hash starting {prefix!r}; "
                                 "expected exactly one (see `separena runs`)")
         r = rows[0]
         return StoredRun(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))

@@ -22,7 +22,7 @@ from .common import console, context_registry, err_console, one_line_errors
 from .options import (
     budget_options, budget_overrides, check_output_path, default_data_workers, device_option, eval_mixtures_option,
 )
-from .weights import trained_model, weights_options
+from .weights import initial_model, store_option, trained_model, weights_options
 
 __all__ = ["train", "evaluate", "separate"]
 
@@ -82,12 +82,20 @@ def _state_path(output: Path) -> Path:
                    "Default: 0 on the CPU, up to 8 on a GPU.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Checkpoint path (default runs/NAME/model.pt).")
+@click.option("--init", "init_source", default=None, metavar="SOURCE",
+              help="Fine-tune: start from these weights, not random ones: `published`, a checkpoint file, "
+                   "or a run REF in --store (MODEL@SUITE[:SEED] or a run-hash prefix).")
+@store_option
 @eval_mixtures_option
 @click.pass_context
 @one_line_errors
 def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str, data_workers: int | None,
-          output: Path | None, eval_mixtures: int | None, **budget_values: Any) -> None:
+          output: Path | None, init_source: str | None, store_path: Path, eval_mixtures: int | None,
+          **budget_values: Any) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
+
+    With --init it fine-tunes weights trained before (e.g. `--init published` on your own
+    suite's data, often with a lower --learning-rate); the checkpoint records their digest.
 
     Ctrl-C stops training after the step under way and saves the last weights and the training
     state (OUTPUT.state); the same command then resumes from that step. Under
@@ -108,6 +116,13 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
     if not config.trainable:
         raise SeparenaError(f"model {config.name!r} is not trained ({config.family}); expected a trainable model "
                             f"(it is scored as it is: `separena evaluate {config.name}`)")
+    initial_weights = None
+    if init_source is not None:  # read and checked before any data is built
+        if output.is_file() and Path(init_source).is_file() and output.samefile(init_source):
+            raise SeparenaError(f"--init {init_source}: is also the -o/--output path, which the training overwrites "
+                                "(and a resumed run could no longer find its start); expected another -o")
+        config, start = initial_model(registry, name, init_source, store_path)
+        initial_weights = start.state_dict()
     suite = _check_serves(registry, config, suite_name)
     budget = replace(suite.budget, **budget_overrides(budget_values))
     rank = 0
@@ -119,14 +134,16 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
     suite, data = _suite_data(registry, suite.name)
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
                                 device=device, checkpoint_path=output, state_path=_state_path(output),
-                                data_workers=default_data_workers(device, data_workers))
+                                data_workers=default_data_workers(device, data_workers),
+                                initial_weights=initial_weights)
     if rank != 0:
         return
     saved = result.checkpoint or output
     if result.checkpoint_note:  # -o could not be written at the end: the weights went elsewhere
         err_console.print(f"[yellow]note: {escape(result.checkpoint_note)}[/yellow]")
     resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
-    console.print(f"trained {config.name}: {result.steps} steps{resumed} ({result.examples} mixtures, "
+    start = f" from --init {escape(init_source)}" if init_source else ""
+    console.print(f"trained {config.name}{start}: {result.steps} steps{resumed} ({result.examples} mixtures, "
                   f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
                   f"({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {saved}")

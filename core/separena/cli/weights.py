@@ -1,7 +1,8 @@
 """Where a trained model's weights come from: ``--checkpoint PATH`` (from ``separena train``),
 ``--run REF`` (kept by a benchmark run, looked up in ``--store``), or else the weights published
 with the repository (``published/``), saying which; oracles and baselines need none and are
-built as they are, fitted to the data as the benchmark fits them.
+built as they are, fitted to the data as the benchmark fits them. ``train --init SOURCE`` names
+the weights a fine-tuning starts from in one option: ``published``, a checkpoint file or a REF.
 """
 
 from __future__ import annotations
@@ -17,14 +18,21 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import err_console
 
-__all__ = ["weights_options", "trained_model"]
+__all__ = ["weights_options", "store_option", "trained_model", "initial_model"]
+
+_HASH_DIGITS = set("0123456789abcdef")
+
+
+def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--store FILE``: the result store in which run REFs are looked up."""
+    return click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+                        default=Path("results/bench.sqlite"), show_default=True,
+                        help="Result store in which a run REF is looked up.")(fn)
 
 
 def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--checkpoint PATH`` or ``--run REF`` (+ ``--store``): where a trained model's weights come from."""
-    fn = click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-                      default=Path("results/bench.sqlite"), show_default=True,
-                      help="Result store that --run looks in.")(fn)
+    fn = store_option(fn)
     fn = click.option("--run", "run_ref", default=None, metavar="REF",
                       help="Weights kept by a benchmark run: a run-hash prefix or MODEL@SUITE[:SEED] "
                            "(see `separena runs`).")(fn)
@@ -34,7 +42,7 @@ def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
-                  device: str, data: Any = None) -> tuple[Any, Any]:
+                  device: str, data: Any = None, option: str = "--run") -> tuple[Any, Any]:
     """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles
     (fitted to ``data``'s sources and sample rate, as the benchmark fits them)."""
     from ..bench.runner import fitted_config
@@ -51,7 +59,7 @@ def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_re
         if not store_path.is_file():
             raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
         with ResultStore(store_path) as store:
-            return load_run_weights(store, store.resolve(run_ref), registry, name=name, device=device)
+            return load_run_weights(store, store.resolve(run_ref, option), registry, name=name, device=device)
     if checkpoint is not None:
         loaded, model = load_checkpoint(checkpoint, registry, name=name, device=device)
         changed = {k: (config.params.get(k), v) for k, v in loaded.params.items() if config.params.get(k) != v}
@@ -72,3 +80,34 @@ def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_re
         err_console.print(f"note: using the published weights of {escape(describe(run))}")
         return loaded, model
     return config, config.build().to(device).eval()
+
+
+def initial_model(registry: Registry, name: str, source: str, store_path: Path) -> tuple[Any, Any]:
+    """``(config, model)`` a fine-tuning of ``name`` starts from (``train --init SOURCE``), on the CPU.
+
+    SOURCE is ``published`` (the weights published with the repository), an existing
+    checkpoint file, or else a benchmark run's REF (``MODEL@SUITE[:SEED]`` or a hash prefix) in
+    ``store_path``. Weights of another architecture are refused; those of another configuration
+    of it (another preset) are trained as what they are, with a note, as ``--checkpoint`` does.
+    """
+    from ..bench.published import PublishedStore, default_published_dir
+
+    looks_like_ref = "@" in source or (len(source) >= 4 and set(source.lower()) <= _HASH_DIGITS)
+    if source == "published":
+        config = registry.model_config(name)
+        if PublishedStore(default_published_dir()).weights_for(config.name) is None:
+            raise SeparenaError(f"--init published: model {config.name!r} has no published weights; expected "
+                                "a checkpoint file or a run REF (see `separena runs`)")
+        return trained_model(registry, name, None, None, store_path, "cpu")
+    if Path(source).is_file():
+        loaded = trained_model(registry, name, Path(source), None, store_path, "cpu")
+    elif looks_like_ref:
+        if not store_path.is_file():
+            raise SeparenaError(f"--init {source}: no such file, and no store {store_path} to find it in as a run "
+                                "REF; expected `published`, a checkpoint file, or a REF of a stored run")
+        loaded = trained_model(registry, name, None, source, store_path, "cpu", option="--init")
+    else:
+        raise SeparenaError(f"--init {source}: no such file; expected `published`, a checkpoint file, or a run REF "
+                            "(MODEL@SUITE[:SEED] or a run-hash prefix, see `separena runs`)")
+    err_console.print(f"note: training starts from the weights of {escape(source)}")
+    return loaded
