@@ -401,23 +401,24 @@ def test_bad_audio_is_one_line_and_writes_nothing(tmp_path: Path, checkpoint: Pa
     assert not out.exists()  # every input is read and separated before anything is written
 
 
-@pytest.mark.parametrize("case", ["silent", "stereo", "float", "24-bit"])
+@pytest.mark.parametrize("case", ["silent", "stereo", "stereo-mono", "float", "24-bit"])
 def test_documented_conversions(tmp_path: Path, checkpoint: Path, case: str) -> None:
     rng = np.random.default_rng(1)
     wav = tmp_path / "in.wav"
     x = (0.1 * rng.standard_normal(4000)).astype(np.float32)
     if case == "silent":
         sf.write(wav, np.zeros(4000, dtype=np.float32), 8000, subtype="PCM_16")
-    elif case == "stereo":  # averaged to mono, with a note
+    elif case.startswith("stereo"):  # each channel separated, or (--mono) averaged first; with a note
         sf.write(wav, np.stack([x, -0.5 * x], 1), 8000, subtype="PCM_16")
     else:
         sf.write(wav, x, 8000, subtype={"float": "FLOAT", "24-bit": "PCM_24"}[case])
-    result = separate(checkpoint, tmp_path / "out", wav)
+    result = separate(checkpoint, tmp_path / "out", wav, extra=("--mono",) if case == "stereo-mono" else ())
     assert result.exit_code == 0, result.output
-    assert ("2 channels averaged to mono" in result.output) == (case == "stereo")
+    assert ("2 channels separated one by one" in result.output) == (case == "stereo")
+    assert ("2 channels averaged to mono" in result.output) == (case == "stereo-mono")
     for k in (1, 2):
         data, rate = sf.read(tmp_path / "out" / f"in_s{k}.wav")
-        assert rate == 8000 and data.shape == (4000,) and np.isfinite(data).all()
+        assert rate == 8000 and data.shape == ((4000, 2) if case == "stereo" else (4000,)) and np.isfinite(data).all()
         if case == "silent":
             assert np.abs(data).max() < 1e-3
 

@@ -19,7 +19,7 @@ from .errors import (
     UnknownNameError,
 )
 from .hookspecs import hookimpl
-from .model import MaskSeparator, Separator, SeparatorOutput, separate, separate_in_chunks
+from .model import MaskSeparator, Separator, SeparatorOutput, separate, separate_channels, separate_in_chunks
 from .registry import ModelConfig, PluginInfo, Registry, default_registry
 from .specs import ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
 
@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "hookimpl", "Registry", "default_registry", "ModelConfig", "PluginInfo",
     "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget",
-    "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks",
+    "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks", "separate_channels",
     "create_model", "list_models", "list_architectures",
     "SeparenaError", "UnknownNameError", "RegistryFileError", "PluginError", "CheckpointError",
     "AudioFileError", "TrainingError",

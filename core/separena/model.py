@@ -16,7 +16,7 @@ from .errors import SeparenaError
 from .metrics import best_permutation
 
 __all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate",
-           "separate_in_chunks"]
+           "separate_in_chunks", "separate_channels"]
 
 
 @dataclass(frozen=True)
@@ -125,10 +125,7 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
         if i > 0 and permutation_invariant:
             shared = starts[i - 1] + chunk - start  # samples this chunk shares with those before
             so_far = total[..., start:start + shared] / weight[start:start + shared]
-            # Least squares (the squared errors of two orders differ only in these inner
-            # products), not SI-SDR: a weak model's outputs may be one waveform at two levels.
-            _, perm = best_permutation(torch.einsum("bst,brt->bsr", estimates[..., :shared], so_far))
-            estimates = estimates.gather(1, perm.unsqueeze(-1).expand_as(estimates))
+            estimates = _in_closest_order(estimates, estimates[..., :shared], so_far)
         window = torch.ones(estimates.shape[-1], device=mix.device)
         if i > 0:
             window[:overlap] = fade
@@ -137,6 +134,38 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
         total[..., start:start + chunk] += estimates * window
         weight[start:start + chunk] += window
     return total / weight
+
+
+def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: int = 0,
+                      permutation_invariant: bool = True) -> Tensor:
+    """Separate each channel of a multichannel recording with a single-channel model.
+
+    Every channel is separated on its own (as a batch item; in chunks with ``chunk`` > 0, see
+    :func:`separate_in_chunks`, else in one pass), so each source keeps its place in the
+    stereo image: a source panned left comes out louder on the left. With
+    ``permutation_invariant`` each channel's sources are put in the order closest (least
+    squares) to the first channel's, so that source ``k`` of every channel is one speaker.
+
+    Shapes:
+        mix: ``[channels, time]`` -> estimates ``[n_src, channels, time]`` (float32).
+    """
+    check_mix(mix)
+    estimates = (separate_in_chunks(model, mix, chunk, overlap, permutation_invariant) if chunk
+                 else separate(model, mix).estimates.float())  # [channels, n_src, time]
+    if permutation_invariant and estimates.shape[0] > 1:
+        centered = estimates - estimates.mean(-1, keepdim=True)  # (a one-pass output's offsets would dominate)
+        first = centered[:1].expand_as(centered[1:])
+        estimates = torch.cat([estimates[:1], _in_closest_order(estimates[1:], centered[1:], first)])
+    return estimates.transpose(0, 1)
+
+
+def _in_closest_order(estimates: Tensor, compared: Tensor, reference: Tensor) -> Tensor:
+    """``estimates`` ``[batch, n_src, time]`` with their sources reordered so that ``compared``
+    (the same sources, possibly a stretch of them) is closest to ``reference``."""
+    # Least squares (the squared errors of two orders differ only in these inner products),
+    # not SI-SDR: a weak model's outputs may be one waveform at two levels.
+    _, perm = best_permutation(torch.einsum("bst,brt->bsr", compared, reference))
+    return estimates.gather(1, perm.unsqueeze(-1).expand_as(estimates))
 
 
 class MaskSeparator(Separator):

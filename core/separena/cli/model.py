@@ -184,22 +184,26 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
 @click.option("--overlap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="Part of a chunk shared with the next one, where the two are cross-faded.")
 @click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's (soxr, high quality).")
+@click.option("--mono", is_flag=True,
+              help="Average the channels of a multichannel input and write mono sources (one pass, not one per channel).")
 @click.pass_context
 @one_line_errors
 def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
              store_path: Path, output_dir: Path, device: str, max_seconds: float, chunk_seconds: float,
-             overlap: float, resample: bool) -> None:
+             overlap: float, resample: bool, mono: bool) -> None:
     """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
 
-    Inputs must be at the model's sample rate, or are resampled with --resample; multichannel
-    files are averaged to mono. Every input and the output folder are checked before any work.
-    Inputs longer than --chunk-seconds are separated chunk by chunk; a speech model's speakers
-    are kept in one order across chunks (music stems keep theirs by role).
+    Inputs must be at the model's sample rate, or are resampled with --resample. Each channel of
+    a multichannel file is separated on its own, so the sources keep the input's channels and
+    their place between them (--mono averages the channels first). Every input and the output
+    folder are checked before any work. Inputs longer than --chunk-seconds are separated chunk by
+    chunk; a speech model's speakers are kept in one order across chunks and channels (music
+    stems keep theirs by role).
     """
     import torch
 
     from ..data.audio import audio_info, read_wav, write_wav
-    from ..model import separate_in_chunks
+    from ..model import separate_channels
 
     check_output_path(output_dir, "-o/--output-dir", folder=True)
     registry = context_registry(ctx)
@@ -223,19 +227,21 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         if frames > max_seconds * rate:
             raise SeparenaError(f"{path}: {frames / rate:.1f} s of audio; expected at most {max_seconds:g} s "
                                 "(split the file, or raise --max-seconds)")
-        wavs.append((path, read_wav(path, model.sample_rate, resample=resample)))
+        wav = read_wav(path, model.sample_rate, mono=mono, resample=resample)
+        wavs.append((path, wav if wav.dim() == 2 else wav.unsqueeze(0)))  # [channels, time]
         if rate != model.sample_rate:
             err_console.print(f"note: {escape(str(path))}: resampled from {rate} Hz to {model.sample_rate} Hz")
         if channels > 1:
-            err_console.print(f"note: {escape(str(path))}: {channels} channels averaged to mono")
+            how = "averaged to mono" if mono else "separated one by one"
+            err_console.print(f"note: {escape(str(path))}: {channels} channels {how}")
     separated = []
     for path, wav in wavs:  # all separated before anything is written
         try:
             with torch.no_grad():
-                mix = wav.unsqueeze(0).to(device)
-                # Speakers have no fixed order from chunk to chunk; music stems keep theirs by role.
-                estimates = (separate_in_chunks(model, mix, chunk, round(overlap * chunk), "speech" in config.tasks)
-                             if chunk else model(mix).estimates)[0].float().cpu()
+                # Speakers have no fixed order from chunk to chunk or channel to channel; music
+                # stems keep theirs by role.
+                estimates = separate_channels(model, wav.to(device), chunk, round(overlap * chunk),
+                                              "speech" in config.tasks).cpu()  # [n_src, channels, time]
         except SeparenaError as exc:  # e.g. an input (or a chunk) shorter than the model's window
             where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if 0 < chunk < wav.shape[-1] else ""
             raise SeparenaError(f"{path}: {exc}{where}") from None
@@ -251,5 +257,5 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     for path, estimates in separated:
         for k, source in enumerate(estimates, start=1):
             out = output_dir / f"{path.stem}_s{k}.wav"
-            write_wav(out, source, model.sample_rate)
+            write_wav(out, source, model.sample_rate)  # [channels, time]
             console.print(f"wrote {out}")
