@@ -32,8 +32,8 @@ from .errors import CheckpointError, TrainingError, first_line
 from .model import Separator
 from .registry import ModelConfig, Registry
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_or_fall_back", "file_sha256", "weights_sha256",
-           "CHECKPOINT_FORMAT",
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "save_or_fall_back", "file_sha256",
+           "weights_sha256", "CHECKPOINT_FORMAT",
            "save_training_state", "load_training_state", "TRAINING_STATE_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
@@ -227,15 +227,21 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
             raise CheckpointError(f"checkpoint {path}: holds architecture {config.architecture!r} "
                                   f"(model {stored!r}); expected {wanted.architecture!r} for model {name!r}")
     model = config.build()
+    if (misfit := load_weights(model, payload["state_dict"])) is not None:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: {misfit}")
+    return config, model.to(device).eval()
+
+
+def load_weights(model: torch.nn.Module, state_dict: Mapping[str, Tensor]) -> str | None:
+    """Load ``state_dict`` into ``model``; ``None`` when it fits, else why not, in one short line."""
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state_dict)
     except RuntimeError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
             lines = lines[1:]  # the first line names only the class; the next one says what is wrong
-        raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: "
-                              f"{_shorten(lines[0] if lines else type(exc).__name__)}") from None
-    return config, model.to(device).eval()
+        return _shorten(lines[0] if lines else type(exc).__name__)
+    return None
 
 
 _WRITTEN_BY = "expected a checkpoint written by `separena train`"

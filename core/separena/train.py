@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .checkpoints import (
-    load_training_state, save_checkpoint, save_or_fall_back, save_training_state, weights_sha256,
+    load_training_state, load_weights, save_checkpoint, save_or_fall_back, save_training_state, weights_sha256,
 )
 from .cost import TrainingCost, training_cost
 from .data import MixtureSet, SeparationData, TrainStream
@@ -290,7 +290,9 @@ def train(
     result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None,
                          batch_size=budget.batch_size)
     if initial_weights is not None:
-        _start_from(model, config, initial_weights)
+        if (misfit := load_weights(model, initial_weights)) is not None:
+            raise SeparenaError(f"initial weights: do not fit model {config.name!r} ({config.architecture}); "
+                                f"expected weights of that configuration, got: {misfit}")
         result.init_sha256 = weights_sha256(initial_weights)
     if not config.trainable:
         return model.eval(), result
@@ -432,17 +434,6 @@ def train(
     elif writes_state:
         state_file.unlink(missing_ok=True)  # spent: a later call trains anew
     return model.eval(), result
-
-
-def _start_from(model: Separator, config: ModelConfig, weights: Mapping[str, Tensor]) -> None:
-    """Load the weights a fine-tuning starts from, or say in one line why they do not fit."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (lines or ["?"])[0]
-        raise SeparenaError(f"initial weights: do not fit model {config.name!r} ({config.architecture}); expected "
-                            f"weights of that configuration, got: {reason[:200]}") from None
 
 
 def _state_key(config: ModelConfig, data: SeparationData, budget: Budget, seed: int, segment: int,
