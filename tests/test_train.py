@@ -222,6 +222,16 @@ def test_checkpoint_errors_are_one_line(registry, tmp_path, fixture_plugin):
         load_checkpoint(tmp_path / "other.pt", registry)
 
 
+def test_checkpoint_whose_weights_do_not_fit_its_configuration_is_one_line(registry, tmp_path):
+    """A consistent file (its digest holds) whose recorded parameters build another shape."""
+    small = registry.model_config("tiny-masker")
+    large = registry.model_config("tiny-masker", n_fft=128)
+    save_checkpoint(tmp_path / "m.pt", large, small.build())
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*m\.pt: weights do not fit model 'tiny-masker': "
+                                            r"size mismatch for .*$"):
+        load_checkpoint(tmp_path / "m.pt", registry)
+
+
 def test_checkpoint_without_its_digest_is_refused(fixture_plugin, tmp_path):
     """Deleting the ``sha256`` key must not be a way around the digest check (weights edited too)."""
     registry = Registry(core_registry=False, plugins=[fixture_plugin("good_minimal")])
