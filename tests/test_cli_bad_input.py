@@ -92,6 +92,7 @@ CASES: list[tuple[list[str], str]] = [
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "in.wav", "-o", "a_file/out"], "a_file is a file"),
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "empty.wav"], "0 bytes"),
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "--mono", "missing.wav"], "missing.wav"),
+    (["separate", "mask-inference-small", "--checkpoint", CKPT, "--float", "empty.wav"], "0 bytes"),
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "in16k.wav"], "--resample"),
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "a_file"], "a_file"),
     (["separate", "mask-inference-small", "--checkpoint", CKPT, "missing.wav"], "missing.wav"),

@@ -423,6 +423,30 @@ def test_documented_conversions(tmp_path: Path, checkpoint: Path, case: str) -> 
             assert np.abs(data).max() < 1e-3
 
 
+@pytest.mark.parametrize("float32", [False, True])
+def test_sources_over_full_scale_are_scaled_together_or_written_as_float(tmp_path: Path, float32: bool) -> None:
+    """A model whose sources are twice the mixture (relu masks of 2): 16-bit wavs would clip."""
+    registry = Registry(entry_points=False, core_registry=False, plugins=[str(PLUGINS / "good_minimal.py")])
+    config = registry.model_config("tiny-masker", mask_activation="relu")
+    model = config.build()
+    with torch.no_grad():
+        model.masker[-1].linear.weight.zero_()
+        model.masker[-1].linear.bias.fill_(2.0)
+    loud = save_checkpoint(tmp_path / "loud.pt", config, model)
+    wav = tmp_path / "in.wav"
+    x = np.sin(2 * np.pi * 440 * np.arange(4000) / 8000) * 0.8
+    sf.write(wav, x.astype(np.float32), 8000, subtype="FLOAT")
+    result = separate(loud, tmp_path / "out", wav, extra=("--float",) if float32 else ())
+    assert result.exit_code == 0, result.output
+    scaled = "its sources peak at 1.60, over 16-bit full scale; all scaled by 0.625" in " ".join(result.output.split())
+    assert scaled == (not float32)
+    for k in (1, 2):
+        data, _ = sf.read(tmp_path / "out" / f"in_s{k}.wav")
+        assert sf.info(tmp_path / "out" / f"in_s{k}.wav").subtype == ("FLOAT" if float32 else "PCM_16")
+        expected = 2 * x if float32 else 2 * x / 1.6  # the sources' waveform and balance kept, never clipped
+        np.testing.assert_allclose(data, expected, atol=2e-3)
+
+
 def test_max_seconds_is_configurable(tmp_path: Path, checkpoint: Path) -> None:
     wav = tmp_path / "in.wav"
     sf.write(wav, np.zeros(8000, dtype=np.float32), 8000, subtype="PCM_16")

@@ -186,11 +186,13 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
 @click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's (soxr, high quality).")
 @click.option("--mono", is_flag=True,
               help="Average the channels of a multichannel input and write mono sources (one pass, not one per channel).")
+@click.option("--float", "float32", is_flag=True,
+              help="Write 32-bit float wavs: the sources' levels as the model gave them, never clipped or scaled.")
 @click.pass_context
 @one_line_errors
 def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
              store_path: Path, output_dir: Path, device: str, max_seconds: float, chunk_seconds: float,
-             overlap: float, resample: bool, mono: bool) -> None:
+             overlap: float, resample: bool, mono: bool, float32: bool) -> None:
     """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
 
     Inputs must be at the model's sample rate, or are resampled with --resample. Each channel of
@@ -198,7 +200,9 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     their place between them (--mono averages the channels first). Every input and the output
     folder are checked before any work. Inputs longer than --chunk-seconds are separated chunk by
     chunk; a speech model's speakers are kept in one order across chunks and channels (music
-    stems keep theirs by role).
+    stems keep theirs by role). Sources are written as 16-bit wavs; when one would exceed full
+    scale, all the sources of that input are scaled down together (they still add up to the
+    input, scaled), with a note; --float writes them as they are.
     """
     import torch
 
@@ -252,10 +256,15 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         if not torch.isfinite(estimates).all():
             raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
                                 "expected finite audio (is the checkpoint from a diverged run?)")
+        peak = estimates.abs().max().item()
+        if peak > 1.0 and not float32:  # clipping would distort; one factor keeps the sources' balance
+            estimates = estimates / peak
+            err_console.print(f"note: {escape(str(path))}: its sources peak at {peak:.2f}, over 16-bit full scale; "
+                              f"all scaled by {1 / peak:.3f} (--float keeps their levels)")
         separated.append((path, estimates))
     output_dir.mkdir(parents=True, exist_ok=True)
     for path, estimates in separated:
         for k, source in enumerate(estimates, start=1):
             out = output_dir / f"{path.stem}_s{k}.wav"
-            write_wav(out, source, model.sample_rate)  # [channels, time]
+            write_wav(out, source, model.sample_rate, float32=float32)  # [channels, time]
             console.print(f"wrote {out}")

@@ -4,9 +4,10 @@
   ``mono=False``). With ``mono=True`` a multichannel file is **averaged** to one channel.
   A file at another rate than the one asked for is an error, unless ``resample=True``: then
   it is resampled with soxr (high quality, linear phase). Nothing is ever resampled silently.
-- :func:`write_wav` writes 16-bit PCM, clipping to ``[-1, 1]``, atomically (a temporary file
-  in the same folder, then :func:`os.replace`), so a reader never sees half a file. The file
-  gets the mode a plain ``open()`` would give it: ``0o666`` less the process umask.
+- :func:`write_wav` writes 16-bit PCM, clipping to ``[-1, 1]`` (or, with ``float32=True``,
+  32-bit float samples as they are), atomically (a temporary file in the same folder, then
+  :func:`os.replace`), so a reader never sees half a file. The file gets the mode a plain
+  ``open()`` would give it: ``0o666`` less the process umask.
 """
 
 from __future__ import annotations
@@ -107,10 +108,12 @@ def resample_audio(data: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray
     return soxr.resample(np.ascontiguousarray(data, dtype=np.float32), from_rate, to_rate, quality="HQ")
 
 
-def write_wav(path: str | os.PathLike[str], wav: Tensor | np.ndarray, sample_rate: int) -> Path:
+def write_wav(path: str | os.PathLike[str], wav: Tensor | np.ndarray, sample_rate: int, *,
+              float32: bool = False) -> Path:
     """Write ``wav`` (``[time]`` or ``[channels, time]``, float in ``[-1, 1]``) as 16-bit PCM.
 
-    Values outside ``[-1, 1]`` are clipped. The file appears atomically: it is written to a
+    Values outside ``[-1, 1]`` are clipped; with ``float32`` the samples are written as 32-bit
+    float WAV, as they are (nothing clipped). The file appears atomically: it is written to a
     temporary file in the same folder and moved into place with :func:`os.replace`. Its mode is
     ``0o666`` less the process umask (``0o644`` under the usual umask 022), as for any file a
     program creates. Parent folders are created. Returns the path written.
@@ -123,7 +126,10 @@ def write_wav(path: str | os.PathLike[str], wav: Tensor | np.ndarray, sample_rat
         raise AudioFileError(f"{p}: cannot write audio of shape {tuple(x.shape)}; expected [time] or [channels, time]")
     if not np.isfinite(x).all():
         raise AudioFileError(f"{p}: refusing to write non-finite (NaN or inf) samples")
-    pcm = np.round(np.clip(x.astype(np.float64), -1.0, 1.0) * 32767.0).astype(np.int16).T  # [time, channels]
+    if float32:
+        samples, subtype = x.astype(np.float32).T, "FLOAT"  # [time, channels]
+    else:
+        samples, subtype = np.round(np.clip(x.astype(np.float64), -1.0, 1.0) * 32767.0).astype(np.int16).T, "PCM_16"
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
@@ -131,7 +137,7 @@ def write_wav(path: str | os.PathLike[str], wav: Tensor | np.ndarray, sample_rat
     finally:
         os.close(fd)
     try:
-        sf.write(tmp, pcm, int(sample_rate), subtype="PCM_16", format="WAV")
+        sf.write(tmp, samples, int(sample_rate), subtype=subtype, format="WAV")
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
