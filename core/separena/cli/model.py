@@ -201,8 +201,8 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     folder are checked before any work. Inputs longer than --chunk-seconds are separated chunk by
     chunk; a speech model's speakers are kept in one order across chunks and channels (music
     stems keep theirs by role). Sources are written as 16-bit wavs; when one would exceed full
-    scale, all the sources of that input are scaled down together (they still add up to the
-    input, scaled), with a note; --float writes them as they are.
+    scale, all the sources of that input are scaled down by one factor (keeping their balance),
+    with a note; --float writes them as they are.
     """
     import torch
 
