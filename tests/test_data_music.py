@@ -23,9 +23,11 @@ def tiny(tmp_path_factory):
     return midi_4stem(cache_dir=str(tmp_path_factory.mktemp("music-a")), **TINY)
 
 
-def test_registered_as_music_dataset() -> None:
-    spec = Registry(entry_points=False).dataset("midi-4stem")
+def test_registered_as_music_dataset(tiny) -> None:
+    registry = Registry(entry_points=False)
+    spec = registry.dataset("midi-4stem")
     assert spec.tasks == ("music",) and spec.builder() is midi_4stem
+    assert spec.source_names == tiny.source_names == SOURCES == registry.dataset("musdb18").source_names
 
 
 def test_shapes_and_source_order(tiny) -> None:

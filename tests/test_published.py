@@ -219,6 +219,18 @@ def test_a_fresh_clone_separates_with_mask_inference(tmp_path, monkeypatch):
     assert all(np.isfinite(e).all() and e.shape == mix.shape for e in estimates)
 
 
+def test_a_fresh_clone_names_the_stems_of_a_music_model(tmp_path, monkeypatch):
+    """Weights published before checkpoints kept source names take those of their dataset."""
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(REPOSITORY_PUBLISHED))
+    song = 0.1 * np.random.default_rng(0).standard_normal((16000, 2))
+    sf.write(tmp_path / "song.wav", song.astype(np.float32), 16000)
+    result = cli("separate", "open-unmix-small", str(tmp_path / "song.wav"), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    stems = ["bass", "drums", "other", "vocals"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"song_{s}.wav" for s in stems]
+    assert sf.read(tmp_path / "out" / "song_vocals.wav")[0].shape == song.shape  # stereo kept
+
+
 @pytest.mark.slow
 def test_the_repository_published_scores_reproduce_on_this_cpu():
     """Builds each published run's data (the default speech data: about 2 minutes cold)."""
@@ -230,6 +242,7 @@ def test_the_repository_published_scores_reproduce_on_this_cpu():
         if key not in built:
             built[key] = registry.dataset(cfg["dataset"]).builder()(sample_rate=cfg["sample_rate"],
                                                                    **cfg["dataset_params"])
+        assert registry.dataset(cfg["dataset"]).source_names == (built[key].source_names or ())  # as declared
         expected, got = reproduce_check(published, run, registry, data=built[key])
         assert abs(got - expected) <= TOLERANCE_DB, (f"{run.model}@{run.suite}", expected, got)
 

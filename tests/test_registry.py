@@ -40,6 +40,8 @@ def test_bad_spec_records_each_problem_and_keeps_valid_records(bare_registry, fi
     assert "'Not_Kebab' is not kebab-case" in text
     assert "family expected one of mask, embedding, waveform, oracle, baseline, classic, got 'magic'" in text
     assert "separena_register_losses: TypeError: expected LossSpec items, got str" in text
+    assert "dataset 'stems-with-paths': source_names: expected distinct names of letters" in text
+    assert "stems-with-paths" not in bare_registry.datasets
 
 
 def test_missing_requirement_marks_model_unavailable_without_importing(bare_registry, fixture_plugin):

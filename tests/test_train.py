@@ -232,6 +232,28 @@ def test_checkpoint_whose_weights_do_not_fit_its_configuration_is_one_line(regis
         load_checkpoint(tmp_path / "m.pt", registry)
 
 
+def test_source_names_go_from_the_data_into_checkpoints_and_back(registry, tmp_path):
+    from dataclasses import replace
+
+    config = registry.model_config("tiny-masker")
+    data = replace(tones_2mix(), source_names=("low", "high"))
+    train(config, data, Budget(steps=1, batch_size=2), segment_seconds=0.25, progress=False,
+          checkpoint_path=tmp_path / "m.pt")
+    _, loaded = load_checkpoint(tmp_path / "m.pt", registry)
+    assert loaded.source_names == ("low", "high")
+    unnamed, _ = train(config, tones_2mix(), Budget(steps=1, batch_size=2), segment_seconds=0.25, progress=False)
+    assert unnamed.source_names is None
+
+
+@pytest.mark.parametrize("names", [["../x", "y"], ["a"], ["a", "a"], "ab", [1, 2], ["a" * 33, "b"]])
+def test_source_names_that_cannot_be_file_names_are_refused(registry, tmp_path, names):
+    """Outside the digest, and used as file names by `separate`: checked on load."""
+    config = registry.model_config("tiny-masker")
+    save_checkpoint(tmp_path / "m.pt", config, config.build(), source_names=names)
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*m\.pt: source_names: expected 2 distinct names"):
+        load_checkpoint(tmp_path / "m.pt", registry)
+
+
 def test_checkpoint_without_its_digest_is_refused(fixture_plugin, tmp_path):
     """Deleting the ``sha256`` key must not be a way around the digest check (weights edited too)."""
     registry = Registry(core_registry=False, plugins=[fixture_plugin("good_minimal")])

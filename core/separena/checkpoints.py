@@ -31,6 +31,7 @@ from torch import Tensor
 from .errors import CheckpointError, TrainingError, first_line
 from .model import Separator
 from .registry import ModelConfig, Registry
+from .specs import source_names_problem
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "save_or_fall_back", "file_sha256",
            "weights_sha256", "CHECKPOINT_FORMAT",
@@ -125,9 +126,10 @@ def save_checkpoint(path: str | Path, config: ModelConfig, model: Separator, **e
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
+    names = {"source_names": list(model.source_names)} if model.source_names else {}
     payload = {
         "format": CHECKPOINT_FORMAT, "model": config.name, "architecture": config.architecture,
-        "params": config.params, "state_dict": state, **extra,
+        "params": config.params, "state_dict": state, **names, **extra,
         "sha256": _digest(config.name, config.architecture, config.params, state),
     }
     return _save_atomically(payload, path)
@@ -229,7 +231,16 @@ def load_checkpoint(path: str | Path, registry: Registry, name: str | None = Non
     model = config.build()
     if (misfit := load_weights(model, payload["state_dict"])) is not None:
         raise CheckpointError(f"checkpoint {path}: weights do not fit model {stored!r}: {misfit}")
+    if "source_names" in payload:
+        model.source_names = _source_names(path, payload["source_names"], model.n_src)
     return config, model.to(device).eval()
+
+
+def _source_names(path: Path, names: Any, n_src: int) -> tuple[str, ...]:
+    """A checkpoint's source names, checked: they become file names (and the digest does not cover them)."""
+    if (problem := source_names_problem(names, n_src)) is not None:
+        raise CheckpointError(f"checkpoint {path}: source_names: {problem}")
+    return tuple(names)
 
 
 def load_weights(model: torch.nn.Module, state_dict: Mapping[str, Tensor]) -> str | None:

@@ -68,9 +68,14 @@ class Separator(nn.Module):
     Subclasses set ``n_src`` and ``sample_rate``. Oracle models set
     ``needs_references = True`` and take ``forward(mix, references)``; call any model
     through :func:`separate` to pass references only where they are wanted.
+
+    ``source_names`` are the roles of the outputs in order (``("vocals", "bass", ...)``) once
+    the model is trained on data whose sources have roles: the trainer sets them from the data,
+    checkpoints keep them. ``None`` for speakers, and for a model not trained yet.
     """
 
     needs_references: bool = False
+    source_names: tuple[str, ...] | None = None
 
     def __init__(self, n_src: int, sample_rate: int) -> None:
         super().__init__()

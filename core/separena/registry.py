@@ -28,7 +28,9 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RegistryFileError, SeparenaError, UnknownNameError, suggestion
 from .presets import RegistryText, check_params, load_registry_texts, normalize_name
-from .specs import FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Preset, Suite, objective_terms
+from .specs import (
+    FAMILIES, ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Preset, Suite, objective_terms, source_names_problem,
+)
 
 __all__ = ["Registry", "PluginInfo", "ModelConfig", "default_registry", "ENV_PLUGINS", "ENV_REGISTRY"]
 
@@ -276,6 +278,8 @@ class Registry:
                 return f"architecture {record.name!r}: summary is empty; expected one line"
             if record.trainable and not record.objective:
                 return f"architecture {record.name!r}: trainable but objective is empty; expected a loss name"
+        if kind == "dataset" and record.source_names and (problem := source_names_problem(record.source_names)):
+            return f"dataset {record.name!r}: source_names: {problem}"
         return None
 
     def _load_presets(self, out: _Collected) -> None:

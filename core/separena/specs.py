@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -165,6 +166,7 @@ class DatasetSpec:
     build: Callable[..., Any] | str  # builder, or lazy "module:attr"
     summary: str  # one line
     tasks: tuple[str, ...] = ("speech",)  # speech, music, ...
+    source_names: tuple[str, ...] = ()  # roles of the sources in order (music stems); () for speakers
 
     def builder(self) -> Callable[..., Any]:
         return resolve(self.build)
@@ -181,6 +183,19 @@ class Preset:
     tasks: tuple[str, ...] | None = None  # None: the architecture's tasks
     description: str = ""  # one line; falls back to the architecture's summary
     sources: tuple[str, ...] = ()  # "file:line" of every definition, later ones override
+
+
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")  # a source's role; it becomes part of file names
+
+
+def source_names_problem(names: Any, n_src: int | None = None) -> str | None:
+    """Why ``names`` are not source names (``n_src`` of them, when given), or ``None``."""
+    if (not isinstance(names, (list, tuple)) or (n_src is not None and len(names) != n_src)
+            or len(set(names)) != len(names) or not all(isinstance(n, str) and SOURCE_NAME.fullmatch(n) for n in names)):
+        count = f"{n_src} " if n_src is not None else ""
+        return (f"expected {count}distinct names of letters, digits, '-' or '_' (at most 32 characters), "
+                f"got {names!r}"[:200])
+    return None
 
 
 BUDGET_KINDS: tuple[str, ...] = ("steps", "examples", "macs", "minutes")  # the limits a budget may set

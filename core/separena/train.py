@@ -287,6 +287,7 @@ def train(
     rank, world = _distributed()
     torch.manual_seed(seed)
     model = config.build().to(device)
+    model.source_names = data.source_names  # what its outputs are, kept by its checkpoints
     result = TrainResult(checkpoint=Path(checkpoint_path) if checkpoint_path and rank == 0 else None,
                          batch_size=budget.batch_size)
     if initial_weights is not None:

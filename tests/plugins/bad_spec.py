@@ -1,6 +1,6 @@
 """A plugin whose hooks break the spec in several ways."""
 
-from separena import ArchitectureSpec, hookimpl
+from separena import ArchitectureSpec, DatasetSpec, hookimpl
 
 
 @hookimpl
@@ -16,3 +16,9 @@ def separena_register_architectures():
 @hookimpl
 def separena_register_losses():
     return ["not a LossSpec"]
+
+
+@hookimpl
+def separena_register_datasets():
+    return [DatasetSpec(name="stems-with-paths", build="x:y", summary="source names that are paths",
+                        source_names=("../vocals", "bass"))]

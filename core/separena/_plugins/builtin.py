@@ -5,6 +5,10 @@ from __future__ import annotations
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, LossSpec, MetricSpec
 
+# The stems of the music datasets, in their order (data.music.SOURCES; a test keeps them equal),
+# written out so that listing the datasets does not import the data modules.
+STEMS = ("vocals", "bass", "drums", "other")
+
 
 @hookimpl
 def separena_register_losses() -> list[LossSpec]:
@@ -35,10 +39,10 @@ def separena_register_datasets() -> list[DatasetSpec]:
                     "wsj0-2mix / LibriMix layout on disk (mix/, s1/, s2/ per split)"),
         DatasetSpec("midi-4stem", "separena.data.music:midi_4stem",
                     "4-stem music (vocals, bass, drums, other) rendered from generated MIDI with a GM soundfont",
-                    tasks=("music",)),
+                    tasks=("music",), source_names=STEMS),
         DatasetSpec("musdb18", "separena.data.musdb:musdb18",
                     "MUSDB18 / MUSDB18-HQ from disk (param root), mono 4 stems: vocals, bass, drums, other",
-                    tasks=("music",)),
+                    tasks=("music",), source_names=STEMS),
     ]
 
 

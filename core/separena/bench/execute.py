@@ -190,14 +190,19 @@ def load_run_weights(store: ResultStore, run: StoredRun, registry: Registry, nam
     """The model of a stored run with its kept weights (``weights_only=True``, file digest checked).
 
     Returns ``(model config, model)``. Raises a one-line :class:`SeparenaError` if the run kept
-    no weights (a model that is not trained, or a run from before weights were kept).
+    no weights (a model that is not trained, or a run from before weights were kept). Weights
+    kept before checkpoints recorded source names take those of the run's dataset.
     """
     weights = run.payload.get("weights")
     if not weights:
         raise SeparenaError(f"run {run.run_hash[:12]} ({run.model}@{run.suite}:{run.seed}): kept no weights; "
                             "expected a trained run from `separena bench` (models that are not trained need none)")
-    return load_checkpoint(store.artifacts_dir / weights["path"], registry, name=name, device=device,
-                           sha256=weights["sha256"])
+    config, model = load_checkpoint(store.artifacts_dir / weights["path"], registry, name=name, device=device,
+                                    sha256=weights["sha256"])
+    dataset = registry.datasets.get(run.payload.get("config", {}).get("dataset"))
+    if model.source_names is None and dataset is not None and len(dataset.source_names) == model.n_src:
+        model.source_names = dataset.source_names
+    return config, model
 
 
 def evaluate_set(model: Separator, mixtures: MixtureSet, config: RunConfig, set_name: str,

@@ -193,7 +193,10 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
 def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint: Path | None, run_ref: str | None,
              store_path: Path, output_dir: Path, device: str, max_seconds: float, chunk_seconds: float,
              overlap: float, resample: bool, mono: bool, float32: bool) -> None:
-    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_s<k>.wav per source.
+    """Separate each INPUT wav with model NAME; writes OUTPUT_DIR/<input>_<source>.wav per source.
+
+    Sources are named by their roles where the weights were trained on data that has them
+    (song_vocals.wav, song_bass.wav, ...), else numbered (mix_s1.wav, mix_s2.wav).
 
     Inputs must be at the model's sample rate, or are resampled with --resample. Each channel of
     a multichannel file is separated on its own, so the sources keep the input's channels and
@@ -219,11 +222,13 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         raise SeparenaError(f"--chunk-seconds {chunk_seconds:g} with --overlap {overlap:g}: chunks of {chunk} samples "
                             f"at {model.sample_rate} Hz that share {round(overlap * chunk)}; expected chunks that "
                             "share at least one sample and not all of them")
+    suffixes = model.source_names or [f"s{k}" for k in range(1, model.n_src + 1)]  # e.g. song_vocals.wav
     stems: dict[str, Path] = {}
     for path in inputs:
         if path.stem in stems and stems[path.stem].resolve() != path.resolve():
             raise SeparenaError(f"{path}: its outputs would overwrite those of {stems[path.stem]} "
-                                f"({output_dir / path.stem}_s1.wav, ...); expected inputs with distinct file names")
+                                f"({output_dir / path.stem}_{suffixes[0]}.wav, ...); expected inputs with distinct "
+                                "file names")
         stems[path.stem] = path
     wavs = []
     for path in inputs:  # all checked before any work
@@ -264,7 +269,7 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         separated.append((path, estimates))
     output_dir.mkdir(parents=True, exist_ok=True)
     for path, estimates in separated:
-        for k, source in enumerate(estimates, start=1):
-            out = output_dir / f"{path.stem}_s{k}.wav"
+        for suffix, source in zip(suffixes, estimates):
+            out = output_dir / f"{path.stem}_{suffix}.wav"
             write_wav(out, source, model.sample_rate, float32=float32)  # [channels, time]
             console.print(f"wrote {out}")
