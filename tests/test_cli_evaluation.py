@@ -42,6 +42,26 @@ def test_train_scores_a_seeded_subset_and_says_so(fixture_plugin, tmp_path: Path
     assert "3 of 8 (seeded subset)" in result.output
 
 
+def test_scores_come_with_the_interval_the_leaderboard_gives(tmp_path: Path) -> None:
+    """The oracle's per-mixture scores, bootstrapped as the leaderboard does: the same bounds."""
+    import re
+
+    from separena import default_registry
+    from separena.bench.stats import bootstrap_interval
+    from separena.evaluation import evaluate
+
+    registry = tmp_path / "four.yaml"
+    registry.write_text(FOUR_STEMS)
+    result = run("--registry", registry, "evaluate", "oracle-irm", "--suite", "four-tones")
+    assert result.exit_code == 0, result.output
+    low, high = map(float, re.search(r"\[(-?[\d.]+), (-?[\d.]+)\]", result.output).groups())
+    data = tones_2mix(n_src=4, n_test=6, test_seconds=0.5)
+    oracle = default_registry().model_config("oracle-irm", n_src=4, sample_rate=8000).build()
+    interval = bootstrap_interval(evaluate(oracle, data.test, progress=False, permutation_invariant=data.permutation_invariant)
+                                  .si_sdri.mean(1).numpy())
+    assert (low, high) == (round(interval.low, 2), round(interval.high, 2)) and low < interval.mean < high
+
+
 def test_train_resumes_an_interrupted_training_from_its_state(fixture_plugin, tmp_path: Path) -> None:
     """`train -o OUT` keeps an interrupted training's state in OUT.state; the same command goes on from it."""
     import signal
