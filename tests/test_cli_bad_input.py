@@ -66,6 +66,8 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "mask-inference", "-o", "a_dir"], "is a folder; expected a file path"),
     (["train", "mask-inference", "--suite", "smok"], "unknown suite 'smok'"),
     (["train", "open-unmix-small"], "try --suite music-quick"),
+    (["train", "mask-inference-small", "--suite", "music-quick"], "runs at 8000 Hz; expected a suite at the model's rate"),
+    (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--suite", "music-quick"], "at 16000 Hz, model"),
     (["train", "oracle-irm"], "not trained"),
     (["train", "no-such-model"], "unknown model"),
     (["train", "mask-inference", "--init", "publshed"], "--init publshed: no such file; expected `published`"),

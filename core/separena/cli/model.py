@@ -65,6 +65,13 @@ def _check_serves(registry: Registry, config: Any, suite_name: str) -> Any:
         hint = f" (try --suite {fits[0]})" if fits else ""
         raise SeparenaError(f"--suite {suite.name}: its data ({suite.dataset}) is {'/'.join(data_tasks)}, model "
                             f"{config.name!r} serves {'/'.join(config.tasks)}; expected a suite of that task{hint}")
+    rate = config.params.get("sample_rate")
+    if config.family not in ("oracle", "baseline") and rate is not None and rate != suite.sample_rate:
+        fits = [n for n, s in registry.suites.items() if s.sample_rate == rate and s.dataset in registry.datasets
+                and set(registry.dataset(s.dataset).tasks) & set(config.tasks)]
+        hint = f" (try --suite {fits[0]})" if fits else ""
+        raise SeparenaError(f"--suite {suite.name}: its data is at {suite.sample_rate} Hz, model {config.name!r} runs "
+                            f"at {rate} Hz; expected a suite at the model's rate{hint}")
     return suite
 
 
