@@ -79,6 +79,17 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "mask-inference", "--init", "nothing@speech-quick", "--store", "store.sqlite"], "--init nothing@"),
     (["train", "mask-inference", "--init", "abcd", "--store", "missing.sqlite"], "no store missing.sqlite"),
     (["train", "mask-inference", "--init", "zz@", "--store", "store.sqlite"], "--init zz@: expected a run-hash"),
+    # compare
+    (["compare", CKPT, CKPT], "A and B: both are"),
+    (["compare", "mask-infrence", CKPT], "did you mean 'mask-inference'"),
+    (["compare", "mask-inference", "oracle-irm"], "has no published weights"),
+    (["compare", CKPT, "open-unmix-small"], "try --suite music-quick"),
+    (["compare", CKPT, "oracle-irm", "--suite", "nope"], "unknown suite"),
+    (["compare", CKPT, "abcd", "--store", "missing.sqlite"], "B abcd: not a checkpoint file or a model name"),
+    (["compare", CKPT, "x@speech-quick", "--store", "store.sqlite"], "B x@speech-quick: no finished run"),
+    (["compare", CKPT, "oracle-irm", "--device", "gpu"], "--device"),
+    (["compare", CKPT, "oracle-irm", "--eval-mixtures", "0"], "--eval-mixtures"),
+    (["compare", CKPT], "Missing argument 'B'"),
     # evaluate
     (["evaluate", "mask-inference"], "expected --checkpoint PATH"),
     (["evaluate", "mask-inference", "--checkpoint", "missing.pt"], "missing.pt: file not found"),

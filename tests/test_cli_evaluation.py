@@ -62,6 +62,27 @@ def test_scores_come_with_the_interval_the_leaderboard_gives(tmp_path: Path) -> 
     assert (low, high) == (round(interval.low, 2), round(interval.high, 2)) and low < interval.mean < high
 
 
+def test_compare_tells_the_oracle_from_the_mixture_mixture_by_mixture(tmp_path: Path) -> None:
+    import re
+
+    from separena import default_registry
+    from separena.evaluation import evaluate
+
+    registry = tmp_path / "four.yaml"
+    registry.write_text(FOUR_STEMS)
+    result = run("--registry", registry, "compare", "mixture", "oracle-irm", "--suite", "four-tones")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("│ test"))
+    assert "B better" in row and "100%" in row  # the oracle wins on every mixture
+    assert "fewer than 20 mixtures" in result.output
+    data = tones_2mix(n_src=4, n_test=6, test_seconds=0.5)
+    means = [evaluate(default_registry().model_config(name, n_src=4, sample_rate=8000).build(), data.test,
+                      progress=False, permutation_invariant=data.permutation_invariant).mean
+             for name in ("mixture", "oracle-irm")]
+    difference = float(re.findall(r"(-?\d+\.\d+) \[", row)[2])  # A, B, then B - A
+    assert difference == round(means[1] - means[0], 2)
+
+
 def test_train_resumes_an_interrupted_training_from_its_state(fixture_plugin, tmp_path: Path) -> None:
     """`train -o OUT` keeps an interrupted training's state in OUT.state; the same command goes on from it."""
     import signal

@@ -1,11 +1,12 @@
-"""The ``separena`` command line: list, info, plugins, new-plugin, train, evaluate, separate,
-bench, runs, report.
+"""The ``separena`` command line: list, info, plugins, new-plugin, train, evaluate, compare,
+separate, bench, runs, report, publish.
 
 This module holds the group :func:`main` (the console entry point ``separena.cli:main`` and
 ``python -m separena.cli``) and the commands that describe what is registered (``list``,
 ``info``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
-evaluate, separate) and :mod:`.benchmark` (bench, runs, report), with the shared options in
-:mod:`.options`, weight loading in :mod:`.weights` and error handling in :mod:`.common`.
+evaluate, separate), :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
+with the shared options in :mod:`.options`, weight loading in :mod:`.weights` and error
+handling in :mod:`.common`.
 
 Errors the user can fix (:class:`~separena.errors.SeparenaError`, a bad option, a path the
 OS refuses) print one ``error:`` line to stderr and exit with status 2; anything else is a bug
@@ -24,6 +25,7 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .benchmark import bench, publish, report, runs
 from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
+from .compare import compare
 from .model import evaluate, separate, train
 
 __all__ = ["main"]
@@ -185,5 +187,5 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
                   f"  python -m pytest -q {escape(str(path / 'tests'))}")
 
 
-for _command in (train, evaluate, separate, bench, runs, report, publish):
+for _command in (train, evaluate, compare, separate, bench, runs, report, publish):
     main.add_command(_command)
