@@ -20,11 +20,9 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import console, context_registry, err_console, one_line_errors
 from .options import device_option, eval_mixtures_option
-from .weights import store_option
+from .weights import looks_like_run_ref, store_option
 
 __all__ = ["compare"]
-
-_HASH_DIGITS = set("0123456789abcdef")
 
 
 def _side(registry: Registry, label: str, text: str, store_path: Path, device: str) -> tuple[Any, Any] | str:
@@ -46,7 +44,7 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
             raise SeparenaError(f"{label} {text}: model {config.name!r} is trainable and has no published weights; "
                                 "expected a checkpoint file or a run REF (see `separena runs`)")
         return trained_model(registry, text, None, None, store_path, device)
-    if "@" in text or (len(text) >= 4 and set(text.lower()) <= _HASH_DIGITS):
+    if looks_like_run_ref(text):
         from ..bench import ResultStore
         from ..bench.execute import load_run_weights
 

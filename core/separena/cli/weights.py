@@ -18,9 +18,14 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import err_console
 
-__all__ = ["weights_options", "store_option", "trained_model", "initial_model"]
+__all__ = ["weights_options", "store_option", "trained_model", "initial_model", "looks_like_run_ref"]
 
 _HASH_DIGITS = set("0123456789abcdef")
+
+
+def looks_like_run_ref(text: str) -> bool:
+    """Whether ``text`` has the form of a run REF: ``MODEL@SUITE[:SEED]`` or a run-hash prefix."""
+    return "@" in text or (len(text) >= 4 and set(text.lower()) <= _HASH_DIGITS)
 
 
 def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +97,6 @@ def initial_model(registry: Registry, name: str, source: str, store_path: Path) 
     """
     from ..bench.published import PublishedStore, default_published_dir
 
-    looks_like_ref = "@" in source or (len(source) >= 4 and set(source.lower()) <= _HASH_DIGITS)
     if source == "published":
         config = registry.model_config(name)
         if PublishedStore(default_published_dir()).weights_for(config.name) is None:
@@ -101,7 +105,7 @@ def initial_model(registry: Registry, name: str, source: str, store_path: Path) 
         return trained_model(registry, name, None, None, store_path, "cpu")
     if Path(source).is_file():
         loaded = trained_model(registry, name, Path(source), None, store_path, "cpu")
-    elif looks_like_ref:
+    elif looks_like_run_ref(source):
         if not store_path.is_file():
             raise SeparenaError(f"--init {source}: no such file, and no store {store_path} to find it in as a run "
                                 "REF; expected `published`, a checkpoint file, or a REF of a stored run")
