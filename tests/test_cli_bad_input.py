@@ -88,6 +88,7 @@ CASES: list[tuple[list[str], str]] = [
     (["compare", CKPT, "abcd", "--store", "missing.sqlite"], "B abcd: not a checkpoint file or a model name"),
     (["compare", CKPT, "x@speech-quick", "--store", "store.sqlite"], "B x@speech-quick: no finished run"),
     (["compare", CKPT, "oracle-irm", "--device", "gpu"], "--device"),
+    (["compare", CKPT, "oracle-irm", "--metric", "stoy-i"], "did you mean 'stoi-i'"),
     (["compare", CKPT, "oracle-irm", "--eval-mixtures", "0"], "--eval-mixtures"),
     (["compare", CKPT], "Missing argument 'B'"),
     # evaluate

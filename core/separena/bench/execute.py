@@ -245,22 +245,30 @@ def _metric_scores(metric: MetricSpec, estimates: Sequence[Tensor], mixtures: Mi
                    set_name: str, data_cache: DataCache, n_src: int) -> dict[str, Any]:
     """``{key: [mixtures][n_src], key_mean, key_median}`` of one metric over matched estimates
     (NaN scores, e.g. PESQ of a silent reference, are left out of the mean and median)."""
-    fn = metric.function()
-    values = []
-    for i, estimate in enumerate(estimates):
-        refs = mixtures[i].sources.float()
-        value = torch.as_tensor(fn(estimate[0].float(), refs, config.sample_rate), dtype=torch.float32)
-        if metric.improvement:
-            mix = mixtures[i].mix.float().unsqueeze(0).expand_as(refs)
-            value = value - data_cache.memo((metric.name, config.data_name, set_name, i),
-                                            lambda: torch.as_tensor(fn(mix, refs, config.sample_rate),
-                                                                    dtype=torch.float32))
-        values.append(value)
-    table = torch.stack(values) if values else torch.zeros(0, n_src)
+    table = metric_table(metric, estimates, mixtures, config.sample_rate, n_src,
+                         memo=lambda i, compute: data_cache.memo((metric.name, config.data_name, set_name, i), compute))
     empty = not len(table)
     return {metric.key: table.tolist(),
             f"{metric.key}_mean": math.nan if empty else table.nanmean().item(),
             f"{metric.key}_median": math.nan if empty else table.nanmean(1).nanmedian().item()}
+
+
+def metric_table(metric: MetricSpec, estimates: Sequence[Tensor], mixtures: MixtureSet, sample_rate: int,
+                 n_src: int, memo: Callable[[int, Callable[[], Tensor]], Tensor] | None = None) -> Tensor:
+    """``metric`` of each matched estimate ``[1, n_src, time]`` against its mixture's references:
+    ``[mixtures, n_src]`` (NaN where the metric is undefined). An improvement metric subtracts
+    the mixture's own score, which ``memo(i, compute)`` may cache (it depends only on the data)."""
+    fn = metric.function()
+    values = []
+    for i, estimate in enumerate(estimates):
+        refs = mixtures[i].sources.float()
+        value = torch.as_tensor(fn(estimate[0].float(), refs, sample_rate), dtype=torch.float32)
+        if metric.improvement:
+            mix = mixtures[i].mix.float().unsqueeze(0).expand_as(refs)
+            baseline = lambda: torch.as_tensor(fn(mix, refs, sample_rate), dtype=torch.float32)  # noqa: E731
+            value = value - (memo(i, baseline) if memo is not None else baseline())
+        values.append(value)
+    return torch.stack(values) if values else torch.zeros(0, n_src)
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
