@@ -121,3 +121,27 @@ def test_without_alignment_the_channels_disagree_on_the_speakers() -> None:
     images = sources[0, :, None, :] * PAN[..., None]
     estimates = separate_channels(ShuffledBands(seed=0, per_item=True), images.sum(0), permutation_invariant=False)
     assert si_sdr(estimates, images).min() < 0.0
+
+
+@pytest.mark.parametrize("max_lag", [None, 0])
+def test_channels_that_hear_a_source_at_different_times_are_matched_at_their_lag(max_lag: int | None) -> None:
+    """Channel 2 is channel 1 two samples later (0.25 ms): the high band's inner product at lag 0
+    turns negative (2500 Hz, 225 degrees) and outweighs the low band's, so matching at lag 0
+    swaps the speakers of channel 2; matching at the cross-correlation's peak does not."""
+    _, sources = _two_bands(6.0)
+    sources = sources[0] * torch.tensor([[1.0], [4.0]])  # the high band louder
+    images = torch.stack([sources, torch.roll(sources, 2, -1)], 1)  # [source, channel, time]
+    estimates = separate_channels(ShuffledBands(seed=0, per_item=True), images.sum(0), max_lag=max_lag)
+    if max_lag is None:  # the default: up to 2 ms either way
+        assert si_sdr(estimates, images).min() > 15.0
+    else:
+        assert si_sdr(estimates[:, 1], images[:, 1]).max() < 0.0  # channel 2's speakers swapped
+
+
+def test_channels_are_matched_on_their_loudest_stretch() -> None:
+    from separena.model import _loudest_stretch
+
+    signal = torch.zeros(100)
+    signal[50:60] = 1.0
+    assert _loudest_stretch(signal, 10) == slice(50, 60)
+    assert _loudest_stretch(signal, 200) == slice(None)

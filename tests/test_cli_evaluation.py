@@ -83,6 +83,16 @@ def test_compare_tells_the_oracle_from_the_mixture_mixture_by_mixture(tmp_path: 
     assert difference == round(means[1] - means[0], 2)
 
 
+def test_compare_takes_any_registered_metric(tmp_path: Path) -> None:
+    registry = tmp_path / "four.yaml"
+    registry.write_text(FOUR_STEMS)
+    result = run("--registry", registry, "compare", "mixture", "oracle-irm", "--suite", "four-tones", "--metric", "sdri")
+    assert result.exit_code == 0, result.output
+    assert "A: SDRi (dB) [95 %]" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("│ test"))
+    assert "B better" in row and "100%" in row
+
+
 def test_train_resumes_an_interrupted_training_from_its_state(fixture_plugin, tmp_path: Path) -> None:
     """`train -o OUT` keeps an interrupted training's state in OUT.state; the same command goes on from it."""
     import signal

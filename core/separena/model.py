@@ -16,7 +16,7 @@ from .errors import SeparenaError
 from .metrics import best_permutation
 
 __all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate",
-           "separate_in_chunks", "separate_channels"]
+           "separate_in_chunks", "separate_channels", "CHANNEL_LAG_SECONDS", "CHANNEL_ALIGNMENT_SECONDS"]
 
 
 @dataclass(frozen=True)
@@ -141,15 +141,22 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
     return total / weight
 
 
+CHANNEL_LAG_SECONDS = 0.002  # microphones up to ~70 cm apart hear a source this far apart in time
+CHANNEL_ALIGNMENT_SECONDS = 30.0  # the loudest stretch compared when channels' speakers are aligned
+
+
 def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: int = 0,
-                      permutation_invariant: bool = True) -> Tensor:
+                      permutation_invariant: bool = True, max_lag: int | None = None) -> Tensor:
     """Separate each channel of a multichannel recording with a single-channel model.
 
     Every channel is separated on its own (as a batch item; in chunks with ``chunk`` > 0, see
     :func:`separate_in_chunks`, else in one pass), so each source keeps its place in the
     stereo image: a source panned left comes out louder on the left. With
-    ``permutation_invariant`` each channel's sources are put in the order closest (least
-    squares) to the first channel's, so that source ``k`` of every channel is one speaker.
+    ``permutation_invariant`` each channel's sources are put in the order that best matches the
+    first channel's, so that source ``k`` of every channel is one speaker: matched by their
+    cross-correlation at its peak within ``max_lag`` samples (default
+    :data:`CHANNEL_LAG_SECONDS`), since a source reaches spaced microphones at different times,
+    over the loudest :data:`CHANNEL_ALIGNMENT_SECONDS` of the recording.
 
     Shapes:
         mix: ``[channels, time]`` -> estimates ``[n_src, channels, time]`` (float32).
@@ -158,10 +165,35 @@ def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: in
     estimates = (separate_in_chunks(model, mix, chunk, overlap, permutation_invariant) if chunk
                  else separate(model, mix).estimates.float())  # [channels, n_src, time]
     if permutation_invariant and estimates.shape[0] > 1:
-        centered = estimates - estimates.mean(-1, keepdim=True)  # (a one-pass output's offsets would dominate)
-        first = centered[:1].expand_as(centered[1:])
-        estimates = torch.cat([estimates[:1], _in_closest_order(estimates[1:], centered[1:], first)])
+        lag = round(CHANNEL_LAG_SECONDS * model.sample_rate) if max_lag is None else max_lag
+        window = _loudest_stretch(estimates[0].sum(0), round(CHANNEL_ALIGNMENT_SECONDS * model.sample_rate))
+        part = estimates[..., window]
+        part = part - part.mean(-1, keepdim=True)  # (a one-pass output's offsets would dominate)
+        similarity = _peak_cross_correlation(part[1:], part[:1].expand_as(part[1:]), lag)
+        _, perm = best_permutation(similarity)
+        estimates = torch.cat([estimates[:1], estimates[1:].gather(1, perm.unsqueeze(-1).expand_as(estimates[1:]))])
     return estimates.transpose(0, 1)
+
+
+def _loudest_stretch(signal: Tensor, length: int) -> slice:
+    """The ``length`` samples of ``signal`` ``[time]`` with the most energy (all of it if shorter)."""
+    if signal.shape[-1] <= length:
+        return slice(None)
+    energy = torch.nn.functional.pad(torch.cumsum(signal.double() ** 2, 0), (1, 0))
+    start = int(torch.argmax(energy[length:] - energy[:-length]))
+    return slice(start, start + length)
+
+
+def _peak_cross_correlation(x: Tensor, y: Tensor, max_lag: int) -> Tensor:
+    """``[batch, n_src, n_src]``: for every pair (source s of ``x``, source r of ``y``), both
+    ``[batch, n_src, time]``, the largest inner product of the two over shifts of at most
+    ``max_lag`` samples either way (``max_lag`` 0: the plain inner product)."""
+    if max_lag == 0:
+        return torch.einsum("bst,brt->bsr", x, y)
+    n = x.shape[-1] + max_lag  # zero padding: shifts up to max_lag do not wrap around
+    spectra = torch.fft.rfft(x, n).unsqueeze(2) * torch.fft.rfft(y, n).conj().unsqueeze(1)  # [B, S, R, F]
+    correlation = torch.fft.irfft(spectra, n)  # [..., lag]: lag l at index l, lag -l at index n - l
+    return torch.cat([correlation[..., :max_lag + 1], correlation[..., n - max_lag:]], -1).amax(-1)
 
 
 def _in_closest_order(estimates: Tensor, compared: Tensor, reference: Tensor) -> Tensor:
