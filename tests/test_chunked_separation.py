@@ -145,3 +145,13 @@ def test_channels_are_matched_on_their_loudest_stretch() -> None:
     signal[50:60] = 1.0
     assert _loudest_stretch(signal, 10) == slice(50, 60)
     assert _loudest_stretch(signal, 200) == slice(None)
+
+
+@pytest.mark.parametrize("chunk", [0, 2 * RATE])
+def test_on_chunk_is_called_once_per_chunk(chunk: int) -> None:
+    from separena.model import chunk_starts
+
+    calls = []
+    mix = torch.randn(2, 7 * RATE)
+    separate_channels(Pointwise(), mix, chunk, RATE // 2, on_chunk=lambda: calls.append(1))
+    assert len(calls) == (len(chunk_starts(7 * RATE, chunk, RATE // 2)) if chunk else 1) == (5 if chunk else 1)

@@ -7,6 +7,7 @@ whether a model masks a spectrogram, clusters embeddings or works end to end.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,8 @@ from .errors import SeparenaError
 from .metrics import best_permutation
 
 __all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate",
-           "separate_in_chunks", "separate_channels", "CHANNEL_LAG_SECONDS", "CHANNEL_ALIGNMENT_SECONDS"]
+           "separate_in_chunks", "separate_channels", "chunk_starts", "CHANNEL_LAG_SECONDS",
+           "CHANNEL_ALIGNMENT_SECONDS"]
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,14 @@ def separate(model: Separator, mix: Tensor, references: Tensor | None = None) ->
     return model(mix)
 
 
+def chunk_starts(length: int, chunk: int, overlap: int) -> list[int]:
+    """Where the chunks of :func:`separate_in_chunks` start in a mixture of ``length`` samples:
+    every ``chunk - overlap`` samples, the last one ending at the mixture's end."""
+    return [*range(0, length - chunk, chunk - overlap), max(length - chunk, 0)]
+
+
 def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
-                       permutation_invariant: bool = True) -> Tensor:
+                       permutation_invariant: bool = True, on_chunk: Callable[[], None] | None = None) -> Tensor:
     """Separate a mixture of any length one chunk at a time: memory stays that of one chunk.
 
     Chunks of ``chunk`` samples start every ``chunk - overlap`` samples (the last one ends at
@@ -110,7 +118,8 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
     order closest (least squares) to what the chunks before gave on the overlap; sources with
     fixed roles (music stems) keep their order. A mixture no longer than ``chunk`` is
     separated in one pass (and centered too). Gradients are the caller's business, as in
-    :func:`separate`.
+    :func:`separate`. ``on_chunk()`` is called after each chunk (for a progress bar; there are
+    ``len(chunk_starts(time, chunk, overlap))``).
 
     Shapes:
         mix: ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (float32).
@@ -119,7 +128,7 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
     if not 0 < overlap < chunk:
         raise SeparenaError(f"overlap: expected 0 < overlap < chunk = {chunk} samples, got {overlap}")
     length = mix.shape[-1]
-    starts = [*range(0, length - chunk, chunk - overlap), max(length - chunk, 0)]
+    starts = chunk_starts(length, chunk, overlap)
     # A raised-cosine fade that never reaches zero: every sample keeps a positive weight.
     fade = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(overlap, device=mix.device) + 0.5) / overlap)
     total = mix.new_zeros(mix.shape[0], model.n_src, length, dtype=torch.float32)
@@ -138,6 +147,8 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
             window[-overlap:] = fade.flip(0)
         total[..., start:start + chunk] += estimates * window
         weight[start:start + chunk] += window
+        if on_chunk is not None:
+            on_chunk()
     return total / weight
 
 
@@ -146,7 +157,8 @@ CHANNEL_ALIGNMENT_SECONDS = 30.0  # the loudest stretch compared when channels' 
 
 
 def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: int = 0,
-                      permutation_invariant: bool = True, max_lag: int | None = None) -> Tensor:
+                      permutation_invariant: bool = True, max_lag: int | None = None,
+                      on_chunk: Callable[[], None] | None = None) -> Tensor:
     """Separate each channel of a multichannel recording with a single-channel model.
 
     Every channel is separated on its own (as a batch item; in chunks with ``chunk`` > 0, see
@@ -156,14 +168,19 @@ def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: in
     first channel's, so that source ``k`` of every channel is one speaker: matched by their
     cross-correlation at its peak within ``max_lag`` samples (default
     :data:`CHANNEL_LAG_SECONDS`), since a source reaches spaced microphones at different times,
-    over the loudest :data:`CHANNEL_ALIGNMENT_SECONDS` of the recording.
+    over the loudest :data:`CHANNEL_ALIGNMENT_SECONDS` of the recording. ``on_chunk`` as in
+    :func:`separate_in_chunks` (called once in one pass).
 
     Shapes:
         mix: ``[channels, time]`` -> estimates ``[n_src, channels, time]`` (float32).
     """
     check_mix(mix)
-    estimates = (separate_in_chunks(model, mix, chunk, overlap, permutation_invariant) if chunk
-                 else separate(model, mix).estimates.float())  # [channels, n_src, time]
+    if chunk:
+        estimates = separate_in_chunks(model, mix, chunk, overlap, permutation_invariant, on_chunk)
+    else:
+        estimates = separate(model, mix).estimates.float()  # [channels, n_src, time]
+        if on_chunk is not None:
+            on_chunk()
     if permutation_invariant and estimates.shape[0] > 1:
         lag = round(CHANNEL_LAG_SECONDS * model.sample_rate) if max_lag is None else max_lag
         window = _loudest_stretch(estimates[0].sum(0), round(CHANNEL_ALIGNMENT_SECONDS * model.sample_rate))

@@ -217,10 +217,9 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     scale, all the sources of that input are scaled down by one factor (keeping their balance),
     with a note; --float writes them as they are.
     """
-    import torch
-
     from ..data.audio import audio_info, read_wav, write_wav
-    from ..model import separate_channels
+    from ..model import chunk_starts
+    from ..progress import progress_bar
 
     check_output_path(output_dir, "-o/--output-dir", folder=True)
     registry = context_registry(ctx)
@@ -254,32 +253,47 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
             how = "averaged to mono" if mono else "separated one by one"
             err_console.print(f"note: {escape(str(path))}: {channels} channels {how}")
     separated = []
-    for path, wav in wavs:  # all separated before anything is written
-        try:
-            with torch.no_grad():
-                # Speakers have no fixed order from chunk to chunk or channel to channel; music
-                # stems keep theirs by role.
-                estimates = separate_channels(model, wav.to(device), chunk, round(overlap * chunk),
-                                              "speech" in config.tasks).cpu()  # [n_src, channels, time]
-        except SeparenaError as exc:  # e.g. an input (or a chunk) shorter than the model's window
-            where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if 0 < chunk < wav.shape[-1] else ""
-            raise SeparenaError(f"{path}: {exc}{where}") from None
-        except Exception as exc:  # a plugin's own failure: one line, whole
-            reason = " ".join(str(exc).split())
-            raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
-                                f"{model.sample_rate} Hz): {type(exc).__name__}: {reason}") from None
-        if not torch.isfinite(estimates).all():
-            raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
-                                "expected finite audio (is the checkpoint from a diverged run?)")
-        peak = estimates.abs().max().item()
-        if peak > 1.0 and not float32:  # clipping would distort; one factor keeps the sources' balance
-            estimates = estimates / peak
-            err_console.print(f"note: {escape(str(path))}: its sources peak at {peak:.2f}, over 16-bit full scale; "
-                              f"all scaled by {1 / peak:.3f} (--float keeps their levels)")
-        separated.append((path, estimates))
+    with progress_bar() as bar:  # the time left, chunk by chunk (an hour of audio takes a while)
+        for path, wav in wavs:  # all separated before anything is written
+            chunks = len(chunk_starts(wav.shape[-1], chunk, round(overlap * chunk))) if chunk else 1
+            task = bar.add_task(f"separate {escape(path.name)}", total=chunks)
+            separated.append((path, _separate_one(path, wav, model, config, device, chunk, overlap, chunk_seconds,
+                                                  float32, on_chunk=lambda: bar.advance(task))))
     output_dir.mkdir(parents=True, exist_ok=True)
     for path, estimates in separated:
         for suffix, source in zip(suffixes, estimates):
             out = output_dir / f"{path.stem}_{suffix}.wav"
             write_wav(out, source, model.sample_rate, float32=float32)  # [channels, time]
             console.print(f"wrote {out}")
+
+
+def _separate_one(path: Path, wav: Any, model: Any, config: Any, device: str, chunk: int, overlap: float,
+                  chunk_seconds: float, float32: bool, on_chunk: Any) -> Any:
+    """The sources ``[n_src, channels, time]`` of one input ``[channels, time]``, ready to write
+    (scaled into 16-bit range unless ``float32``), or a one-line error naming the input."""
+    import torch
+
+    from ..model import separate_channels
+
+    try:
+        with torch.no_grad():
+            # Speakers have no fixed order from chunk to chunk or channel to channel; music
+            # stems keep theirs by role.
+            estimates = separate_channels(model, wav.to(device), chunk, round(overlap * chunk),
+                                          "speech" in config.tasks, on_chunk=on_chunk).cpu()
+    except SeparenaError as exc:  # e.g. an input (or a chunk) shorter than the model's window
+        where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if 0 < chunk < wav.shape[-1] else ""
+        raise SeparenaError(f"{path}: {exc}{where}") from None
+    except Exception as exc:  # a plugin's own failure: one line, whole
+        reason = " ".join(str(exc).split())
+        raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
+                            f"{model.sample_rate} Hz): {type(exc).__name__}: {reason}") from None
+    if not torch.isfinite(estimates).all():
+        raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
+                            "expected finite audio (is the checkpoint from a diverged run?)")
+    peak = estimates.abs().max().item()
+    if peak > 1.0 and not float32:  # clipping would distort; one factor keeps the sources' balance
+        estimates = estimates / peak
+        err_console.print(f"note: {escape(str(path))}: its sources peak at {peak:.2f}, over 16-bit full scale; "
+                          f"all scaled by {1 / peak:.3f} (--float keeps their levels)")
+    return estimates
