@@ -4,7 +4,10 @@ the channels averaged first (``separate --mono``): does the stereo image survive
 Each test mixture of a suite becomes a stereo recording: every source is panned on its own
 (constant power: gains ``cos(a), sin(a)``, ``a = p * pi / 2``, ``p`` drawn from
 ``U(0.15, 0.85)`` with a fixed seed), and the channels are the sums of the panned sources.
-"centred" puts every source in the middle (``p = 0.5``): both channels are the same signal.
+"panned + delayed" also delays each source's right channel by its own ``U(-0.7, 0.7)`` ms
+(whole samples), as two microphones a few decimetres apart would: the channels then differ by
+more than gains. "centred" puts every source in the middle (``p = 0.5``): both channels are
+the same signal.
 The published weights of each model then separate it as ``separena separate`` does (8-s
 chunks, a quarter shared; a test mixture is shorter, so one centred pass): each channel on its
 own, or the channels' mean once, its sources then written to both channels.
@@ -44,13 +47,23 @@ CHUNK_SECONDS, OVERLAP = 8.0, 0.25  # separate's defaults
 PAN_SEED = 0
 
 
-def stereo(sources: torch.Tensor, centred: bool, generator: torch.Generator) -> torch.Tensor:
-    """``[n_src, time]`` -> panned images ``[n_src, 2, time]``."""
-    p = torch.full((sources.shape[0],), 0.5) if centred else 0.15 + 0.7 * torch.rand(sources.shape[0],
-                                                                                      generator=generator)
+PANS = ("panned", "panned + delayed", "centred")
+MAX_DELAY_SECONDS = 0.0007
+
+
+def stereo(sources: torch.Tensor, pan: str, sample_rate: int, generator: torch.Generator) -> torch.Tensor:
+    """``[n_src, time]`` -> images ``[n_src, 2, time]`` (see the module's doc for ``pan``)."""
+    n_src = sources.shape[0]
+    p = torch.full((n_src,), 0.5) if pan == "centred" else 0.15 + 0.7 * torch.rand(n_src, generator=generator)
     angle = p * math.pi / 2
     gains = torch.stack([torch.cos(angle), torch.sin(angle)], -1)  # [n_src, 2]
-    return sources.unsqueeze(1) * gains.unsqueeze(-1)
+    images = sources.unsqueeze(1) * gains.unsqueeze(-1)
+    if pan == "panned + delayed":
+        most = round(MAX_DELAY_SECONDS * sample_rate)
+        delays = torch.randint(-most, most + 1, (n_src,), generator=generator)
+        images[:, 1] = torch.stack([torch.roll(images[k, 1], int(d)) for k, d in enumerate(delays)])
+        # (a roll wraps d samples around the ends: under 1 ms of a mixture of seconds)
+    return images
 
 
 def scores(estimates: torch.Tensor, images: torch.Tensor, invariant: bool) -> tuple[float, float]:
@@ -75,11 +88,11 @@ def run(suite_name: str, mixtures: int) -> list[dict]:
         _, model, _ = load_published(published, registry, name, "cpu")
         chunk = round(CHUNK_SECONDS * model.sample_rate)
         overlap = round(OVERLAP * chunk)
-        for centred in (False, True):
+        for pan in PANS:
             generator = torch.Generator().manual_seed(PAN_SEED)
             totals = {mode: [0.0, 0.0, 0.0] for mode in ("per channel", "mono")}
             for i in range(mixtures):
-                images = stereo(data.test[i].sources, centred, generator)
+                images = stereo(data.test[i].sources, pan, data.sample_rate, generator)
                 mix = images.sum(0)  # [2, time]
                 with torch.no_grad():
                     t0 = time.perf_counter()
@@ -94,7 +107,7 @@ def run(suite_name: str, mixtures: int) -> list[dict]:
                     totals[mode][1] += channel / mixtures
                     totals[mode][2] += seconds
             for mode, (image, channel, seconds) in totals.items():
-                rows.append({"suite": suite_name, "model": name, "pan": "centred" if centred else "panned",
+                rows.append({"suite": suite_name, "model": name, "pan": pan,
                              "mode": mode, "image": image, "channel": channel, "seconds": seconds})
             print(rows[-2], rows[-1], flush=True)
     return rows
