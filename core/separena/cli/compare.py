@@ -118,10 +118,10 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
         for text, model in models.items():
             result = evaluate(model, scored, device=device, description=f"{text} on {set_name}",
                               keep_estimates=metric.name != "si-sdri", permutation_invariant=data.permutation_invariant)
-            table = result.si_sdri if metric.name == "si-sdri" else metric_table(
+            per_source = result.si_sdri if metric.name == "si-sdri" else metric_table(
                 metric, result.estimates or [], scored, data.sample_rate, model.n_src,
                 memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
-            scores[text] = table.nanmean(1).numpy()  # (a source without a score leaves the others')
+            scores[text] = per_source.nanmean(1).numpy()  # (a source without a score leaves the others')
         a, b = scores[first], scores[second]
         kept = np.isfinite(a) & np.isfinite(b)
         if not kept.any():
