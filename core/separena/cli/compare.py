@@ -27,16 +27,22 @@ from .weights import looks_like_run_ref, store_option
 __all__ = ["compare"]
 
 
+def _names_a_model(registry: Registry, text: str) -> bool:
+    """Whether argument ``text`` is a model name (not a checkpoint file or a run REF)."""
+    from ..presets import normalize_name
+
+    return not Path(text).is_file() and "@" not in text and normalize_name(text) in registry.presets
+
+
 def _side(registry: Registry, label: str, text: str, store_path: Path, device: str) -> tuple[Any, Any] | str:
     """``(config, model)`` that argument ``label`` (A or B) names, or the model name of a bracket
     (oracle or baseline) that can only be built once the data is known."""
     from ..checkpoints import load_checkpoint
-    from ..presets import normalize_name
     from .weights import trained_model
 
     if Path(text).is_file():
         return load_checkpoint(text, registry, device=device)
-    if "@" not in text and normalize_name(text) in registry.presets:
+    if _names_a_model(registry, text):
         from ..bench.published import PublishedStore, default_published_dir
 
         config = registry.model_config(text)
@@ -87,7 +93,6 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     from ..bench.stats import bootstrap_interval, compare_pairs, holm
     from ..data import MixtureSubset
     from ..evaluation import evaluate
-    from ..presets import normalize_name
     from .model import _check_serves, _suite_data
 
     registry = context_registry(ctx)
@@ -95,7 +100,7 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     if first == second:
         raise SeparenaError(f"A and B: both are {first!r}; expected two different models or weights")
     for text in (first, second):  # every check before weights are read or data built
-        if not Path(text).is_file() and "@" not in text and normalize_name(text) in registry.presets:
+        if _names_a_model(registry, text):
             _check_serves(registry, registry.model_config(text), suite_name)
     sides = {text: _side(registry, label, text, store_path, device) for label, text in (("A", first), ("B", second))}
     for side in sides.values():

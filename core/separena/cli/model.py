@@ -56,22 +56,27 @@ def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: 
 
 
 def _check_serves(registry: Registry, config: Any, suite_name: str) -> Any:
-    """The suite, once it is known that its data is a task the model serves (before any data is built)."""
+    """The suite, once it is known that its data is a task the model serves, at the model's
+    sample rate (before any data is built). Oracles and baselines fit any suite."""
+    from ..specs import BRACKETS
+
     suite = registry.suite(suite_name)
+    if config.family in BRACKETS:
+        return suite
+
+    def hint(rate: int | None = None) -> str:  # a suite that would fit
+        fits = [n for n, s in registry.suites.items() if s.dataset in registry.datasets
+                and set(registry.dataset(s.dataset).tasks) & set(config.tasks) and rate in (None, s.sample_rate)]
+        return f" (try --suite {fits[0]})" if fits else ""
+
     data_tasks = registry.dataset(suite.dataset).tasks
-    if config.family not in ("oracle", "baseline") and not set(config.tasks) & set(data_tasks):
-        fits = [n for n, s in registry.suites.items()
-                if s.dataset in registry.datasets and set(registry.dataset(s.dataset).tasks) & set(config.tasks)]
-        hint = f" (try --suite {fits[0]})" if fits else ""
+    if not set(config.tasks) & set(data_tasks):
         raise SeparenaError(f"--suite {suite.name}: its data ({suite.dataset}) is {'/'.join(data_tasks)}, model "
-                            f"{config.name!r} serves {'/'.join(config.tasks)}; expected a suite of that task{hint}")
+                            f"{config.name!r} serves {'/'.join(config.tasks)}; expected a suite of that task{hint()}")
     rate = config.params.get("sample_rate")
-    if config.family not in ("oracle", "baseline") and rate is not None and rate != suite.sample_rate:
-        fits = [n for n, s in registry.suites.items() if s.sample_rate == rate and s.dataset in registry.datasets
-                and set(registry.dataset(s.dataset).tasks) & set(config.tasks)]
-        hint = f" (try --suite {fits[0]})" if fits else ""
+    if rate is not None and rate != suite.sample_rate:
         raise SeparenaError(f"--suite {suite.name}: its data is at {suite.sample_rate} Hz, model {config.name!r} runs "
-                            f"at {rate} Hz; expected a suite at the model's rate{hint}")
+                            f"at {rate} Hz; expected a suite at the model's rate{hint(rate)}")
     return suite
 
 
