@@ -11,6 +11,7 @@ from torch import Tensor
 
 from separena import SeparenaError, Separator, SeparatorOutput, separate_channels, separate_in_chunks
 from separena.metrics import si_sdr
+from separena.model import chunk_starts
 
 RATE = 8000
 
@@ -149,9 +150,33 @@ def test_channels_are_matched_on_their_loudest_stretch() -> None:
 
 @pytest.mark.parametrize("chunk", [0, 2 * RATE])
 def test_on_chunk_is_called_once_per_chunk(chunk: int) -> None:
-    from separena.model import chunk_starts
 
     calls = []
     mix = torch.randn(2, 7 * RATE)
     separate_channels(Pointwise(), mix, chunk, RATE // 2, on_chunk=lambda: calls.append(1))
     assert len(calls) == (len(chunk_starts(7 * RATE, chunk, RATE // 2)) if chunk else 1) == (5 if chunk else 1)
+
+
+@pytest.mark.parametrize("rate", [RATE, 22050, 44100])
+def test_audio_at_any_rate_comes_back_at_that_rate_beside_the_input(rate: int) -> None:
+    """Sources at the input's rate and length: a band-limited input (below the model's Nyquist)
+    comes back separated; at the model's rate nothing is resampled."""
+    from separena import separate_audio
+
+    t = torch.arange(int(5.3 * rate)) / rate
+    low, high = torch.sin(2 * torch.pi * 220 * t), 0.5 * torch.sin(2 * torch.pi * 2500 * t)
+    stereo = torch.stack([low + high, 0.5 * low + high])  # [channels, time]
+    calls = []
+    got = separate_audio(ShuffledBands(), stereo, rate, chunk_seconds=2.0, overlap=0.25, on_chunk=lambda: calls.append(1))
+    assert got.shape == (2, 2, stereo.shape[-1])
+    assert len(calls) == len(chunk_starts(round(stereo.shape[-1] * RATE / rate), 2 * RATE, RATE // 2))
+    if got[0, 0].abs().mean() < got[1, 0].abs().mean():  # the speakers' order is free
+        got = got.flip(0)
+    inner = slice(rate // 10, -rate // 10)  # the resamplers' edges
+    for source, expected in zip(got, [torch.stack([low, 0.5 * low]), torch.stack([high, high])]):
+        assert si_sdr(source[..., inner], expected[..., inner]).min() > 20
+    mono = separate_audio(Pointwise(), stereo[0], rate, chunk_seconds=0)
+    assert mono.shape == (2, stereo.shape[-1])
+    if rate == RATE:
+        assert torch.allclose(mono, torch.stack([0.3 * stereo[0], 0.7 * stereo[0]]), atol=1e-6)
+    assert si_sdr(mono[1, inner], stereo[0, inner]) > 30

@@ -89,6 +89,28 @@ def test_separate_writes_one_wav_per_source(tmp_path, checkpoint):
     assert rate == 8000 and len(data) == 8000
 
 
+def test_separate_resample_writes_the_sources_at_the_inputs_rate(tmp_path, checkpoint):
+    import torch
+
+    from separena import separate_audio
+    from separena.checkpoints import load_checkpoint
+
+    wav = tmp_path / "in.wav"
+    stereo = (0.1 * np.random.default_rng(0).standard_normal((22050 * 3 + 7, 2))).astype(np.float32)
+    sf.write(wav, stereo, 22050, subtype="FLOAT")
+    out = tmp_path / "out"
+    result = run("separate", "mask-inference-small", "--checkpoint", str(checkpoint), str(wav), "-o", str(out),
+                 "--resample", "--float")
+    assert result.exit_code == 0, result.output
+    assert "resampled from 22050 Hz to 8000 Hz and its sources back to 22050 Hz" in " ".join(result.output.split())
+    data, rate = sf.read(out / "in_s1.wav", dtype="float32")
+    assert rate == 22050 and data.shape == stereo.shape
+    _, model = load_checkpoint(checkpoint, Registry())
+    with torch.no_grad():
+        expected = separate_audio(model, torch.from_numpy(stereo.T), 22050)
+    assert np.abs(data - expected[0].numpy().T).max() < 1e-6
+
+
 def test_separate_goes_chunk_by_chunk_through_a_long_input(tmp_path, checkpoint):
     import torch
 

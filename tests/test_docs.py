@@ -118,3 +118,19 @@ def test_plugin_docs_links_resolve() -> None:
             if "://" not in target and not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(ROOT)} -> {target}")
     assert not broken, "broken links: " + "; ".join(broken)
+
+
+def test_the_quickstarts_python_runs_on_a_song_at_another_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import soundfile
+
+    blocks = re.findall(r"```python\n(.*?)```", _read(DOCS / "quickstart.md"), re.S)
+    assert len(blocks) == 1, "docs/quickstart.md: expected one python block"
+    song = 0.1 * np.random.default_rng(0).standard_normal((2 * 44100, 2))
+    soundfile.write(tmp_path / "song.wav", song.astype(np.float32), 44100)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(ROOT / "published"))  # what a fresh clone has
+    exec(compile(blocks[0], "docs/quickstart.md", "exec"), {})
+    for stem in ("vocals", "bass", "drums", "other"):
+        data, rate = soundfile.read(tmp_path / f"song_{stem}.wav")
+        assert rate == 44100 and data.shape == song.shape and np.isfinite(data).all()

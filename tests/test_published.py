@@ -125,6 +125,24 @@ def test_train_fine_tunes_published_or_stored_weights_and_records_them(smoke, tm
     assert torch.load(out, weights_only=True)["init_sha256"] == weights_sha256(start.state_dict())
 
 
+def test_pretrained_is_the_published_model_from_python(smoke, monkeypatch):
+    import separena
+
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    model = separena.pretrained("mask-inference-small")
+    _, expected, _ = load_published(PublishedStore(smoke[1]), default_registry(), "mask-inference-small")
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), expected.state_dict().values()))
+    estimates = separena.separate(model, torch.randn(1, 4000)).estimates
+    assert estimates.shape == (1, 2, 4000) and torch.isfinite(estimates).all()
+    with pytest.raises(SeparenaError, match=r"'mask-inference-gru' has no published weights .*train it"):
+        separena.pretrained("mask-inference-gru")
+    with pytest.raises(SeparenaError, match=r"'oracle-irm' has no published weights .*needs none: use create_model"):
+        separena.pretrained("oracle-irm")
+    with pytest.raises(SeparenaError, match="mask-inference-xl"):
+        separena.pretrained("mask-inference-xl")
+
+
 def test_a_model_without_published_weights_still_asks_for_them(smoke, tmp_path, monkeypatch):
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
     result = cli("separate", "mask-inference-gru", str(tmp_path / "x.wav"))

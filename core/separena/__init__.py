@@ -12,6 +12,7 @@ Then ``separena list`` shows its architectures and ``separena bench`` can benchm
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from .errors import (
@@ -19,17 +20,20 @@ from .errors import (
     UnknownNameError,
 )
 from .hookspecs import hookimpl
-from .model import MaskSeparator, Separator, SeparatorOutput, separate, separate_channels, separate_in_chunks
+from .model import (
+    MaskSeparator, Separator, SeparatorOutput, separate, separate_audio, separate_channels, separate_in_chunks,
+)
 from .registry import ModelConfig, PluginInfo, Registry, default_registry
 from .specs import ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
 
-__version__ = "0.1.0"
+__version__ = version("separena")  # pyproject.toml's, as installed
 
 __all__ = [
     "hookimpl", "Registry", "default_registry", "ModelConfig", "PluginInfo",
     "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget",
     "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks", "separate_channels",
-    "create_model", "list_models", "list_architectures",
+    "separate_audio",
+    "create_model", "pretrained", "list_models", "list_architectures",
     "SeparenaError", "UnknownNameError", "RegistryFileError", "PluginError", "CheckpointError",
     "AudioFileError", "TrainingError",
 ]
@@ -38,6 +42,31 @@ __all__ = [
 def create_model(name: str, **overrides: Any) -> Separator:
     """Build the preset ``name`` from the default registry, with parameter overrides."""
     return default_registry().create_model(name, **overrides)
+
+
+def pretrained(name: str, device: str = "cpu") -> Separator:
+    """Model ``name`` with the weights published with separena (``published/``), ready to
+    separate (eval mode): no training, nothing downloaded.
+
+    These are the weights ``separena separate NAME`` uses (the published run of the preset
+    trained with the most compute; ``separena list`` marks which presets have some). The file
+    must be the one published (sha256) and of the preset's architecture and configuration.
+    ``model.source_names`` names the sources where the data had roles (music stems).
+
+    Raises:
+        SeparenaError: no weights are published for ``name`` (oracles and the mixture baseline
+            need none: :func:`create_model`), or they are not of the preset as registered.
+        UnknownNameError: no preset ``name``.
+    """
+    from .bench.published import PublishedStore, default_published_dir, load_published
+
+    registry = default_registry()
+    published = PublishedStore(default_published_dir())
+    config = registry.model_config(name)
+    if published.weights_for(config.name) is None:
+        need = "needs none: use create_model" if not config.trainable else "train it: `separena train`"
+        raise SeparenaError(f"model {config.name!r} has no published weights in {published.folder} ({need})")
+    return load_published(published, registry, config.name, device)[1].eval()
 
 
 def list_models(pattern: str = "*", task: str | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from .errors import SeparenaError
 from .metrics import best_permutation
 
 __all__ = ["Separator", "SeparatorOutput", "MaskSeparator", "check_mix", "check_references", "fit_length", "separate",
-           "separate_in_chunks", "separate_channels", "chunk_starts", "CHANNEL_LAG_SECONDS",
+           "separate_in_chunks", "separate_channels", "separate_audio", "chunk_starts", "CHANNEL_LAG_SECONDS",
            "CHANNEL_ALIGNMENT_SECONDS"]
 
 
@@ -190,6 +190,41 @@ def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: in
         _, perm = best_permutation(similarity)
         estimates = torch.cat([estimates[:1], estimates[1:].gather(1, perm.unsqueeze(-1).expand_as(estimates[1:]))])
     return estimates.transpose(0, 1)
+
+
+def separate_audio(model: Separator, audio: Tensor, sample_rate: int, chunk_seconds: float = 8.0,
+                   overlap: float = 0.25, permutation_invariant: bool = True,
+                   on_chunk: Callable[[], None] | None = None) -> Tensor:
+    """Separate a recording at any sample rate; the sources come back at that rate, sample for
+    sample beside the input.
+
+    Audio at another rate than the model's is resampled to it (soxr, high quality) and the
+    sources back to ``sample_rate``, trimmed or padded to the input's length (so a source
+    holds nothing above the model's Nyquist frequency). Each channel is separated as in
+    :func:`separate_channels`, in chunks of ``chunk_seconds`` sharing ``overlap`` of their
+    length (0 seconds: one pass). ``on_chunk`` as there: it is called
+    ``len(chunk_starts(round(time * model.sample_rate / sample_rate), chunk, shared))`` times.
+
+    Shapes:
+        audio: ``[channels, time]`` or ``[time]`` (on the device to run on) -> sources
+        ``[n_src, channels, time]`` or ``[n_src, time]`` (float32, on that device).
+    """
+    from .data.audio import resample_audio
+
+    def converted(x: Tensor, from_rate: int, to_rate: int) -> Tensor:
+        if from_rate == to_rate:
+            return x
+        y = resample_audio(x.detach().cpu().float().numpy().T, from_rate, to_rate).T  # soxr: [time, channels]
+        return torch.from_numpy(y.copy()).to(x.device)
+
+    mix = audio if audio.dim() == 2 else audio.unsqueeze(0)
+    chunk = round(chunk_seconds * model.sample_rate)
+    estimates = separate_channels(model, converted(mix, sample_rate, model.sample_rate), chunk,
+                                  round(overlap * chunk), permutation_invariant, on_chunk=on_chunk)
+    n_src, channels = estimates.shape[:2]
+    back = converted(estimates.reshape(n_src * channels, -1), model.sample_rate, sample_rate)
+    back = fit_length(back, mix.shape[-1]).reshape(n_src, channels, -1)
+    return back if audio.dim() == 2 else back[:, 0]
 
 
 def _loudest_stretch(signal: Tensor, length: int) -> slice:

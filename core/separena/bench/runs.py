@@ -205,11 +205,11 @@ def _module_of(config: ModelConfig) -> str:
 
 def code_version(config: ModelConfig | None) -> str:
     """``separena <version>+<core hash>/<plugin package>+<its hash>/torch <version>``."""
+    from importlib.metadata import version
+
     import torch
 
-    from .. import __version__
-
-    parts = [f"separena {__version__}+{source_hash('separena')}"]
+    parts = [f"separena {version('separena')}+{source_hash('separena')}"]
     if config is not None:
         module = _module_of(config)
         if module and module.split(".")[0] != "separena":

@@ -198,7 +198,8 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
               help="Separate longer inputs in cross-faded chunks of this length (memory of one chunk); 0: in one pass.")
 @click.option("--overlap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="Part of a chunk shared with the next one, where the two are cross-faded.")
-@click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's (soxr, high quality).")
+@click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's, and their sources back to the input's "
+                   "rate (soxr, high quality).")
 @click.option("--mono", is_flag=True,
               help="Average the channels of a multichannel input and write mono sources (one pass, not one per channel).")
 @click.option("--float", "float32", is_flag=True,
@@ -213,7 +214,8 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
     Sources are named by their roles where the weights were trained on data that has them
     (song_vocals.wav, song_bass.wav, ...), else numbered (mix_s1.wav, mix_s2.wav).
 
-    Inputs must be at the model's sample rate, or are resampled with --resample. Each channel of
+    Inputs must be at the model's sample rate, or are resampled with --resample (and their
+    sources back to the input's rate, sample for sample beside it). Each channel of
     a multichannel file is separated on its own, so the sources keep the input's channels and
     their place between them (--mono averages the channels first). Every input and the output
     folder are checked before any work. Inputs longer than --chunk-seconds are separated chunk by
@@ -250,49 +252,53 @@ def separate(ctx: click.Context, name: str, inputs: tuple[Path, ...], checkpoint
         if frames > max_seconds * rate:
             raise SeparenaError(f"{path}: {frames / rate:.1f} s of audio; expected at most {max_seconds:g} s "
                                 "(split the file, or raise --max-seconds)")
-        wav = read_wav(path, model.sample_rate, mono=mono, resample=resample)
-        wavs.append((path, wav if wav.dim() == 2 else wav.unsqueeze(0)))  # [channels, time]
+        wav = read_wav(path, None if resample else model.sample_rate, mono=mono)  # at its own rate
+        wavs.append((path, rate, wav if wav.dim() == 2 else wav.unsqueeze(0)))  # [channels, time]
         if rate != model.sample_rate:
-            err_console.print(f"note: {escape(str(path))}: resampled from {rate} Hz to {model.sample_rate} Hz")
+            err_console.print(f"note: {escape(str(path))}: resampled from {rate} Hz to {model.sample_rate} Hz "
+                              f"and its sources back to {rate} Hz")
         if channels > 1:
             how = "averaged to mono" if mono else "separated one by one"
             err_console.print(f"note: {escape(str(path))}: {channels} channels {how}")
     separated = []
     with progress_bar() as bar:  # the time left, chunk by chunk (an hour of audio takes a while)
-        for path, wav in wavs:  # all separated before anything is written
-            chunks = len(chunk_starts(wav.shape[-1], chunk, round(overlap * chunk))) if chunk else 1
+        for path, rate, wav in wavs:  # all separated before anything is written
+            length = round(wav.shape[-1] * model.sample_rate / rate)  # at the model's rate
+            chunks = len(chunk_starts(length, chunk, round(overlap * chunk))) if chunk else 1
             task = bar.add_task(f"separate {escape(path.name)}", total=chunks)
-            separated.append((path, _separate_one(path, wav, model, config, device, chunk, overlap, chunk_seconds,
-                                                  float32, on_chunk=lambda: bar.advance(task))))
+            separated.append((path, rate, _separate_one(path, rate, wav, model, config, device, chunk_seconds,
+                                                        overlap, float32, on_chunk=lambda: bar.advance(task))))
     output_dir.mkdir(parents=True, exist_ok=True)
-    for path, estimates in separated:
+    for path, rate, estimates in separated:
         for suffix, source in zip(suffixes, estimates):
             out = output_dir / f"{path.stem}_{suffix}.wav"
-            write_wav(out, source, model.sample_rate, float32=float32)  # [channels, time]
+            write_wav(out, source, rate, float32=float32)  # [channels, time], at the input's rate
             console.print(f"wrote {out}")
 
 
-def _separate_one(path: Path, wav: Any, model: Any, config: Any, device: str, chunk: int, overlap: float,
-                  chunk_seconds: float, float32: bool, on_chunk: Any) -> Any:
-    """The sources ``[n_src, channels, time]`` of one input ``[channels, time]``, ready to write
-    (scaled into 16-bit range unless ``float32``), or a one-line error naming the input."""
+def _separate_one(path: Path, rate: int, wav: Any, model: Any, config: Any, device: str, chunk_seconds: float,
+                  overlap: float, float32: bool, on_chunk: Any) -> Any:
+    """The sources ``[n_src, channels, time]`` of one input ``[channels, time]`` at ``rate`` Hz,
+    ready to write (scaled into 16-bit range unless ``float32``), or a one-line error naming
+    the input."""
     import torch
 
-    from ..model import separate_channels
+    from ..model import separate_audio
 
     try:
         with torch.no_grad():
             # Speakers have no fixed order from chunk to chunk or channel to channel; music
             # stems keep theirs by role.
-            estimates = separate_channels(model, wav.to(device), chunk, round(overlap * chunk),
-                                          "speech" in config.tasks, on_chunk=on_chunk).cpu()
+            estimates = separate_audio(model, wav.to(device), rate, chunk_seconds, overlap,
+                                       "speech" in config.tasks, on_chunk=on_chunk).cpu()
     except SeparenaError as exc:  # e.g. an input (or a chunk) shorter than the model's window
-        where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if 0 < chunk < wav.shape[-1] else ""
+        chunked = 0 < chunk_seconds < wav.shape[-1] / rate
+        where = f" (in a chunk of --chunk-seconds {chunk_seconds:g})" if chunked else ""
         raise SeparenaError(f"{path}: {exc}{where}") from None
     except Exception as exc:  # a plugin's own failure: one line, whole
         reason = " ".join(str(exc).split())
         raise SeparenaError(f"{path}: model {config.name!r} failed on this input ({wav.shape[-1]} samples at "
-                            f"{model.sample_rate} Hz): {type(exc).__name__}: {reason}") from None
+                            f"{rate} Hz): {type(exc).__name__}: {reason}") from None
     if not torch.isfinite(estimates).all():
         raise SeparenaError(f"{path}: model {config.name!r} produced non-finite (NaN or inf) estimates; "
                             "expected finite audio (is the checkpoint from a diverged run?)")
