@@ -163,7 +163,11 @@ def skim(
     masknet = ResourceEfficientSeparator(n_filters, causal=causal, num_spk=n_src, nonlinear="relu",
                                          layer=num_blocks, unit=hidden_size, segment_size=chunk_size,
                                          dropout=dropout, mem_type=memory, seg_model=seg, mem_model=mem)
-    return SpeechBrainSeparator(encoder, masknet, decoder, n_src, sample_rate, "speechbrain-skim")
+    # The causal memory LSTM shifts its states one segment later along batch and segments folded
+    # together ([d, batch * segments, H]), so each mixture's first segment would start from the
+    # previous mixture's last state: the wrapper runs the mask network one mixture at a time.
+    return SpeechBrainSeparator(encoder, masknet, decoder, n_src, sample_rate, "speechbrain-skim",
+                                per_item=causal)
 
 
 def conv_tasnet(

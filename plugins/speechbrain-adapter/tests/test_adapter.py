@@ -1,4 +1,5 @@
-"""speechbrain adapter: output length, input checks, and ReSepFormer's batch items kept apart."""
+"""speechbrain adapter: output length, input checks, and the batch items of ReSepFormer and of
+causal SkiM kept apart."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ def test_resepformer_memory_would_mix_batch_items_without_per_item():
     # speechbrain's "av" memory transformer folds batch and segments together; the wrapper runs
     # one mixture at a time. This test documents why (if it ever fails, per_item can go).
     model = tiny_config("speechbrain-resepformer").build().eval()
+    mix = 0.1 * torch.randn(3, 4000)
+    with torch.no_grad():
+        alone = torch.cat([model(mix[i:i + 1]).estimates for i in range(3)])
+        assert torch.allclose(model(mix).estimates, alone, atol=1e-5)
+        model.per_item = False
+        assert not torch.allclose(model(mix).estimates, alone, atol=1e-5)
+
+
+def test_causal_skim_memory_would_mix_batch_items_without_per_item():
+    # speechbrain's causal MemLSTM shifts states along batch * segments: item i's first segment
+    # would get item i-1's last memory. This test documents why (if it ever fails, per_item can go).
+    model = tiny_config("speechbrain-skim", causal=True).build().eval()
     mix = 0.1 * torch.randn(3, 4000)
     with torch.no_grad():
         alone = torch.cat([model(mix[i:i + 1]).estimates for i in range(3)])
