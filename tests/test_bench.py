@@ -252,6 +252,9 @@ def test_suite_runs_stores_and_reuses_finished_runs(registry: Registry, tmp_path
     assert net.seeds == [0, 1] and not math.isnan(net.quality["test"]["si_sdri_std"])
     assert set(net.quality) == {"test", "hard"}
     assert net.params > 0 and net.macs_per_second > 0 and net.steps_per_second > 0 and net.rtf > 0
+    # its input frames reach 23 samples past an output sample at most; the mixture needs none;
+    # an oracle, handed the sources, has no latency to speak of
+    assert 16 / 8000 <= net.lookahead <= 23 / 8000 and rows[2].lookahead == 0 and math.isnan(rows[0].lookahead)
     assert rows[0].quality["test"]["si_sdri_mean"] > 20 > net.quality["test"]["si_sdri_mean"]
     assert abs(rows[2].quality["test"]["si_sdri_mean"]) < 1e-3  # the mixture improves nothing
     assert rows[3].errors[0].startswith("seed 0: train: RuntimeError: boom in forward")
@@ -375,6 +378,9 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
         assert [r["model"] for r in csv.DictReader(f)] == [r["model"] for r in rows]
     md = (out / "leaderboard.md").read_text()
     assert "| tiny-net |" in md and "boom in forward" in md
+    lookahead = {r["model"]: (r["lookahead_ms"], r["offline"]) for r in rows}
+    assert lookahead["mixture"] == (0.0, False) and lookahead["tiny-oracle"] == (None, None)
+    assert re.search(r"\| tiny-net \|.*\| \d\.\d ms \|", md)
     page = (out / "index.html").read_text()
     audio = re.findall(r'<audio[^>]* src="([^"]+)"', page)
     images = re.findall(r'<img src="([^"]+)"', page)

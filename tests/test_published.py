@@ -317,3 +317,23 @@ def test_runs_trained_on_data_built_elsewhere_are_rescored_here(smoke, tmp_path)
             assert scores["si_sdri_mean"] == pytest.approx(before.payload["sets"][name]["si_sdri_mean"], abs=1e-3)
         expected, got = reproduce_check(published, run, default_registry())
         assert abs(got - expected) <= TOLERANCE_DB
+
+
+def test_runs_from_before_lookahead_was_measured_get_it_when_published(smoke, tmp_path):
+    import sqlite3
+
+    store_path = tmp_path / "older.sqlite"
+    shutil.copyfile(smoke[0], store_path)
+    shutil.copytree(smoke[0].with_name("bench-artifacts"), tmp_path / "older-artifacts")
+    with sqlite3.connect(store_path) as db:
+        for run_hash, text in db.execute("SELECT run_hash, payload FROM runs").fetchall():
+            payload = json.loads(text)
+            payload["cost"].pop("lookahead_seconds", None)
+            db.execute("UPDATE runs SET payload = ? WHERE run_hash = ?", (json.dumps(payload), run_hash))
+    done = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p"))
+    assert done.exit_code == 0, done.output
+    for run in PublishedStore(tmp_path / "p").runs():
+        measured = {r.model: r.payload["cost"] for r in PublishedStore(smoke[1]).runs()}[run.model]
+        assert run.payload["cost"].get("lookahead_seconds", "absent") == measured.get("lookahead_seconds", "absent")
+    offline = PublishedStore(tmp_path / "p").weights_for("mask-inference-small")
+    assert offline.payload["cost"]["lookahead_seconds"] is None  # a BLSTM: offline

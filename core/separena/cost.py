@@ -7,6 +7,10 @@ and convolutions (recurrent layers are counted through their matrix products, wi
 opaque fused kernels switched off while counting) but not FFTs or element-wise ops, which are
 small next to them for these models.
 
+Lookahead (:func:`lookahead_seconds`) is measured, not declared: how far into the future of an
+output sample the input it depends on reaches, from exact gradients and from a perturbation of
+the future, so that a plugin's normalization or clustering over the whole input cannot hide.
+
 Training memory is measured from the autograd graph rather than from the process: the bytes of
 the tensors one training step saves for its backward pass, plus weights, gradients and Adam's two
 moments. It depends only on the model and the batch, so it means the same on every row of a
@@ -16,6 +20,7 @@ leaderboard, on every machine and in every process (RSS growth of a long-lived p
 from __future__ import annotations
 
 import copy
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -29,10 +34,12 @@ from .model import Separator, separate
 
 __all__ = [
     "count_parameters", "count_macs", "macs_per_second", "TrainingCost", "training_cost", "CudaPeakMemory",
-    "Throughput", "train_throughput", "real_time_factor", "BACKWARD_FACTOR",
+    "Throughput", "train_throughput", "real_time_factor", "lookahead_seconds", "stored_lookahead", "BACKWARD_FACTOR",
+    "LOOKAHEAD_PROBE_SECONDS",
 ]
 
 BACKWARD_FACTOR = 3.0  # a training step costs about 3x the forward pass (forward + 2x for backward)
+LOOKAHEAD_PROBE_SECONDS = 2.0  # input probed by lookahead_seconds; a reach to its end is "offline"
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -198,3 +205,59 @@ def real_time_factor(model: Separator, mixes: list[Tensor], references: list[Ten
         seconds += time.perf_counter() - t0
         audio += mix.shape[-1] / model.sample_rate
     return seconds / audio
+
+
+def lookahead_seconds(model: Separator, n_src: int, probes: int = 8,
+                      seconds: float = LOOKAHEAD_PROBE_SECONDS) -> float:
+    """How far ahead of an output sample the input it depends on reaches, in seconds:
+    ``math.inf`` for a model whose outputs depend on the whole input (offline).
+
+    A causal model that frames its input (an STFT, a learned encoder) still waits for its
+    window: this is the algorithmic latency a streaming version of it would have at least. It
+    is measured on a float64 copy on the CPU (the model is not changed) with ``probes`` output
+    samples at random places just after the middle of ``seconds`` of noise, two ways, taking the
+    larger: the last input sample with a nonzero gradient (exact zeros: an input a sample does
+    not depend on contributes nothing), and the first output sample that changes when the
+    input from the probe on is replaced (dependence without a gradient: k-means, argmax
+    masks). A reach to the end of the probe (or back to its start) counts as offline; a
+    normalization over time makes a model offline however causal its layers are. The largest
+    over ``probes`` places is within about a frame hop of the worst case.
+    """
+    sr = model.sample_rate
+    n = round(seconds * sr)
+    gen = torch.Generator().manual_seed(0)
+    mix = 0.1 * torch.randn(probes, n, generator=gen, dtype=torch.float64)
+    references = 0.1 * torch.randn(probes, n_src, n, generator=gen, dtype=torch.float64)
+    future = 0.1 * torch.randn(probes, n, generator=gen, dtype=torch.float64)
+    at = n // 2 + torch.randint(0, max(sr // 8, 1), (probes,), generator=gen)  # [probes]
+    altered = torch.where(torch.arange(n) < at.unsqueeze(1), mix, future)  # the future from `at` on replaced
+    twin = copy.deepcopy(model).cpu().eval()
+    noise = 0.0  # float64 arithmetic repeats itself exactly on an unchanged past
+    try:
+        twin = twin.double()
+        estimates = separate(twin, mix.requires_grad_(True), references).estimates
+    except (RuntimeError, TypeError):  # a plugin that computes in float32 whatever its input
+        twin, mix = twin.float(), mix.detach().float().requires_grad_(True)
+        references, altered = references.float(), altered.float()
+        estimates = separate(twin, mix, references).estimates
+        noise = 1e-6  # float32 kernels may round an unchanged past differently (seen: 1e-8 of 0.3)
+    picked = estimates.gather(-1, at.view(-1, 1, 1).expand(-1, estimates.shape[1], 1))
+    (gradient,) = torch.autograd.grad(picked.sum(), mix, allow_unused=True)
+    with torch.no_grad():
+        difference = (separate(twin, altered, references).estimates - estimates).abs()
+        changed = (difference > noise * estimates.abs().amax()).any(1)  # [probes, time]
+    if gradient is None:
+        gradient = torch.zeros_like(mix)
+    ahead = 0
+    for g, moved, probe in zip(gradient, changed, at.tolist()):
+        last = int(torch.nonzero(g).max()) if g.any() else -1
+        first = int(torch.nonzero(moved).min()) if moved.any() else n
+        if last >= n - 1 or first == 0:
+            return math.inf
+        ahead = max(ahead, last - probe, probe - first)
+    return ahead / sr
+
+
+def stored_lookahead(seconds: float) -> float | None:
+    """A lookahead as a run stores it in JSON: ``None`` for offline (JSON has no infinity)."""
+    return None if math.isinf(seconds) else seconds

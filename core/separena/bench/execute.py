@@ -24,7 +24,10 @@ import torch
 from torch import Tensor
 
 from ..checkpoints import file_sha256, load_checkpoint, save_checkpoint
-from ..cost import CudaPeakMemory, count_parameters, macs_per_second, real_time_factor, train_throughput
+from ..cost import (
+    CudaPeakMemory, count_parameters, lookahead_seconds, macs_per_second, real_time_factor, stored_lookahead,
+    train_throughput,
+)
 from ..data import MixtureSet, SeparationData, TensorMixtureSet
 from ..errors import SeparenaError, TrainingInterrupted, first_line
 from ..evaluation import evaluate
@@ -126,6 +129,8 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             "peak_cuda_mb": cuda_memory.mb,
             "rtf": real_time_factor(model, [ex.mix for ex in probe], [ex.sources for ex in probe], config.device),
         }
+        if not model.needs_references:  # an oracle's latency means nothing: it is handed the sources
+            cost["lookahead_seconds"] = stored_lookahead(lookahead_seconds(model, data.n_src))
         timing["cost"] = time.perf_counter() - t0
         losses, loss_steps = _decimate(trained.losses)
         payload = {

@@ -25,6 +25,7 @@ from .stats import PairTest, bootstrap_interval, compare_pairs, rank_ranges
 from .store import StoredFailure, StoredRun
 
 __all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
+           "format_lookahead",
            "per_mixture_scores", "pairwise_tests", "table_cells", "source_groups", "SLOW_NOTE_FRACTION"]
 
 SLOW_NOTE_FRACTION = 0.1  # a row is flagged when this share of its training ran slowed by contention
@@ -50,6 +51,7 @@ class Row:
     train_seconds: float = math.nan  # wall clock of training
     eval_seconds: float = math.nan  # wall clock of evaluating every test set
     rtf: float = math.nan  # inference seconds per audio second, batch 1
+    lookahead: float = math.nan  # seconds of input ahead an output needs; inf: offline; nan: not measured
     train_memory_mb: float = math.nan  # saved activations of a step + weights, gradients, Adam state
     peak_cuda_mb: float | None = None
     clock_budget: bool = False  # some run was stopped by the clock (its steps depend on the machine)
@@ -204,6 +206,8 @@ def leaderboard(runs: Sequence[StoredRun], failures: Sequence[StoredFailure] = (
         row.params = _mean([c["params"] for c in costs])
         row.macs_per_second = _mean([c["macs_per_second"] for c in costs])
         row.rtf = _mean([c["rtf"] for c in costs])
+        if all("lookahead_seconds" in c for c in costs):  # runs from before it was measured have none
+            row.lookahead = max(math.inf if c["lookahead_seconds"] is None else c["lookahead_seconds"] for c in costs)
         row.train_memory_mb = _mean([c.get("train_memory_mb") for c in costs])
         cuda = [c.get("peak_cuda_mb") for c in costs]
         row.peak_cuda_mb = _mean(cuda) if any(c is not None for c in cuda) else None
@@ -272,6 +276,13 @@ def format_rank(rank: tuple[int, int] | None) -> str:
     return str(rank[0]) if rank[0] == rank[1] else f"{rank[0]}-{rank[1]}"
 
 
+def format_lookahead(seconds: float) -> str:
+    """``"31.4 ms"``, ``"offline"`` (depends on the whole input) or ``"-"`` (not measured)."""
+    if math.isnan(seconds):
+        return "-"
+    return "offline" if math.isinf(seconds) else f"{1000 * seconds:.1f} ms"
+
+
 def _si(value: float | None, unit: str = "") -> str:
     if value is None or math.isnan(value):
         return "-"
@@ -282,7 +293,7 @@ def _si(value: float | None, unit: str = "") -> str:
 
 
 QUALITY_COLUMNS = ("rank", "model", "kind", "seeds", "SI-SDRi (dB)", "95% interval", "median")
-COST_COLUMNS = ("params", "MACs/s", "train MACs", "steps", "train s", "eval s", "RTF", "train MB")
+COST_COLUMNS = ("params", "MACs/s", "train MACs", "steps", "train s", "eval s", "RTF", "lookahead", "train MB")
 # between the two: one column per other metric of the suite (SDRi, STOIi, ...); after them the
 # other test sets' SI-SDRi, then the notes
 
@@ -306,7 +317,8 @@ def _cells(row: Row, metrics: Sequence[str], extra_sets: Sequence[str]) -> list[
     cells += [format_value(q.get(f"{key}_mean"), 2, q.get(f"{key}_std")) for key in metrics]
     cells += [_si(row.params), _si(row.macs_per_second),
               _si(row.train_macs), format_value(row.train_steps, 0), format_value(row.train_seconds, 0),
-              format_value(row.eval_seconds, 0), format_value(row.rtf, 4), format_value(memory, 0)]
+              format_value(row.eval_seconds, 0), format_value(row.rtf, 4), format_lookahead(row.lookahead),
+              format_value(memory, 0)]
     for name in extra_sets:
         e = row.quality.get(name, {})
         interval = format_interval(e.get("si_sdri_low"), e.get("si_sdri_high"))
@@ -373,7 +385,9 @@ def records(rows: Sequence[Row], suite: str = "") -> list[dict[str, Any]]:
                    train_examples=row.train_examples, train_steps=row.train_steps,
                    train_seconds=row.train_seconds, eval_seconds=row.eval_seconds,
                    steps_per_second=row.steps_per_second, audio_seconds_per_second=row.audio_seconds_per_second,
-                   rtf=row.rtf, train_memory_mb=row.train_memory_mb, peak_cuda_mb=row.peak_cuda_mb,
+                   rtf=row.rtf, lookahead_ms=1000 * row.lookahead,
+                   offline=None if math.isnan(row.lookahead) else math.isinf(row.lookahead),
+                   train_memory_mb=row.train_memory_mb, peak_cuda_mb=row.peak_cuda_mb,
                    clock_budget=row.clock_budget, slow_fraction=row.slow_fraction, notes=" | ".join(notes(row)))
         out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in _ints(rec).items()})
     return out

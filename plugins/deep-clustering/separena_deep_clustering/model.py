@@ -117,7 +117,8 @@ def deep_clustering(
         hop_length: STFT hop (samples).
         hidden_size: recurrent units per direction (the paper: 300).
         num_layers: recurrent layers (the paper: 4).
-        bidirectional: BLSTM (True) or causal LSTM (False).
+        bidirectional: BLSTM (True) or one-way LSTM (False); the model stays offline either way:
+            k-means clusters the embeddings of the whole input.
         dropout: dropout between recurrent layers and on the trunk output.
         rnn_type: ``"lstm"`` or ``"gru"``.
         norm: feature normalization: ``"batch"``, per-item ``"instance"``, ``"learned"`` or ``"none"``.
@@ -162,7 +163,8 @@ def chimera_pp(
         hop_length: STFT hop (samples).
         hidden_size: recurrent units per direction.
         num_layers: recurrent layers.
-        bidirectional: BLSTM (True) or causal LSTM (False).
+        bidirectional: BLSTM (True) or one-way LSTM (False); the model is causal only with a
+            ``norm`` other than ``"instance"`` (statistics over the whole input).
         dropout: dropout between recurrent layers and on the trunk output.
         rnn_type: ``"lstm"`` or ``"gru"``.
         norm: feature normalization: ``"batch"``, per-item ``"instance"``, ``"learned"`` or ``"none"``.

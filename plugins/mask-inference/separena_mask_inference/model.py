@@ -63,7 +63,8 @@ def mask_inference(
             ``mask-inference-paper`` keeps 64.
         hidden_size: recurrent units per direction.
         num_layers: recurrent layers.
-        bidirectional: BLSTM (True) or causal LSTM (False).
+        bidirectional: BLSTM (True) or one-way LSTM (False); the model is causal only with a
+            ``norm`` other than ``"instance"`` (statistics over the whole input).
         dropout: dropout between recurrent layers.
         rnn_type: ``"lstm"`` or ``"gru"``.
         norm: feature normalization: batch norm over frequency, per-item instance norm,
