@@ -136,3 +136,13 @@ def test_a_seeded_subset_is_fixed_and_ordered() -> None:
 
 def test_progress_bars_estimate_the_time_left() -> None:
     assert any(isinstance(c, TimeRemainingColumn) for c in progress_bar(False).columns)
+
+
+def test_a_transient_bar_leaves_nothing_in_a_log(capfd) -> None:
+    """A log file or pipe gets no blank line per finished bar; a kept bar still records its end."""
+    for transient in (True, False):
+        with progress_bar(transient=transient) as bar:
+            task = bar.add_task(f"kept {not transient}", total=2)
+            bar.advance(task, 2)
+    err = capfd.readouterr().err
+    assert "\n\n" not in "\n" + err and err.count("kept True") == 1 and "kept False" not in err
