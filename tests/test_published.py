@@ -291,19 +291,26 @@ def test_list_and_info_say_which_models_have_published_weights(smoke, monkeypatc
     assert "published weights: none" in cli("info", "mask-inference-gru").output
 
 
+def _edited_store(smoke: tuple[Path, Path], path: Path, edit) -> Path:
+    """A copy of the smoke suite's store (and its artifacts) at ``path``, ``edit(payload)``
+    applied to every run, as if the runs had been stored elsewhere or earlier."""
+    import sqlite3
+
+    shutil.copyfile(smoke[0], path)
+    shutil.copytree(smoke[0].with_name("bench-artifacts"), path.with_name(f"{path.stem}-artifacts"))
+    with sqlite3.connect(path) as db:
+        for run_hash, text in db.execute("SELECT run_hash, payload FROM runs").fetchall():
+            payload = json.loads(text)
+            edit(payload)
+            db.execute("UPDATE runs SET payload = ? WHERE run_hash = ?", (json.dumps(payload), run_hash))
+    return path
+
+
 def test_runs_trained_on_data_built_elsewhere_are_rescored_here(smoke, tmp_path):
     """A run trained where the data gets another name (a GPU machine's library versions) is
     refused, or with --rescore scored here on this machine's data by the benchmark's evaluation."""
-    import sqlite3
-
-    store_path = tmp_path / "elsewhere.sqlite"
-    shutil.copyfile(smoke[0], store_path)
-    shutil.copytree(smoke[0].with_name("bench-artifacts"), tmp_path / "elsewhere-artifacts")
-    with sqlite3.connect(store_path) as db:
-        for run_hash, text in db.execute("SELECT run_hash, payload FROM runs").fetchall():
-            payload = json.loads(text)
-            payload["config"]["data_name"] = "espeak-2mix@0ther0ne"
-            db.execute("UPDATE runs SET payload = ? WHERE run_hash = ?", (json.dumps(payload), run_hash))
+    store_path = _edited_store(smoke, tmp_path / "elsewhere.sqlite",
+                               lambda payload: payload["config"].update(data_name="espeak-2mix@0ther0ne"))
     refused = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p1"))
     assert refused.exit_code == 2 and "espeak-2mix@0ther0ne" in refused.output and "--rescore" in refused.output
     done = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p2"), "--rescore")
@@ -320,16 +327,8 @@ def test_runs_trained_on_data_built_elsewhere_are_rescored_here(smoke, tmp_path)
 
 
 def test_runs_from_before_lookahead_was_measured_get_it_when_published(smoke, tmp_path):
-    import sqlite3
-
-    store_path = tmp_path / "older.sqlite"
-    shutil.copyfile(smoke[0], store_path)
-    shutil.copytree(smoke[0].with_name("bench-artifacts"), tmp_path / "older-artifacts")
-    with sqlite3.connect(store_path) as db:
-        for run_hash, text in db.execute("SELECT run_hash, payload FROM runs").fetchall():
-            payload = json.loads(text)
-            payload["cost"].pop("lookahead_seconds", None)
-            db.execute("UPDATE runs SET payload = ? WHERE run_hash = ?", (json.dumps(payload), run_hash))
+    store_path = _edited_store(smoke, tmp_path / "older.sqlite",
+                               lambda payload: payload["cost"].pop("lookahead_seconds", None))
     done = cli("publish", "--suite", "smoke", "--store", str(store_path), "-o", str(tmp_path / "p"))
     assert done.exit_code == 0, done.output
     for run in PublishedStore(tmp_path / "p").runs():
