@@ -364,6 +364,21 @@ def test_ctrl_c_between_runs_is_one_error_and_keeps_the_stored_runs(registry: Re
         assert len(store.runs()) == 1 and not store.failures()
 
 
+def test_a_lookahead_that_cannot_be_measured_costs_the_run_nothing(registry: Registry, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from separena.bench import execute
+
+    def broken(model, n_src):
+        raise RuntimeError("cannot look ahead")
+
+    monkeypatch.setattr(execute, "lookahead_seconds", broken)
+    with ResultStore(tmp_path / "bench.sqlite") as store:
+        result = run_suite(registry, "tiny", models=["tiny-net"], seeds=[0], store=store, progress=False)
+        runs = {r.model: r for r in store.runs(suite="tiny")}
+    assert "tiny-net" not in {c.preset for c in result.configs if c.run_hash in result.failed}
+    assert "lookahead_seconds" not in runs["tiny-net"].payload["cost"] and runs["tiny-net"].payload["sets"]
+
+
 def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_path: Path) -> None:
     with ResultStore(tmp_path / "bench.sqlite") as store:
         run_suite(registry, "tiny", store=store, progress=False)

@@ -55,8 +55,16 @@ class Float32Inside(Shifted):
         return super().forward(mix)
 
 
+class WithoutGraph(Shifted):
+    """Runs without autograd, as a wrapped library's inference may: only the perturbation sees it."""
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:
+        with torch.no_grad():
+            return super().forward(mix)
+
+
 @pytest.mark.parametrize("ahead", [0, 1, 37, 400])
-@pytest.mark.parametrize("model", [Shifted, Float32Inside])
+@pytest.mark.parametrize("model", [Shifted, Float32Inside, WithoutGraph])
 def test_a_known_lookahead_is_measured_to_the_sample(model: type[Shifted], ahead: int) -> None:
     assert lookahead_seconds(model(ahead), 2) == ahead / RATE
 

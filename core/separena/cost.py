@@ -241,8 +241,10 @@ def lookahead_seconds(model: Separator, n_src: int, probes: int = 8,
         references, altered = references.float(), altered.float()
         estimates = separate(twin, mix, references).estimates
         noise = 1e-6  # float32 kernels may round an unchanged past differently (seen: 1e-8 of 0.3)
-    picked = estimates.gather(-1, at.view(-1, 1, 1).expand(-1, estimates.shape[1], 1))
-    (gradient,) = torch.autograd.grad(picked.sum(), mix, allow_unused=True)
+    gradient = None
+    if estimates.requires_grad:  # (a model may run without a graph: the perturbation still speaks)
+        picked = estimates.gather(-1, at.view(-1, 1, 1).expand(-1, estimates.shape[1], 1))
+        (gradient,) = torch.autograd.grad(picked.sum(), mix, allow_unused=True)
     with torch.no_grad():
         difference = (separate(twin, altered, references).estimates - estimates).abs()
         changed = (difference > noise * estimates.abs().amax()).any(1)  # [probes, time]

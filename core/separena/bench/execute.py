@@ -130,7 +130,10 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             "rtf": real_time_factor(model, [ex.mix for ex in probe], [ex.sources for ex in probe], config.device),
         }
         if not model.needs_references:  # an oracle's latency means nothing: it is handed the sources
-            cost["lookahead_seconds"] = stored_lookahead(lookahead_seconds(model, data.n_src))
+            try:
+                cost["lookahead_seconds"] = stored_lookahead(lookahead_seconds(model, data.n_src))
+            except Exception as exc:  # a measurement must not cost the run: the column shows "-"
+                log.warning("%s: lookahead not measured: %s: %s", config.preset, type(exc).__name__, exc)
         timing["cost"] = time.perf_counter() - t0
         losses, loss_steps = _decimate(trained.losses)
         payload = {
