@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from separena import SeparenaError, Separator, SeparatorOutput, separate_channels, separate_in_chunks
-from separena.metrics import si_sdr
+from separena.metrics import matched_si_sdr, si_sdr
 from separena.model import chunk_starts
 
 RATE = 8000
@@ -137,6 +137,42 @@ def test_channels_that_hear_a_source_at_different_times_are_matched_at_their_lag
         assert si_sdr(estimates, images).min() > 15.0
     else:
         assert si_sdr(estimates[:, 1], images[:, 1]).max() < 0.0  # channel 2's speakers swapped
+
+
+class WrongAtTheStartOnTheRight(ShuffledBands):
+    """ShuffledBands, except that on the second channel (batch item) the first ``head``
+    samples of every call come in the other order: a model that changes its mind, where a
+    chunk meets the one before, on one channel."""
+
+    def __init__(self, seed: int, head: int) -> None:
+        super().__init__(seed=seed, per_item=True)
+        self.head = head
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:
+        estimates = super().forward(mix).estimates
+        estimates = estimates - estimates.mean(-1, keepdim=True)  # (offsets would travel with the swap)
+        estimates[1, :, :self.head] = estimates[1, :, :self.head].flip(0)
+        return SeparatorOutput(estimates=estimates)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_channel_misled_where_chunks_meet_keeps_the_image_whole(seed: int) -> None:
+    """The right channel alone would take each chunk's speakers in the wrong order (its shared
+    part says so). Matched to the left channel within each chunk, and ordered together with it
+    across chunks, every chunk keeps one speaker per source in both channels: the stereo image
+    is whole, scored chunk by chunk past the model's wrong start. (Aligning each channel's
+    chunks on that channel alone, then matching the channels once, splits it: a chunk's
+    right channel holds the other speaker.)"""
+    _, sources = _two_bands(9.0)
+    images = sources[0, :, None, :] * PAN[..., None]  # [source, channel, time]
+    model = WrongAtTheStartOnTheRight(seed, head=RATE // 2)
+    estimates = separate_channels(model, images.sum(0), 2 * RATE, RATE // 2)
+    heard = (images.abs().sum(1) > 0).all(0)  # both sources
+    starts = chunk_starts(images.shape[-1], 2 * RATE, RATE // 2)
+    for start, end in zip(starts, [*starts[1:], images.shape[-1]]):
+        part = slice(start + RATE // 2, end)  # past the start where the right channel's model was wrong
+        est, ref = (x[..., part][..., heard[part]].flatten(1).unsqueeze(0) for x in (estimates, images))
+        assert matched_si_sdr(est, ref)[0].min() > 15.0, f"chunk at {start / RATE:.1f} s"
 
 
 def test_channels_are_matched_on_their_loudest_stretch() -> None:

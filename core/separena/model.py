@@ -124,6 +124,19 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
     Shapes:
         mix: ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (float32).
     """
+    def in_order(estimates: Tensor, so_far: Tensor | None) -> Tensor:
+        if so_far is None or not permutation_invariant:
+            return estimates
+        return _in_closest_order(estimates, estimates[..., :so_far.shape[-1]], so_far)
+
+    return _in_chunks(model, mix, chunk, overlap, in_order, on_chunk)
+
+
+def _in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
+               in_order: Callable[[Tensor, Tensor | None], Tensor], on_chunk: Callable[[], None] | None) -> Tensor:
+    """:func:`separate_in_chunks` with the ordering of each chunk's centered estimates
+    ``[batch, n_src, chunk]`` left to ``in_order(estimates, so_far)``, where ``so_far`` is what
+    the chunks before gave on the samples this one shares with them (``None`` for the first)."""
     check_mix(mix)
     if not 0 < overlap < chunk:
         raise SeparenaError(f"overlap: expected 0 < overlap < chunk = {chunk} samples, got {overlap}")
@@ -136,10 +149,11 @@ def separate_in_chunks(model: Separator, mix: Tensor, chunk: int, overlap: int,
     for i, start in enumerate(starts):
         estimates = separate(model, mix[:, start:start + chunk]).estimates.float()  # [B, S, chunk]
         estimates = estimates - estimates.mean(-1, keepdim=True)
-        if i > 0 and permutation_invariant:
+        so_far = None
+        if i > 0:
             shared = starts[i - 1] + chunk - start  # samples this chunk shares with those before
             so_far = total[..., start:start + shared] / weight[start:start + shared]
-            estimates = _in_closest_order(estimates, estimates[..., :shared], so_far)
+        estimates = in_order(estimates, so_far)
         window = torch.ones(estimates.shape[-1], device=mix.device)
         if i > 0:
             window[:overlap] = fade
@@ -164,31 +178,44 @@ def separate_channels(model: Separator, mix: Tensor, chunk: int = 0, overlap: in
     Every channel is separated on its own (as a batch item; in chunks with ``chunk`` > 0, see
     :func:`separate_in_chunks`, else in one pass), so each source keeps its place in the
     stereo image: a source panned left comes out louder on the left. With
-    ``permutation_invariant`` each channel's sources are put in the order that best matches the
-    first channel's, so that source ``k`` of every channel is one speaker: matched by their
-    cross-correlation at its peak within ``max_lag`` samples (default
-    :data:`CHANNEL_LAG_SECONDS`), since a source reaches spaced microphones at different times,
-    over the loudest :data:`CHANNEL_ALIGNMENT_SECONDS` of the recording. ``on_chunk`` as in
-    :func:`separate_in_chunks` (called once in one pass).
+    ``permutation_invariant`` the speakers are put in one order across channels and chunks,
+    chunk by chunk: each channel's sources in the order that best matches the first channel's,
+    by their cross-correlation at its peak within ``max_lag`` samples (default
+    :data:`CHANNEL_LAG_SECONDS`: a source reaches spaced microphones at different times), over
+    the loudest :data:`CHANNEL_ALIGNMENT_SECONDS` of the chunk; then the chunk, all channels
+    together, in the order closest to the chunks before on their overlap, so that every
+    channel's evidence decides one order and no channel drifts to another on its own.
+    ``on_chunk`` as in :func:`separate_in_chunks` (called once in one pass).
 
     Shapes:
         mix: ``[channels, time]`` -> estimates ``[n_src, channels, time]`` (float32).
     """
     check_mix(mix)
+    lag = round(CHANNEL_LAG_SECONDS * model.sample_rate) if max_lag is None else max_lag
+    stretch = round(CHANNEL_ALIGNMENT_SECONDS * model.sample_rate)
+
+    def in_order(estimates: Tensor, so_far: Tensor | None) -> Tensor:  # [channels, n_src, time]
+        if not permutation_invariant:
+            return estimates
+        if estimates.shape[0] > 1:
+            part = estimates[..., _loudest_stretch(estimates[0].sum(0), stretch)]
+            part = part - part.mean(-1, keepdim=True)  # (a one-pass output's offsets would dominate)
+            similarity = _peak_cross_correlation(part[1:], part[:1].expand_as(part[1:]), lag)
+            _, perm = best_permutation(similarity)
+            estimates = torch.cat([estimates[:1], estimates[1:].gather(1, perm.unsqueeze(-1).expand_as(estimates[1:]))])
+        if so_far is None:
+            return estimates
+        # one order for the whole chunk: least squares summed over the channels
+        similarity = torch.einsum("cst,crt->sr", estimates[..., :so_far.shape[-1]], so_far).unsqueeze(0)
+        _, perm = best_permutation(similarity)
+        return estimates[:, perm[0]]
+
     if chunk:
-        estimates = separate_in_chunks(model, mix, chunk, overlap, permutation_invariant, on_chunk)
+        estimates = _in_chunks(model, mix, chunk, overlap, in_order, on_chunk)
     else:
-        estimates = separate(model, mix).estimates.float()  # [channels, n_src, time]
+        estimates = in_order(separate(model, mix).estimates.float(), None)  # [channels, n_src, time]
         if on_chunk is not None:
             on_chunk()
-    if permutation_invariant and estimates.shape[0] > 1:
-        lag = round(CHANNEL_LAG_SECONDS * model.sample_rate) if max_lag is None else max_lag
-        window = _loudest_stretch(estimates[0].sum(0), round(CHANNEL_ALIGNMENT_SECONDS * model.sample_rate))
-        part = estimates[..., window]
-        part = part - part.mean(-1, keepdim=True)  # (a one-pass output's offsets would dominate)
-        similarity = _peak_cross_correlation(part[1:], part[:1].expand_as(part[1:]), lag)
-        _, perm = best_permutation(similarity)
-        estimates = torch.cat([estimates[:1], estimates[1:].gather(1, perm.unsqueeze(-1).expand_as(estimates[1:]))])
     return estimates.transpose(0, 1)
 
 
