@@ -257,3 +257,19 @@ def test_a_writable_path_has_no_note(registry, tmp_path: Path) -> None:
     _, result = train(registry.model_config("tiny-masker"), tones_2mix(), Budget(steps=2, batch_size=2),
                       segment_seconds=0.25, progress=False, checkpoint_path=path)
     assert result.checkpoint == path and result.checkpoint_note is None
+
+
+def test_from_checkpoint_gives_the_trained_model_from_python(tmp_path: Path) -> None:
+    import separena
+
+    config = separena.default_registry().model_config("mask-inference-small")
+    trained = config.build()
+    with torch.no_grad():
+        next(trained.parameters()).add_(0.5)  # not what a fresh build gives
+    path = save_checkpoint(tmp_path / "model.pt", config, trained)
+    model = separena.from_checkpoint(str(path))
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        separena.from_checkpoint(str(path))

@@ -33,7 +33,7 @@ __all__ = [
     "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget",
     "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks", "separate_channels",
     "separate_audio",
-    "create_model", "pretrained", "list_models", "list_architectures",
+    "create_model", "pretrained", "from_checkpoint", "list_models", "list_architectures",
     "SeparenaError", "UnknownNameError", "RegistryFileError", "PluginError", "CheckpointError",
     "AudioFileError", "TrainingError",
 ]
@@ -67,6 +67,21 @@ def pretrained(name: str, device: str = "cpu") -> Separator:
         need = "needs none: use create_model" if not config.trainable else "train it: `separena train`"
         raise SeparenaError(f"model {config.name!r} has no published weights in {published.folder} ({need})")
     return load_published(published, registry, config.name, device)[1].eval()
+
+
+def from_checkpoint(path: str, device: str = "cpu") -> Separator:
+    """The model a ``separena train -o PATH`` checkpoint holds, ready to separate (eval mode).
+
+    Loaded with ``weights_only=True``; the file's digest is checked and its model rebuilt
+    from the configuration it records (any preset of any registered architecture).
+
+    Raises:
+        CheckpointError: a missing, modified, unsafe or foreign file, or weights that do not
+            fit the recorded configuration.
+    """
+    from .checkpoints import load_checkpoint
+
+    return load_checkpoint(path, default_registry(), device=device)[1].eval()
 
 
 def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
