@@ -288,6 +288,7 @@ def test_list_and_info_say_which_models_have_published_weights(smoke, monkeypatc
     assert "published" in rows["mask-inference-small"] and "published" not in rows["mask-inference-gru"]
     info = cli("info", "mask-inference-small")
     assert "published weights: mask-inference-small@smoke:0: 3 steps on cpu" in " ".join(info.output.split())
+    assert "lookahead: offline (measured on the published run" in " ".join(info.output.split())  # a BLSTM
     assert "published weights: none" in cli("info", "mask-inference-gru").output
 
 

@@ -15,6 +15,8 @@ and keeps its traceback. Options and output paths are checked before any work st
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import click
@@ -124,6 +126,12 @@ def info(ctx: click.Context, name: str) -> None:
         run = PublishedStore(default_published_dir()).weights_for(preset.name)
         console.print("published weights: " + (escape(describe(run)) if run else "none (train it, or pass "
                                                 "--checkpoint / --run to `separena separate`)"))
+        if run is not None and "lookahead_seconds" in run.payload["cost"]:
+            from ..bench.leaderboard import format_lookahead
+
+            seconds = run.payload["cost"]["lookahead_seconds"]
+            console.print(f"lookahead: {format_lookahead(math.inf if seconds is None else seconds)} "
+                          "(measured on the published run; docs/benchmarks/lookahead.md)")
     import typing
 
     from ..presets import describe_annotation
