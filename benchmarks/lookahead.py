@@ -63,7 +63,8 @@ def main() -> None:
                 shown = ", ".join(f"{k}={v}" for k, v in change.items()) or "as registered"
                 lines.append(f"| {suite_name} | {name} | {shown} | {format_lookahead(ahead)} | {took:.1f} |")
                 print(lines[-1], flush=True)
-    text = "\n".join(lines) + f"\n\nMeasured with torch {torch.__version__} on {platform.processor() or platform.machine()}.\n"
+    machine = platform.processor() or platform.machine()
+    text = "\n".join(lines) + f"\n\nMeasured with torch {torch.__version__} on {machine}.\n"
     if args.out:
         args.out.write_text(text)
 

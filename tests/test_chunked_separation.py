@@ -203,7 +203,8 @@ def test_audio_at_any_rate_comes_back_at_that_rate_beside_the_input(rate: int) -
     low, high = torch.sin(2 * torch.pi * 220 * t), 0.5 * torch.sin(2 * torch.pi * 2500 * t)
     stereo = torch.stack([low + high, 0.5 * low + high])  # [channels, time]
     calls = []
-    got = separate_audio(ShuffledBands(), stereo, rate, chunk_seconds=2.0, overlap=0.25, on_chunk=lambda: calls.append(1))
+    got = separate_audio(ShuffledBands(), stereo, rate, chunk_seconds=2.0, overlap=0.25,
+                         on_chunk=lambda: calls.append(1))
     assert got.shape == (2, 2, stereo.shape[-1])
     assert len(calls) == len(chunk_starts(round(stereo.shape[-1] * RATE / rate), 2 * RATE, RATE // 2))
     if got[0, 0].abs().mean() < got[1, 0].abs().mean():  # the speakers' order is free

@@ -169,8 +169,9 @@ LEGEND = ("rank: range of ranks among the models on the test set, from pairwise 
           "second of audio; train MACs: training compute spent (3x the forward MACs per mixture seen); train s / "
           "eval s: wall clock of training and of evaluating every test set; RTF: inference seconds per audio "
           "second at batch 1; lookahead: how far ahead of an output sample the input it depends on reaches "
-          "(measured; offline: to the end of the input; a streaming version waits at least this long); train MB: tensors saved for backward in one training step plus weights, gradients "
-          "and Adam state (CUDA peak on a GPU).")
+          "(measured; offline: to the end of the input; a streaming version waits at least this long); train MB: "
+          "tensors saved for backward in one training step plus weights, gradients and Adam state (CUDA peak on a "
+          "GPU).")
 
 
 def _seed_line(rows: Sequence[Row]) -> str:

@@ -198,8 +198,9 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
               help="Separate longer inputs in cross-faded chunks of this length (memory of one chunk); 0: in one pass.")
 @click.option("--overlap", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="Part of a chunk shared with the next one, where the two are cross-faded.")
-@click.option("--resample", is_flag=True, help="Resample inputs at another rate to the model's, and their sources back to the input's "
-                   "rate (soxr, high quality).")
+@click.option("--resample", is_flag=True,
+              help="Resample inputs at another rate to the model's, and their sources back to the input's rate "
+                   "(soxr, high quality).")
 @click.option("--mono", is_flag=True,
               help="Average the channels of a multichannel input and write mono sources (one pass, not one per channel).")
 @click.option("--float", "float32", is_flag=True,
