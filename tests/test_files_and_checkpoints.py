@@ -267,7 +267,7 @@ def test_from_checkpoint_gives_the_trained_model_from_python(tmp_path: Path) -> 
     with torch.no_grad():
         next(trained.parameters()).add_(0.5)  # not what a fresh build gives
     path = save_checkpoint(tmp_path / "model.pt", config, trained)
-    model = separena.from_checkpoint(str(path))
+    model = separena.from_checkpoint(path)
     assert not model.training
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
     path.write_bytes(path.read_bytes()[:-10])

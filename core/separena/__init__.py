@@ -12,6 +12,7 @@ Then ``separena list`` shows its architectures and ``separena bench`` can benchm
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version
 from typing import Any
 
@@ -69,7 +70,7 @@ def pretrained(name: str, device: str = "cpu") -> Separator:
     return load_published(published, registry, config.name, device)[1].eval()
 
 
-def from_checkpoint(path: str, device: str = "cpu") -> Separator:
+def from_checkpoint(path: str | os.PathLike[str], device: str = "cpu") -> Separator:
     """The model a ``separena train -o PATH`` checkpoint holds, ready to separate (eval mode).
 
     Loaded with ``weights_only=True``; the file's digest is checked and its model rebuilt
