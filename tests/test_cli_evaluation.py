@@ -57,8 +57,8 @@ def test_scores_come_with_the_interval_the_leaderboard_gives(tmp_path: Path) -> 
     low, high = map(float, re.search(r"\[(-?[\d.]+), (-?[\d.]+)\]", result.output).groups())
     data = tones_2mix(n_src=4, n_test=6, test_seconds=0.5)
     oracle = default_registry().model_config("oracle-irm", n_src=4, sample_rate=8000).build()
-    interval = bootstrap_interval(evaluate(oracle, data.test, progress=False, permutation_invariant=data.permutation_invariant)
-                                  .si_sdri.mean(1).numpy())
+    scores = evaluate(oracle, data.test, progress=False, permutation_invariant=data.permutation_invariant)
+    interval = bootstrap_interval(scores.si_sdri.mean(1).numpy())
     assert (low, high) == (round(interval.low, 2), round(interval.high, 2)) and low < interval.mean < high
 
 
@@ -86,7 +86,8 @@ def test_compare_tells_the_oracle_from_the_mixture_mixture_by_mixture(tmp_path: 
 def test_compare_takes_any_registered_metric(tmp_path: Path) -> None:
     registry = tmp_path / "four.yaml"
     registry.write_text(FOUR_STEMS)
-    result = run("--registry", registry, "compare", "mixture", "oracle-irm", "--suite", "four-tones", "--metric", "sdri")
+    result = run("--registry", registry, "compare", "mixture", "oracle-irm", "--suite", "four-tones",
+                 "--metric", "sdri")
     assert result.exit_code == 0, result.output
     assert "A: SDRi (dB) [95 %]" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("│ test"))

@@ -172,8 +172,9 @@ def load_training_state(path: str | Path, key: str, device: str | torch.device =
         raise CheckpointError(f"training state {path}: expected a separena training state "
                               f"({TRAINING_STATE_FORMAT}), got {type(payload).__name__}")
     if payload.get("key") != key:
-        raise CheckpointError(f"training state {path}: belongs to another run (model, data, budget, seed or starting weights); "
-                              "expected the state of this one: remove the file to train from the start")
+        raise CheckpointError(f"training state {path}: belongs to another run (model, data, budget, seed or "
+                              "starting weights); expected the state of this one: remove the file to train from "
+                              "the start")
     return payload
 
 

@@ -190,8 +190,8 @@ SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")  # a source's role; 
 
 def source_names_problem(names: Any, n_src: int | None = None) -> str | None:
     """Why ``names`` are not source names (``n_src`` of them, when given), or ``None``."""
-    if (not isinstance(names, (list, tuple)) or (n_src is not None and len(names) != n_src)
-            or len(set(names)) != len(names) or not all(isinstance(n, str) and SOURCE_NAME.fullmatch(n) for n in names)):
+    named = isinstance(names, (list, tuple)) and all(isinstance(n, str) and SOURCE_NAME.fullmatch(n) for n in names)
+    if not named or len(set(names)) != len(names) or (n_src is not None and len(names) != n_src):
         count = f"{n_src} " if n_src is not None else ""
         return (f"expected {count}distinct names of letters, digits, '-' or '_' (at most 32 characters), "
                 f"got {names!r}"[:200])

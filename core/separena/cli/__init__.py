@@ -16,7 +16,6 @@ and keeps its traceback. Options and output paths are checked before any work st
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 
 import click

@@ -202,7 +202,8 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
               help="Resample inputs at another rate to the model's, and their sources back to the input's rate "
                    "(soxr, high quality).")
 @click.option("--mono", is_flag=True,
-              help="Average the channels of a multichannel input and write mono sources (one pass, not one per channel).")
+              help="Average the channels of a multichannel input and write mono sources (one pass, not one per "
+                   "channel).")
 @click.option("--float", "float32", is_flag=True,
               help="Write 32-bit float wavs: the sources' levels as the model gave them, never clipped or scaled.")
 @click.pass_context
