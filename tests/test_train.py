@@ -245,7 +245,7 @@ def test_source_names_go_from_the_data_into_checkpoints_and_back(registry, tmp_p
     assert unnamed.source_names is None
 
 
-@pytest.mark.parametrize("names", [["../x", "y"], ["a"], ["a", "a"], "ab", [1, 2], ["a" * 33, "b"]])
+@pytest.mark.parametrize("names", [["../x", "y"], ["a"], ["a", "a"], "ab", [1, 2], ["a" * 33, "b"], [["a"], ["b"]]])
 def test_source_names_that_cannot_be_file_names_are_refused(registry, tmp_path, names):
     """Outside the digest, and used as file names by `separate`: checked on load."""
     config = registry.model_config("tiny-masker")
