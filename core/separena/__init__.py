@@ -26,6 +26,7 @@ from .model import (
 )
 from .registry import ModelConfig, PluginInfo, Registry, default_registry
 from .specs import ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
+from .streaming import StreamingSeparator, separate_streaming
 
 __version__ = version("separena")  # pyproject.toml's, as installed
 
@@ -33,7 +34,7 @@ __all__ = [
     "hookimpl", "Registry", "default_registry", "ModelConfig", "PluginInfo",
     "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget",
     "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks", "separate_channels",
-    "separate_audio",
+    "separate_audio", "StreamingSeparator", "separate_streaming",
     "create_model", "pretrained", "from_checkpoint", "list_models", "list_architectures",
     "SeparenaError", "UnknownNameError", "RegistryFileError", "PluginError", "CheckpointError",
     "AudioFileError", "TrainingError",

@@ -14,6 +14,7 @@ those checks become xfails with that reason.
 from __future__ import annotations
 
 import io
+import itertools
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -23,6 +24,7 @@ import torch
 from .errors import SeparenaError
 from .model import Separator, SeparatorOutput, separate
 from .registry import ModelConfig, Registry, default_registry
+from .streaming import StreamingSeparator
 
 __all__ = ["CHECKS", "check_architecture", "parametrize_with_checks", "tiny_config"]
 
@@ -141,12 +143,16 @@ def check_trains_one_step(config: ModelConfig) -> None:
         raise AssertionError(f"{config.name}: parameters unchanged after one training step: {unchanged[:5]}")
 
 
+def _flips(config: ModelConfig) -> list[dict[str, Any]]:
+    """Overrides for the configuration as given and with each true/false parameter flipped."""
+    return [{}] + [{k: not v} for k, v in config.params.items() if isinstance(v, bool)]
+
+
 def check_batch_independence(config: ModelConfig) -> None:
     """In eval mode, each item's estimate does not depend on the other items in the batch, with
     every true/false parameter as configured and flipped (a causal variant may fold the batch
     differently)."""
-    flips = [{}] + [{k: not v} for k, v in config.params.items() if isinstance(v, bool)]
-    for flip in flips:
+    for flip in _flips(config):
         try:
             model = _build(config, **flip).eval()
         except Exception:  # a combination the builder refuses is not this check's business
@@ -159,6 +165,55 @@ def check_batch_independence(config: ModelConfig) -> None:
         if not torch.allclose(together, alone, atol=1e-4, rtol=1e-3):
             where = ", ".join(f"{k}={v}" for k, v in flip.items()) or "as configured"
             raise AssertionError(f"{config.name} ({where}): batch items interact; max difference {err:.3g}")
+
+
+STREAM_BLOCKS = (1, 3, 64, 127, 400, 1000)  # samples per pushed block, cycled: single samples to many frames
+
+
+def check_streaming(config: ModelConfig) -> None:
+    """A configuration that streams (:class:`~separena.streaming.StreamingSeparator`) gives, block
+    by block, what ``forward`` gives on the whole input (float64, within 1e-9 of the peak); one
+    that cannot stream is refused with a one-line :class:`SeparenaError`. Tried as configured,
+    with each true/false parameter flipped, and with each flip combined with each other value
+    of a ``Literal`` parameter (a causal variant may take two changes: one-way layers, and a
+    norm without whole-input statistics)."""
+    try:
+        hints = typing.get_type_hints(config.spec.builder())
+    except Exception:
+        hints = {}
+    variants = [*_flips(config)]
+    for flip in _flips(config)[1:]:
+        variants += [{**flip, k: alt} for k, v in config.params.items() if k not in flip
+                     and typing.get_origin(hints.get(k)) is Literal for alt in _altered(v, hints[k])]
+    for params in variants:
+        try:
+            model = _build(config, **params).eval()
+        except Exception:  # a combination the builder refuses is not this check's business
+            continue
+        where = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "as configured"
+        try:
+            StreamingSeparator(model)
+        except SeparenaError as error:
+            if "\n" in str(error):
+                raise AssertionError(f"{config.name} ({where}): refusal to stream is not one line: {error}")
+            continue
+        model = model.double()
+        mix = _inputs(model, 2, 0.5)[0].double()
+        stream = StreamingSeparator(model)
+        parts, start, blocks = [], 0, itertools.cycle(STREAM_BLOCKS)
+        while start < mix.shape[-1]:
+            block = next(blocks)
+            parts.append(stream.push(mix[:, start:start + block]))
+            start += block
+        streamed = torch.cat([*parts, stream.flush()], -1)
+        with torch.no_grad():
+            whole = model(mix).estimates
+        if streamed.shape != whole.shape:
+            raise AssertionError(f"{config.name} ({where}): streamed {list(streamed.shape)} samples, "
+                                 f"forward gives {list(whole.shape)}")
+        err = (streamed - whole).abs().max().item()
+        if err > 1e-9 * whole.abs().max().item():
+            raise AssertionError(f"{config.name} ({where}): streamed output differs from forward by {err:.3g}")
 
 
 def check_seeded_determinism(config: ModelConfig) -> None:
@@ -278,7 +333,7 @@ CHECKS: dict[str, Callable[[ModelConfig], None]] = {
     for fn in (
         check_builds_from_defaults, check_output_shapes, check_rejects_bad_input,
         check_gradients_reach_all_parameters, check_trains_one_step, check_batch_independence,
-        check_seeded_determinism,
+        check_streaming, check_seeded_determinism,
         check_state_dict_round_trip, check_no_nan_on_silence, check_every_parameter_changes_the_model,
         check_parameter_names, check_spec_metadata,
     )

@@ -7,16 +7,29 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import torch
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
-from .norms import CHANNEL_NORM_KINDS, ChannelNormKind, build_norm
+from .norms import CHANNEL_NORM_KINDS, ChannelNormKind, CumulativeLayerNorm, build_norm
 
 __all__ = ["Conv1DBlock", "TemporalConvNet"]
 
 
 def _norm(kind: ChannelNormKind, channels: int) -> nn.Module:
     return build_norm(kind, channels, kinds=CHANNEL_NORM_KINDS, where="TemporalConvNet: norm")
+
+
+def _norm_step(norm: nn.Module, x: Tensor, state: Any) -> tuple[Tensor, Any]:
+    if isinstance(norm, CumulativeLayerNorm):
+        return norm.step(x, state)
+    if isinstance(norm, nn.Identity):
+        return x, None
+    raise SeparenaError(f"TemporalConvNet: {type(norm).__name__} uses statistics of the whole input, so it cannot "
+                        "stream; expected norm 'cln' or 'none' (causal=True picks 'cln')")
 
 
 class Conv1DBlock(nn.Module):
@@ -65,6 +78,29 @@ class Conv1DBlock(nn.Module):
             y = nn.functional.pad(y, self.pad)
         y = self.norm2(self.act2(self.depthwise(y)))
         out = self.out_conv(y)  # [B, res + skip, T]
+        return self._split(out)
+
+    def step(self, x: Tensor, state: tuple[Any, Tensor, Any] | None
+             ) -> tuple[tuple[Tensor | None, Tensor | None], tuple[Any, Tensor, Any]]:
+        """A stream's next frames, with the depthwise convolution's past frames and the norms'
+        statistics carried (see :mod:`separena.blocks.streams`); causal blocks only.
+
+        Shapes:
+            ``[batch, channels, k]`` -> as :meth:`forward`, ``k`` frames.
+        """
+        if self.pad[1]:
+            raise SeparenaError("Conv1DBlock: a non-causal convolution reads frames ahead, so it cannot stream; "
+                                "expected causal=True")
+        norm1, history, norm2 = (None, None, None) if state is None else state
+        y, norm1 = _norm_step(self.norm1, self.act1(self.in_conv(x)), norm1)
+        if history is None:  # the zeros forward() pads the start with
+            history = y.new_zeros(y.shape[0], y.shape[1], self.pad[0])
+        y = torch.cat([history, y], -1)
+        history = y[..., y.shape[-1] - self.pad[0]:]
+        y, norm2 = _norm_step(self.norm2, self.act2(self.depthwise(y)), norm2)
+        return self._split(self.out_conv(y)), (norm1, history, norm2)
+
+    def _split(self, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         res = out[:, : self.res_size] if self.res_size else None
         skip = out[:, self.res_size:] if self.skip_size else None
         return res, skip
@@ -121,10 +157,27 @@ class TemporalConvNet(nn.Module):
         return 1 + self.num_repeats * (self.kernel_size - 1) * (2 ** self.num_blocks - 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.bottleneck(self.input_norm(x))  # [B, N, T] -> [B, B_, T]
+        return self._through_blocks(self.bottleneck(self.input_norm(x)), lambda i, block, x: block(x))  # [B, N, T]
+
+    def step(self, x: Tensor, state: list[Any] | None) -> tuple[Tensor, list[Any]]:
+        """A stream's next frames ``[batch, input_size, k]`` -> ``[batch, output_size, k]``, each
+        block's past carried (see :mod:`separena.blocks.streams`); causal networks only."""
+        states = [None] * (len(self.blocks) + 1) if state is None else list(state)
+        x, states[0] = _norm_step(self.input_norm, x, states[0])
+
+        def block_step(i: int, block: Conv1DBlock, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
+            outputs, states[i + 1] = block.step(x, states[i + 1])
+            return outputs
+
+        return self._through_blocks(self.bottleneck(x), block_step), states
+
+    def _through_blocks(self, x: Tensor, run: Callable[[int, Conv1DBlock, Tensor], tuple[Tensor | None, Tensor | None]]
+                        ) -> Tensor:
+        """The residual stream through the blocks (``run(i, block, x) -> (residual, skip)``), then
+        the sum of the skips or, without skips, the last residual stream."""
         skips: Tensor | None = None
-        for block in self.blocks:
-            res, skip = block(x)
+        for i, block in enumerate(self.blocks):
+            res, skip = run(i, block, x)
             if skip is not None:
                 skips = skip if skips is None else skips + skip
             if res is not None:

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .norms import NormKind, build_norm
+from ..errors import SeparenaError
+from .norms import InstanceNorm, NormKind, build_norm
 
 __all__ = ["LogMagnitudeFeatures"]
 
@@ -37,3 +38,16 @@ class LogMagnitudeFeatures(nn.Module):
     def forward(self, spec: Tensor) -> Tensor:
         power = spec.real.square() + spec.imag.square()
         return self.norm((10.0 / math.log(10.0)) * torch.log(power.clamp_min(self.amin_power)))
+
+    def step(self, spec: Tensor, state: None) -> tuple[Tensor, None]:
+        """The features of a stream's next frames (see :mod:`separena.blocks.streams`): frame by
+        frame, so only without instance norm (statistics of the whole input). Batch norm
+        streams in eval mode (its running statistics), as the streaming separator runs.
+
+        Shapes:
+            complex ``[batch, k, n_freq]`` -> ``[batch, k, n_freq]``.
+        """
+        if isinstance(self.norm, InstanceNorm):
+            raise SeparenaError("LogMagnitudeFeatures: norm 'instance' uses statistics of the whole input, "
+                                "so it cannot stream; expected norm 'learned', 'batch' or 'none'")
+        return self(spec), None

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
+from .streams import FramingState, OverlapAddState, add_frames, take_final
 
 __all__ = ["LearnedEncoder", "LearnedDecoder", "frame_padding"]
 
@@ -83,7 +84,43 @@ class LearnedEncoder(nn.Module):
 
     def forward(self, wav: Tensor) -> Tensor:
         left, right, _ = frame_padding(wav.shape[-1], self.filter_length, self.stride)
-        frames = self.conv(nn.functional.pad(wav.unsqueeze(1), (left, right)))  # [B, 1, T'] -> [B, N, F]
+        return self._frames(nn.functional.pad(wav, (left, right)))
+
+    def step(self, wav: Tensor, state: FramingState | None) -> tuple[Tensor, FramingState]:
+        """The frames of a stream whose window its samples so far fill (see
+        :mod:`separena.blocks.streams`); the zeros in front are :meth:`forward`'s left padding.
+
+        Shapes:
+            new samples ``[batch, n]`` -> ``[batch, k, n_filters]`` (``k`` may be 0).
+        """
+        if state is None:
+            zeros = wav.new_zeros(wav.shape[0], self.filter_length - self.stride)
+            state = FramingState(zeros, start=0, next_frame=0, received=0)
+        samples = torch.cat([state.samples, wav], -1)
+        k = max((samples.shape[-1] - self.filter_length) // self.stride + 1, 0)
+        frames = self._frames(samples[:, :(k - 1) * self.stride + self.filter_length] if k else samples[:, :0])
+        state = FramingState(samples[:, k * self.stride:], state.start + k * self.stride, state.next_frame + k,
+                             state.received + wav.shape[-1])
+        return frames, state
+
+    def flush(self, state: FramingState) -> Tensor:
+        """The frames :meth:`step` has not given, the last padded with zeros as :meth:`forward` pads.
+
+        Shapes:
+            -> ``[batch, k, n_filters]``.
+        """
+        _, _, n_frames = frame_padding(state.received, self.filter_length, self.stride)
+        k = n_frames - state.next_frame
+        if k <= 0:
+            return self._frames(state.samples[:, :0])
+        need = (k - 1) * self.stride + self.filter_length
+        return self._frames(nn.functional.pad(state.samples, (0, need - state.samples.shape[-1])))
+
+    def _frames(self, padded: Tensor) -> Tensor:
+        """Padded samples ``[batch, time]`` -> ``[batch, frames, n_filters]``."""
+        if padded.shape[-1] < self.filter_length:
+            return padded.new_zeros(padded.shape[0], 0, self.n_filters)
+        frames = self.conv(padded.unsqueeze(1))  # [B, 1, T'] -> [B, N, F]
         if self.activation == "relu":
             frames = torch.relu(frames)
         return frames.transpose(1, 2)  # [B, N, F] -> [B, F, N] (a view; conv maskers transpose it back for free)
@@ -128,6 +165,30 @@ class LearnedDecoder(nn.Module):
                                 f"got {frames.shape[1]}")
         wav = self.conv(frames.transpose(1, 2))  # [B, F, N] -> [B, N, F] -> [B, 1, T']
         return wav[:, 0, left: left + length]
+
+    def step(self, frames: Tensor, state: OverlapAddState | None) -> tuple[Tensor, OverlapAddState]:
+        """The samples of a stream that no later frame reaches (see :mod:`separena.blocks.streams`).
+
+        Shapes:
+            the next frames ``[batch, k, n_filters]`` -> ``[batch, n]`` samples (``n`` may be 0).
+        """
+        state = self._add(frames, state)
+        return self._take(state, state.frames * self.stride)
+
+    def flush(self, frames: Tensor, state: OverlapAddState | None, length: int) -> Tensor:
+        """The last frames ``[batch, k, n_filters]`` -> the samples up to ``length`` not given yet ``[batch, n]``."""
+        samples, _ = self._take(self._add(frames, state), length + self.filter_length - self.stride)
+        return samples
+
+    def _add(self, frames: Tensor, state: OverlapAddState | None) -> OverlapAddState:
+        chunks = frames @ self.conv.weight[:, 0]  # [B, k, N] @ [N, L] -> [B, k, L]
+        return add_frames(state, chunks, self.stride, None)
+
+    def _take(self, state: OverlapAddState, until: int) -> tuple[Tensor, OverlapAddState]:
+        """Final samples up to padded position ``until``, without the encoder's left padding."""
+        total, _, state = take_final(state, until)
+        drop = max(self.filter_length - self.stride - (state.origin - total.shape[-1]), 0)
+        return total[:, drop:], state
 
 
 def _fourier_basis(filter_length: int, n_filters: int) -> Tensor:

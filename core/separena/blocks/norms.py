@@ -25,6 +25,9 @@ ChannelNormKind = Literal["gln", "cln", "none"]
 """Norms of ``[batch, channels, time]`` maps: :class:`GlobalLayerNorm`, causal
 :class:`CumulativeLayerNorm`, or none."""
 
+CumulativeStatistics = tuple[Tensor, Tensor, int]
+"""What :class:`CumulativeLayerNorm` carries along a stream: sum ``[batch, 1, 1]``, sum of squares, frames."""
+
 NORM_KINDS: tuple[str, ...] = get_args(NormKind)
 CHANNEL_NORM_KINDS: tuple[str, ...] = get_args(ChannelNormKind)
 
@@ -136,10 +139,26 @@ class CumulativeLayerNorm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        channels = x.shape[1]
-        count = torch.arange(1, x.shape[2] + 1, device=x.device, dtype=x.dtype) * channels  # [T]
-        cum_sum = x.sum(dim=1, keepdim=True).cumsum(dim=2)  # [B, 1, T]
+        y, _ = self.step(x, None)
+        return y
+
+    def step(self, x: Tensor, state: CumulativeStatistics | None) -> tuple[Tensor, CumulativeStatistics | None]:
+        """Normalise the next frames of a stream; ``state`` is ``(sum, sum of squares, frames)``
+        of the frames before (``None`` at the start; see :mod:`separena.blocks.streams`).
+
+        Shapes:
+            ``[batch, channels, k]`` -> same.
+        """
+        channels, k = x.shape[1], x.shape[2]
+        if k == 0:
+            return x, state
+        frames_before = 0 if state is None else state[2]
+        count = torch.arange(frames_before + 1, frames_before + k + 1, device=x.device, dtype=x.dtype) * channels
+        cum_sum = x.sum(dim=1, keepdim=True).cumsum(dim=2)  # [B, 1, k]
         cum_sq = x.square().sum(dim=1, keepdim=True).cumsum(dim=2)
+        if state is not None:
+            cum_sum, cum_sq = cum_sum + state[0], cum_sq + state[1]
         mean = cum_sum / count
         var = (cum_sq / count - mean.square()).clamp_min(0.0)
-        return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+        y = self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+        return y, (cum_sum[..., -1:], cum_sq[..., -1:], frames_before + k)

@@ -6,6 +6,8 @@ from typing import Literal, get_args
 
 from torch import Tensor, nn
 
+from ..errors import SeparenaError
+
 __all__ = ["RecurrentStack", "RnnType", "RNN_TYPES"]
 
 RnnType = Literal["lstm", "gru"]
@@ -41,3 +43,18 @@ class RecurrentStack(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(x)
         return self.dropout(out)
+
+    def step(self, x: Tensor, state: Tensor | tuple[Tensor, Tensor] | None
+             ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        """Run a stream's next frames from the hidden state the frames before left (see
+        :mod:`separena.blocks.streams`): one-way layers only.
+
+        Shapes:
+            ``[batch, k, input_size]`` -> ``[batch, k, hidden_size]``; the state is the RNN's
+            ``(h, c)`` (LSTM) or ``h`` (GRU).
+        """
+        if self.rnn.bidirectional:
+            raise SeparenaError("RecurrentStack: bidirectional layers read the input backwards from its end, "
+                                "so they cannot stream; expected bidirectional=False")
+        out, state = self.rnn(x, state)
+        return self.dropout(out), state

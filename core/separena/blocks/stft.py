@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
+from .streams import FramingState, OverlapAddState, add_frames, take_final
 
 __all__ = ["STFT", "ISTFT", "Magnitude", "LogMagnitude"]
 
@@ -94,6 +95,48 @@ class STFT(nn.Module):
         pad = self.end_padding(wav.shape[-1])
         if pad:
             wav = nn.functional.pad(wav, (0, pad))
+        return self._frames(wav)
+
+    def step(self, wav: Tensor, state: FramingState | None) -> tuple[Tensor, FramingState]:
+        """The frames of a stream that its samples so far decide (see :mod:`separena.blocks.streams`).
+
+        Frame ``t`` is centred on sample ``t * hop_length`` and is given once its window is
+        complete (``t * hop_length + n_fft // 2`` samples, and more than ``n_fft // 2`` for the
+        frames the start's reflection reaches); :meth:`flush` gives the rest.
+
+        Shapes:
+            new samples ``[batch, n]`` -> complex ``[batch, k, freq]`` (``k`` may be 0).
+        """
+        hop, half = self.hop_length, self.n_fft // 2
+        if state is None:
+            state = FramingState(wav.new_zeros(wav.shape[0], 0), start=0, next_frame=0, received=0)
+        samples = torch.cat([state.samples, wav], -1)
+        received = state.received + wav.shape[-1]
+        last = (received - half) // hop if received > half else -1  # the last frame with a complete window
+        frames = samples.new_zeros(samples.shape[0], 0, self.n_freq,
+                                   dtype=torch.promote_types(samples.dtype, torch.complex64))
+        next_frame = state.next_frame
+        if last >= next_frame:
+            # The STFT of the kept samples: its first frames see a reflection of them, not the
+            # samples before, and are skipped (``start`` is a whole number of hops).
+            first = next_frame - state.start // hop
+            frames = self._frames(samples)[:, first:last - state.start // hop + 1]
+            next_frame = last + 1
+        # Keep one hop more than the next window needs: the end's reflection reaches one sample further.
+        start = max(0, (next_frame * hop - half - 1) // hop * hop)
+        return frames, FramingState(samples[:, start - state.start:], start, next_frame, received)
+
+    def flush(self, state: FramingState) -> Tensor:
+        """The frames :meth:`step` has not given: those that reach the end of the input, padded
+        as :meth:`forward` pads it. Raises as :meth:`forward` does on a stream too short.
+
+        Shapes:
+            -> complex ``[batch, k, freq]``.
+        """
+        spec = self(state.samples)
+        return spec[:, state.next_frame - state.start // self.hop_length:]
+
+    def _frames(self, wav: Tensor) -> Tensor:
         spec = torch.stft(wav, self.n_fft, self.hop_length, window=_hann(self.n_fft, wav), center=True,
                           return_complex=True)  # [B, F, T]
         return spec.transpose(-1, -2)  # [B, F, T] -> [B, T, F]
@@ -118,6 +161,33 @@ class ISTFT(nn.Module):
     def forward(self, spec: Tensor, length: int) -> Tensor:
         return torch.istft(spec.transpose(-1, -2), self.n_fft, self.hop_length, window=_hann(self.n_fft, spec),
                            center=True, length=length)
+
+    def step(self, spec: Tensor, state: OverlapAddState | None) -> tuple[Tensor, OverlapAddState]:
+        """The samples of a stream that its frames so far decide (see :mod:`separena.blocks.streams`):
+        those no later frame reaches, divided by their window envelope as :meth:`forward` does.
+
+        Shapes:
+            the next complex frames ``[batch, k, freq]`` -> ``[batch, n]`` samples (``n`` may be 0).
+        """
+        state = self._add(spec, state)
+        return self._take(state, state.frames * self.hop_length)  # frame ``frames`` starts there
+
+    def flush(self, spec: Tensor, state: OverlapAddState | None, length: int) -> Tensor:
+        """The last frames ``[batch, k, freq]`` -> the samples up to ``length`` not given yet ``[batch, n]``."""
+        samples, _ = self._take(self._add(spec, state), length + self.n_fft // 2)
+        return samples
+
+    def _add(self, spec: Tensor, state: OverlapAddState | None) -> OverlapAddState:
+        window = _hann(self.n_fft, spec)
+        chunks = torch.fft.irfft(spec, n=self.n_fft) * window  # [B, k, n_fft]
+        return add_frames(state, chunks, self.hop_length, window.square())
+
+    def _take(self, state: OverlapAddState, until: int) -> tuple[Tensor, OverlapAddState]:
+        """Final samples up to padded position ``until``; the centring's first ``n_fft // 2`` are dropped."""
+        total, weight, state = take_final(state, until)
+        drop = max(self.n_fft // 2 - (state.origin - total.shape[-1]), 0)
+        weight = weight[drop:]
+        return total[:, drop:] / torch.where(weight > 1e-11, weight, 1.0), state
 
 
 class Magnitude(nn.Module):

@@ -6,6 +6,8 @@ each puts its own head (masks, embeddings, or both) on the trunk's output.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from .features import LogMagnitudeFeatures
@@ -45,3 +47,9 @@ class RecurrentTrunk(nn.Module):
 
     def forward(self, spec: Tensor) -> Tensor:
         return self.rnn(self.features(spec))
+
+    def step(self, spec: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """A stream's next frames ``[batch, k, freq]`` -> ``[batch, k, output_size]``, with the
+        recurrent state carried (see :mod:`separena.blocks.streams`); causal configurations only."""
+        features, _ = self.features.step(spec, None)
+        return self.rnn.step(features, state)

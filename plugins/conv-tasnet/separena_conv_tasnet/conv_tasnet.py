@@ -14,7 +14,7 @@ residual 1x1 convolution, whose output nothing uses (asteroid keeps it without a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
@@ -47,6 +47,11 @@ class ConvTasNetMasker(nn.Module):
     def forward(self, rep: Tensor) -> Tensor:
         features = self.act(self.tcn(rep.transpose(1, 2)))  # [B, T, N] -> [B, N, T] -> [B, Sc, T]
         return self.head(features.transpose(1, 2))  # [B, T, Sc] -> [B, S, T, N]
+
+    def step(self, rep: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """A stream's next frames -> their masks, the TCN's past carried; causal networks only."""
+        features, state = self.tcn.step(rep.transpose(1, 2), state)
+        return self.head(self.act(features).transpose(1, 2)), state
 
 
 def conv_tasnet(

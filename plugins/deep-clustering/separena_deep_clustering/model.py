@@ -20,6 +20,7 @@ No code is ported from other projects.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -90,6 +91,12 @@ class ChimeraMasker(nn.Module):
     def forward(self, spec: Tensor) -> tuple[Tensor, Tensor]:
         hidden = self.trunk(spec)  # [B, T, H]
         return self.mask_head(hidden), self.embedding_head(hidden)
+
+    def step(self, spec: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """A stream's next frames -> their masks (the embeddings serve training only), the
+        LSTM state carried; causal configurations only."""
+        hidden, state = self.trunk.step(spec, state)
+        return self.mask_head(hidden), state
 
 
 def deep_clustering(

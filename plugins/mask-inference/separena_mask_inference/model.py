@@ -13,6 +13,8 @@ mixture phase is reused by the inverse STFT.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from separena import MaskSeparator
@@ -36,6 +38,11 @@ class MaskInferenceMasker(RecurrentTrunk):
 
     def forward(self, spec: Tensor) -> Tensor:
         return self.head(super().forward(spec))  # [B, T, F] -> [B, T, H] -> [B, S, T, F]
+
+    def step(self, spec: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """A stream's next frames -> their masks, the LSTM state carried; causal configurations only."""
+        hidden, state = super().step(spec, state)
+        return self.head(hidden), state
 
 
 def mask_inference(
