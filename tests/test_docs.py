@@ -134,3 +134,11 @@ def test_the_quickstarts_python_runs_on_a_song_at_another_rate(tmp_path: Path, m
     for stem in ("vocals", "bass", "drums", "other"):
         data, rate = soundfile.read(tmp_path / f"song_{stem}.wav")
         assert rate == 44100 and data.shape == song.shape and np.isfinite(data).all()
+
+
+def test_the_streaming_pages_python_runs_with_the_published_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", _read(DOCS / "streaming.md"), re.S)
+    assert len(blocks) == 1, "docs/streaming.md: expected one python block"
+    assert "assert " in blocks[0]  # the page shows the streamed output equal to forward's: the block checks it
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(ROOT / "published"))
+    exec(compile(blocks[0], "docs/streaming.md", "exec"), {})

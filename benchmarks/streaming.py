@@ -1,0 +1,124 @@
+"""Streaming the causal models: what a block costs, how far the output lags, and what a long
+stream does to the scores.
+
+For each published causal preset of ``speech-causal`` (``StreamingSeparator``, one thread):
+
+- *real-time factor*: seconds of compute per second of audio, a 20-s stream pushed in blocks
+  of 10, 32 and 100 ms, beside ``forward`` on the whole 20 s (the same model offline); *p99
+  block*: the 99th percentile of one push's time, which must stay under the block's duration
+  for the stream to keep up;
+- *latency*: the block, plus the samples the output lags behind the input (measured: the
+  largest lag over the stream), plus the block's compute time;
+- *agreement*: the largest difference between the streamed and the whole-input estimates
+  (float32), relative to their peak;
+- *long stream*: ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
+  stream, scored per segment (SI-SDRi, each segment's own best speaker order), against each
+  mixture separated on its own: a stream never resets its recurrent state or its cumulative
+  norm, while training saw 4-s mixtures that start from silence.
+
+Usage::
+
+    .venv/bin/python benchmarks/streaming.py [--segments 25] [--streams 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+
+from separena import StreamingSeparator, default_registry, separate_streaming
+from separena.bench.published import PublishedStore, default_published_dir, load_published
+from separena.metrics import matched_si_sdr, si_sdr
+
+MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small")
+BLOCKS_MS = (10, 32, 100)
+SPEED_SECONDS = 20
+
+
+def timed_stream(model, mix: torch.Tensor, block: int) -> tuple[torch.Tensor, list[float], int]:
+    """``(estimates [1, n_src, time], seconds per push, largest lag in samples)``."""
+    stream = StreamingSeparator(model)
+    parts, seconds, lag, given = [], [], 0, 0
+    for start in range(0, mix.shape[-1], block):
+        begin = time.perf_counter()
+        part = stream.push(mix[:, start:start + block])
+        seconds.append(time.perf_counter() - begin)
+        given += part.shape[-1]
+        lag = max(lag, stream.received - given)
+        parts.append(part)
+    return torch.cat([*parts, stream.flush()], -1), seconds, lag
+
+
+def segment_si_sdri(estimates: torch.Tensor, sources: torch.Tensor) -> float:
+    """Mean SI-SDRi of ``estimates`` ``[n_src, time]`` against ``sources``, best order."""
+    score, _ = matched_si_sdr(estimates.unsqueeze(0), sources.unsqueeze(0), True)
+    mix = sources.sum(0, keepdim=True).expand_as(sources).unsqueeze(0)
+    return (score - si_sdr(mix, sources.unsqueeze(0))).mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=25, help="test mixtures per long stream")
+    parser.add_argument("--streams", type=int, default=4, help="long streams (different test mixtures)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    registry = default_registry()
+    suite = registry.suite("speech-causal")
+    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    published = PublishedStore(default_published_dir())
+    speed = ["| model | " + " | ".join(f"RTF {ms} ms blocks | p99 block" for ms in BLOCKS_MS)
+             + " | RTF whole input | lag (ms) | latency at 10 ms blocks (ms) | max difference |",
+             "|---" * (2 * len(BLOCKS_MS) + 5) + "|"]
+    quality = ["| model | SI-SDRi, each mixture alone (dB) | in one stream (dB) | difference [95 % interval] "
+               "| difference, first 5 segments | last 5 segments |", "|---|---|---|---|---|---|"]
+    noise = 0.1 * torch.randn(1, SPEED_SECONDS * data.sample_rate, generator=torch.Generator().manual_seed(0))
+    for name in MODELS:
+        _, model, _ = load_published(published, registry, name, "cpu")
+        rate = model.sample_rate
+        begin = time.perf_counter()
+        with torch.no_grad():
+            whole = model(noise).estimates
+        whole_rtf = (time.perf_counter() - begin) / SPEED_SECONDS
+        cells, lag10, p99_10, difference = [], 0, 0.0, 0.0
+        for ms in BLOCKS_MS:
+            streamed, seconds, lag = timed_stream(model, noise, rate * ms // 1000)
+            p99 = statistics.quantiles(seconds, n=100)[98]
+            cells += [f"{sum(seconds) / SPEED_SECONDS:.3f}", f"{1000 * p99:.2f} ms"]
+            difference = max(difference, ((streamed - whole).abs().max() / whole.abs().max()).item())
+            if ms == BLOCKS_MS[0]:
+                lag10, p99_10 = lag, p99
+        latency = BLOCKS_MS[0] + 1000 * lag10 / rate + 1000 * p99_10
+        speed.append(f"| {name} | {' | '.join(cells)} | {whole_rtf:.3f} | {1000 * lag10 / rate:.1f} | "
+                     f"{latency:.1f} | {difference:.1e} |")
+        print(speed[-1], flush=True)
+
+        alone, together = [], []
+        for s in range(args.streams):
+            items = [data.test[s * args.segments + i].sources for i in range(args.segments)]  # [n_src, time] each
+            flat = separate_streaming(model, torch.cat([x.sum(0, keepdim=True) for x in items], -1), rate // 10)[0]
+            start = 0
+            for sources in items:
+                with torch.no_grad():
+                    alone.append(segment_si_sdri(model(sources.sum(0, keepdim=True)).estimates[0], sources))
+                together.append(segment_si_sdri(flat[:, start:start + sources.shape[-1]], sources))
+                start += sources.shape[-1]
+        gaps = torch.tensor(together) - torch.tensor(alone)
+        half = 1.96 * gaps.std().item() / len(gaps) ** 0.5
+        by_position = gaps.reshape(args.streams, args.segments)  # does the gap grow along the stream?
+        quality.append(f"| {name} | {statistics.mean(alone):.2f} | {statistics.mean(together):.2f} | "
+                       f"{gaps.mean():+.2f} [{gaps.mean() - half:+.2f}, {gaps.mean() + half:+.2f}] | "
+                       f"{by_position[:, :5].mean():+.2f} | {by_position[:, -5:].mean():+.2f} |")
+        print(quality[-1], flush=True)
+    print(f"\nMeasured {time.strftime('%Y-%m-%d')} with `python benchmarks/streaming.py --segments {args.segments} "
+          f"--streams {args.streams}` on {platform.processor() or platform.machine()}, one thread, torch "
+          f"{torch.__version__}.\n")
+    print("\n".join(speed), "\n")
+    print("\n".join(quality))
+
+
+if __name__ == "__main__":
+    main()
