@@ -226,3 +226,23 @@ def test_published_causal_weights_stream_in_float32_as_they_separate_whole(name,
         torch.set_default_dtype(torch.float64)
     assert streamed.dtype == torch.float32
     assert (streamed - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+@pytest.mark.parametrize("rate", [11025, 16000, 44100])
+def test_a_stream_at_another_rate_gives_what_separate_audio_gives_in_one_pass(rate):
+    """Resampled in and back with soxr's streaming resampler: the same samples, the input's length."""
+    torch.set_default_dtype(torch.float32)
+    model = _causal()
+    mix = 0.1 * torch.randn(2, round(1.37 * rate), generator=torch.Generator().manual_seed(rate))
+    stream = StreamingSeparator(model, sample_rate=rate)
+    parts = [stream.push(block) for block in _pieces(mix, [rate // 100, 7, rate // 30])]
+    streamed = torch.cat([*parts, stream.flush()], -1)
+    with torch.no_grad():
+        whole = torch.stack([separena.separate_audio(model, channel, rate, chunk_seconds=0) for channel in mix])
+    assert streamed.shape == whole.shape == (2, model.n_src, mix.shape[-1])
+    assert (streamed - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+def test_a_stream_rate_that_is_not_a_positive_integer_is_refused():
+    with pytest.raises(SeparenaError, match="sample_rate: expected a positive integer"):
+        StreamingSeparator(_causal(), sample_rate=0)
