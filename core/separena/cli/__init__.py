@@ -1,10 +1,10 @@
 """The ``separena`` command line: list, info, plugins, new-plugin, train, evaluate, compare,
-separate, bench, runs, report, publish.
+separate, stream, bench, runs, report, publish.
 
 This module holds the group :func:`main` (the console entry point ``separena.cli:main`` and
 ``python -m separena.cli``) and the commands that describe what is registered (``list``,
 ``info``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
-evaluate, separate), :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
+evaluate, separate), :mod:`.stream`, :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
 with the shared options in :mod:`.options`, weight loading in :mod:`.weights` and error
 handling in :mod:`.common`.
 
@@ -28,6 +28,7 @@ from .benchmark import bench, publish, report, runs
 from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
 from .compare import compare
 from .model import evaluate, separate, train
+from .stream import stream
 
 __all__ = ["main"]
 
@@ -194,5 +195,5 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
                   f"  python -m pytest -q {escape(str(path / 'tests'))}")
 
 
-for _command in (train, evaluate, compare, separate, bench, runs, report, publish):
+for _command in (train, evaluate, compare, separate, stream, bench, runs, report, publish):
     main.add_command(_command)
