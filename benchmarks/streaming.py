@@ -8,7 +8,8 @@ For each published causal preset of ``speech-causal`` (``StreamingSeparator``, o
   block*: the 99th percentile of one push's time, which must stay under the block's duration
   for the stream to keep up;
 - *latency*: the block, plus the samples the output lags behind the input (measured: the
-  largest lag over the stream), plus the block's compute time;
+  largest lag over the stream), plus the block's compute time; and the lag of streams at
+  16 and 44.1 kHz, resampled to the model's rate and back (soxr's streaming resampler);
 - *agreement*: the largest difference between the streamed and the whole-input estimates
   (float32), relative to their peak;
 - *long stream*: ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
@@ -37,11 +38,14 @@ from separena.metrics import matched_si_sdr, si_sdr
 MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small")
 BLOCKS_MS = (10, 32, 100)
 SPEED_SECONDS = 20
+OTHER_RATES = (16000, 44100)  # streams resampled to the model's rate and back
 
 
-def timed_stream(model, mix: torch.Tensor, block: int) -> tuple[torch.Tensor, list[float], int]:
-    """``(estimates [1, n_src, time], seconds per push, largest lag in samples)``."""
-    stream = StreamingSeparator(model)
+def timed_stream(model, mix: torch.Tensor, block: int, rate: int | None = None
+                 ) -> tuple[torch.Tensor, list[float], int]:
+    """``(estimates [1, n_src, time], seconds per push, largest lag in samples)`` of a stream at
+    ``rate`` (the model's by default)."""
+    stream = StreamingSeparator(model, rate)
     parts, seconds, lag, given = [], [], 0, 0
     for start in range(0, mix.shape[-1], block):
         begin = time.perf_counter()
@@ -71,8 +75,9 @@ def main() -> None:
     data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
     published = PublishedStore(default_published_dir())
     speed = ["| model | " + " | ".join(f"RTF {ms} ms blocks | p99 block" for ms in BLOCKS_MS)
-             + " | RTF whole input | lag (ms) | latency at 10 ms blocks (ms) | max difference |",
-             "|---" * (2 * len(BLOCKS_MS) + 5) + "|"]
+             + " | RTF whole input | lag (ms) | latency at 10 ms blocks (ms) | max difference | "
+             + " | ".join(f"lag at {rate / 1000:g} kHz (ms)" for rate in OTHER_RATES) + " |",
+             "|---" * (2 * len(BLOCKS_MS) + 5 + len(OTHER_RATES)) + "|"]
     quality = ["| model | SI-SDRi, each mixture alone (dB) | in one stream (dB) | difference [95 % interval] "
                "| difference, first 5 segments | last 5 segments |", "|---|---|---|---|---|---|"]
     noise = 0.1 * torch.randn(1, SPEED_SECONDS * data.sample_rate, generator=torch.Generator().manual_seed(0))
@@ -92,8 +97,13 @@ def main() -> None:
             if ms == BLOCKS_MS[0]:
                 lag10, p99_10 = lag, p99
         latency = BLOCKS_MS[0] + 1000 * lag10 / rate + 1000 * p99_10
+        resampled = []
+        for other in OTHER_RATES:
+            other_noise = 0.1 * torch.randn(1, 5 * other, generator=torch.Generator().manual_seed(0))
+            _, _, lag = timed_stream(model, other_noise, other // 100, other)  # 5 s, 10-ms blocks
+            resampled.append(f"{1000 * lag / other:.0f}")
         speed.append(f"| {name} | {' | '.join(cells)} | {whole_rtf:.3f} | {1000 * lag10 / rate:.1f} | "
-                     f"{latency:.1f} | {difference:.1e} |")
+                     f"{latency:.1f} | {difference:.1e} | {' | '.join(resampled)} |")
         print(speed[-1], flush=True)
 
         alone, together = [], []

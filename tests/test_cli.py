@@ -51,6 +51,16 @@ def test_info_shows_allowed_values_and_descriptions():
     assert "recurrent units per direction" in result.output  # the builder's Args: description
 
 
+@pytest.mark.parametrize(("name", "says"), [
+    ("conv-tasnet-causal-small", "streams: yes: `separena stream conv-tasnet-causal-small`"),
+    ("mask-inference", "streams: no (MaskSeparator cannot stream: LogMagnitudeFeatures: norm 'instance'"),
+])
+def test_info_says_whether_a_model_streams_and_why_not(name, says):
+    result = run("info", name)
+    assert result.exit_code == 0, result.output
+    assert says in " ".join(result.output.split())
+
+
 def test_unknown_model_is_one_line_with_suggestions():
     result = run("info", "mask-infrence")
     assert result.exit_code == 2

@@ -132,6 +132,17 @@ CASES: list[tuple[list[str], str]] = [
     (["new-plugin", "Bad Name"], "Bad Name"),
     (["new-plugin", "mask-inference"], "taken"),
     (["new-plugin", "my-net", "-d", "a_file"], "a_file"),
+    # stream (standard input is empty here: every case stops before reading it)
+    (["stream"], "Missing argument 'NAME'"),
+    (["stream", "mask-inference-small", "--checkpoint", CKPT], "cannot stream: LogMagnitudeFeatures: norm 'instance'"),
+    (["stream", "mask-inference-small", "--checkpoint", "in.wav"], "not a torch checkpoint"),
+    (["stream", "mask-inference-small", "--run", "abc", "--store", "a_file/x"], "a_file/x"),
+    (["stream", "mask-inference-causal"], "has no published weights"),
+    (["stream", "oracle-irm"], "only a MaskSeparator"),
+    (["stream", "mask-inference-causal", "--device", "cudaa"], "--device"),
+    (["stream", "mask-inference-causal", "--rate", "0"], "--rate"),
+    (["stream", "mask-inference-causal", "--block-ms", "0"], "--block-ms"),
+    (["stream", "mask-inference-causal", "--format", "u8"], "--format"),
     # bench
     (["bench", "--suite", "smok"], "unknown suite 'smok'"),
     (["bench", "--models", "nothing*"], "matches no model"),

@@ -99,6 +99,13 @@ def test_trailing_bytes_are_reported_and_empty_input_gives_nothing(published):
     assert result.exit_code == 0 and result.stdout_bytes == b""
 
 
+def test_a_stream_too_short_for_the_model_is_one_error_line(published):
+    result = _stream(_noise(0.01).tobytes())  # 80 samples; the STFT needs 129
+    assert result.exit_code == 2
+    assert ("error: standard input (80 samples at 8000 Hz) through model 'mask-inference-causal': MaskSeparator: "
+            "input too short for STFT(n_fft=256, hop_length=128)") in result.stderr
+
+
 def test_a_terminal_on_standard_input_is_refused():
     import pty
 

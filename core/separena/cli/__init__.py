@@ -99,6 +99,17 @@ def list_cmd(ctx: click.Context, pattern: str, task: str | None, show_params: bo
         err_console.print(f"[yellow]{len(failed)} plugin(s) failed; see `separena plugins`[/yellow]")
 
 
+def _streams(registry: Registry, name: str) -> str:
+    """Whether the preset runs block by block (``separena stream``), or why not."""
+    from ..streaming import StreamingSeparator
+
+    try:
+        StreamingSeparator(registry.create_model(name).eval())
+    except SeparenaError as error:
+        return f"no ({error})"
+    return f"yes: `separena stream {name}` (docs/streaming.md)"
+
+
 @main.command()
 @click.argument("name")
 @click.pass_context
@@ -132,6 +143,7 @@ def info(ctx: click.Context, name: str) -> None:
             seconds = run.payload["cost"]["lookahead_seconds"]
             console.print(f"lookahead: {format_lookahead(math.inf if seconds is None else seconds)} "
                           "(measured on the published run; docs/benchmarks/lookahead.md)")
+    console.print(f"streams: {escape(_streams(registry, preset.name))}")
     import typing
 
     from ..presets import describe_annotation

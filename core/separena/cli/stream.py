@@ -32,8 +32,8 @@ FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
 @device_option
 @click.option("--rate", type=click.IntRange(min=1), default=None,
               help="Sample rate of the input in Hz, and of the sources out; default: the model's. Another rate is "
-                   "resampled to the model's and the sources back (soxr, high quality; adds ~190 ms of lag at "
-                   "16 kHz for an 8-kHz model).")
+                   "resampled to the model's and the sources back (soxr, high quality; its buffers make the lag about "
+                   "220 ms at 16 kHz).")
 @click.option("--block-ms", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Read, separate and write this many milliseconds at a time.")
 @click.option("--format", "sample_format", type=click.Choice(sorted(FORMATS)), default="f32", show_default=True,
@@ -106,6 +106,9 @@ def stream(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str 
             write(streamer.flush())
     except KeyboardInterrupt:  # the input was stopped by hand: what is written stays written
         pass
+    except SeparenaError as error:  # e.g. a stream shorter than the model's window
+        raise SeparenaError(f"standard input ({samples} samples at {streamer.sample_rate} Hz) through model "
+                            f"{config.name!r}: {error}") from None
     except BrokenPipeError:  # the reader downstream has gone: nothing left to write to
         return
     if leftover:
