@@ -52,7 +52,7 @@ MEMORY_MODELS = {"speech-quick": ["mask-inference", "conv-tasnet-small", "dprnn-
 def suite_test_set(suite_name: str):
     registry = default_registry()
     suite = registry.suite(suite_name)
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    data = registry.suite_data(suite_name)
     return registry, suite, data
 
 

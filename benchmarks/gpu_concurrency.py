@@ -35,7 +35,7 @@ def worker(suite_name: str, model: str, seconds: float, device: str, data_worker
     torch.set_num_threads(threads)
     registry = separena.default_registry()
     suite = registry.suite(suite_name)
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    data = registry.suite_data(suite_name)
     budget = dataclasses.replace(suite.budget, steps=None, examples=None, macs=None, minutes=seconds / 60)
     _, result = train(registry.model_config(model), data, budget, segment_seconds=suite.segment_seconds,
                       device=device, progress=False, data_workers=data_workers)

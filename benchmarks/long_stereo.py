@@ -70,8 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     registry = default_registry()
-    suite = registry.suite("speech-quick")
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    data = registry.suite_data("speech-quick")
     published = PublishedStore(default_published_dir())
     lines = [f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/long_stereo.py --recordings "
              f"{args.recordings} --segments {args.segments}` on {platform.processor() or platform.machine()}, "

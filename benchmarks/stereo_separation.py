@@ -80,7 +80,7 @@ def scores(estimates: torch.Tensor, images: torch.Tensor, invariant: bool) -> tu
 def run(suite_name: str, mixtures: int) -> list[dict]:
     registry = default_registry()
     suite = registry.suite(suite_name)
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    data = registry.suite_data(suite_name)
     invariant = data.permutation_invariant
     published = PublishedStore(default_published_dir())
     rows = []

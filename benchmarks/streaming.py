@@ -71,8 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     registry = default_registry()
-    suite = registry.suite("speech-causal")
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **suite.dataset_params)
+    data = registry.suite_data("speech-causal")
     published = PublishedStore(default_published_dir())
     speed = ["| model | " + " | ".join(f"RTF {ms} ms blocks | p99 block" for ms in BLOCKS_MS)
              + " | RTF whole input | lag (ms) | latency at 10 ms blocks (ms) | max difference | "

@@ -193,3 +193,16 @@ def test_hooks_doc_lists_every_family_with_its_rule():
     text = (Path(__file__).resolve().parents[1] / "docs/plugins/hooks.md").read_text(encoding="utf-8")
     for family, rule in FAMILY_RULES.items():
         assert f"| `{family}` | {rule} |" in text, f"docs/plugins/hooks.md: family {family!r} and its rule"
+
+
+def test_suite_data_builds_the_suites_dataset_at_its_rate_with_overrides(tmp_path):
+    (tmp_path / "tones.yaml").write_text(
+        "suites:\n  tones:\n    dataset: tones-2mix\n    dataset_params: {n_valid: 2, n_test: 3, test_seconds: 0.5}\n"
+        "    sample_rate: 8000\n    segment_seconds: 0.25\n    budget: {steps: 1}\n    seeds: [0]\n"
+        "    models: [mask-inference-small]\n")
+    registry = Registry(registry_files=[tmp_path / "tones.yaml"])
+    data = registry.suite_data("tones")
+    assert data.sample_rate == 8000 and len(data.test) == 3
+    assert len(registry.suite_data("tones", n_test=5).test) == 5
+    with pytest.raises(UnknownNameError, match="suite"):
+        registry.suite_data("tonez")

@@ -361,6 +361,13 @@ class Registry:
             raise UnknownNameError("suite", name, suites, hint="suites are declared in registry.yaml")
         return suites[key]
 
+    def suite_data(self, name: str, **overrides: Any) -> Any:
+        """The data of suite ``name`` at its sample rate, its ``dataset_params`` updated with
+        ``overrides`` (generated data is built once and cached)."""
+        suite = self.suite(name)
+        return self.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate,
+                                                     **{**suite.dataset_params, **overrides})
+
     def loss(self, name: str) -> LossSpec:
         key = normalize_name(name)
         losses = self._collect().losses

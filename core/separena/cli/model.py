@@ -28,10 +28,7 @@ __all__ = ["train", "evaluate", "separate"]
 
 
 def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] | None = None):
-    suite = registry.suite(suite_name)
-    params = {**suite.dataset_params, **(overrides or {})}
-    data = registry.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate, **params)
-    return suite, data
+    return registry.suite(suite_name), registry.suite_data(suite_name, **(overrides or {}))
 
 
 def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
