@@ -12,6 +12,8 @@ For each published causal preset of ``speech-causal`` (``StreamingSeparator``, o
   16 and 44.1 kHz, resampled to the model's rate and back (soxr's streaming resampler);
 - *agreement*: the largest difference between the streamed and the whole-input estimates
   (float32), relative to their peak;
+- the same speed measures for the causal systems at the sizes their papers report
+  (untrained: speed does not depend on the weights);
 - *long stream*: ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
   stream, scored per segment (SI-SDRi, each segment's own best speaker order), against each
   mixture separated on its own: a stream never resets its recurrent state or its cumulative
@@ -36,6 +38,11 @@ from separena.bench.published import PublishedStore, default_published_dir, load
 from separena.metrics import matched_si_sdr, si_sdr
 
 MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small")
+PAPER_SIZE = {  # untrained, for their speed: the causal systems at the sizes the papers report
+    "conv-tasnet causal, paper size (N 512, B 128, H 512, X 8, R 3; untrained)": ("conv-tasnet", {"causal": True}),
+    "mask-inference one-way LSTM 4x600, learned norm (untrained)":
+        ("mask-inference", {"bidirectional": False, "norm": "learned", "hidden_size": 600, "num_layers": 4}),
+}
 BLOCKS_MS = (10, 32, 100)
 SPEED_SECONDS = 20
 OTHER_RATES = (16000, 44100)  # streams resampled to the model's rate and back
@@ -55,6 +62,31 @@ def timed_stream(model, mix: torch.Tensor, block: int, rate: int | None = None
         lag = max(lag, stream.received - given)
         parts.append(part)
     return torch.cat([*parts, stream.flush()], -1), seconds, lag
+
+
+def speed_row(label: str, model, noise: torch.Tensor) -> str:
+    """The speed table's row of ``model`` on ``noise`` ``[1, SPEED_SECONDS * rate]``."""
+    rate = model.sample_rate
+    begin = time.perf_counter()
+    with torch.no_grad():
+        whole = model(noise).estimates
+    whole_rtf = (time.perf_counter() - begin) / SPEED_SECONDS
+    cells, lag10, p99_10, difference = [], 0, 0.0, 0.0
+    for ms in BLOCKS_MS:
+        streamed, seconds, lag = timed_stream(model, noise, rate * ms // 1000)
+        p99 = statistics.quantiles(seconds, n=100)[98]
+        cells += [f"{sum(seconds) / SPEED_SECONDS:.3f}", f"{1000 * p99:.2f} ms"]
+        difference = max(difference, ((streamed - whole).abs().max() / whole.abs().max()).item())
+        if ms == BLOCKS_MS[0]:
+            lag10, p99_10 = lag, p99
+    latency = BLOCKS_MS[0] + 1000 * lag10 / rate + 1000 * p99_10
+    resampled = []
+    for other in OTHER_RATES:
+        other_noise = 0.1 * torch.randn(1, 5 * other, generator=torch.Generator().manual_seed(0))
+        _, _, lag = timed_stream(model, other_noise, other // 100, other)  # 5 s, 10-ms blocks
+        resampled.append(f"{1000 * lag / other:.0f}")
+    return (f"| {label} | {' | '.join(cells)} | {whole_rtf:.3f} | {1000 * lag10 / rate:.1f} | {latency:.1f} | "
+            f"{difference:.1e} | {' | '.join(resampled)} |")
 
 
 def segment_si_sdri(estimates: torch.Tensor, sources: torch.Tensor) -> float:
@@ -83,26 +115,7 @@ def main() -> None:
     for name in MODELS:
         _, model, _ = load_published(published, registry, name, "cpu")
         rate = model.sample_rate
-        begin = time.perf_counter()
-        with torch.no_grad():
-            whole = model(noise).estimates
-        whole_rtf = (time.perf_counter() - begin) / SPEED_SECONDS
-        cells, lag10, p99_10, difference = [], 0, 0.0, 0.0
-        for ms in BLOCKS_MS:
-            streamed, seconds, lag = timed_stream(model, noise, rate * ms // 1000)
-            p99 = statistics.quantiles(seconds, n=100)[98]
-            cells += [f"{sum(seconds) / SPEED_SECONDS:.3f}", f"{1000 * p99:.2f} ms"]
-            difference = max(difference, ((streamed - whole).abs().max() / whole.abs().max()).item())
-            if ms == BLOCKS_MS[0]:
-                lag10, p99_10 = lag, p99
-        latency = BLOCKS_MS[0] + 1000 * lag10 / rate + 1000 * p99_10
-        resampled = []
-        for other in OTHER_RATES:
-            other_noise = 0.1 * torch.randn(1, 5 * other, generator=torch.Generator().manual_seed(0))
-            _, _, lag = timed_stream(model, other_noise, other // 100, other)  # 5 s, 10-ms blocks
-            resampled.append(f"{1000 * lag / other:.0f}")
-        speed.append(f"| {name} | {' | '.join(cells)} | {whole_rtf:.3f} | {1000 * lag10 / rate:.1f} | "
-                     f"{latency:.1f} | {difference:.1e} | {' | '.join(resampled)} |")
+        speed.append(speed_row(name, model, noise))
         print(speed[-1], flush=True)
 
         alone, together = [], []
@@ -122,6 +135,10 @@ def main() -> None:
                        f"{gaps.mean():+.2f} [{gaps.mean() - half:+.2f}, {gaps.mean() + half:+.2f}] | "
                        f"{by_position[:, :5].mean():+.2f} | {by_position[:, -5:].mean():+.2f} |")
         print(quality[-1], flush=True)
+    for label, (architecture, params) in PAPER_SIZE.items():  # speed does not depend on the weights
+        torch.manual_seed(0)
+        speed.append(speed_row(label, registry.create_model(architecture, **params).eval(), noise))
+        print(speed[-1], flush=True)
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} with `python benchmarks/streaming.py --segments {args.segments} "
           f"--streams {args.streams}` on {platform.processor() or platform.machine()}, one thread, torch "
           f"{torch.__version__}.\n")
