@@ -151,13 +151,25 @@ def _causal(name: str = "mask-inference", **params) -> separena.Separator:
     ("mask-inference", "LogMagnitudeFeatures: norm 'instance'"),
     ("conv-tasnet-small", "GlobalLayerNorm"),
     ("deep-clustering", "masker \\(DeepClusteringMasker\\) has no step"),
-    ("open-unmix-small", "apply_masks post-filters"),
+    ("open-unmix-small", "RecurrentStack: bidirectional layers"),
     ("oracle-irm", "only a MaskSeparator"),
 ])
 def test_models_that_cannot_stream_are_refused_in_one_line_naming_the_part(name, problem):
     with pytest.raises(SeparenaError, match=problem) as refused:
         StreamingSeparator(separena.create_model(name).eval())
     assert "\n" not in str(refused.value)
+
+
+def test_a_post_filter_over_the_whole_input_is_refused_and_none_streams():
+    """Open-Unmix's Wiener filter estimates each source's covariance over the whole input."""
+    one_way = {"bidirectional": False, "hidden_size": 16}
+    with pytest.raises(SeparenaError, match="apply_masks post-filters"):
+        StreamingSeparator(separena.create_model("open-unmix-small", wiener_iterations=1, **one_way).eval())
+    model = separena.create_model("open-unmix-small", **one_way).eval()
+    assert not model.post_filters
+    mix = torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(separate_streaming(model, mix, 160), model(mix).estimates, atol=1e-10, rtol=0)
 
 
 def test_training_mode_batch_changes_and_empty_flushes_are_refused():
@@ -211,14 +223,17 @@ def test_output_lags_the_input_by_less_than_the_encoders_window(name, window, ho
     assert max(lags) == window - 1
 
 
-@pytest.mark.parametrize("name", ["mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small"])
-def test_published_causal_weights_stream_in_float32_as_they_separate_whole(name, monkeypatch):
-    """10 s in 10-ms blocks: float32 rounding does not accumulate along the stream."""
+@pytest.mark.parametrize(("name", "seconds"), [
+    ("mask-inference-causal", 10), ("chimera-pp-causal-small", 10), ("conv-tasnet-causal-small", 10),
+    ("open-unmix-causal-small", 4), ("mask-inference-music-causal", 4),
+])
+def test_published_causal_weights_stream_in_float32_as_they_separate_whole(name, seconds, monkeypatch):
+    """Seconds in 10-ms blocks: float32 rounding does not accumulate along the stream."""
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(Path(__file__).parents[1] / "published"))
     torch.set_default_dtype(torch.float32)
     try:
         model = separena.pretrained(name)
-        mix = 0.1 * torch.randn(1, 10 * model.sample_rate, generator=torch.Generator().manual_seed(0))
+        mix = 0.1 * torch.randn(1, seconds * model.sample_rate, generator=torch.Generator().manual_seed(0))
         streamed = separate_streaming(model, mix, model.sample_rate // 100)
         with torch.no_grad():
             whole = model(mix).estimates

@@ -313,6 +313,13 @@ class MaskSeparator(Separator):
         rep = self.encoder(waveforms.reshape(-1, waveforms.shape[-1]))
         return rep.reshape(*lead, *rep.shape[-2:])
 
+    @property
+    def post_filters(self) -> bool:
+        """Whether :meth:`apply_masks` does more than multiply, so that it may read the whole
+        input (a subclass that overrides it, unless it says otherwise); such a model does not
+        stream."""
+        return type(self).apply_masks is not MaskSeparator.apply_masks
+
     def apply_masks(self, masks: Tensor, rep: Tensor) -> Tensor:
         """What the decoder inverts: the masked mixture representation, one per source.
 

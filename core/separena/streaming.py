@@ -61,7 +61,7 @@ class StreamingSeparator:
                                 f"got {type(model).__mro__[1].__name__} subclass {name}")
         if model.training:
             raise SeparenaError(f"{name}: streaming needs the model in eval mode; call model.eval() first")
-        if type(model).apply_masks is not MaskSeparator.apply_masks:
+        if model.post_filters:
             raise SeparenaError(f"{name}: its apply_masks post-filters the masked estimates, which this "
                                 "streaming separator cannot run block by block")
         for role, needs in (("encoder", ("step", "flush")), ("masker", ("step",)), ("decoder", ("step", "flush"))):

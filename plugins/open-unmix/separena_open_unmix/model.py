@@ -19,6 +19,8 @@ input shift/scale (identity), and the objective is a per-source waveform SI-SDR.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -62,9 +64,22 @@ class OpenUnmixNetwork(nn.Module):
         self.output_norm = ShiftAndScale(n_out * n_freq)
 
     def forward(self, magnitude: Tensor) -> Tensor:
+        x = self._features(magnitude)
+        return self._masks(x, self.rnn(x))
+
+    def step(self, magnitude: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """A stream's next frames, the LSTM state carried (one-way networks only; batch norm
+        in eval mode, as the streaming separator runs it, is frame by frame)."""
+        x = self._features(magnitude)
+        hidden, state = self.rnn.step(x, state)
+        return self._masks(x, hidden), state
+
+    def _features(self, magnitude: Tensor) -> Tensor:
         x = self.input_norm(self.crop(magnitude))  # [B, T, F] -> [B, T, max_bin]
-        x = torch.tanh(self.bn1(self.fc1(x)))  # [B, T, W], W = 2 * hidden_size if bidirectional
-        x = torch.cat([x, self.rnn(x)], dim=-1)  # skip connection: [B, T, W + W]
+        return torch.tanh(self.bn1(self.fc1(x)))  # [B, T, W], W = 2 * hidden_size if bidirectional
+
+    def _masks(self, x: Tensor, hidden: Tensor) -> Tensor:
+        x = torch.cat([x, hidden], dim=-1)  # skip connection: [B, T, W + W]
         x = torch.relu(self.bn2(self.fc2(x)))
         x = self.output_norm(self.bn3(self.fc3(x)))  # [B, T, n_out * F]
         return x.reshape(*x.shape[:2], self.n_out, self.n_freq)
@@ -89,9 +104,18 @@ class OpenUnmixMasker(nn.Module):
 
     def forward(self, spec: Tensor) -> Tensor:
         mag = self.magnitude(spec)
-        logits = torch.cat([net(mag) for net in self.networks], dim=2)  # [B, T, S, F]
-        logits = logits.permute(0, 2, 1, 3)  # [B, T, S, F] -> [B, S, T, F]
-        return mask_activation(logits, self.activation, source_dim=1)
+        return self._activated([net(mag) for net in self.networks])
+
+    def step(self, spec: Tensor, state: list[Any] | None) -> tuple[Tensor, list[Any]]:
+        """A stream's next frames -> their masks, each network's LSTM state carried; one-way only."""
+        mag = self.magnitude(spec)
+        states = [None] * len(self.networks) if state is None else state
+        outputs = [net.step(mag, net_state) for net, net_state in zip(self.networks, states)]
+        return self._activated([logits for logits, _ in outputs]), [net_state for _, net_state in outputs]
+
+    def _activated(self, logits: list[Tensor]) -> Tensor:
+        stacked = torch.cat(logits, dim=2).permute(0, 2, 1, 3)  # [B, T, S, F] -> [B, S, T, F]
+        return mask_activation(stacked, self.activation, source_dim=1)
 
 
 class OpenUnmixSeparator(MaskSeparator):
@@ -115,6 +139,10 @@ class OpenUnmixSeparator(MaskSeparator):
         if self.wiener is None or self.training:
             return super().apply_masks(masks, rep)
         return self.wiener(masks * rep.abs().unsqueeze(1), rep)  # [B, S, T, F] complex
+
+    @property
+    def post_filters(self) -> bool:
+        return self.wiener is not None  # its EM estimates each source's covariance over the whole input
 
 
 def open_unmix(
@@ -144,7 +172,8 @@ def open_unmix(
             paper's 512-wide BLSTM). The fully connected layers are as wide as the recurrent
             output: ``2 * hidden_size`` when bidirectional, ``hidden_size`` when not.
         num_layers: recurrent layers (3 in the paper).
-        bidirectional: BLSTM (True, the offline model) or causal LSTM (False).
+        bidirectional: BLSTM (True, the offline model) or one-way LSTM (False: causal, each
+            output waits one STFT window; streams without the Wiener filter).
         dropout: dropout between recurrent layers (0.4 in the paper; unused with 1 layer).
         shared: one trunk for all sources with a per-source output layer, instead of one
             network per source (the paper).
