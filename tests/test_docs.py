@@ -111,12 +111,26 @@ def test_tutorial_copies_code_from_the_repository() -> None:
         assert code in source, f"docs/plugins: the block marked 'file: {path}' is not in that file any more:\n{code}"
 
 
-def test_plugin_docs_links_resolve() -> None:
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_doc_links_and_their_anchors_resolve() -> None:
+    """Every relative link in docs/ and the README names a file that exists and, after ``#``, one
+    of its headings (a section moved or renamed leaves no dangling link)."""
     broken = []
-    for doc in sorted(PLUGIN_DOCS.glob("*.md")):
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
-            if "://" not in target and not (doc.parent / target).exists():
+    for doc in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", doc.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue
+            path = (doc.parent / target) if target else doc
+            if not path.exists():
                 broken.append(f"{doc.relative_to(ROOT)} -> {target}")
+            elif anchor and path.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{doc.relative_to(ROOT)} -> {target}#{anchor}")
     assert not broken, "broken links: " + "; ".join(broken)
 
 
