@@ -1,9 +1,10 @@
 """Streaming the causal models: what a block costs, how far the output lags, and what a long
 stream does to the scores.
 
-For each published causal preset of ``speech-causal`` (``StreamingSeparator``, one thread):
+For each published causal preset of ``speech-causal`` and ``music-causal`` (``StreamingSeparator``,
+one thread):
 
-- *real-time factor*: seconds of compute per second of audio, a 20-s stream pushed in blocks
+- *real-time factor*: seconds of compute per second of audio, a 20-s stream of noise pushed in blocks
   of 10, 32 and 100 ms, beside ``forward`` on the whole 20 s (the same model offline); *p99
   block*: the 99th percentile of one push's time, which must stay under the block's duration
   for the stream to keep up;
@@ -14,7 +15,7 @@ For each published causal preset of ``speech-causal`` (``StreamingSeparator``, o
   (float32), relative to their peak;
 - the same speed measures for the causal systems at the sizes their papers report
   (untrained: speed does not depend on the weights);
-- *long stream*: ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
+- *long stream* (the speech models): ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
   stream, scored per segment (SI-SDRi, each segment's own best speaker order), against each
   mixture separated on its own: a stream never resets its recurrent state or its cumulative
   norm, while training saw 4-s mixtures that start from silence.
@@ -38,6 +39,7 @@ from separena.bench.published import PublishedStore, default_published_dir, load
 from separena.metrics import matched_si_sdr, si_sdr
 
 MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small")
+MUSIC_MODELS = ("open-unmix-causal-small", "mask-inference-music-causal")  # music-causal's
 PAPER_SIZE = {  # untrained, for their speed: the causal systems at the sizes the papers report
     "conv-tasnet causal, paper size (N 512, B 128, H 512, X 8, R 3; untrained)": ("conv-tasnet", {"causal": True}),
     "mask-inference one-way LSTM 4x600, learned norm (untrained)":
@@ -64,9 +66,10 @@ def timed_stream(model, mix: torch.Tensor, block: int, rate: int | None = None
     return torch.cat([*parts, stream.flush()], -1), seconds, lag
 
 
-def speed_row(label: str, model, noise: torch.Tensor) -> str:
-    """The speed table's row of ``model`` on ``noise`` ``[1, SPEED_SECONDS * rate]``."""
+def speed_row(label: str, model) -> str:
+    """The speed table's row of ``model``, on ``SPEED_SECONDS`` of noise at its rate."""
     rate = model.sample_rate
+    noise = 0.1 * torch.randn(1, SPEED_SECONDS * rate, generator=torch.Generator().manual_seed(0))
     begin = time.perf_counter()
     with torch.no_grad():
         whole = model(noise).estimates
@@ -111,11 +114,10 @@ def main() -> None:
              "|---" * (2 * len(BLOCKS_MS) + 5 + len(OTHER_RATES)) + "|"]
     quality = ["| model | SI-SDRi, each mixture alone (dB) | in one stream (dB) | difference [95 % interval] "
                "| difference, first 5 segments | last 5 segments |", "|---|---|---|---|---|---|"]
-    noise = 0.1 * torch.randn(1, SPEED_SECONDS * data.sample_rate, generator=torch.Generator().manual_seed(0))
     for name in MODELS:
         _, model, _ = load_published(published, registry, name, "cpu")
         rate = model.sample_rate
-        speed.append(speed_row(name, model, noise))
+        speed.append(speed_row(name, model))
         print(speed[-1], flush=True)
 
         alone, together = [], []
@@ -135,9 +137,12 @@ def main() -> None:
                        f"{gaps.mean():+.2f} [{gaps.mean() - half:+.2f}, {gaps.mean() + half:+.2f}] | "
                        f"{by_position[:, :5].mean():+.2f} | {by_position[:, -5:].mean():+.2f} |")
         print(quality[-1], flush=True)
+    for name in MUSIC_MODELS:  # 16 kHz, four stems: speed only (the long streams are speech)
+        speed.append(speed_row(name, load_published(published, registry, name, "cpu")[1]))
+        print(speed[-1], flush=True)
     for label, (architecture, params) in PAPER_SIZE.items():  # speed does not depend on the weights
         torch.manual_seed(0)
-        speed.append(speed_row(label, registry.create_model(architecture, **params).eval(), noise))
+        speed.append(speed_row(label, registry.create_model(architecture, **params).eval()))
         print(speed[-1], flush=True)
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} with `python benchmarks/streaming.py --segments {args.segments} "
           f"--streams {args.streams}` on {platform.processor() or platform.machine()}, one thread, torch "

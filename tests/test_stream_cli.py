@@ -45,6 +45,18 @@ def test_f32_output_is_the_models_sources_interleaved(published):
     assert out.shape == whole.shape
     np.testing.assert_allclose(out, whole, atol=1e-5 * np.abs(whole).max())
     assert "real-time factor" in result.stderr
+    assert "output channels: s1, s2" in " ".join(result.stderr.split())
+
+
+def test_music_stems_come_out_as_channels_named_in_order(published):
+    mix = _noise(1.2, 16000)
+    result = CliRunner().invoke(main, ["stream", "open-unmix-causal-small"], input=mix.tobytes())
+    assert result.exit_code == 0, result.output
+    assert "output channels: vocals, bass, drums, other" in " ".join(result.stderr.split())
+    out = np.frombuffer(result.stdout_bytes, "<f4").reshape(-1, 4)
+    with torch.no_grad():
+        whole = separena.pretrained("open-unmix-causal-small")(torch.from_numpy(mix).unsqueeze(0)).estimates[0].T
+    np.testing.assert_allclose(out, whole.numpy(), atol=1e-5 * whole.abs().max().item())
 
 
 def test_s16_in_and_out_with_clipping_counted(tmp_path):

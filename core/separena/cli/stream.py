@@ -72,8 +72,9 @@ def stream(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str 
         raise SeparenaError(f"model {config.name!r}: {error}") from None
     dtype = FORMATS[sample_format]
     block = max(1, round(block_ms * streamer.sample_rate / 1000))
+    channels = ", ".join(model.source_names or [f"s{k}" for k in range(1, model.n_src + 1)])
     err_console.print(f"note: streaming {model.n_src} sources of {escape(config.name)} at {streamer.sample_rate} Hz "
-                      f"in {block}-sample blocks, {sample_format} in and out")
+                      f"in {block}-sample blocks, {sample_format} in and out; output channels: {channels}")
     clipped, seconds, samples, leftover = 0, 0.0, 0, b""
 
     def write(sources: torch.Tensor) -> None:  # [1, n_src, m] -> interleaved frames
