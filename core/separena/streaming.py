@@ -29,8 +29,8 @@ class StreamingSeparator:
     on the whole input, to float rounding (the contract kit checks this for every architecture
     that streams). Beyond the block itself, the output lags the input by less than the
     encoder's window: by ``window - hop`` to ``window - 1`` samples (an STFT of 256 samples
-    with a hop of 128: 128 to 255 samples, 16 to 32 ms at 8 kHz; Conv-TasNet's 16-sample
-    filters: 8 to 15 samples).
+    with a hop of 128: 128 to 255 samples, 16 to 32 ms at 8 kHz; the music models' 1024 with
+    a hop of 256: 48 to 64 ms at 16 kHz; Conv-TasNet's 16-sample filters: 8 to 15 samples).
 
     Which models stream: those whose encoder, masker and decoder have ``step`` (the encoder
     and decoder also ``flush``) and accept their configuration in it: the causal presets
