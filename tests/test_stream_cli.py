@@ -123,8 +123,9 @@ def test_a_terminal_on_standard_input_is_refused():
 
     controller, terminal = pty.openpty()
     try:
+        env = {**os.environ, "SEPARENA_PUBLISHED": str(PUBLISHED)}
         result = subprocess.run([sys.executable, "-m", "separena.cli", "stream", MODEL], stdin=terminal,
-                                capture_output=True, timeout=120, env={**os.environ, "SEPARENA_PUBLISHED": str(PUBLISHED)})
+                                capture_output=True, timeout=120, env=env)
     finally:
         os.close(controller)
         os.close(terminal)
