@@ -7,7 +7,9 @@ past: a block costs what its own frames cost, however long the stream has run.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -76,9 +78,9 @@ class StreamingSeparator:
         self.sample_rate = sample_rate or model.sample_rate
         """The stream's rate in Hz: blocks in and sources out (the model's unless given)."""
         self._reset()
-        weight = next(model.parameters(), None)
+        self._weight = next(model.parameters(), None)  # the device and dtype the model computes in
         silence = torch.zeros(1, round(PROBE_SECONDS * model.sample_rate))
-        silence = silence if weight is None else silence.to(weight)
+        silence = silence if self._weight is None else silence.to(self._weight)
         try:
             self._separate(silence)
             self._finish(1)
@@ -175,8 +177,8 @@ class StreamingSeparator:
                 soxr.ResampleStream(self.model.sample_rate, self.sample_rate, channels * self.model.n_src,
                                     "float32", "HQ"))
         out = self._resamplers[0].resample_chunk(block.detach().cpu().float().numpy().T.copy(), last=last)
-        weight = next(self.model.parameters(), None)
-        return torch.from_numpy(out.T.copy()).to(block.device, block.dtype if weight is None else weight.dtype)
+        dtype = block.dtype if self._weight is None else self._weight.dtype
+        return torch.from_numpy(out.T.copy()).to(block.device, dtype)
 
     def _sources_back(self, sources: Tensor, last: bool) -> Tensor:
         """Source samples at the model's rate ``[batch, n_src, m]`` -> at the stream's, less a
@@ -193,11 +195,18 @@ class StreamingSeparator:
         return back[..., :back.shape[-1] - self._held.shape[-1]]
 
 
-def separate_streaming(model: Separator, mix: Tensor, block: int) -> Tensor:
-    """Separate ``mix`` ``[batch, time]`` as a stream of ``block``-sample blocks: ``[batch, n_src, time]``
-    (what :class:`StreamingSeparator` gives, concatenated)."""
-    if block < 1:
+def separate_streaming(model: Separator, mix: Tensor, block: int | Sequence[int]) -> Tensor:
+    """Separate ``mix`` ``[batch, time]`` as a stream of ``block``-sample blocks (or of blocks of
+    the given sizes, in turn): ``[batch, n_src, time]``, what :class:`StreamingSeparator` gives,
+    concatenated."""
+    sizes = [block] if isinstance(block, int) else list(block)
+    if not sizes or any(not isinstance(size, int) or size < 1 for size in sizes):
         raise SeparenaError(f"block: expected a positive number of samples, got {block!r}")
     stream = StreamingSeparator(model)
-    parts = [stream.push(mix[:, start:start + block]) for start in range(0, mix.shape[-1], block)]
+    parts, start = [], 0
+    for size in itertools.cycle(sizes):
+        if start >= mix.shape[-1]:
+            break
+        parts.append(stream.push(mix[:, start:start + size]))
+        start += size
     return torch.cat([*parts, stream.flush()], -1)

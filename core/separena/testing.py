@@ -14,7 +14,6 @@ those checks become xfails with that reason.
 from __future__ import annotations
 
 import io
-import itertools
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -24,7 +23,7 @@ import torch
 from .errors import SeparenaError
 from .model import Separator, SeparatorOutput, separate
 from .registry import ModelConfig, Registry, default_registry
-from .streaming import StreamingSeparator
+from .streaming import StreamingSeparator, separate_streaming
 
 __all__ = ["CHECKS", "check_architecture", "parametrize_with_checks", "tiny_config"]
 
@@ -199,13 +198,7 @@ def check_streaming(config: ModelConfig) -> None:
             continue
         model = model.double()
         mix = _inputs(model, 2, 0.5)[0].double()
-        stream = StreamingSeparator(model)
-        parts, start, blocks = [], 0, itertools.cycle(STREAM_BLOCKS)
-        while start < mix.shape[-1]:
-            block = next(blocks)
-            parts.append(stream.push(mix[:, start:start + block]))
-            start += block
-        streamed = torch.cat([*parts, stream.flush()], -1)
+        streamed = separate_streaming(model, mix, STREAM_BLOCKS)
         with torch.no_grad():
             whole = model(mix).estimates
         if streamed.shape != whole.shape:
