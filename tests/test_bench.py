@@ -7,6 +7,7 @@ plugin on a fresh ``Registry(entry_points=False)``, in seconds on one CPU thread
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -53,6 +54,15 @@ suites:
     budget: {steps: 6, batch_size: 2}
     seeds: [0, 1, 2]
     models: [tiny-net-slow]
+  tiny-stems:
+    dataset: tiny-2stem
+    dataset_params: {n_test: 4}
+    sample_rate: 8000
+    segment_seconds: 0.25
+    budget: {steps: 6, batch_size: 2, learning_rate: 0.01}
+    seeds: [0, 1]
+    models: [tiny-net]
+    metrics: [si-sdri, usdr, csdr]
 """
 
 
@@ -147,6 +157,13 @@ def tiny_2mix(sample_rate: int = 8000, n_test: int = 4, seconds: float = 0.5) ->
                           train=TinyStream(), valid=test, test=test, extra_tests={"hard": hard})
 
 
+def tiny_2stem(sample_rate: int = 8000, n_test: int = 4, seconds: float = 0.5) -> SeparationData:
+    """:func:`tiny_2mix` with roles: the tone first, the buzz second (as music has stems)."""
+    data = tiny_2mix(sample_rate, n_test, seconds)
+    return dataclasses.replace(data, name=data.name.replace("2mix", "2stem"), source_names=("tone", "buzz"),
+                               permutation_invariant=False)
+
+
 class BenchFixture:
     @hookimpl
     def separena_register_architectures(self) -> list[ArchitectureSpec]:
@@ -159,7 +176,9 @@ class BenchFixture:
 
     @hookimpl
     def separena_register_datasets(self) -> list[DatasetSpec]:
-        return [DatasetSpec("tiny-2mix", tiny_2mix, "tiny in-memory mixtures")]
+        return [DatasetSpec("tiny-2mix", tiny_2mix, "tiny in-memory mixtures"),
+                DatasetSpec("tiny-2stem", tiny_2stem, "tiny in-memory mixtures of a tone and a buzz",
+                            source_names=("tone", "buzz"))]
 
 
 def make_registry(tmp: Path) -> Registry:
@@ -423,6 +442,34 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     assert console == []
     assert dom.count("data-loaded=") == len(images) + len(spectrograms) and "data-failed" not in dom
     assert all(int(w) > 100 for w in re.findall(r'data-loaded="(\d+)"', dom))
+
+
+def test_report_scores_each_source_of_data_with_roles(registry: Registry, tmp_path: Path) -> None:
+    with ResultStore(tmp_path / "bench.sqlite") as store:
+        run_suite(registry, "tiny-stems", store=store, progress=False)
+        run_suite(registry, "tiny", models=["tiny-net"], seeds=[0], store=store, progress=False)  # speakers
+        runs = store.runs(suite="tiny-stems")
+        write_report(store, tmp_path / "report")
+    net = [r for r in runs if r.model == "tiny-net"]
+    assert [r.payload["source_names"] for r in net] == [["tone", "buzz"]] * 2
+    # by hand: each source's column over both seeds' mixtures
+    expected = {key: [sum(row[k] for r in net for row in r.payload["sets"]["test"][key]) / (2 * 4) for k in range(2)]
+                for key in ("si_sdri", "usdr", "csdr")}
+    assert expected["si_sdri"][0] != expected["si_sdri"][1]
+    doc = json.loads((tmp_path / "report" / "leaderboard.json").read_text())
+    stems = doc["suites"]["tiny-stems"]["per_source"]["test"]
+    assert stems["sources"] == ["tone", "buzz"] and list(stems["metrics"]) == ["si_sdri", "usdr", "csdr"]
+    for key, values in expected.items():
+        assert stems["means"]["tiny-net"][key] == pytest.approx(values, abs=1e-9)
+    assert doc["suites"]["tiny"]["per_source"] == {}  # matched speakers have no roles
+    md = (tmp_path / "report" / "leaderboard.md").read_text()
+    tiny_stems = md.split("## tiny-stems")[1]
+    assert "Per source on test:" in tiny_stems and "| model | metric | tone | buzz | mean |" in tiny_stems
+    line = f"| tiny-net | uSDR (dB) | {expected['usdr'][0]:.2f} | {expected['usdr'][1]:.2f} | "
+    assert line in tiny_stems and "Per source" not in md.split("## tiny-stems")[0]
+    assert "| tiny-oracle | cSDR (dB) |" in tiny_stems
+    assert (tmp_path / "report" / "plots" / "tiny-stems-per-source.png").is_file()
+    assert 'src="plots/tiny-stems-per-source.png"' in (tmp_path / "report" / "index.html").read_text()
 
 
 def test_sdr_matches_museval_on_one_case() -> None:

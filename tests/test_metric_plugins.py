@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from separena import Registry
 from separena.bench import ResultStore
 from separena.cli import main
-from separena.metrics import pesq_metric, stoi_metric
+from separena.metrics import csdr_metric, pesq_metric, stoi_metric, usdr, usdr_metric
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -34,9 +34,27 @@ def _speech_like(seconds: float = 2.0, rate: int = 8000) -> torch.Tensor:
 
 
 def test_the_core_registers_its_metrics_and_plugins_lists_them():
-    assert {"si-sdr", "si-sdri", "sdri", "stoi", "stoi-i", "pesq", "pesq-i"} <= set(Registry().metrics)
+    assert {"si-sdr", "si-sdri", "sdri", "usdr", "csdr", "stoi", "stoi-i", "pesq", "pesq-i"} <= set(Registry().metrics)
     result = run("plugins")
-    assert result.exit_code == 0 and "metric: si-sdr, si-sdri, sdri, stoi, stoi-i, pesq, pesq-i" in result.output
+    assert result.exit_code == 0
+    assert "metric: si-sdr, si-sdri, sdri, usdr, csdr, stoi, stoi-i, pesq, pesq-i" in result.output
+
+
+def test_the_music_sdrs_score_the_whole_signal_and_the_median_second():
+    # Noise 40, 20 and 0 dB under the sources in the three seconds: the whole signal's SDR is
+    # the loud second's (about 0 dB), SiSEC's median over 1-s frames the middle one (20 dB).
+    rate = 8000
+    refs = _speech_like(3.0, rate)
+    noise = torch.randn(refs.shape, generator=torch.Generator().manual_seed(1))
+    level = torch.tensor([0.01, 0.1, 1.0]).repeat_interleave(rate)
+    est = refs + noise * level * refs.square().mean(-1, keepdim=True).sqrt()
+    per_second = [usdr(est[:, k * rate:(k + 1) * rate].double(), refs[:, k * rate:(k + 1) * rate].double())
+                  for k in range(3)]
+    np.testing.assert_allclose(csdr_metric(est, refs, rate).numpy(), per_second[1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(usdr_metric(est, refs, rate).numpy(), usdr(est.double(), refs.double()).numpy(),
+                               atol=1e-5)
+    assert (per_second[0] > 35).all() and (per_second[1] - 20).abs().max() < 1.5 and (per_second[2].abs() < 1.5).all()
+    assert (usdr_metric(est, refs, rate) < 5).all() and (csdr_metric(est, refs, rate) > 18).all()
 
 
 def test_stoi_and_pesq_are_the_libraries_own_numbers():

@@ -40,7 +40,7 @@ import separena
 from separena import SeparatorOutput
 from separena.blocks import ISTFT, STFT
 from separena.losses import pit_mask_l1, pit_si_sdr
-from separena.metrics import best_permutation, pairwise_bss_sdr, pairwise_si_sdr, si_sdr, si_sdri
+from separena.metrics import best_permutation, csdr, pairwise_bss_sdr, pairwise_si_sdr, si_sdr, si_sdri, usdr
 
 SAMPLE_RATE = 8000
 DTYPES = [torch.float32, torch.float64]
@@ -52,6 +52,7 @@ SHIPPED_STFTS = [(128, 64), (256, 64), (256, 128), (1024, 256)]
 # in docs/benchmark.md, "Checked against"; each tolerance is about 10x its measured maximum.
 SI_SDR_TOL = {torch.float32: 3e-4, torch.float64: 1e-9}  # SI-SDR and SI-SDRi
 BSS_SDR_TOL = {torch.float32: 5e-2, torch.float64: 5e-5}  # float32: a 512-tap Toeplitz solve
+MUSIC_SDR_TOL = {torch.float32: 3e-5, torch.float64: 1e-12}  # uSDR and cSDR: energy ratios, no solve
 PIT_LOSS_TOL = {torch.float32: 1e-5, torch.float64: 1e-12}  # dB: the loss is a negative SI-SDR
 PIT_GRAD_TOL = {torch.float32: 1e-5, torch.float64: 1e-8}  # relative to the largest gradient
 MASK_L1_TOL = {torch.float32: 1e-5, torch.float64: 1e-12}  # relative: the value, the gradient (L1 norm)
@@ -232,6 +233,61 @@ def test_bss_sdr_matches_museval_and_fast_bss_eval_with_the_same_permutation(kin
             assert perm[-1].tolist() == mus[4].ravel().tolist()  # perm[r]: the estimate for reference r
             _record("BSS SDR vs museval", dtype,
                     (scores[-1].double() - torch.tensor(mus[0].ravel())).abs().max().item(), BSS_SDR_TOL[dtype])
+
+
+def _mdx_sdr(references: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+    """The Music Demixing Challenge 2021's SDR of each source, as its evaluation defines it
+    (an absolute 1e-7 added to both energies). Shapes: ``[n_src, time]`` x2 -> ``[n_src]``."""
+    delta = 1e-7
+    num = np.sum(np.square(references), axis=-1) + delta
+    den = np.sum(np.square(references - estimates), axis=-1) + delta
+    return 10 * np.log10(num / den)
+
+
+def _museval_csdr(references: np.ndarray, estimates: np.ndarray, frame: int) -> np.ndarray:
+    """SiSEC 2018's SDR of each source: museval v4 per frame, the median over frames.
+    Shapes: ``[n_src, time]`` x2 -> ``[n_src]``."""
+    framewise, *_ = museval.evaluate(references[..., None], estimates[..., None], win=frame, hop=frame)
+    with np.errstate(all="ignore"):
+        return np.nanmedian(framewise, axis=1)
+
+
+@pytest.mark.parametrize(("kind", "n_src", "seconds", "quiet"), CASES)
+def test_usdr_and_csdr_match_mdx_and_museval_v4(kind, n_src, seconds, quiet):
+    # Fixed roles (music): estimate k against reference k, the permuted item included (low
+    # scores). Both scores are invariant to scaling estimate and reference together only, so
+    # the peers get both at the reference's scale. museval costs about 1 s an item: it sees
+    # the last item of the 2-source and the quiet cases.
+    est64, refs64 = _case(kind, n_src, seconds, quiet)
+    scale = _peer_scale(refs64)
+    peer_est, peer_refs = (est64 / scale).numpy(), (refs64 / scale).numpy()
+    frame = SAMPLE_RATE // 2  # 0.1 s is shorter than a frame: one frame of the whole input
+    mdx = np.stack([_mdx_sdr(r, e) for r, e in zip(peer_refs, peer_est)])
+    mus = _museval_csdr(peer_refs[-1], peer_est[-1], frame) if n_src == 2 or quiet else None
+    for dtype in DTYPES:
+        _record("uSDR vs MDX 2021", dtype, np.abs(usdr(est64.to(dtype), refs64.to(dtype)).double().numpy()
+                                                  - mdx).max(), MUSIC_SDR_TOL[dtype])
+        if mus is not None:
+            ours = csdr(est64[-1].to(dtype), refs64[-1].to(dtype), frame).double().numpy()
+            _record("cSDR vs museval v4", dtype, np.abs(ours - mus).max(), MUSIC_SDR_TOL[dtype])
+
+
+def test_csdr_leaves_out_the_frames_museval_leaves_out():
+    # A silent reference frame, a silent estimate frame (each drops that frame for every
+    # source), a partial last frame, and a source whose frames are all dropped but one.
+    est64, refs64 = _case("speech", 3, 3.0, False)
+    est, refs = est64[0].clone(), refs64[0].clone()
+    frame = SAMPLE_RATE // 4
+    refs[0, frame: 2 * frame] = 0
+    est[2, 3 * frame: 4 * frame] = 0
+    refs, est = refs[:, : 7 * frame + 123], est[:, : 7 * frame + 123]
+    mus = _museval_csdr(refs.numpy(), est.numpy(), frame)
+    ours = csdr(est, refs, frame)
+    assert np.abs(ours.numpy() - mus).max() < MUSIC_SDR_TOL[torch.float64]
+    for k in range(7):  # every whole frame silent in one signal: nothing left to score
+        (refs if k % 2 else est)[1, k * frame: (k + 1) * frame] = 0
+    assert csdr(est, refs, frame).isnan().all()
+    assert np.isnan(_museval_csdr(refs.numpy(), est.numpy(), frame)).all()
 
 
 @pytest.mark.parametrize(("kind", "n_src", "seconds", "quiet"), CASES)

@@ -13,8 +13,9 @@ from torch import Tensor
 
 from .errors import SeparenaError
 
-__all__ = ["si_sdr_metric", "bss_sdr_metric", "stoi_metric", "pesq_metric", "si_sdr", "energy_eps", "pairwise_si_sdr", "best_permutation", "matched_si_sdr", "si_sdri", "pairwise_bss_sdr", "bss_sdr",
-           "sdri"]
+__all__ = ["si_sdr_metric", "bss_sdr_metric", "usdr_metric", "csdr_metric", "stoi_metric", "pesq_metric", "si_sdr",
+           "energy_eps", "pairwise_si_sdr", "best_permutation", "matched_si_sdr", "si_sdri", "pairwise_bss_sdr",
+           "bss_sdr", "sdri", "usdr", "csdr"]
 
 
 def energy_eps(*energies: Tensor) -> Tensor:
@@ -202,6 +203,50 @@ def sdri(estimates: Tensor, references: Tensor, mix: Tensor, filter_length: int 
     return bss_sdr(estimates, references, filter_length, permutation_invariant) - baseline
 
 
+def usdr(estimates: Tensor, references: Tensor) -> Tensor:
+    """SDR in dB over the whole signal, as the Music Demixing Challenge 2021 scores a song (the
+    "uSDR" of later music papers): ``10 log10(sum s^2 / sum (s - s_hat)^2)``.
+
+    Neither projected nor scale-invariant: a gain error costs, as it does to a listener of a
+    remix. The guard is :func:`energy_eps` (relative), so the score does not depend on the
+    scale of both signals together; MDX adds an absolute 1e-7 instead.
+
+    Shapes:
+        ``[..., time]`` x2 -> ``[...]``.
+    """
+    target = references.square().sum(-1)
+    error = (references - estimates).square().sum(-1)
+    eps = energy_eps(target, error)
+    return 10 * torch.log10((target + eps) / (error + eps))
+
+
+def csdr(estimates: Tensor, references: Tensor, frame: int) -> Tensor:
+    """SDR in dB as SiSEC 2018 reports it (museval's BSS Eval v4, images mode): :func:`usdr` of
+    each frame of ``frame`` samples, the median over frames (the "cSDR" of later papers).
+
+    In v4's images mode the distortion filters only split the error ``s_hat - s`` into spatial,
+    interference and artifact parts; SDR sums them again, so no filter is needed here (equal to
+    ``museval.evaluate`` within float rounding, tests/test_peers.py). As museval: frames are
+    ``[k * frame, (k + 1) * frame)``, a partial last frame is dropped (an input shorter than one
+    frame is one frame), a frame where any reference or any estimate of the mixture is all
+    zeros is left out for every source, and a mixture without frames left scores NaN. The
+    median of an even count is the mean of the middle two (``numpy.nanmedian``).
+
+    Shapes:
+        estimates ``[..., n_src, time]``, references ``[..., n_src, time]`` -> ``[..., n_src]``.
+    """
+    if frame < 1:
+        raise SeparenaError(f"csdr: frame: expected a positive number of samples, got {frame}")
+    length = references.shape[-1]
+    n_frames = max(length // frame, 1)
+    size = frame if length >= frame else length
+    est = estimates[..., : n_frames * size].unflatten(-1, (n_frames, size))  # [..., n_src, frames, size]
+    ref = references[..., : n_frames * size].unflatten(-1, (n_frames, size))
+    silent = ((ref == 0).all(-1) | (est == 0).all(-1)).any(-2, keepdim=True)  # [..., 1, frames]
+    scores = usdr(est, ref).masked_fill(silent, math.nan)
+    return scores.nanquantile(0.5, dim=-1)
+
+
 # -- registered metrics ---------------------------------------------------------------------
 # The functions behind the core's MetricSpecs (separena._plugins.builtin): one mixture's
 # estimates, already matched to its references, scored in order. Shapes: estimates
@@ -216,6 +261,17 @@ def si_sdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Te
 def bss_sdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
     """BSS Eval SDR in dB (512-tap filter) of each estimate against the reference in the same position."""
     return bss_sdr(estimates.float().unsqueeze(0), references.float().unsqueeze(0), permutation_invariant=False)[0]
+
+
+def usdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """uSDR in dB (MDX 2021's SDR) of each estimate against the reference in the same position."""
+    return usdr(estimates.double(), references.double()).float()
+
+
+def csdr_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:
+    """cSDR in dB (SiSEC 2018's SDR: the median over 1-s frames) of each estimate against the
+    reference in the same position."""
+    return csdr(estimates.double(), references.double(), frame=sample_rate).float()
 
 
 def stoi_metric(estimates: Tensor, references: Tensor, sample_rate: int) -> Tensor:

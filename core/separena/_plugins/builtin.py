@@ -55,6 +55,10 @@ def separena_register_metrics() -> list[MetricSpec]:
                    "every leaderboard", label="SI-SDRi", improvement=True),
         MetricSpec("sdri", "separena.metrics:bss_sdr_metric", "BSS Eval SDR improvement over the mixture "
                    "(512-tap distortion filter)", label="SDRi", improvement=True),
+        MetricSpec("usdr", "separena.metrics:usdr_metric", "SDR over the whole signal, as the Music Demixing "
+                   "Challenge 2021 scores a song (not projected, not scale-invariant)", label="uSDR"),
+        MetricSpec("csdr", "separena.metrics:csdr_metric", "SDR as SiSEC 2018 reports it (museval v4): the "
+                   "median over 1-s frames", label="cSDR"),
         MetricSpec("stoi", "separena.metrics:stoi_metric", "short-time objective intelligibility, 0 to 1 (pystoi)",
                    label="STOI", unit="", requires=("pystoi",)),
         MetricSpec("stoi-i", "separena.metrics:stoi_metric", "STOI improvement over the mixture (pystoi)",

@@ -153,6 +153,7 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
             "sets": sets, "cost": cost, "examples": examples, "timing": timing, "weights": weights,
             "metrics": {m.key: {"name": m.name, "label": m.label or m.name, "unit": m.unit,
                                 "higher_is_better": m.higher_is_better} for m in metrics},
+            "source_names": list(data.source_names) if data.source_names else None,  # roles: scores per source mean something
         }
         if (state := _state_path(config)) is not None:
             state.unlink(missing_ok=True)  # the run is done; until now a cut evaluation needed no retraining

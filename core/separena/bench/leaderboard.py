@@ -26,7 +26,8 @@ from .store import StoredFailure, StoredRun
 
 __all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
            "format_lookahead",
-           "per_mixture_scores", "pairwise_tests", "table_cells", "source_groups", "SLOW_NOTE_FRACTION"]
+           "per_mixture_scores", "pairwise_tests", "table_cells", "source_groups", "SourceScores", "per_source_scores",
+           "SLOW_NOTE_FRACTION"]
 
 SLOW_NOTE_FRACTION = 0.1  # a row is flagged when this share of its training ran slowed by contention
 
@@ -144,6 +145,43 @@ def source_groups(runs: Sequence[StoredRun], set_name: str, group_of: Callable[[
                 if group is not None and score is not None and math.isfinite(score):
                     out.setdefault(run.model, {}).setdefault(group, []).append(float(score))
     return {m: {g: (sum(v) / len(v), len(v)) for g, v in sorted(groups.items())} for m, groups in out.items()}
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """Each model's mean score per source role on one set (music stems: vocals, bass, ...)."""
+
+    set_name: str
+    sources: tuple[str, ...]  # the roles, in the data's order
+    metrics: dict[str, str]  # payload key -> column title, SI-SDRi first
+    means: dict[str, dict[str, list[float]]]  # model -> metric key -> mean per source (NaN: none scored)
+
+
+def per_source_scores(runs: Sequence[StoredRun], set_name: str = "test") -> SourceScores | None:
+    """Every metric of one set averaged per source role over mixtures (seeds pooled), for runs on
+    data whose sources have roles (their payload names them: ``source_names``); ``None`` when no
+    run has roles (speakers are matched per mixture, so their positions mean nothing)."""
+    kept = [r for r in sorted(latest_runs(runs), key=lambda r: (r.model, r.seed))
+            if r.payload.get("source_names") and set_name in r.payload["sets"]]
+    if not kept:
+        return None
+    sources = tuple(kept[0].payload["source_names"])
+    kept = [r for r in kept if tuple(r.payload["source_names"]) == sources]
+    metrics = {"si_sdri": "SI-SDRi (dB)", **metric_columns(kept)}
+    tables: dict[str, dict[str, list[list[float]]]] = {}
+    for run in kept:
+        s = run.payload["sets"][set_name]
+        for key in metrics:
+            if key in s:
+                tables.setdefault(run.model, {}).setdefault(key, []).extend(
+                    [math.nan if v is None else v for v in row] for row in s[key])
+    means = {}
+    for model, by_metric in tables.items():
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a source no mixture scored stays NaN
+            means[model] = {k: np.nanmean(np.asarray(v, dtype=float).reshape(-1, len(sources)), axis=0).tolist()
+                            for k, v in by_metric.items()}
+    return SourceScores(set_name, sources, metrics, means)
 
 
 def pairwise_tests(runs: Sequence[StoredRun], set_name: str = "test", models: Sequence[str] | None = None,

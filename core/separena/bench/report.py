@@ -24,8 +24,8 @@ from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import (Row, format_rank, latest_runs, leaderboard, pairwise_tests, records, source_groups,
-                          table_cells)
+from .leaderboard import (Row, SourceScores, format_rank, latest_runs, leaderboard, pairwise_tests, per_source_scores,
+                          records, source_groups, table_cells)
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
@@ -40,6 +40,16 @@ class SuiteReport:
         self.name, self.runs, self.rows, self.published = name, runs, rows, published
         models = [r.model for r in rows if r.kind == "model" and "test" in r.quality]
         self.pairs: list[PairTest] = pairwise_tests(runs, "test", models)
+
+    @property
+    def set_names(self) -> list[str]:
+        """The test sets its runs scored: ``test`` first, then the others by name."""
+        found = {k for r in self.runs for k in r.payload["sets"]}
+        return [k for k in ("test",) if k in found] + sorted(found - {"test"})
+
+    def per_source(self) -> list[SourceScores]:
+        """Each set's scores per source role (music stems); empty where sources have no roles."""
+        return [scores for name in self.set_names if (scores := per_source_scores(self.runs, name)) is not None]
 
     @property
     def slug(self) -> str:
@@ -192,7 +202,7 @@ def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[
             lines += [f"Significant differences on test: {len(significant)} of {len(rep.pairs)} pairs"
                       + (": " + "; ".join(f"{p.a} vs {p.b} {p.mean_difference:+.2f} dB (p {p.p_adjusted:.3g})"
                                           for p in significant) if significant else ""), ""]
-        lines += _package_tables(rep)
+        lines += _package_tables(rep) + _source_tables(rep)
     if agreements:
         lines += ["## Does the ranking hold?", ""] + [f"- {a.line()}" for a in agreements] + [""]
     path = out / "leaderboard.md"
@@ -229,6 +239,39 @@ def _package_tables(rep: SuiteReport) -> list[str]:
     return lines
 
 
+def _source_rows(rep: SuiteReport, scores: SourceScores) -> list[list[str]]:
+    """Table cells of one set's per-source scores: a line per model (leaderboard order) and
+    metric, the sources, then their mean."""
+    lines = []
+    for row in rep.rows:
+        for key, title in scores.metrics.items():
+            values = scores.means.get(row.model, {}).get(key)
+            if values is None:
+                continue
+            finite = [v for v in values if math.isfinite(v)]
+            mean = sum(finite) / len(finite) if len(finite) == len(values) else math.nan
+            lines.append([row.model, title, *(f"{v:.2f}" if math.isfinite(v) else "-" for v in values),
+                          f"{mean:.2f}" if math.isfinite(mean) else "-"])
+    return lines
+
+
+SOURCE_LEGEND = ("Each source's score averaged over the set's mixtures (seeds pooled); mean: of the sources. "
+                 "uSDR: SDR over each whole test signal, as the Music Demixing Challenge 2021 scores a song; cSDR: "
+                 "SiSEC 2018's SDR (museval v4), the median over 1-s frames.")
+
+
+def _source_tables(rep: SuiteReport) -> list[str]:
+    """Markdown lines: every metric per source role (music stems) on each test set."""
+    lines: list[str] = []
+    for scores in rep.per_source():
+        lines += [f"Per source on {scores.set_name}:", "",
+                  "| model | metric | " + " | ".join(scores.sources) + " | mean |",
+                  "| --- | --- | " + " | ".join("---:" for _ in scores.sources) + " | ---: |"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in _source_rows(rep, scores)]
+        lines += ["", SOURCE_LEGEND, ""]
+    return lines
+
+
 def _write_csv(out: Path, reports: list[SuiteReport]) -> Path:
     recs = [rec for rep in reports for rec in records(rep.rows, rep.name)]
     fields: list[str] = []
@@ -247,6 +290,11 @@ def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agre
         return v if math.isfinite(v) else None
 
     doc = {"suites": {rep.name: {"summary": rep.summary, "rows": records(rep.rows, rep.name),
+                                 "per_source": {sc.set_name: {"sources": list(sc.sources), "metrics": sc.metrics,
+                                                              "means": {m: {k: [finite(v) for v in vals]
+                                                                            for k, vals in by_metric.items()}
+                                                                        for m, by_metric in sc.means.items()}}
+                                                for sc in rep.per_source()},
                                  "pairs": [{**dataclasses.asdict(p), "mean_difference": finite(p.mean_difference),
                                             "p_value": finite(p.p_value), "p_adjusted": finite(p.p_adjusted)}
                                            for p in rep.pairs]}
@@ -296,6 +344,17 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
             ax.plot(t["loss_steps"], t["losses"], linewidth=0.8, label=f"{run.model} (seed {run.seed})")
     made.append(_finish(fig, ax, out / f"plots/{rep.slug}-losses.png", f"{rep.name}: training loss", "step",
                         "training loss", "training loss per step"))
+    for scores in rep.per_source()[:1]:  # test: each source's SI-SDRi, a bar per model and oracle
+        shown = [r for r in models + brackets if r.kind != "baseline" and r.model in scores.means]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        width = 0.8 / max(len(shown), 1)
+        for i, row in enumerate(shown):
+            ax.bar([k + (i - (len(shown) - 1) / 2) * width for k in range(len(scores.sources))],
+                   scores.means[row.model]["si_sdri"], width, label=row.model,
+                   hatch="//" if row.kind in BRACKETS else None, alpha=0.6 if row.kind in BRACKETS else 1.0)
+        ax.set_xticks(range(len(scores.sources)), scores.sources)
+        made.append(_finish(fig, ax, out / f"plots/{rep.slug}-per-source.png", f"{rep.name}: SI-SDRi per source",
+                            "source", f"SI-SDRi on {scores.set_name} (dB)", "SI-SDRi per source"))
     curves = _curves(rep)
     for key, label in (("macs", "training compute (MACs)"), ("examples", "training mixtures seen")):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -446,6 +505,11 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
         parts.append("</tbody></table>")
         parts.append(f"<p><small>{e(LEGEND)}<br>{e(_seed_line(rep.rows))}</small></p>")
         parts.append(_pair_matrix(rep))
+        for scores in rep.per_source():
+            parts.append(f"<h3>Per source on {e(scores.set_name)}</h3><table><thead><tr><th>model</th><th>metric</th>"
+                         + "".join(f"<th>{e(name)}</th>" for name in scores.sources) + "<th>mean</th></tr></thead><tbody>")
+            parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in _source_rows(rep, scores)]
+            parts.append(f"</tbody></table><p><small>{e(SOURCE_LEGEND)}</small></p>")
         parts.append("<div class=\"plots\">")
         for rel, caption in plots.get(rep.name, []):
             # data-loaded / data-failed make a broken image visible to a headless check
