@@ -147,3 +147,16 @@ def test_a_transient_bar_leaves_nothing_in_a_log(capfd) -> None:
             bar.advance(task, 2)
     err = capfd.readouterr().err
     assert "\n\n" not in "\n" + err and err.count("kept True") == 1 and "kept False" not in err
+
+
+def test_evaluate_scores_each_stem_of_music() -> None:
+    import re
+
+    result = run("evaluate", "oracle-irm", "--suite", "music-quick", "--eval-mixtures", "3")
+    assert result.exit_code == 0, result.output
+    assert all(f"{stem} (dB)" in result.output for stem in ("vocals", "bass", "drums", "other"))
+    row = next(line for line in result.output.splitlines() if line.startswith("│ test"))
+    numbers = [float(x) for x in re.findall(r"(?<![\d.\[])-?\d+\.\d+(?![\d\]])", row.split("│", 3)[3])]
+    mean, median, *stems, rtf = numbers  # the interval's bounds are bracketed, so skipped
+    assert len(stems) == 4 and abs(sum(stems) / 4 - mean) <= 0.01
+    assert len({round(s) for s in stems}) > 1  # stems differ: the columns are not one number repeated

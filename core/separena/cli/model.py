@@ -33,13 +33,16 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
 
 def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
     """SI-SDRi of ``model`` on every test set of ``data`` (or a seeded subset of each), as a table
-    with the mean's 95 % bootstrap interval over mixtures (as the leaderboard gives it)."""
+    with the mean's 95 % bootstrap interval over mixtures (as the leaderboard gives it), and the
+    mean of each source where the sources have roles (music stems)."""
     from ..bench.stats import bootstrap_interval
     from ..data import MixtureSubset
     from ..evaluation import evaluate
 
+    roles = list(data.source_names or [])
     table = Table(title=f"{title} on {data.name}")
-    for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "95 % interval", "median (dB)", "RTF"):
+    for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "95 % interval", "median (dB)",
+                   *(f"{role} (dB)" for role in roles), "RTF"):
         table.add_column(column)
     for set_name, mixtures in data.test_sets().items():
         scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
@@ -47,8 +50,9 @@ def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: 
                           permutation_invariant=data.permutation_invariant)
         count = f"{len(scored)} of {len(mixtures)} (seeded subset)" if len(scored) < len(mixtures) else str(len(scored))
         interval = bootstrap_interval(scores.si_sdri.mean(1).numpy())
+        per_role = [f"{v:.2f}" for v in scores.si_sdri.mean(0).tolist()] if roles else []
         table.add_row(set_name, count, f"{scores.mean:.2f}", f"[{interval.low:.2f}, {interval.high:.2f}]",
-                      f"{scores.median:.2f}", f"{scores.real_time_factor:.4f}")
+                      f"{scores.median:.2f}", *per_role, f"{scores.real_time_factor:.4f}")
     return table
 
 
