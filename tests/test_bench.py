@@ -419,7 +419,8 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     audio = re.findall(r'<audio[^>]* src="([^"]+)"', page)
     images = re.findall(r'<img src="([^"]+)"', page)
     spectrograms = re.findall(r'<img class="spec" src="([^"]+)"', page)
-    assert len(images) == 5 and "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
+    assert len(images) == 6 and "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
+    assert "plots/tiny-quality-vs-lookahead.png" in images  # tiny-net's lookahead is measured and finite
     assert sorted(spectrograms) == sorted(f"{a}.png" for a in audio)  # one spectrogram beside each player
     assert "Pairwise comparison on test" in page and "seed 0 vs seed 1" in page  # two models, two seeds each
     for rel in audio + images + spectrograms:

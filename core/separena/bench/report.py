@@ -344,6 +344,9 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
             ax.plot(t["loss_steps"], t["losses"], linewidth=0.8, label=f"{run.model} (seed {run.seed})")
     made.append(_finish(fig, ax, out / f"plots/{rep.slug}-losses.png", f"{rep.name}: training loss", "step",
                         "training loss", "training loss per step"))
+    timed = [r for r in models if not math.isnan(r.lookahead)]
+    if any(math.isfinite(r.lookahead) for r in timed):  # some model could stream: quality vs latency
+        made.append(_lookahead_plot(out, rep, timed, brackets))
     for scores in rep.per_source()[:1]:  # test: each source's SI-SDRi, a bar per model and oracle
         shown = [r for r in models + brackets if r.kind != "baseline" and r.model in scores.means]
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -367,6 +370,36 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-curve-{key}.png", f"{rep.name}: learning curves",
                             label, f"SI-SDRi on {CURVE_SET} subset (dB)", f"learning curves: SI-SDRi vs {label}"))
     return made
+
+
+def _lookahead_plot(out: Path, rep: SuiteReport, models: Sequence[Row], brackets: Sequence[Row]) -> tuple[str, str]:
+    """SI-SDRi on test against each model's measured lookahead; offline models (the whole input)
+    at a column of their own on the right."""
+    import matplotlib.pyplot as plt
+
+    finite = [1000 * r.lookahead for r in models if math.isfinite(r.lookahead)]
+    low, high = max(min(finite), 0.1) / 2, max(finite) * 2  # a log axis: a zero lookahead sits at its floor
+    offline_x = high * 4
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in models:
+        q = row.quality["test"]
+        x = offline_x if math.isinf(row.lookahead) else max(1000 * row.lookahead, low)
+        lo, hi = q.get("si_sdri_low", math.nan), q.get("si_sdri_high", math.nan)
+        err = [[q["si_sdri_mean"] - lo], [hi - q["si_sdri_mean"]]] if not math.isnan(lo) else None
+        ax.errorbar([x], [q["si_sdri_mean"]], yerr=err, fmt="s" if math.isinf(row.lookahead) else "o", capsize=3)
+        ax.annotate(row.model, (x, q["si_sdri_mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for row in brackets:
+        ax.axhline(row.quality["test"]["si_sdri_mean"], linestyle="--", linewidth=0.8, color="grey")
+        ax.text(1.0, row.quality["test"]["si_sdri_mean"], f" {row.model}", transform=ax.get_yaxis_transform(),
+                fontsize=7, va="center", color="grey")
+    ax.set_xscale("log")
+    ax.axvline(high * 2, color="grey", linewidth=0.5)
+    ticks = [t for t in (0.1, 1, 10, 100, 1000) if low <= t <= high * 2]
+    ax.set_xticks([*ticks, offline_x], [*(f"{t:g}" for t in ticks), "offline"])
+    ax.set_xlim(low / 1.5, offline_x * 3)
+    return _finish(fig, ax, out / f"plots/{rep.slug}-quality-vs-lookahead.png", f"{rep.name}: quality vs lookahead",
+                   "lookahead (ms; offline: the whole input)", "SI-SDRi on test (dB)", "SI-SDRi vs lookahead",
+                   legend=False)
 
 
 def _finish(fig: Any, ax: Any, path: Path, title: str, xlabel: str, ylabel: str, caption: str,
