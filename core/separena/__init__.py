@@ -25,14 +25,14 @@ from .model import (
     MaskSeparator, Separator, SeparatorOutput, separate, separate_audio, separate_channels, separate_in_chunks,
 )
 from .registry import ModelConfig, PluginInfo, Registry, default_registry
-from .specs import ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
+from .specs import STEM_OBJECTIVE, ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
 from .streaming import StreamingSeparator, separate_streaming
 
 __version__ = version("separena")  # pyproject.toml's, as installed
 
 __all__ = [
     "hookimpl", "Registry", "default_registry", "ModelConfig", "PluginInfo",
-    "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget",
+    "ArchitectureSpec", "LossSpec", "DatasetSpec", "Preset", "Suite", "Budget", "STEM_OBJECTIVE",
     "Separator", "SeparatorOutput", "MaskSeparator", "separate", "separate_in_chunks", "separate_channels",
     "separate_audio", "StreamingSeparator", "separate_streaming",
     "create_model", "pretrained", "from_checkpoint", "list_models", "list_architectures",

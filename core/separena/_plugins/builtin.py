@@ -15,6 +15,9 @@ def separena_register_losses() -> list[LossSpec]:
     return [
         LossSpec("si-sdr", "separena.losses:si_sdr_loss",
                  "negative SI-SDR of each estimate against the reference in the same position (no permutation)"),
+        LossSpec("usdr", "separena.losses:usdr_loss",
+                 "negative uSDR of each estimate against the reference in the same position (scale-dependent: "
+                 "stems at their level), floored 30 dB under the mixture"),
         LossSpec("pit-si-sdr", "separena.losses:pit_si_sdr",
                  "negative SI-SDR of the waveforms, best permutation per mixture"),
         LossSpec("pit-mask-l1", "separena.losses:pit_mask_l1",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.abc import Traversable
 from importlib.resources import files
 
-from separena import ArchitectureSpec, hookimpl
+from separena import STEM_OBJECTIVE, ArchitectureSpec, hookimpl
 
 _MODELS = "separena_bs_roformer_adapter.models"
 _TINY = {"dim": 8, "depth": 1, "num_layers": 1, "num_heads": 2, "head_size": 4, "n_fft": 64,
@@ -18,10 +18,10 @@ _TINY = {"dim": 8, "depth": 1, "num_layers": 1, "num_heads": 2, "head_size": 4, 
 
 def _spec(name: str, build: str, reference: str, summary: str, **kwargs: object) -> ArchitectureSpec:
     # Both estimate one complex mask per stem over the mixture's STFT and invert the masked STFT:
-    # family "mask", as open-unmix (separena.specs.FAMILY_RULES). Stems come in a fixed order, so
-    # the objective is plain SI-SDR, as open-unmix's.
+    # family "mask", as open-unmix (separena.specs.FAMILY_RULES). Stems come in a fixed order and
+    # at their level: the stem objective, as open-unmix's.
     return ArchitectureSpec(name=name, build=f"{_MODELS}:{build}", family="mask", tasks=("music",),
-                            objective="si-sdr", requires=("bs_roformer",), reference=reference,
+                            objective=STEM_OBJECTIVE, requires=("bs_roformer",), reference=reference,
                             summary=summary, **kwargs)
 
 

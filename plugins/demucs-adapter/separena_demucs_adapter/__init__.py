@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.abc import Traversable
 from importlib.resources import files
 
-from separena import ArchitectureSpec, hookimpl
+from separena import STEM_OBJECTIVE, ArchitectureSpec, hookimpl
 
 _MODELS = "separena_demucs_adapter.models"
 _TINY = {"channels": 8, "dconv_compress": 4}
@@ -18,10 +18,10 @@ _TINY = {"channels": 8, "dconv_compress": 4}
 def _spec(name: str, build: str, reference: str, summary: str, **kwargs: object) -> ArchitectureSpec:
     # Both sum a time-domain U-Net's output and the inverse STFT of a spectrogram U-Net's
     # complex-as-channels output (spectral mapping, no mask on the mixture): family "waveform",
-    # the one separena.specs.FAMILY_RULES names Demucs in. Stems come in a fixed order, so the
-    # objective is plain SI-SDR, as for open-unmix and the RoFormers.
+    # the one separena.specs.FAMILY_RULES names Demucs in. Stems come in a fixed order and at
+    # their level: the stem objective, as for open-unmix and the RoFormers.
     return ArchitectureSpec(name=name, build=f"{_MODELS}:{build}", family="waveform", tasks=("music",),
-                            objective="si-sdr", requires=("demucs",), reference=reference,
+                            objective=STEM_OBJECTIVE, requires=("demucs",), reference=reference,
                             summary=summary, **kwargs)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.abc import Traversable
 from importlib.resources import files
 
-from separena import ArchitectureSpec, hookimpl
+from separena import STEM_OBJECTIVE, ArchitectureSpec, hookimpl
 
 
 @hookimpl
@@ -16,7 +16,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             build="separena_open_unmix.model:open_unmix",
             family="mask",
             tasks=("music", "speech"),
-            objective="si-sdr",
+            objective=STEM_OBJECTIVE,
             reference="Stöter et al., JOSS 2019, 'Open-Unmix - A Reference Implementation for Music Source Separation'",
             summary="per source: band-limited magnitude -> fc/bn/tanh -> BLSTM + skip -> fc/bn x2 -> ReLU mask",
             test_params={"n_src": 2, "sample_rate": 8000, "n_fft": 64, "hop_length": 16, "bandwidth_hz": 3000.0,

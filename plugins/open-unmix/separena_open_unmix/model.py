@@ -14,7 +14,7 @@ batch norm -> ReLU -> fc back to every frequency bin -> batch norm -> learnable 
 scale/shift -> ReLU mask on the mixture magnitude. The mixture phase rebuilds the waveform;
 an optional multichannel Wiener filter (``norbert``) refines the estimates at inference.
 Differences from the reference: mono input, no dataset-statistics initialisation of the
-input shift/scale (identity), and the objective is a per-source waveform SI-SDR.
+input shift/scale (identity), and the objective is a per-source waveform SI-SDR plus uSDR.
 """
 
 from __future__ import annotations
