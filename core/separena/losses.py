@@ -29,6 +29,13 @@ def permute_sources(pairwise_loss: Tensor) -> Tensor:
     return perm
 
 
+def _check_in_order(loss: str, estimates: Tensor, sources: Tensor) -> None:
+    """A fixed-order loss pairs estimate ``k`` with source ``k``: the shapes must agree."""
+    if estimates.shape != sources.shape:
+        raise SeparenaError(f"loss {loss}: estimates and sources differ in shape; expected "
+                            f"{list(sources.shape)}, got {list(estimates.shape)}")
+
+
 def si_sdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | None = None) -> Tensor:
     """Negative SI-SDR of each estimate against the reference *in the same position*, averaged.
 
@@ -38,9 +45,7 @@ def si_sdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | Non
     Shapes:
         ``output.estimates [batch, n_src, time]``, ``sources [batch, n_src, time]`` -> ``[]``.
     """
-    if output.estimates.shape != sources.shape:
-        raise SeparenaError(f"loss si-sdr: estimates and sources differ in shape; expected "
-                            f"{list(sources.shape)}, got {list(output.estimates.shape)}")
+    _check_in_order("si-sdr", output.estimates, sources)
     return -si_sdr(output.estimates, sources).mean()
 
 
@@ -61,9 +66,7 @@ def usdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | None 
     Shapes:
         ``output.estimates [batch, n_src, time]``, ``sources [batch, n_src, time]`` -> ``[]``.
     """
-    if output.estimates.shape != sources.shape:
-        raise SeparenaError(f"loss usdr: estimates and sources differ in shape; expected "
-                            f"{list(sources.shape)}, got {list(output.estimates.shape)}")
+    _check_in_order("usdr", output.estimates, sources)
     target = sources.square().sum(-1)  # [B, S]
     error = (sources - output.estimates).square().sum(-1)
     mixture = sources.sum(1).square().sum(-1, keepdim=True)  # [B, 1]
