@@ -64,6 +64,25 @@ def test_mixture_is_sum_of_stems_and_every_stem_sounds(tiny) -> None:
     assert (sources.square().mean(-1).sqrt() > 1e-3).all()
 
 
+def test_stems_are_high_passed_without_moving_what_is_heard() -> None:
+    sr, t = 16000, np.arange(32000) / 16000
+    heard = 0.3 * np.sin(2 * np.pi * 60 * t) + 0.2 * np.sin(2 * np.pi * 440 * t)
+    stem = (heard + 0.5 + 0.4 * np.sin(2 * np.pi * 3 * t)).astype(np.float32)  # a DC offset and a 3 Hz drift
+    out = music._without_subsonics(stem, sr).astype(np.float64)
+    middle = slice(4000, -4000)  # away from the ends, where a zero-phase filter settles
+    assert abs(out[middle].mean()) < 1e-3 * out[middle].std()
+    residual = out[middle] - heard[middle]  # 60 and 440 Hz kept, in place (zero phase)
+    assert np.sqrt(np.mean(residual ** 2)) < 0.02 * np.sqrt(np.mean(heard[middle] ** 2))
+
+
+def test_rendered_stems_have_no_dc_offset(tiny) -> None:
+    for ex in [*tiny.valid, *tiny.test]:
+        ratio = ex.sources.double().mean(-1).abs() / ex.sources.double().std(-1)
+        assert (ratio < 0.01).all(), f"{ex.name}: |mean| / std per stem {ratio.tolist()}"
+    sources = torch.from_numpy(tiny.train.stems).double()
+    assert (sources.mean(-1).abs() / sources.std(-1) < 0.01).all()
+
+
 def test_cache_is_reused(tiny, monkeypatch) -> None:
     root = str(tiny.valid.root.parent)
     monkeypatch.setattr(music, "_build", lambda *a, **k: pytest.fail("rebuilt a cached dataset"))

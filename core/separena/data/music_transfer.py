@@ -59,7 +59,7 @@ __all__ = ["transfer_set", "assign_stems", "song_windows", "render_excerpt", "mi
 
 log = logging.getLogger(__name__)
 
-TRANSFER_VERSION = "midi-transfer/1"
+TRANSFER_VERSION = "midi-transfer/2"  # 2: stems high-passed (music.HIGHPASS_HZ)
 SOUNDFONT_PACKAGE = "csound-soundfont"  # Csound's GM bank, public domain; no training set uses it
 SOUNDFONT = Path("/usr/share/sounds/sf2/sf_GMbank.sf2")
 # Debian package -> (short name, the folder its songs are under). All in Debian main (GPL).
