@@ -62,7 +62,7 @@ suites:
     budget: {steps: 6, batch_size: 2, learning_rate: 0.01}
     seeds: [0, 1]
     models: [tiny-net]
-    metrics: [si-sdri, usdr, csdr]
+    metrics: [si-sdri, usdr, csdr, sir, sar]
 """
 
 
@@ -455,11 +455,11 @@ def test_report_scores_each_source_of_data_with_roles(registry: Registry, tmp_pa
     assert [r.payload["source_names"] for r in net] == [["tone", "buzz"]] * 2
     # by hand: each source's column over both seeds' mixtures
     expected = {key: [sum(row[k] for r in net for row in r.payload["sets"]["test"][key]) / (2 * 4) for k in range(2)]
-                for key in ("si_sdri", "usdr", "csdr")}
+                for key in ("si_sdri", "usdr", "csdr", "sir", "sar")}
     assert expected["si_sdri"][0] != expected["si_sdri"][1]
     doc = json.loads((tmp_path / "report" / "leaderboard.json").read_text())
     stems = doc["suites"]["tiny-stems"]["per_source"]["test"]
-    assert stems["sources"] == ["tone", "buzz"] and list(stems["metrics"]) == ["si_sdri", "usdr", "csdr"]
+    assert stems["sources"] == ["tone", "buzz"] and list(stems["metrics"]) == ["si_sdri", "usdr", "csdr", "sir", "sar"]
     for key, values in expected.items():
         assert stems["means"]["tiny-net"][key] == pytest.approx(values, abs=1e-9)
     assert doc["suites"]["tiny"]["per_source"] == {}  # matched speakers have no roles
@@ -468,7 +468,7 @@ def test_report_scores_each_source_of_data_with_roles(registry: Registry, tmp_pa
     assert "Per source on test:" in tiny_stems and "| model | metric | tone | buzz | mean |" in tiny_stems
     line = f"| tiny-net | uSDR (dB) | {expected['usdr'][0]:.2f} | {expected['usdr'][1]:.2f} | "
     assert line in tiny_stems and "Per source" not in md.split("## tiny-stems")[0]
-    assert "| tiny-oracle | cSDR (dB) |" in tiny_stems
+    assert "| tiny-oracle | cSDR (dB) |" in tiny_stems and "| tiny-net | SAR (dB) |" in tiny_stems
     assert (tmp_path / "report" / "plots" / "tiny-stems-per-source.png").is_file()
     assert 'src="plots/tiny-stems-per-source.png"' in (tmp_path / "report" / "index.html").read_text()
 

@@ -4,6 +4,7 @@ table, and a suite that names an unknown metric."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from separena import Registry
 from separena.bench import ResultStore
 from separena.cli import main
-from separena.metrics import csdr_metric, pesq_metric, stoi_metric, usdr, usdr_metric
+from separena.metrics import csdr_metric, pesq_metric, sar_metric, sir_metric, stoi_metric, usdr, usdr_metric
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -34,10 +35,25 @@ def _speech_like(seconds: float = 2.0, rate: int = 8000) -> torch.Tensor:
 
 
 def test_the_core_registers_its_metrics_and_plugins_lists_them():
-    assert {"si-sdr", "si-sdri", "sdri", "usdr", "csdr", "stoi", "stoi-i", "pesq", "pesq-i"} <= set(Registry().metrics)
+    assert {"si-sdr", "si-sdri", "sdri", "sir", "sar", "usdr", "csdr", "stoi", "stoi-i", "pesq", "pesq-i"} <= set(
+        Registry().metrics)
     result = run("plugins")
     assert result.exit_code == 0
-    assert "metric: si-sdr, si-sdri, sdri, usdr, csdr, stoi, stoi-i, pesq, pesq-i" in result.output
+    words = re.sub(r"[\s│]+", " ", result.output)  # the table wraps the cell over lines
+    assert "metric: si-sdr, si-sdri, sdri, sir, sar, usdr, csdr, stoi, stoi-i, pesq, pesq-i" in words
+
+
+def test_sir_blames_leakage_and_sar_blames_what_no_source_explains():
+    rate = 8000
+    refs = _speech_like(2.0, rate)
+    unit = refs / refs.square().mean(-1, keepdim=True).sqrt()
+    noise = torch.randn(refs.shape, generator=torch.Generator().manual_seed(2))
+    leaky = unit + 0.1 * unit.flip(0)  # the other source 20 dB down
+    noisy = unit + 0.1 * noise / noise.square().mean(-1, keepdim=True).sqrt()  # noise 20 dB down
+    sir, sar = sir_metric(leaky, refs, rate), sar_metric(leaky, refs, rate)
+    assert ((sir - 20).abs() < 0.5).all() and (sar > 40).all(), (sir, sar)
+    sir, sar = sir_metric(noisy, refs, rate), sar_metric(noisy, refs, rate)
+    assert (sir > 35).all() and ((sar - 20).abs() < 0.5).all(), (sir, sar)
 
 
 def test_the_music_sdrs_score_the_whole_signal_and_the_median_second():

@@ -58,6 +58,11 @@ def separena_register_metrics() -> list[MetricSpec]:
                    "every leaderboard", label="SI-SDRi", improvement=True),
         MetricSpec("sdri", "separena.metrics:bss_sdr_metric", "BSS Eval SDR improvement over the mixture "
                    "(512-tap distortion filter)", label="SDRi", improvement=True),
+        MetricSpec("sir", "separena.metrics:sir_metric", "BSS Eval source-to-interference ratio: how little "
+                   "of the other sources leaks in (512-tap filters)", label="SIR", requires=("fast_bss_eval",)),
+        MetricSpec("sar", "separena.metrics:sar_metric", "BSS Eval sources-to-artifacts ratio: how little the "
+                   "estimate holds that no source explains (512-tap filters)", label="SAR",
+                   requires=("fast_bss_eval",)),
         MetricSpec("usdr", "separena.metrics:usdr_metric", "SDR over the whole signal, as the Music Demixing "
                    "Challenge 2021 scores a song (not projected, not scale-invariant)", label="uSDR"),
         MetricSpec("csdr", "separena.metrics:csdr_metric", "SDR as SiSEC 2018 reports it (museval v4): the "
