@@ -127,6 +127,7 @@ CASES: list[tuple[list[str], str]] = [
     (["separate", "mask-inference-small", "--run", "abc", "--store", "a_file/x", "in.wav"], "a_file/x"),
     (["evaluate", "mask-inference-small", "--run", "abc", "--store", "a_dir"], "is a directory"),
     (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--eval-mixtures", "-1"], "--eval-mixtures"),
+    (["evaluate", "mask-inference-small", "--checkpoint", CKPT, "--metric", "sri"], "--metric: unknown metric 'sri'"),
     (["separate", "mask-inference", "in.wav"], "expected --checkpoint PATH"),
     # new-plugin
     (["new-plugin", "Bad Name"], "Bad Name"),

@@ -160,3 +160,38 @@ def test_evaluate_scores_each_stem_of_music() -> None:
     mean, median, *stems, rtf = numbers  # the interval's bounds are bracketed, so skipped
     assert len(stems) == 4 and abs(sum(stems) / 4 - mean) <= 0.01
     assert len({round(s) for s in stems}) > 1  # stems differ: the columns are not one number repeated
+
+
+def test_evaluate_adds_the_metrics_asked_for_scored_as_the_benchmark_scores_them(tmp_path: Path) -> None:
+    import re
+
+    import torch
+
+    from separena import default_registry
+    from separena.bench.execute import metric_table
+    from separena.evaluation import evaluate
+
+    registry = tmp_path / "four.yaml"
+    registry.write_text(FOUR_STEMS)
+    result = run("--registry", registry, "evaluate", "oracle-irm", "--suite", "four-tones", "--metric", "sir",
+                 "--metric", "usdr", "--metric", "sir")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "SI-SDRi mean" in line)
+    assert header.count("SIR mean (dB)") == 1 and "uSDR mean (dB)" in header  # asked twice, one column
+    row = next(line for line in result.output.splitlines() if line.startswith("│ test"))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    data = tones_2mix(n_src=4, n_test=6, test_seconds=0.5)
+    reg = default_registry()
+    oracle = reg.model_config("oracle-irm", n_src=4, sample_rate=8000).build()
+    kept = evaluate(oracle, data.test, progress=False, permutation_invariant=False, keep_estimates=True).estimates
+    for metric, cell in zip(("sir", "usdr"), cells[-3:-1]):
+        expected = metric_table(reg.metric(metric), kept, data.test, 8000, 4).nanmean().item()
+        assert float(cell) == round(expected, 2), (metric, cell, expected)
+    assert not torch.isclose(torch.tensor(float(cells[-3])), torch.tensor(float(cells[-2])))
+
+
+def test_evaluate_refuses_an_unknown_metric_in_one_line() -> None:
+    result = run("evaluate", "oracle-irm", "--suite", "music-quick", "--metric", "sri")
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == ("error: --metric: unknown metric 'sri' (did you mean 'sdri', "
+                                                      "'sir', 'sar'?); see `separena plugins`")

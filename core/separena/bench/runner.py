@@ -20,13 +20,13 @@ from typing import Any
 
 from ..errors import SeparenaError, TrainingInterrupted
 from ..registry import ModelConfig, Registry
-from ..specs import BRACKETS, Suite
+from ..specs import BRACKETS, MetricSpec, Suite
 from .execute import one_line
 from .executor import Executor, LocalExecutor
 from .runs import DataCache, RunConfig, RunOutcome, code_version
 from .store import ResultStore
 
-__all__ = ["run_suite", "plan_runs", "suite_models", "SuiteResult", "fitted_config"]
+__all__ = ["run_suite", "plan_runs", "suite_models", "SuiteResult", "fitted_config", "installed_metric"]
 
 
 @dataclass
@@ -74,12 +74,22 @@ def check_suite(registry: Registry, suite: Suite, models: Sequence[str] | None =
     """The suite's models (see :func:`suite_models`), once its metrics are known and installed;
     cheap, so commands call it before building data or creating a store."""
     for name in suite.metrics:
-        metric = registry.metric(name)
-        missing = [m for m in metric.requires if importlib.util.find_spec(m) is None]
-        if missing:
-            raise SeparenaError(f"suite {suite.name}: metric {metric.name!r} needs {', '.join(missing)}; expected it "
-                                f"installed (pip install {' '.join(missing)})")
+        installed_metric(registry, name, f"suite {suite.name}")
     return suite_models(registry, suite, models)
+
+
+def installed_metric(registry: Registry, name: str, where: str) -> MetricSpec:
+    """The metric ``name``, once the libraries it needs are known to be installed (``where``
+    begins the error for an unknown name or a missing library)."""
+    try:
+        metric = registry.metric(name)
+    except SeparenaError as exc:
+        raise SeparenaError(f"{where}: {exc}") from None
+    missing = [m for m in metric.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SeparenaError(f"{where}: metric {metric.name!r} needs {', '.join(missing)}; expected it "
+                            f"installed (pip install {' '.join(missing)})")
+    return metric
 
 
 def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | None) -> ModelConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ from rich.table import Table
 
 from ..errors import SeparenaError
 from ..registry import Registry
-from ..specs import MAX_SEED
+from ..specs import MAX_SEED, MetricSpec
 from .common import console, context_registry, err_console, one_line_errors
 from .options import (
     budget_options, budget_overrides, check_output_path, default_data_workers, device_option, eval_mixtures_option,
@@ -31,10 +32,13 @@ def _suite_data(registry: Registry, suite_name: str, overrides: dict[str, Any] |
     return registry.suite(suite_name), registry.suite_data(suite_name, **(overrides or {}))
 
 
-def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None) -> Table:
+def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: int | None,
+                 metrics: Sequence[MetricSpec] = ()) -> Table:
     """SI-SDRi of ``model`` on every test set of ``data`` (or a seeded subset of each), as a table
-    with the mean's 95 % bootstrap interval over mixtures (as the leaderboard gives it), and the
-    mean of each source where the sources have roles (music stems)."""
+    with the mean's 95 % bootstrap interval over mixtures (as the leaderboard gives it), the
+    mean of each source where the sources have roles (music stems), and the mean of each of
+    ``metrics`` (scored as the benchmark scores them)."""
+    from ..bench.execute import metric_table
     from ..bench.stats import bootstrap_interval
     from ..data import MixtureSubset
     from ..evaluation import evaluate
@@ -42,17 +46,20 @@ def _score_table(title: str, model: Any, data: Any, device: str, eval_mixtures: 
     roles = list(data.source_names or [])
     table = Table(title=f"{title} on {data.name}")
     for column in ("set", "mixtures scored", "SI-SDRi mean (dB)", "95 % interval", "median (dB)",
-                   *(f"{role} (dB)" for role in roles), "RTF"):
+                   *(f"{role} (dB)" for role in roles),
+                   *(f"{m.label or m.name} mean" + (f" ({m.unit})" if m.unit else "") for m in metrics), "RTF"):
         table.add_column(column)
     for set_name, mixtures in data.test_sets().items():
         scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
         scores = evaluate(model, scored, device=device, description=f"evaluate {set_name}",
-                          permutation_invariant=data.permutation_invariant)
+                          permutation_invariant=data.permutation_invariant, keep_estimates=bool(metrics))
         count = f"{len(scored)} of {len(mixtures)} (seeded subset)" if len(scored) < len(mixtures) else str(len(scored))
         interval = bootstrap_interval(scores.si_sdri.mean(1).numpy())
         per_role = [f"{v:.2f}" for v in scores.si_sdri.mean(0).tolist()] if roles else []
+        extra = [f"{metric_table(m, scores.estimates or [], scored, data.sample_rate, data.n_src).nanmean().item():.2f}"
+                 for m in metrics]
         table.add_row(set_name, count, f"{scores.mean:.2f}", f"[{interval.low:.2f}, {interval.high:.2f}]",
-                      f"{scores.median:.2f}", *per_role, f"{scores.real_time_factor:.4f}")
+                      f"{scores.median:.2f}", *per_role, *extra, f"{scores.real_time_factor:.4f}")
     return table
 
 
@@ -172,20 +179,26 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True)
 @device_option
 @eval_mixtures_option
+@click.option("--metric", "metric_names", multiple=True, metavar="NAME",
+              help="Also score this registered metric, e.g. sir, sar, usdr (repeatable; `separena plugins` lists "
+                   "them).")
 @click.pass_context
 @one_line_errors
 def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
-             suite_name: str, device: str, eval_mixtures: int | None) -> None:
+             suite_name: str, device: str, eval_mixtures: int | None, metric_names: tuple[str, ...]) -> None:
     """Evaluate model NAME on every test set of a suite's dataset."""
+    from ..bench.runner import installed_metric
+
     registry = context_registry(ctx)
     config = registry.model_config(name)
     _check_serves(registry, config, suite_name)
+    metrics = list({m.name: m for m in (installed_metric(registry, n, "--metric") for n in metric_names)}.values())
     if config.trainable:  # weights are checked before the data is built
         config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device)
     _, data = _suite_data(registry, suite_name)
     if not config.trainable:  # oracles and baselines take the data's sources and rate
         config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device, data)
-    console.print(_score_table(config.name, model, data, device, eval_mixtures))
+    console.print(_score_table(config.name, model, data, device, eval_mixtures, metrics))
 
 @click.command()
 @click.argument("name")
