@@ -8,8 +8,8 @@ output path is checked (tests replace it here to check that nothing is built bef
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
