@@ -96,6 +96,33 @@ def test_publishing_again_replaces_the_same_runs_only(smoke, copy_of):
     assert after.suites() == ["other", "smoke"] and len(after.runs()) == len(before) + 1
 
 
+def test_each_suite_publishes_the_runs_it_shares_as_its_own(smoke, copy_of, tmp_path):
+    # A twin of smoke: the same data and budget, so its runs are smoke's, stored once and
+    # listed under smoke. Published, each suite has every line of its table.
+    store_path, _ = smoke
+    twin = tmp_path / "twin.yaml"
+    twin.write_text("suites:\n  smoke-twin:\n" + "\n".join(
+        f"    {line}" for line in ["dataset: espeak-2mix", "dataset_params: {n_train_speakers: 12, n_valid_speakers: 4, "
+                                   "n_test_speakers: 4, n_valid: 4, n_test: 6, utterances_per_speaker: 4, "
+                                   "test_seconds: 1.0, real_dev_set: false, real_fraction: 0.0, reverb: 0.0}",
+                                   "sample_rate: 8000", "segment_seconds: 1.0", "budget: {steps: 3, batch_size: 2}",
+                                   "seeds: [0]", "models: [mask-inference-small]", "metrics: [si-sdri]"]) + "\n")
+    shared = tmp_path / "bench.sqlite"  # a copy, with the weights beside it
+    shutil.copy(store_path, shared)
+    shutil.copytree(store_path.with_name("bench-artifacts"), tmp_path / "bench-artifacts")
+    with ResultStore(shared) as store:
+        result = run_suite(default_registry(registry_files=[twin]), "smoke-twin", store=store, progress=False)
+        assert result.executed == [] and {r.suite for r in store.runs(suite="smoke-twin")} == {"smoke"}
+    for suite in ("smoke-twin", "smoke", "smoke-twin"):  # again: replaced, not added
+        result = cli("--registry", str(twin), "publish", "--suite", suite, "--store", str(shared), "-o", str(copy_of))
+        assert result.exit_code == 0, result.output
+    published = PublishedStore(copy_of)
+    own = {r.model for r in PublishedStore(smoke[1]).runs()}
+    assert published.suites() == ["smoke", "smoke-twin"]
+    assert sorted(r.model for r in published.runs() if r.suite == "smoke-twin") == sorted(own)
+    assert sorted(r.model for r in published.runs() if r.suite == "smoke") == sorted(own)
+
+
 def test_separate_without_weights_uses_the_published_ones_and_says_which(smoke, tmp_path, monkeypatch):
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
     wav = tmp_path / "mix.wav"

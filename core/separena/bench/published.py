@@ -230,7 +230,8 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
     Trained runs' weights are stored in float16 when every test set's mean SI-SDRi, scored
     again on ``device`` with the float16 weights, stays within ``tolerance_db`` of the run's
     own; otherwise in float32. Runs already published for the same suite, model and seed are
-    replaced; other lines are kept. Returns the runs written.
+    replaced; other lines are kept. A run shared with another suite (oracles run once for
+    every suite with the same data) is published as this suite's. Returns the runs written.
 
     A run whose data this machine builds under another name (trained where the data's
     libraries differ, e.g. on a GPU machine) is refused, unless ``rescore``: then its weights
@@ -255,6 +256,10 @@ def publish(store: ResultStore, suite: str, folder: str | Path, registry: Regist
         cfg = payload["config"]
         payload.pop("examples", None)  # audio stays out of the repository
         cfg["artifacts_dir"] = ""  # a path of the machine it ran on
+        # A run that two suites share (the oracles, run once) is listed under the first suite
+        # that ran it; published, it belongs to this suite, so that publishing this suite again
+        # replaces it and every published suite has its whole table.
+        cfg["suite"] = suite
         data = cache.get(registry, cfg["dataset"], cfg["dataset_params"], cfg["sample_rate"])
         scored_on, model = None, None
         if data.name != cfg["data_name"]:
