@@ -54,8 +54,9 @@ FAMILY_RULES: dict[str, str] = {
 FAMILIES: tuple[str, ...] = tuple(FAMILY_RULES)  # the same names as Family
 BRACKETS: tuple[str, ...] = ("oracle", "baseline")  # families every suite runs: the leaderboard's bounds
 # The objective of models whose sources have roles (music stems), in order: SI-SDR shapes the
-# separation, uSDR sets each stem's level (SI-SDR leaves it free: Open-Unmix's stems scored
-# -0.65 dB uSDR at 8.87 dB SI-SDRi; with both terms 4.92 dB at 8.74; docs/benchmarks/quality.md).
+# separation (its polarity counted: losses.si_sdr_loss), uSDR sets each stem's level (SI-SDR leaves
+# it free: Open-Unmix's stems scored -0.65 dB uSDR at 8.87 dB SI-SDRi; with both terms 4.92 dB at
+# 8.74; docs/benchmarks/quality.md).
 STEM_OBJECTIVE: dict[str, float] = {"si-sdr": 1.0, "usdr": 1.0}
 
 

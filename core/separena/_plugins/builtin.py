@@ -14,7 +14,8 @@ STEMS = ("vocals", "bass", "drums", "other")
 def separena_register_losses() -> list[LossSpec]:
     return [
         LossSpec("si-sdr", "separena.losses:si_sdr_loss",
-                 "negative SI-SDR of each estimate against the reference in the same position (no permutation)"),
+                 "negative SI-SDR of each estimate against the reference in the same position (no permutation; "
+                 "an inverted estimate scores as silence), between -30 and +30 dB"),
         LossSpec("usdr", "separena.losses:usdr_loss",
                  "negative uSDR of each estimate against the reference in the same position (scale-dependent: "
                  "stems at their level), floored 30 dB under the mixture"),
