@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 from click.testing import CliRunner
 
 from separena import default_registry
@@ -101,12 +102,8 @@ def test_each_suite_publishes_the_runs_it_shares_as_its_own(smoke, copy_of, tmp_
     # listed under smoke. Published, each suite has every line of its table.
     store_path, _ = smoke
     twin = tmp_path / "twin.yaml"
-    twin.write_text("suites:\n  smoke-twin:\n" + "\n".join(
-        f"    {line}" for line in ["dataset: espeak-2mix", "dataset_params: {n_train_speakers: 12, n_valid_speakers: 4, "
-                                   "n_test_speakers: 4, n_valid: 4, n_test: 6, utterances_per_speaker: 4, "
-                                   "test_seconds: 1.0, real_dev_set: false, real_fraction: 0.0, reverb: 0.0}",
-                                   "sample_rate: 8000", "segment_seconds: 1.0", "budget: {steps: 3, batch_size: 2}",
-                                   "seeds: [0]", "models: [mask-inference-small]", "metrics: [si-sdri]"]) + "\n")
+    smoke_suite = yaml.safe_load((REPOSITORY_PUBLISHED.parent / "registry.yaml").read_text())["suites"]["smoke"]
+    twin.write_text(yaml.safe_dump({"suites": {"smoke-twin": smoke_suite}}))
     shared = tmp_path / "bench.sqlite"  # a copy, with the weights beside it
     shutil.copy(store_path, shared)
     shutil.copytree(store_path.with_name("bench-artifacts"), tmp_path / "bench-artifacts")

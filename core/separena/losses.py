@@ -48,13 +48,14 @@ def si_sdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | Non
     same reason the polarity counts: the metric scales the reference by the projection
     ``<s_hat, s> / |s|^2``, negative for an inverted estimate ``-s``, which it scores as well as
     ``s``. Trained on that and :func:`usdr_loss`, models that write waveforms got stuck with
-    inverted stems (Hybrid Demucs's vocals and drums, BS-RoFormer's bass and drums, in every test
-    mixture), which the uSDR term could only shrink: the SI-SDR term's pull away from zero, as
-    ``1 / scale``, held them there (docs/benchmarks/quality.md). Here the scale is clipped at
-    zero, so an inverted estimate scores as silence, and both energies get a floor of the
-    estimate's energy 30 dB down, so silence scores -30 dB with no gradient from this term and
-    the score is continuous where the scale crosses zero. Still scale-invariant (the floor
-    scales with the estimate); within 0.05 dB of the metric from -10 to 10 dB, 0.4 dB under it at 20.
+    inverted stems (Hybrid Demucs's vocals and drums, BS-RoFormer's bass and drums, Mel-Band
+    RoFormer's vocals, in every test mixture), which the uSDR term could only shrink: the SI-SDR
+    term's pull away from zero, as ``1 / scale``, held them there (docs/benchmarks/quality.md).
+    Here the scale is clipped at zero, and both energies get a floor of the estimate's energy
+    30 dB down: an inverted estimate scores -30 dB, as one orthogonal to its source does, with no
+    gradient from this term, and the score is continuous where the scale crosses zero. Still
+    scale-invariant (the floor scales with the estimate); within 0.05 dB of the metric from -10
+    to 10 dB, 0.4 dB under it at 20.
 
     Shapes:
         ``output.estimates [batch, n_src, time]``, ``sources [batch, n_src, time]`` -> ``[]``.
