@@ -195,3 +195,17 @@ def test_evaluate_refuses_an_unknown_metric_in_one_line() -> None:
     assert result.exit_code != 0
     assert result.output.strip().splitlines()[-1] == ("error: --metric: unknown metric 'sri' (did you mean 'sdri', "
                                                       "'sir', 'sar'?); see `separena plugins`")
+
+
+def test_a_metric_whose_library_is_missing_is_refused_in_one_line(tmp_path: Path) -> None:
+    plugin = tmp_path / "needs_library.py"
+    plugin.write_text("from separena import hookimpl\nfrom separena.specs import MetricSpec\n\n\n@hookimpl\n"
+                      "def separena_register_metrics():\n    return [MetricSpec('needs-library', "
+                      "'separena.metrics:si_sdr_metric', 'a metric whose library is missing', "
+                      "requires=('separena_no_such_library',))]\n")
+    expected = ("error: --metric: metric 'needs-library' needs separena_no_such_library; expected it installed "
+                "(pip install separena_no_such_library)")
+    for command in (["evaluate", "oracle-irm"], ["compare", "oracle-irm", "oracle-ibm"]):
+        result = run("--plugin", plugin, *command, "--suite", "music-quick", "--metric", "needs-library")
+        assert result.exit_code != 0
+        assert result.output.strip().splitlines()[-1] == expected, result.output

@@ -89,14 +89,14 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     over the test sets). Mixtures where the metric is undefined for A or B are left out.
     """
     from ..bench.execute import metric_table
-    from ..bench.runner import fitted_config
+    from ..bench.runner import fitted_config, installed_metric
     from ..bench.stats import bootstrap_interval, compare_pairs, holm
     from ..data import MixtureSubset
     from ..evaluation import evaluate
     from .model import _check_serves, _suite_data
 
     registry = context_registry(ctx)
-    metric = registry.metric(metric_name)
+    metric = installed_metric(registry, metric_name, "--metric")
     if first == second:
         raise SeparenaError(f"A and B: both are {first!r}; expected two different models or weights")
     for text in (first, second):  # every check before weights are read or data built
