@@ -15,7 +15,7 @@ def separena_register_losses() -> list[LossSpec]:
     return [
         LossSpec("si-sdr", "separena.losses:si_sdr_loss",
                  "negative SI-SDR of each estimate against the reference in the same position (no permutation; "
-                 "an inverted estimate scores as silence), between -30 and +30 dB"),
+                 "an inverted estimate scores as one orthogonal to its source), between -30 and +30 dB"),
         LossSpec("usdr", "separena.losses:usdr_loss",
                  "negative uSDR of each estimate against the reference in the same position (scale-dependent: "
                  "stems at their level), floored 30 dB under the mixture"),
