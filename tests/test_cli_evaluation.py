@@ -163,8 +163,6 @@ def test_evaluate_scores_each_stem_of_music() -> None:
 
 
 def test_evaluate_adds_the_metrics_asked_for_scored_as_the_benchmark_scores_them(tmp_path: Path) -> None:
-    import re
-
     import torch
 
     from separena import default_registry
