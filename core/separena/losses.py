@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .errors import SeparenaError
-from .metrics import best_permutation, energy_eps, pairwise_si_sdr, si_sdr
+from .metrics import _si_sdr_energies, best_permutation, energy_eps, pairwise_si_sdr
 
 if TYPE_CHECKING:
     from .model import Separator, SeparatorOutput
@@ -61,16 +61,9 @@ def si_sdr_loss(output: SeparatorOutput, sources: Tensor, model: Separator | Non
         ``output.estimates [batch, n_src, time]``, ``sources [batch, n_src, time]`` -> ``[]``.
     """
     _check_in_order("si-sdr", output.estimates, sources)
-    estimates = output.estimates - output.estimates.mean(-1, keepdim=True)
-    sources = sources - sources.mean(-1, keepdim=True)
-    estimate_energy = estimates.square().sum(-1, keepdim=True)  # [B, S, 1]
-    source_energy = sources.square().sum(-1, keepdim=True)
-    eps = energy_eps(estimate_energy, source_energy)
-    scale = (estimates * sources).sum(-1, keepdim=True).clamp_min(0) / (source_energy + eps)
-    target = scale * sources
-    floor = (10 ** (-SI_SDR_LOSS_FLOOR_DB / 10) * estimate_energy + eps).squeeze(-1)  # [B, S]
-    ratio = (target.square().sum(-1) + floor) / ((estimates - target).square().sum(-1) + floor)
-    return -(10 * torch.log10(ratio)).mean()
+    target, noise, estimate, eps = _si_sdr_energies(output.estimates, sources, polarity=True)  # [B, S] each
+    floor = 10 ** (-SI_SDR_LOSS_FLOOR_DB / 10) * estimate + eps
+    return -(10 * torch.log10((target + floor) / (noise + floor))).mean()
 
 
 USDR_LOSS_FLOOR_DB = 30.0  # a stem's error stops counting this far under the mixture

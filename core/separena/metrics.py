@@ -48,17 +48,31 @@ def si_sdr(estimate: Tensor, reference: Tensor, zero_mean: bool = True) -> Tenso
     Shapes:
         ``[..., time]`` and ``[..., time]`` -> ``[...]``.
     """
+    target, noise, _, eps = _si_sdr_energies(estimate, reference, zero_mean)
+    return 10 * torch.log10((target + eps) / (noise + eps))
+
+
+def _si_sdr_energies(estimate: Tensor, reference: Tensor, zero_mean: bool = True,
+                     polarity: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """SI-SDR's parts: the energies of the target (the reference scaled by the estimate's
+    projection on it), of the rest of the estimate and of the estimate, and the energy guard
+    (:func:`energy_eps`). With ``polarity`` the scale is clipped at zero, so an inverted
+    estimate has no target (the fixed-order loss, :func:`separena.losses.si_sdr_loss`).
+
+    Shapes:
+        ``[..., time]`` and ``[..., time]`` -> four ``[...]``.
+    """
     if zero_mean:
         estimate = estimate - estimate.mean(dim=-1, keepdim=True)
         reference = reference - reference.mean(dim=-1, keepdim=True)
     estimate_energy = estimate.square().sum(-1, keepdim=True)  # [..., 1]
     reference_energy = reference.square().sum(-1, keepdim=True)
     eps = energy_eps(estimate_energy, reference_energy)  # [..., 1]
-    scale = (estimate * reference).sum(-1, keepdim=True) / (reference_energy + eps)
+    projection = (estimate * reference).sum(-1, keepdim=True)
+    scale = (projection.clamp_min(0) if polarity else projection) / (reference_energy + eps)
     target = scale * reference
     noise = estimate - target
-    eps = eps.squeeze(-1)
-    return 10 * torch.log10((target.square().sum(-1) + eps) / (noise.square().sum(-1) + eps))
+    return target.square().sum(-1), noise.square().sum(-1), estimate_energy.squeeze(-1), eps.squeeze(-1)
 
 
 def pairwise_si_sdr(estimates: Tensor, references: Tensor) -> Tensor:
@@ -225,9 +239,8 @@ def bss_eval_sources(estimates: Tensor, references: Tensor,
     est, ref = (x.detach().double() for x in (estimates, references))
     est = est / est.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     ref = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    sdr, sir, sar = fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length, clamp_db=BSS_CLAMP_DB,
-                                                   compute_permutation=False, load_diag=1e-10)
-    return sdr, sir, sar
+    return fast_bss_eval.bss_eval_sources(ref, est, filter_length=filter_length, clamp_db=BSS_CLAMP_DB,
+                                          compute_permutation=False, load_diag=1e-10)
 
 
 def usdr(estimates: Tensor, references: Tensor) -> Tensor:
