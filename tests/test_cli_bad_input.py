@@ -86,7 +86,7 @@ CASES: list[tuple[list[str], str]] = [
     (["compare", "mask-inference", "oracle-irm"], "has no published weights"),
     (["compare", CKPT, "open-unmix-small"], "try --suite music-quick"),
     (["compare", CKPT, "oracle-irm", "--suite", "nope"], "unknown suite"),
-    (["compare", CKPT, "abcd", "--store", "missing.sqlite"], "B abcd: not a checkpoint file or a model name"),
+    (["compare", CKPT, "abcd", "--store", "missing.sqlite"], "B abcd: no such file, and no store missing.sqlite"),
     (["compare", CKPT, "x@speech-quick", "--store", "store.sqlite"], "B x@speech-quick: no finished run"),
     (["compare", CKPT, "oracle-irm", "--device", "gpu"], "--device"),
     (["compare", CKPT, "oracle-irm", "--metric", "stoy-i"], "did you mean 'stoi-i'"),

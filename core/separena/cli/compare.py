@@ -22,7 +22,7 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import console, context_registry, err_console, one_line_errors
 from .options import device_option, eval_mixtures_option
-from .weights import looks_like_run_ref, store_option
+from .weights import store_option
 
 __all__ = ["compare"]
 
@@ -37,32 +37,20 @@ def _names_a_model(registry: Registry, text: str) -> bool:
 def _side(registry: Registry, label: str, text: str, store_path: Path, device: str) -> tuple[Any, Any] | str:
     """``(config, model)`` that argument ``label`` (A or B) names, or the model name of a bracket
     (oracle or baseline) that can only be built once the data is known."""
-    from ..checkpoints import load_checkpoint
-    from .weights import trained_model
+    from .weights import published_model, stored_weights
 
-    if Path(text).is_file():
-        return load_checkpoint(text, registry, device=device)
     if _names_a_model(registry, text):
-        from ..bench.published import PublishedStore, default_published_dir
-
         config = registry.model_config(text)
         if not config.trainable:
             return config.name
-        if PublishedStore(default_published_dir()).weights_for(config.name) is None:
-            raise SeparenaError(f"{label} {text}: model {config.name!r} is trainable and has no published weights; "
-                                "expected a checkpoint file or a run REF (see `separena runs`)")
-        return trained_model(registry, text, None, None, store_path, device)
-    if looks_like_run_ref(text):
-        from ..bench import ResultStore
-        from ..bench.execute import load_run_weights
-
-        if not store_path.is_file():
-            raise SeparenaError(f"{label} {text}: not a checkpoint file or a model name, and no store {store_path} "
-                                "to find it in as a run REF; expected one of those")
-        with ResultStore(store_path) as store:
-            return load_run_weights(store, store.resolve(text, option=label), registry, device=device)
-    registry.model_config(text)  # an unknown name: the registry's one line, with suggestions
-    raise SeparenaError(f"{label} {text}: expected a checkpoint file, a model name or a run REF")  # pragma: no cover
+        return published_model(registry, config.name, device, f"{label} {text}: ",
+                               "a checkpoint file or a run REF (see `separena runs`)")
+    side = stored_weights(registry, text, store_path, device, label,
+                          expected="a checkpoint file, a model name or a REF of a stored run")
+    if side is None:
+        registry.model_config(text)  # an unknown name: the registry's one line, with suggestions
+        raise SeparenaError(f"{label} {text}: expected a checkpoint file, a model name or a run REF")  # pragma: no cover
+    return side
 
 
 @click.command()

@@ -18,7 +18,8 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import err_console
 
-__all__ = ["weights_options", "store_option", "trained_model", "initial_model", "looks_like_run_ref"]
+__all__ = ["weights_options", "store_option", "trained_model", "initial_model", "published_model", "stored_weights",
+           "looks_like_run_ref"]
 
 _HASH_DIGITS = set("0123456789abcdef")
 
@@ -48,43 +49,82 @@ def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_ref: str | None, store_path: Path,
                   device: str, data: Any = None, option: str = "--run") -> tuple[Any, Any]:
-    """``(config, model)`` from ``--checkpoint`` or ``--run``, or built untrained for oracles
-    (fitted to ``data``'s sources and sample rate, as the benchmark fits them)."""
+    """``(config, model)`` from ``--checkpoint`` or ``--run``, else the published weights, or
+    built untrained for oracles (fitted to ``data``'s sources and sample rate, as the benchmark
+    fits them)."""
     from ..bench.runner import fitted_config
-    from ..checkpoints import load_checkpoint
 
     config = fitted_config(registry, name, data.sample_rate, data.n_src) if data is not None \
         else registry.model_config(name)
     if checkpoint is not None and run_ref is not None:
         raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
     if run_ref is not None:
-        from ..bench import ResultStore
-        from ..bench.execute import load_run_weights
-
         if not store_path.is_file():
             raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
-        with ResultStore(store_path) as store:
-            return load_run_weights(store, store.resolve(run_ref, option), registry, name=name, device=device)
+        return _run_weights(registry, run_ref, store_path, device, option, config.name)
     if checkpoint is not None:
-        loaded, model = load_checkpoint(checkpoint, registry, name=name, device=device)
-        changed = {k: (config.params.get(k), v) for k, v in loaded.params.items() if config.params.get(k) != v}
-        if loaded.name != config.name or changed:
-            diff = ", ".join(f"{k} {v!r} (not {a!r})" for k, (a, v) in list(changed.items())[:4])
-            err_console.print(f"[yellow]note: checkpoint {escape(str(checkpoint))} holds model {loaded.name!r}"
-                              + (f" with {escape(diff)}" if diff else "")
-                              + f"; using the checkpoint's model, not {config.name!r} as registered[/yellow]")
-        return loaded, model
+        return _checkpoint_weights(registry, checkpoint, device, config)
     if config.trainable:
-        from ..bench.published import PublishedStore, default_published_dir, describe, load_published
-
-        published = PublishedStore(default_published_dir())
-        if published.weights_for(config.name) is None:
-            raise SeparenaError(f"model {config.name!r} is trainable and has no published weights; expected "
-                                "--checkpoint PATH from `separena train` or --run REF from `separena bench`")
-        loaded, model, run = load_published(published, registry, config.name, device)
-        err_console.print(f"note: using the published weights of {escape(describe(run))}")
-        return loaded, model
+        return published_model(registry, config.name, device, "",
+                               "--checkpoint PATH from `separena train` or --run REF from `separena bench`")
     return config, config.build().to(device).eval()
+
+
+def published_model(registry: Registry, name: str, device: str, where: str, expected: str) -> tuple[Any, Any]:
+    """``(config, model)`` with the weights of ``name`` published with the repository, saying
+    which; without any, one line that starts with ``where`` and says what was ``expected``."""
+    from ..bench.published import PublishedStore, default_published_dir, describe, load_published
+
+    published = PublishedStore(default_published_dir())
+    if published.weights_for(name) is None:
+        raise SeparenaError(f"{where}model {name!r} is trainable and has no published weights; expected {expected}")
+    loaded, model, run = load_published(published, registry, name, device)
+    err_console.print(f"note: using the published weights of {escape(describe(run))}")
+    return loaded, model
+
+
+def stored_weights(registry: Registry, word: str, store_path: Path, device: str, option: str,
+                   name: str | None = None, expected: str = "a checkpoint file or a REF of a stored run"
+                   ) -> tuple[Any, Any] | None:
+    """``(config, model)`` of the weights one word names: a checkpoint file, or a benchmark run's
+    REF in ``store_path``; ``None`` if ``word`` has the form of neither. With ``name``, weights
+    of another architecture are refused and another configuration of it is used with a note.
+    ``option`` (``--init``, ``A``) starts the error lines, which say what was ``expected``."""
+    if Path(word).is_file():
+        return _checkpoint_weights(registry, Path(word), device, None if name is None else registry.model_config(name))
+    if not looks_like_run_ref(word):
+        return None
+    if not store_path.is_file():
+        raise SeparenaError(f"{option} {word}: no such file, and no store {store_path} to find it in as a run REF; "
+                            f"expected {expected}")
+    return _run_weights(registry, word, store_path, device, option, name)
+
+
+def _run_weights(registry: Registry, ref: str, store_path: Path, device: str, option: str,
+                 name: str | None) -> tuple[Any, Any]:
+    """The weights a benchmark run kept (REF in ``store_path``); with ``name``, refused if of another model."""
+    from ..bench import ResultStore
+    from ..bench.execute import load_run_weights
+
+    with ResultStore(store_path) as store:
+        return load_run_weights(store, store.resolve(ref, option), registry, name=name, device=device)
+
+
+def _checkpoint_weights(registry: Registry, checkpoint: Path, device: str, config: Any) -> tuple[Any, Any]:
+    """The checkpoint's model; with ``config`` (a ModelConfig), refused if of another
+    architecture, and a note where its configuration differs."""
+    from ..checkpoints import load_checkpoint
+
+    loaded, model = load_checkpoint(checkpoint, registry, name=None if config is None else config.name, device=device)
+    if config is None:
+        return loaded, model
+    changed = {k: (config.params.get(k), v) for k, v in loaded.params.items() if config.params.get(k) != v}
+    if loaded.name != config.name or changed:
+        diff = ", ".join(f"{k} {v!r} (not {a!r})" for k, (a, v) in list(changed.items())[:4])
+        err_console.print(f"[yellow]note: checkpoint {escape(str(checkpoint))} holds model {loaded.name!r}"
+                          + (f" with {escape(diff)}" if diff else "")
+                          + f"; using the checkpoint's model, not {config.name!r} as registered[/yellow]")
+    return loaded, model
 
 
 def initial_model(registry: Registry, name: str, source: str, store_path: Path) -> tuple[Any, Any]:
@@ -95,22 +135,12 @@ def initial_model(registry: Registry, name: str, source: str, store_path: Path) 
     ``store_path``. Weights of another architecture are refused; those of another configuration
     of it (another preset) are trained as what they are, with a note, as ``--checkpoint`` does.
     """
-    from ..bench.published import PublishedStore, default_published_dir
-
     if source == "published":
-        config = registry.model_config(name)
-        if PublishedStore(default_published_dir()).weights_for(config.name) is None:
-            raise SeparenaError(f"--init published: model {config.name!r} has no published weights; expected "
-                                "a checkpoint file or a run REF (see `separena runs`)")
-        return trained_model(registry, name, None, None, store_path, "cpu")
-    if Path(source).is_file():
-        loaded = trained_model(registry, name, Path(source), None, store_path, "cpu")
-    elif looks_like_run_ref(source):
-        if not store_path.is_file():
-            raise SeparenaError(f"--init {source}: no such file, and no store {store_path} to find it in as a run "
-                                "REF; expected `published`, a checkpoint file, or a REF of a stored run")
-        loaded = trained_model(registry, name, None, source, store_path, "cpu", option="--init")
-    else:
+        return published_model(registry, registry.model_config(name).name, "cpu", "--init published: ",
+                               "a checkpoint file or a run REF (see `separena runs`)")
+    loaded = stored_weights(registry, source, store_path, "cpu", "--init", name,
+                            expected="`published`, a checkpoint file, or a REF of a stored run")
+    if loaded is None:
         raise SeparenaError(f"--init {source}: no such file; expected `published`, a checkpoint file, or a run REF "
                             "(MODEL@SUITE[:SEED] or a run-hash prefix, see `separena runs`)")
     err_console.print(f"note: training starts from the weights of {escape(source)}")
