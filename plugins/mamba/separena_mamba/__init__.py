@@ -1,0 +1,30 @@
+"""separena plugin: mask inference with selective state-space (Mamba) layers."""
+
+from __future__ import annotations
+
+from importlib.abc import Traversable
+from importlib.resources import files
+
+from separena import ArchitectureSpec, hookimpl
+
+
+@hookimpl
+def separena_register_architectures() -> list[ArchitectureSpec]:
+    return [
+        ArchitectureSpec(
+            name="mamba-mask-inference",
+            build="separena_mamba.model:mamba_mask_inference",
+            family="mask",
+            tasks=("speech", "music"),
+            objective="pit-si-sdr",
+            reference="Gu & Dao, arXiv:2312.00752 (Mamba); Jiang, Han & Mesgarani, arXiv:2403.18257 "
+                      "(bidirectional Mamba for separation)",
+            summary="log-magnitude -> norm -> (bidirectional) Mamba stack -> mask, applied to the mixture STFT",
+            test_params={"d_model": 8, "num_layers": 1, "d_state": 4, "n_fft": 64, "hop_length": 16},
+        )
+    ]
+
+
+@hookimpl
+def separena_preset_files() -> list[Traversable]:
+    return [files(__package__) / "presets.yaml"]
