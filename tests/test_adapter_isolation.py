@@ -1,4 +1,5 @@
-"""The adapters import their libraries lazily, and a broken or missing one costs only its own models."""
+"""The adapters (and the Mamba plugin) import their libraries lazily, and a broken or missing one costs only its
+own models."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ ADAPTERS = [  # (plugin package, wrapped library's import name, plugin name, nam
     ("separena_speechbrain_adapter", "speechbrain", "speechbrain-adapter", ("speechbrain-*",)),
     ("separena_bs_roformer_adapter", "bs_roformer", "bs-roformer-adapter", ("bs-roformer*", "mel-band-roformer*")),
     ("separena_demucs_adapter", "demucs", "demucs-adapter", ("htdemucs*", "hdemucs*")),
+    ("separena_mamba", "mambapy", "mamba", ("mamba-*",)),
 ]
 PARAMS = ("package", "library", "plugin_name", "patterns")
 

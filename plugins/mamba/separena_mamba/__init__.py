@@ -17,6 +17,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             family="mask",
             tasks=("speech", "music"),
             objective="pit-si-sdr",
+            requires=("mambapy",),
             reference="Gu & Dao, arXiv:2312.00752 (Mamba); Jiang, Han & Mesgarani, arXiv:2403.18257 "
                       "(bidirectional Mamba for separation)",
             summary="log-magnitude -> norm -> (bidirectional) Mamba stack -> mask, applied to the mixture STFT",

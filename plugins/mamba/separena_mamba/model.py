@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from mambapy.vim import MambaConfig, VMamba
 from torch import Tensor, nn
 
 from separena import MaskSeparator, SeparenaError
@@ -51,6 +50,8 @@ class MambaStack(nn.Module):
 
     def __init__(self, input_size: int, d_model: int, num_layers: int, d_state: int = 16, expand: int = 2,
                  bidirectional: bool = True) -> None:
+        from mambapy.vim import MambaConfig, VMamba  # here, so that listing models never imports it
+
         super().__init__()
         for name, value in (("d_model", d_model), ("num_layers", num_layers), ("d_state", d_state),
                             ("expand", expand)):
@@ -129,10 +130,10 @@ def mamba_mask_inference(
         sample_rate: sample rate in Hz the model is trained at.
         n_fft: STFT size (samples).
         hop_length: STFT hop (samples); 128 as mask-inference's default.
-        d_model: width of the Mamba layers. 64 by default: on this project's CPUs the parallel
-            scan's element-wise work over ``[batch, time, expand * d_model, d_state]`` makes a
-            training step of two bidirectional layers of 128 about 17 times slower than
-            mask-inference's BLSTM 2x128 (64: about 6 times).
+        d_model: width of the Mamba layers. 64 by default: on one CPU thread the parallel scan's
+            element-wise work over ``[batch, time, expand * d_model, d_state]`` makes a training
+            step of two bidirectional layers of 128 take 11 times as long as mask-inference's
+            BLSTM 2x128 (64: 5.5 times; ``benchmarks/mamba_vs_blstm.py``).
         num_layers: Mamba layers.
         d_state: state size of each channel's selective scan (Mamba's N).
         expand: inner width ``expand * d_model`` of each layer (Mamba's E).
