@@ -38,7 +38,7 @@ from separena import StreamingSeparator, default_registry, separate_streaming
 from separena.bench.published import PublishedStore, default_published_dir, load_published
 from separena.metrics import matched_si_sdr, si_sdr
 
-MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small")
+MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small", "mamba-mask-inference-causal")
 MUSIC_MODELS = ("open-unmix-causal-small", "mask-inference-music-causal")  # music-causal's
 PAPER_SIZE = {  # untrained, for their speed: the causal systems at the sizes the papers report
     "conv-tasnet causal, paper size (N 512, B 128, H 512, X 8, R 3; untrained)": ("conv-tasnet", {"causal": True}),
