@@ -15,14 +15,15 @@ one thread):
   (float32), relative to their peak;
 - the same speed measures for the causal systems at the sizes their papers report
   (untrained: speed does not depend on the weights);
-- *long stream* (the speech models): ``--segments`` consecutive test mixtures of ``speech-quick`` (4 s each) as one
-  stream, scored per segment (SI-SDRi, each segment's own best speaker order), against each
-  mixture separated on its own: a stream never resets its recurrent state or its cumulative
-  norm, while training saw 4-s mixtures that start from silence.
+- *long stream* (the speech models, and any ``--checkpoint``): ``--segments`` consecutive test
+  mixtures of ``speech-quick`` (4 s each) as one stream, scored per segment (SI-SDRi, each
+  segment's own best speaker order), against each mixture separated on its own: a stream never
+  resets its recurrent state or its cumulative norm, while training saw 2-s crops that start
+  from a zero state.
 
 Usage::
 
-    .venv/bin/python benchmarks/streaming.py [--segments 25] [--streams 4]
+    .venv/bin/python benchmarks/streaming.py [--segments 25] [--streams 4] [--checkpoint PATH ...]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 
 from separena import StreamingSeparator, default_registry, separate_streaming
 from separena.bench.published import PublishedStore, default_published_dir, load_published
+from separena.checkpoints import load_checkpoint
 from separena.metrics import matched_si_sdr, si_sdr
 
 MODELS = ("mask-inference-causal", "chimera-pp-causal-small", "conv-tasnet-causal-small", "mamba-mask-inference-causal")
@@ -99,10 +101,35 @@ def segment_si_sdri(estimates: torch.Tensor, sources: torch.Tensor) -> float:
     return (score - si_sdr(mix, sources.unsqueeze(0))).mean().item()
 
 
+def long_stream_row(label: str, model, data, streams: int, segments: int) -> str:
+    """The long-stream table's row of ``model``: ``streams`` streams of ``segments`` consecutive
+    test mixtures each, in 100-ms blocks, every mixture's stretch scored against the mixture
+    separated alone."""
+    alone, together = [], []
+    for s in range(streams):
+        items = [data.test[s * segments + i].sources for i in range(segments)]  # [n_src, time] each
+        mix = torch.cat([x.sum(0, keepdim=True) for x in items], -1)
+        flat = separate_streaming(model, mix, model.sample_rate // 10)[0]
+        start = 0
+        for sources in items:
+            with torch.no_grad():
+                alone.append(segment_si_sdri(model(sources.sum(0, keepdim=True)).estimates[0], sources))
+            together.append(segment_si_sdri(flat[:, start:start + sources.shape[-1]], sources))
+            start += sources.shape[-1]
+    gaps = torch.tensor(together) - torch.tensor(alone)
+    half = 1.96 * gaps.std().item() / len(gaps) ** 0.5
+    by_position = gaps.reshape(streams, segments)  # does the gap grow along the stream?
+    return (f"| {label} | {statistics.mean(alone):.2f} | {statistics.mean(together):.2f} | "
+            f"{gaps.mean():+.2f} [{gaps.mean() - half:+.2f}, {gaps.mean() + half:+.2f}] | "
+            f"{by_position[:, :5].mean():+.2f} | {by_position[:, -5:].mean():+.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=25, help="test mixtures per long stream")
     parser.add_argument("--streams", type=int, default=4, help="long streams (different test mixtures)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="PATH",
+                        help="also a long-stream row for these weights (separena train -o); repeatable")
     args = parser.parse_args()
     torch.set_num_threads(1)
     registry = default_registry()
@@ -116,26 +143,14 @@ def main() -> None:
                "| difference, first 5 segments | last 5 segments |", "|---|---|---|---|---|---|"]
     for name in MODELS:
         _, model, _ = load_published(published, registry, name, "cpu")
-        rate = model.sample_rate
         speed.append(speed_row(name, model))
         print(speed[-1], flush=True)
 
-        alone, together = [], []
-        for s in range(args.streams):
-            items = [data.test[s * args.segments + i].sources for i in range(args.segments)]  # [n_src, time] each
-            flat = separate_streaming(model, torch.cat([x.sum(0, keepdim=True) for x in items], -1), rate // 10)[0]
-            start = 0
-            for sources in items:
-                with torch.no_grad():
-                    alone.append(segment_si_sdri(model(sources.sum(0, keepdim=True)).estimates[0], sources))
-                together.append(segment_si_sdri(flat[:, start:start + sources.shape[-1]], sources))
-                start += sources.shape[-1]
-        gaps = torch.tensor(together) - torch.tensor(alone)
-        half = 1.96 * gaps.std().item() / len(gaps) ** 0.5
-        by_position = gaps.reshape(args.streams, args.segments)  # does the gap grow along the stream?
-        quality.append(f"| {name} | {statistics.mean(alone):.2f} | {statistics.mean(together):.2f} | "
-                       f"{gaps.mean():+.2f} [{gaps.mean() - half:+.2f}, {gaps.mean() + half:+.2f}] | "
-                       f"{by_position[:, :5].mean():+.2f} | {by_position[:, -5:].mean():+.2f} |")
+        quality.append(long_stream_row(name, model, data, args.streams, args.segments))
+        print(quality[-1], flush=True)
+    for path in args.checkpoint:  # weights of your own (`separena train -o`): their long-stream row
+        quality.append(long_stream_row(f"`{path}`", load_checkpoint(path, registry)[1].eval(), data, args.streams,
+                                       args.segments))
         print(quality[-1], flush=True)
     for name in MUSIC_MODELS:  # 16 kHz, four stems: speed only (the long streams are speech)
         speed.append(speed_row(name, load_published(published, registry, name, "cpu")[1]))
@@ -144,8 +159,9 @@ def main() -> None:
         torch.manual_seed(0)
         speed.append(speed_row(label, registry.create_model(architecture, **params).eval()))
         print(speed[-1], flush=True)
+    extra = "".join(f" --checkpoint {path}" for path in args.checkpoint)
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} with `python benchmarks/streaming.py --segments {args.segments} "
-          f"--streams {args.streams}` on {platform.processor() or platform.machine()}, one thread, torch "
+          f"--streams {args.streams}{extra}` on {platform.processor() or platform.machine()}, one thread, torch "
           f"{torch.__version__}.\n")
     print("\n".join(speed), "\n")
     print("\n".join(quality))
