@@ -49,7 +49,8 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
                           expected="a checkpoint file, a model name or a REF of a stored run")
     if side is None:
         registry.model_config(text)  # an unknown name: the registry's one line, with suggestions
-        raise SeparenaError(f"{label} {text}: expected a checkpoint file, a model name or a run REF")  # pragma: no cover
+        raise SeparenaError(  # pragma: no cover
+            f"{label} {text}: expected a checkpoint file, a model name or a run REF")
     return side
 
 
