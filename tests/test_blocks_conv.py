@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,8 +11,8 @@ from hypothesis import strategies as st
 
 from separena import SeparenaError
 from separena.blocks import (
-    Conv1DBlock, CumulativeLayerNorm, DualPathBlock, DualPathRNN, GlobalLayerNorm, LearnedDecoder, LearnedEncoder,
-    TemporalConvNet, chunk, frame_padding, overlap_add,
+    Conv1DBlock, CumulativeLayerNorm, DualPathBlock, DualPathMasker, DualPathRNN, GlobalLayerNorm, LearnedDecoder,
+    LearnedEncoder, RecurrentStack, TemporalConvNet, chunk, frame_padding, overlap_add,
 )
 
 torch.set_num_threads(1)
@@ -179,18 +181,44 @@ def test_overlap_add_is_the_adjoint_of_chunk():
 
 def test_dual_path_block_paths_and_norm():
     torch.manual_seed(0)
-    block = DualPathBlock(4, 5).double()
+    block = DualPathRNN(4, 5, num_repeats=1).blocks[0].double()
     y = torch.randn(2, 3, 6, 4, dtype=torch.float64)
     normed = block._normed(block.intra_norm, y)  # gLN over chunks, frames and features per item
     torch.testing.assert_close(normed.mean(dim=(1, 2, 3)), torch.zeros(2, dtype=torch.float64))
     torch.testing.assert_close(normed.var(dim=(1, 2, 3), unbiased=False), torch.ones(2, dtype=torch.float64))
     # intra path alone: chunk i of the output depends on chunk i of the input only
-    intra = lambda x: block.intra_linear(block.intra_rnn(x.reshape(6, 6, 4))).reshape(2, 3, 6, 4)  # noqa: E731
+    intra = lambda x: block.intra_linear(block.intra(x.reshape(6, 6, 4))).reshape(2, 3, 6, 4)  # noqa: E731
     x = y.clone().requires_grad_(True)
     intra(x)[:, 1].sum().backward()
     assert torch.all(x.grad[:, [0, 2]] == 0) and torch.all(x.grad[:, 1].abs().sum(-1) > 0)
     # the full block mixes chunks (inter path) and keeps the shape
     assert DualPathRNN(4, 5, num_repeats=2)(torch.randn(2, 3, 6, 4)).shape == (2, 3, 6, 4)
+
+
+def test_dual_path_block_loads_weights_saved_under_the_rnn_names():
+    torch.manual_seed(0)
+    net = DualPathRNN(4, 5, num_repeats=2).eval()
+    old = {re.sub(r"\.(intra|inter)\.", r".\1_rnn.", key): value for key, value in net.state_dict().items()}
+    assert any(".intra_rnn." in k for k in old)
+    torch.manual_seed(1)
+    loaded = DualPathRNN(4, 5, num_repeats=2).eval()
+    loaded.load_state_dict(old)  # strict: every key found, none left over
+    x = torch.randn(2, 3, 6, 4)
+    torch.testing.assert_close(loaded(x), net(x))
+
+
+def test_dual_path_block_without_linear_needs_paths_of_the_input_size():
+    block = DualPathBlock(4, torch.nn.Identity(), torch.nn.Identity(), linear=False)
+    assert block.intra_linear is None and block(torch.randn(2, 3, 6, 4)).shape == (2, 3, 6, 4)
+    with pytest.raises(SeparenaError, match="DualPathBlock: intra gives 10 features; expected input_size = 4"):
+        DualPathBlock(4, RecurrentStack(4, 5, 1, True), torch.nn.Identity(), linear=False)
+
+
+def test_dual_path_masker_refuses_bad_settings():
+    with pytest.raises(SeparenaError, match="DualPathMasker: chunk_size; expected an integer >= 2, got 1"):
+        DualPathMasker(8, 2, 4, 1, torch.nn.Identity(), "sigmoid")
+    with pytest.raises(SeparenaError, match="DualPathMasker: mask_activation; expected sigmoid, softmax or relu"):
+        DualPathMasker(8, 2, 4, 6, torch.nn.Identity(), "tanh")
 
 
 def test_dual_path_batch_items_independent():

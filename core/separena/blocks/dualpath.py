@@ -1,21 +1,29 @@
 """Dual-path processing: split a long frame sequence into overlapping chunks, alternate an
-intra-chunk and an inter-chunk recurrent network, and overlap-add the chunks back.
+intra-chunk and an inter-chunk sequence model, and overlap-add the chunks back.
+
+DPRNN introduced the layout with RNNs; SepFormer keeps it with transformers and DPMamba with
+Mamba layers, so the block takes any two sequence models and the masker any stack of blocks.
 
 References:
     Luo, Chen & Yoshioka, "Dual-path RNN: efficient long sequence modeling for time-domain
     single-channel speech separation", ICASSP 2020 (arXiv:1910.06379), Sec. 2.
+    Subakan et al., "Attention is all you need in speech separation", ICASSP 2021
+    (arXiv:2010.13154); Jiang, Han & Mesgarani, "Dual-path Mamba", arXiv:2403.18257, 2024.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
 from .filterbanks import frame_padding
+from .heads import MaskActivation, mask_activation
 from .norms import GlobalLayerNorm
 from .recurrent import RecurrentStack, RnnType
 
-__all__ = ["chunk", "overlap_add", "DualPathBlock", "DualPathRNN"]
+__all__ = ["chunk", "overlap_add", "DualPathBlock", "DualPathRNN", "DualPathMasker"]
 
 
 def chunk(x: Tensor, chunk_size: int, hop: int) -> Tensor:
@@ -50,29 +58,31 @@ def overlap_add(chunks: Tensor, hop: int, length: int) -> Tensor:
 
 
 class DualPathBlock(nn.Module):
-    """Intra-chunk RNN then inter-chunk RNN, each followed by linear -> global layer norm -> residual.
+    """An intra-chunk then an inter-chunk sequence model, each followed by [linear ->] gLN -> residual.
 
     Args:
         input_size: features N per frame.
-        hidden_size: recurrent units per direction.
-        bidirectional: inter-chunk RNN direction (the intra-chunk RNN is always bidirectional;
-            a unidirectional inter-chunk RNN gives the paper's causal configuration).
-        num_layers: layers of each RNN.
-        dropout: dropout inside/after each RNN.
-        rnn_type: ``"lstm"`` or ``"gru"``.
+        intra: a sequence model along the frames of each chunk, ``[batch, frames, N] ->
+            [batch, frames, intra.output_size]`` (an ``output_size`` attribute; ``N`` if absent).
+        inter: the same across chunks, frame by frame of the chunk.
+        linear: map each path's output to N features before its norm (DPRNN), else the paths
+            must give N features themselves (SepFormer, DPMamba).
 
     Shapes:
         ``[batch, n_chunks, chunk_size, input_size]`` -> same.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bidirectional: bool = True, num_layers: int = 1,
-                 dropout: float = 0.0, rnn_type: RnnType = "lstm") -> None:
+    def __init__(self, input_size: int, intra: nn.Module, inter: nn.Module, linear: bool = True) -> None:
         super().__init__()
-        self.intra_rnn = RecurrentStack(input_size, hidden_size, num_layers, True, dropout, rnn_type)
-        self.intra_linear = nn.Linear(self.intra_rnn.output_size, input_size)
+        self.intra, self.inter = intra, inter
+        for name, path in (("intra", intra), ("inter", inter)):
+            size = getattr(path, "output_size", input_size)
+            if not linear and size != input_size:
+                raise SeparenaError(f"DualPathBlock: {name} gives {size} features; expected input_size = "
+                                    f"{input_size}, or linear=True to map them")
+        self.intra_linear = nn.Linear(getattr(intra, "output_size", input_size), input_size) if linear else None
         self.intra_norm = GlobalLayerNorm(input_size)
-        self.inter_rnn = RecurrentStack(input_size, hidden_size, num_layers, bidirectional, dropout, rnn_type)
-        self.inter_linear = nn.Linear(self.inter_rnn.output_size, input_size)
+        self.inter_linear = nn.Linear(getattr(inter, "output_size", input_size), input_size) if linear else None
         self.inter_norm = GlobalLayerNorm(input_size)
 
     @staticmethod
@@ -83,22 +93,34 @@ class DualPathBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch, n_chunks, chunk_size, n = x.shape
-        y = self.intra_linear(self.intra_rnn(x.reshape(batch * n_chunks, chunk_size, n)))  # along K
+        y = self.intra(x.reshape(batch * n_chunks, chunk_size, n))  # along K
+        if self.intra_linear is not None:
+            y = self.intra_linear(y)
         x = x + self._normed(self.intra_norm, y.reshape(batch, n_chunks, chunk_size, n))
-        y = x.transpose(1, 2).reshape(batch * chunk_size, n_chunks, n)  # [B, L, K, N] -> [B*K, L, N]
-        y = self.inter_linear(self.inter_rnn(y))  # along L
+        y = self.inter(x.transpose(1, 2).reshape(batch * chunk_size, n_chunks, n))  # [B*K, L, N], along L
+        if self.inter_linear is not None:
+            y = self.inter_linear(y)
         y = self._normed(self.inter_norm, y.reshape(batch, chunk_size, n_chunks, n))
         return x + y.transpose(1, 2)  # [B, K, L, N] -> [B, L, K, N]
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # The paths were called intra_rnn / inter_rnn while only RNNs filled them: weights saved
+        # then (published DPRNN-TasNet among them) load under the general names.
+        for old, new in (("intra_rnn.", "intra."), ("inter_rnn.", "inter.")):
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
 
 class DualPathRNN(nn.Module):
-    """A stack of :class:`DualPathBlock` over chunked frames.
+    """A stack of :class:`DualPathBlock` whose paths are recurrent stacks (DPRNN).
 
     Args:
         input_size: features N per frame.
         hidden_size: recurrent units per direction.
         num_repeats: dual-path blocks.
-        bidirectional: inter-chunk direction (see :class:`DualPathBlock`).
+        bidirectional: inter-chunk direction (the intra-chunk RNN is always bidirectional; a
+            unidirectional inter-chunk RNN gives the paper's causal configuration).
         num_layers: layers of each RNN.
         dropout: dropout inside/after each RNN.
         rnn_type: ``"lstm"`` or ``"gru"``.
@@ -114,9 +136,60 @@ class DualPathRNN(nn.Module):
         if num_repeats < 1:
             raise SeparenaError(f"DualPathRNN: num_repeats; expected a positive integer, got {num_repeats!r}")
         self.blocks = nn.Sequential(*(
-            DualPathBlock(input_size, hidden_size, bidirectional, num_layers, dropout, rnn_type)
+            DualPathBlock(input_size,
+                          RecurrentStack(input_size, hidden_size, num_layers, True, dropout, rnn_type),
+                          RecurrentStack(input_size, hidden_size, num_layers, bidirectional, dropout, rnn_type))
             for _ in range(num_repeats)
         ))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.blocks(x)
+
+
+class DualPathMasker(nn.Module):
+    """gLN -> bottleneck -> chunk -> dual-path blocks -> per-source maps -> overlap-add -> gate -> masks.
+
+    The layout around the dual-path network is DPRNN's (the authors' released code, and
+    asteroid's ``DPRNNTasNet``, MIT), which SepFormer and DPMamba keep: a 1x1 bottleneck to
+    ``B`` features, PReLU and a linear to ``n_src`` maps per chunk, overlap-add, a tanh x sigmoid
+    gate and a bias-free linear back to the encoder's filters, then the mask nonlinearity.
+
+    Args:
+        n_filters: encoder filters N.
+        n_src: number of sources.
+        bottleneck_size: features B inside the dual-path network.
+        chunk_size: chunk length K in frames (hop ``K // 2``).
+        dual_path: the dual-path network on ``[batch, chunks, K, B]`` (shape-preserving).
+        mask_activation: ``"sigmoid"``, ``"softmax"`` (over sources) or ``"relu"``.
+        bottleneck_bias: a bias in the bottleneck (DPRNN's; SepFormer's has none).
+
+    Shapes:
+        ``[batch, frames, n_filters]`` -> masks ``[batch, n_src, frames, n_filters]``.
+    """
+
+    def __init__(self, n_filters: int, n_src: int, bottleneck_size: int, chunk_size: int, dual_path: nn.Module,
+                 mask_activation: MaskActivation, bottleneck_bias: bool = True) -> None:
+        super().__init__()
+        if mask_activation not in ("sigmoid", "softmax", "relu"):
+            raise SeparenaError(f"DualPathMasker: mask_activation; expected sigmoid, softmax or relu, "
+                                f"got {mask_activation!r}")
+        if chunk_size < 2:
+            raise SeparenaError(f"DualPathMasker: chunk_size; expected an integer >= 2, got {chunk_size!r}")
+        self.n_src, self.chunk_size, self.hop = n_src, chunk_size, chunk_size // 2
+        self.mask_activation = mask_activation
+        self.norm = GlobalLayerNorm(n_filters)
+        self.bottleneck = nn.Conv1d(n_filters, bottleneck_size, 1, bias=bottleneck_bias)
+        self.dual_path = dual_path
+        self.to_sources = nn.Sequential(nn.PReLU(), nn.Linear(bottleneck_size, n_src * bottleneck_size))
+        self.gate_tanh = nn.Sequential(nn.Linear(bottleneck_size, bottleneck_size), nn.Tanh())
+        self.gate_sigmoid = nn.Sequential(nn.Linear(bottleneck_size, bottleneck_size), nn.Sigmoid())
+        self.to_masks = nn.Linear(bottleneck_size, n_filters, bias=False)
+
+    def forward(self, rep: Tensor) -> Tensor:
+        batch, frames, _ = rep.shape
+        x = self.bottleneck(self.norm(rep.transpose(1, 2))).transpose(1, 2)  # [B, T, N] -> [B, T, B_]
+        x = self.dual_path(chunk(x, self.chunk_size, self.hop))  # [B, L, K, B_]
+        x = overlap_add(self.to_sources(x), self.hop, frames)  # [B, L, K, S*B_] -> [B, T, S*B_]
+        x = x.reshape(batch, frames, self.n_src, -1)  # [B, T, S, B_]
+        scores = self.to_masks(self.gate_tanh(x) * self.gate_sigmoid(x)).transpose(1, 2)  # [B, S, T, N]
+        return mask_activation(scores, self.mask_activation, source_dim=1)
