@@ -1,4 +1,4 @@
-"""separena plugin: mask inference with selective state-space (Mamba) layers."""
+"""separena plugin: selective state-space (Mamba) layers in mask inference and in a dual-path network."""
 
 from __future__ import annotations
 
@@ -22,7 +22,19 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
                       "(bidirectional Mamba for separation)",
             summary="log-magnitude -> norm -> (bidirectional) Mamba stack -> mask, applied to the mixture STFT",
             test_params={"d_model": 8, "num_layers": 1, "d_state": 4, "n_fft": 64, "hop_length": 16},
-        )
+        ),
+        ArchitectureSpec(
+            name="dpmamba",
+            build="separena_mamba.dpmamba:dpmamba",
+            family="mask",
+            tasks=("speech",),
+            objective="pit-si-sdr",
+            requires=("mambapy",),
+            reference="Jiang, Han & Mesgarani, arXiv:2403.18257 (dual-path Mamba)",
+            summary="learned filterbank -> chunks -> dual-path bidirectional Mamba blocks -> masks -> decoder",
+            test_params={"n_filters": 16, "filter_length": 16, "d_model": 8, "num_repeats": 1, "d_state": 4,
+                         "chunk_size": 10},
+        ),
     ]
 
 

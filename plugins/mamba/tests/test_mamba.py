@@ -51,3 +51,23 @@ def test_bidirectional_stack_refuses_to_stream_in_one_line():
 def test_sizes_below_one_are_refused():
     with pytest.raises(SeparenaError, match="d_state; expected a positive integer, got 0"):
         MambaStack(4, d_model=8, num_layers=1, d_state=0)
+
+
+def test_dual_path_mamba_is_the_shared_dual_path_layout_with_mamba_paths():
+    from separena.blocks import DualPathBlock, DualPathMasker
+    from separena_mamba.dpmamba import dpmamba
+
+    model = dpmamba(n_filters=16, d_model=8, num_repeats=2, d_state=4, chunk_size=10)
+    assert isinstance(model.masker, DualPathMasker) and model.masker.bottleneck.bias is None
+    blocks = list(model.masker.dual_path)
+    assert len(blocks) == 2 and all(isinstance(b, DualPathBlock) and b.intra_linear is None for b in blocks)
+    paths = [path for block in blocks for path in (block.intra, block.inter)]
+    assert all(isinstance(path, MambaStack) and path.config.bidirectional for path in paths)
+
+
+def test_dual_path_mamba_refuses_no_blocks_in_one_line():
+    from separena_mamba.dpmamba import dpmamba
+
+    with pytest.raises(SeparenaError, match="dpmamba: num_repeats; expected a positive integer, got 0") as error:
+        dpmamba(num_repeats=0)
+    assert "\n" not in str(error.value)
