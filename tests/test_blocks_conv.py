@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from separena import SeparenaError
 from separena.blocks import (
     Conv1DBlock, CumulativeLayerNorm, DualPathBlock, DualPathMasker, DualPathRNN, GlobalLayerNorm, LearnedDecoder,
-    LearnedEncoder, RecurrentStack, TemporalConvNet, chunk, frame_padding, overlap_add,
+    LearnedEncoder, TemporalConvNet, chunk, frame_padding, overlap_add,
 )
 
 torch.set_num_threads(1)
@@ -187,7 +187,7 @@ def test_dual_path_block_paths_and_norm():
     torch.testing.assert_close(normed.mean(dim=(1, 2, 3)), torch.zeros(2, dtype=torch.float64))
     torch.testing.assert_close(normed.var(dim=(1, 2, 3), unbiased=False), torch.ones(2, dtype=torch.float64))
     # intra path alone: chunk i of the output depends on chunk i of the input only
-    intra = lambda x: block.intra_linear(block.intra(x.reshape(6, 6, 4))).reshape(2, 3, 6, 4)  # noqa: E731
+    intra = lambda x: block.intra(x.reshape(6, 6, 4)).reshape(2, 3, 6, 4)  # noqa: E731
     x = y.clone().requires_grad_(True)
     intra(x)[:, 1].sum().backward()
     assert torch.all(x.grad[:, [0, 2]] == 0) and torch.all(x.grad[:, 1].abs().sum(-1) > 0)
@@ -198,8 +198,10 @@ def test_dual_path_block_paths_and_norm():
 def test_dual_path_block_loads_weights_saved_under_the_rnn_names():
     torch.manual_seed(0)
     net = DualPathRNN(4, 5, num_repeats=2).eval()
-    old = {re.sub(r"\.(intra|inter)\.", r".\1_rnn.", key): value for key, value in net.state_dict().items()}
-    assert any(".intra_rnn." in k for k in old)
+    # the keys before the paths held both: blocks.0.intra_rnn.*, blocks.0.intra_linear.*, ...
+    old = {re.sub(r"\.(intra|inter)\.0\.", r".\1_rnn.", re.sub(r"\.(intra|inter)\.1\.", r".\1_linear.", key)): value
+           for key, value in net.state_dict().items()}
+    assert any(".intra_rnn." in k for k in old) and any(".inter_linear." in k for k in old)
     torch.manual_seed(1)
     loaded = DualPathRNN(4, 5, num_repeats=2).eval()
     loaded.load_state_dict(old)  # strict: every key found, none left over
@@ -207,11 +209,11 @@ def test_dual_path_block_loads_weights_saved_under_the_rnn_names():
     torch.testing.assert_close(loaded(x), net(x))
 
 
-def test_dual_path_block_without_linear_needs_paths_of_the_input_size():
-    block = DualPathBlock(4, torch.nn.Identity(), torch.nn.Identity(), linear=False)
-    assert block.intra_linear is None and block(torch.randn(2, 3, 6, 4)).shape == (2, 3, 6, 4)
-    with pytest.raises(SeparenaError, match="DualPathBlock: intra gives 10 features; expected input_size = 4"):
-        DualPathBlock(4, RecurrentStack(4, 5, 1, True), torch.nn.Identity(), linear=False)
+def test_dual_path_block_takes_any_paths():
+    x = torch.randn(2, 3, 6, 4)
+    block = DualPathBlock(4, torch.nn.Identity(), torch.nn.Identity())  # each path: x + gLN(x)
+    expected = x + block._normed(block.intra_norm, x)
+    torch.testing.assert_close(block(x), expected + block._normed(block.inter_norm, expected))
 
 
 def test_dual_path_masker_refuses_bad_settings():

@@ -58,31 +58,24 @@ def overlap_add(chunks: Tensor, hop: int, length: int) -> Tensor:
 
 
 class DualPathBlock(nn.Module):
-    """An intra-chunk then an inter-chunk sequence model, each followed by [linear ->] gLN -> residual.
+    """An intra-chunk then an inter-chunk sequence model, each followed by gLN and a residual.
 
     Args:
         input_size: features N per frame.
         intra: a sequence model along the frames of each chunk, ``[batch, frames, N] ->
-            [batch, frames, intra.output_size]`` (an ``output_size`` attribute; ``N`` if absent).
-        inter: the same across chunks, frame by frame of the chunk.
-        linear: map each path's output to N features before its norm (DPRNN), else the paths
-            must give N features themselves (SepFormer, DPMamba).
+            [batch, frames, N]``: DPRNN's is a BLSTM and a linear back to N features, SepFormer's
+            a transformer, DPMamba's a stack of Mamba layers.
+        inter: the same across chunks, for each position in the chunk.
 
     Shapes:
         ``[batch, n_chunks, chunk_size, input_size]`` -> same.
     """
 
-    def __init__(self, input_size: int, intra: nn.Module, inter: nn.Module, linear: bool = True) -> None:
+    def __init__(self, input_size: int, intra: nn.Module, inter: nn.Module) -> None:
         super().__init__()
-        self.intra, self.inter = intra, inter
-        for name, path in (("intra", intra), ("inter", inter)):
-            size = getattr(path, "output_size", input_size)
-            if not linear and size != input_size:
-                raise SeparenaError(f"DualPathBlock: {name} gives {size} features; expected input_size = "
-                                    f"{input_size}, or linear=True to map them")
-        self.intra_linear = nn.Linear(getattr(intra, "output_size", input_size), input_size) if linear else None
+        self.intra = intra
         self.intra_norm = GlobalLayerNorm(input_size)
-        self.inter_linear = nn.Linear(getattr(inter, "output_size", input_size), input_size) if linear else None
+        self.inter = inter
         self.inter_norm = GlobalLayerNorm(input_size)
 
     @staticmethod
@@ -94,26 +87,25 @@ class DualPathBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         batch, n_chunks, chunk_size, n = x.shape
         y = self.intra(x.reshape(batch * n_chunks, chunk_size, n))  # along K
-        if self.intra_linear is not None:
-            y = self.intra_linear(y)
         x = x + self._normed(self.intra_norm, y.reshape(batch, n_chunks, chunk_size, n))
         y = self.inter(x.transpose(1, 2).reshape(batch * chunk_size, n_chunks, n))  # [B*K, L, N], along L
-        if self.inter_linear is not None:
-            y = self.inter_linear(y)
         y = self._normed(self.inter_norm, y.reshape(batch, chunk_size, n_chunks, n))
         return x + y.transpose(1, 2)  # [B, K, L, N] -> [B, L, K, N]
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        # The paths were called intra_rnn / inter_rnn while only RNNs filled them: weights saved
-        # then (published DPRNN-TasNet among them) load under the general names.
-        for old, new in (("intra_rnn.", "intra."), ("inter_rnn.", "inter.")):
+        # DPRNN's paths were once an RNN and a linear side by side in the block: weights saved
+        # then (published DPRNN-TasNet among them) load into the paths that hold both now.
+        renames = {"intra_rnn.": "intra.0.", "intra_linear.": "intra.1.", "inter_rnn.": "inter.0.",
+                   "inter_linear.": "inter.1."}
+        for old, new in renames.items():
             for key in [k for k in state_dict if k.startswith(prefix + old)]:
                 state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 class DualPathRNN(nn.Module):
-    """A stack of :class:`DualPathBlock` whose paths are recurrent stacks (DPRNN).
+    """A stack of :class:`DualPathBlock` whose paths are a recurrent stack and a linear back to
+    ``input_size`` features (DPRNN).
 
     Args:
         input_size: features N per frame.
@@ -135,12 +127,13 @@ class DualPathRNN(nn.Module):
         super().__init__()
         if num_repeats < 1:
             raise SeparenaError(f"DualPathRNN: num_repeats; expected a positive integer, got {num_repeats!r}")
-        self.blocks = nn.Sequential(*(
-            DualPathBlock(input_size,
-                          RecurrentStack(input_size, hidden_size, num_layers, True, dropout, rnn_type),
-                          RecurrentStack(input_size, hidden_size, num_layers, bidirectional, dropout, rnn_type))
-            for _ in range(num_repeats)
-        ))
+
+        def path(both_ways: bool) -> nn.Sequential:
+            rnn = RecurrentStack(input_size, hidden_size, num_layers, both_ways, dropout, rnn_type)
+            return nn.Sequential(rnn, nn.Linear(rnn.output_size, input_size))
+
+        self.blocks = nn.Sequential(*(DualPathBlock(input_size, path(True), path(bidirectional))
+                                      for _ in range(num_repeats)))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.blocks(x)

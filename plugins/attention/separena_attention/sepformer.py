@@ -60,9 +60,7 @@ def sepformer(
     def transformer() -> TransformerStack:
         return TransformerStack(d_model, num_layers, num_heads, ffn_size, dropout)
 
-    # Each path keeps d_model features: no linear between it and its gLN (the paper's block).
-    blocks = nn.Sequential(*(DualPathBlock(d_model, transformer(), transformer(), linear=False)
-                             for _ in range(num_repeats)))
+    blocks = nn.Sequential(*(DualPathBlock(d_model, transformer(), transformer()) for _ in range(num_repeats)))
     masker = DualPathMasker(n_filters, n_src, d_model, chunk_size, blocks, mask_activation, bottleneck_bias=False)
     return MaskSeparator(LearnedEncoder(n_filters, filter_length, activation="relu"), masker,
                          LearnedDecoder(n_filters, filter_length), n_src=n_src, sample_rate=sample_rate)

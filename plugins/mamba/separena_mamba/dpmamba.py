@@ -61,8 +61,7 @@ def dpmamba(
     def mamba() -> MambaStack:
         return MambaStack(d_model, d_model, num_layers, d_state, expand, bidirectional=True)
 
-    # Each path keeps d_model features: no linear between it and its gLN (the paper's block).
-    blocks = nn.Sequential(*(DualPathBlock(d_model, mamba(), mamba(), linear=False) for _ in range(num_repeats)))
+    blocks = nn.Sequential(*(DualPathBlock(d_model, mamba(), mamba()) for _ in range(num_repeats)))
     masker = DualPathMasker(n_filters, n_src, d_model, chunk_size, blocks, mask_activation, bottleneck_bias=False)
     return MaskSeparator(LearnedEncoder(n_filters, filter_length, activation="relu"), masker,
                          LearnedDecoder(n_filters, filter_length), n_src=n_src, sample_rate=sample_rate)

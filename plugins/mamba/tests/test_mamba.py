@@ -60,7 +60,7 @@ def test_dual_path_mamba_is_the_shared_dual_path_layout_with_mamba_paths():
     model = dpmamba(n_filters=16, d_model=8, num_repeats=2, d_state=4, chunk_size=10)
     assert isinstance(model.masker, DualPathMasker) and model.masker.bottleneck.bias is None
     blocks = list(model.masker.dual_path)
-    assert len(blocks) == 2 and all(isinstance(b, DualPathBlock) and b.intra_linear is None for b in blocks)
+    assert len(blocks) == 2 and all(isinstance(block, DualPathBlock) for block in blocks)
     paths = [path for block in blocks for path in (block.intra, block.inter)]
     assert all(isinstance(path, MambaStack) and path.config.bidirectional for path in paths)
 
