@@ -59,6 +59,30 @@ def test_music_stems_come_out_as_channels_named_in_order(published):
     np.testing.assert_allclose(out, whole.numpy(), atol=1e-5 * whole.abs().max().item())
 
 
+def test_stereo_input_gives_each_stem_in_stereo(published):
+    stereo = np.stack([_noise(1.2, 16000), 0.5 * _noise(1.2, 16000)[::-1]], 1)  # [time, 2], channels differ
+    result = CliRunner().invoke(main, ["stream", "open-unmix-causal-small", "--channels", "2", "--block-ms", "13"],
+                                input=np.ascontiguousarray(stereo).tobytes())
+    assert result.exit_code == 0, result.output
+    assert "output channels: vocals.1, vocals.2, bass.1, bass.2, drums.1, drums.2, other.1, other.2" in " ".join(
+        result.stderr.split())
+    out = np.frombuffer(result.stdout_bytes, "<f4").reshape(-1, 4, 2)  # [time, stem, channel]
+    with torch.no_grad():  # each channel through the model on its own: [channel, stem, time]
+        whole = separena.pretrained("open-unmix-causal-small")(torch.from_numpy(stereo.T.copy())).estimates
+    np.testing.assert_allclose(out, whole.permute(2, 1, 0).numpy(), atol=1e-5 * whole.abs().max().item())
+    assert np.abs(out[..., 0] - out[..., 1]).max() > 0.01  # the channels were not mixed or copied
+
+
+def test_stereo_speakers_are_noted_unaligned_and_partial_frames_ignored(published):
+    stereo = np.stack([_noise(0.5), _noise(0.5)[::-1]], 1)
+    result = _stream(np.ascontiguousarray(stereo).tobytes() + b"\x01\x02\x03\x04", "--channels", "2")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout_bytes) == 4000 * 2 * 2 * 4  # samples x sources x channels x bytes
+    stderr = " ".join(result.stderr.split())
+    assert "output channels: s1.1, s1.2, s2.1, s2.2" in stderr and "speakers' order may differ" in stderr
+    assert "ignored 4 trailing bytes (not a whole frame of 2 f32 samples)" in stderr
+
+
 def test_s16_in_and_out_with_clipping_counted(tmp_path):
     """A causal model whose relu masks are 3 everywhere: every source is the mixture x 3, so the
     loud samples clip (the trained models' sources stay under full scale)."""
