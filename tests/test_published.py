@@ -248,6 +248,17 @@ def test_the_repository_publishes_weights_small_and_intact():
     assert set(p.resolve() for p in (REPOSITORY_PUBLISHED / "weights").iterdir()) == listed  # no stray files
 
 
+def test_every_published_weights_file_loads_into_todays_code_of_its_preset():
+    """Strict loading, in seconds: a block whose parameters were renamed or reshaped fails here
+    (the slow test below reproduces the scores themselves)."""
+    from separena.bench.execute import load_run_weights
+
+    published, registry = PublishedStore(REPOSITORY_PUBLISHED), default_registry()
+    loaded = [load_run_weights(published, run, registry, name=run.model)[1]
+              for run in published.runs() if run.payload.get("weights")]
+    assert len(loaded) >= 10 and all(not model.training for model in loaded)
+
+
 def test_a_fresh_clone_separates_with_mask_inference(tmp_path, monkeypatch):
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(REPOSITORY_PUBLISHED))
     rng = np.random.default_rng(0)
