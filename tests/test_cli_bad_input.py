@@ -144,6 +144,7 @@ CASES: list[tuple[list[str], str]] = [
     (["stream", "mask-inference-causal", "--rate", "0"], "--rate"),
     (["stream", "mask-inference-causal", "--block-ms", "0"], "--block-ms"),
     (["stream", "mask-inference-causal", "--format", "u8"], "--format"),
+    (["stream", "mask-inference-causal", "--channels", "0"], "--channels"),
     # bench
     (["bench", "--suite", "smok"], "unknown suite 'smok'"),
     (["bench", "--models", "nothing*"], "matches no model"),
