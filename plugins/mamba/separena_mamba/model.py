@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from separena import MaskSeparator, SeparenaError
 from separena.blocks import ISTFT, STFT, LogMagnitudeFeatures, MaskActivation, MaskHead, NormKind
 
+from .scan import selective_scan
+
 __all__ = ["MambaStack", "MambaMasker", "mamba_mask_inference"]
 
 MambaState = list[tuple[Tensor | None, Tensor]]
@@ -61,6 +63,8 @@ class MambaStack(nn.Module):
                                   bidirectional=bidirectional)
         self.proj = nn.Linear(input_size, d_model)
         self.blocks = VMamba(self.config)
+        for layer in self.blocks.layers:  # mambapy's parallel scan needs whole-input tensors (see scan.py)
+            layer.mixer.selective_scan = selective_scan
         self.norm = nn.LayerNorm(d_model)
         self.output_size = d_model
 
