@@ -10,8 +10,9 @@ References:
     with bidirectional Mamba layers, a forward and a time-reversed scan that share the input
     and output projections (Vision Mamba's "v2" layer, Zhu et al., arXiv:2401.09417).
 
-The layers are mambapy's (pure PyTorch): a parallel scan over the whole input in ``forward``,
-the recurrent form frame by frame in ``step``, so the one-way configuration streams.
+The layers are mambapy's (pure PyTorch) with :func:`~separena_mamba.scan.selective_scan` in
+``forward`` (in place of mambapy's parallel scan, which needs whole-input tensors), the
+recurrent form frame by frame in ``step``, so the one-way configuration streams.
 """
 
 from __future__ import annotations
@@ -134,10 +135,10 @@ def mamba_mask_inference(
         sample_rate: sample rate in Hz the model is trained at.
         n_fft: STFT size (samples).
         hop_length: STFT hop (samples); 128 as mask-inference's default.
-        d_model: width of the Mamba layers. 64 by default: on one CPU thread the parallel scan's
+        d_model: width of the Mamba layers. 64 by default: on one CPU thread the scan's
             element-wise work over ``[batch, time, expand * d_model, d_state]`` makes a training
-            step of two bidirectional layers of 128 take 11 times as long as mask-inference's
-            BLSTM 2x128 (64: 5.5 times; ``benchmarks/mamba_vs_blstm.py``).
+            step of two bidirectional layers of 128 take 5 times as long as mask-inference's
+            BLSTM 2x128 (64: 2.7 times; ``benchmarks/mamba_vs_blstm.py``).
         num_layers: Mamba layers.
         d_state: state size of each channel's selective scan (Mamba's N).
         expand: inner width ``expand * d_model`` of each layer (Mamba's E).

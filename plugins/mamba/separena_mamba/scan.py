@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["selective_scan", "CHUNK_ELEMENTS"]
+__all__ = ["selective_scan", "parallel_scan", "CHUNK_ELEMENTS"]
 
 CHUNK_ELEMENTS = 2**22
 """Elements of a chunk's ``[frames, batch, channels, state]`` tensors (16 MB in float32): the
@@ -98,12 +98,15 @@ class _SelectiveScan(torch.autograd.Function):
 def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor,
                    chunk_elements: int = CHUNK_ELEMENTS) -> Tensor:
     """Mamba's selective scan with the skip term, ``y = scan(delta, A, B, C, delta * x) + D * x``
-    (mambapy's ``selective_scan`` signature, so it can stand in for it).
+    (mambapy's ``selective_scan`` signature, so it can stand in for it). CUDA tensors take
+    :func:`parallel_scan`: a GPU runs its passes at once and has the memory for them.
 
     Shapes:
         x, delta: ``[batch, time, E]``; A: ``[E, N]``; B, C: ``[batch, time, N]``; D: ``[E]``
         -> ``[batch, time, E]``.
     """
+    if x.is_cuda:
+        return parallel_scan(x, delta, A, B, C, D)
     batch, _, channels = x.shape
     frames = max(1, chunk_elements // (batch * channels * A.shape[-1]))
 
@@ -112,3 +115,13 @@ def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
 
     y = _SelectiveScan.apply(time_major(delta), A, time_major(B), time_major(C), time_major(delta * x), frames)
     return y.transpose(0, 1) + D * x
+
+
+def parallel_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor) -> Tensor:
+    """The same as :func:`selective_scan` by mambapy's parallel scan over whole
+    ``[batch, time, E, N]`` tensors (its formulation, for GPUs); shapes as there."""
+    from mambapy.pscan import pscan
+
+    decay = torch.exp(delta.unsqueeze(-1) * A)
+    inputs = (delta * x).unsqueeze(-1) * B.unsqueeze(-2)
+    return (pscan(decay, inputs) @ C.unsqueeze(-1)).squeeze(-1) + D * x

@@ -1,22 +1,14 @@
-"""The chunked selective scan gives mambapy's parallel scan's outputs and gradients, for any
-shapes and any chunking, and is what the Mamba layers run."""
+"""The chunked selective scan gives mambapy's parallel scan's outputs and gradients (the
+formulation GPUs keep), for any shapes and any chunking, and is what the Mamba layers run."""
 
 from __future__ import annotations
 
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mambapy.pscan import pscan
 
 from separena_mamba.model import MambaStack
-from separena_mamba.scan import selective_scan
-
-
-def parallel_scan(x, delta, A, B, C, D):
-    """mambapy's formulation: whole [batch, time, E, N] tensors and its parallel scan."""
-    decay = torch.exp(delta.unsqueeze(-1) * A)
-    inputs = delta.unsqueeze(-1) * B.unsqueeze(2) * x.unsqueeze(-1)
-    return (pscan(decay, inputs) @ C.unsqueeze(-1)).squeeze(3) + D * x
+from separena_mamba.scan import parallel_scan, selective_scan
 
 
 def scan_inputs(batch: int, frames: int, channels: int, state: int, seed: int) -> list[torch.Tensor]:
