@@ -3,7 +3,8 @@
 Each Mamba preset is compared with the recurrent preset it is built like: the mask-inference
 pairs share features, head and objective (``mask-inference`` and ``mamba-mask-inference``),
 the dual-path pair shares filterbank, chunking and output stage (``dprnn-tasnet-small`` and
-``dpmamba-small``), so this is the sequence models' cost alone, measured in one run on this
+``dpmamba-small``), the grid pair STFT, embedding, attention and output (``tf-gridnet-small``
+and ``spmamba-small``), so this is the sequence models' cost alone, measured in one run on this
 machine: for each preset, its parameters, the training MACs per mixture that budgets
 count, the steps ``speech-quick``'s 1.2-TMAC budget buys, the seconds of one training step
 (batch 8 of 2-s mixtures at 8 kHz, one thread, median of ``--steps`` after one warm-up), their
@@ -33,7 +34,7 @@ from separena.train import objective_loss
 PRESETS = {"mask-inference": None, "mamba-mask-inference": "mask-inference",
            "mamba-mask-inference-wide": "mask-inference", "mask-inference-causal": None,
            "mamba-mask-inference-causal": "mask-inference-causal", "dprnn-tasnet-small": None,
-           "dpmamba-small": "dprnn-tasnet-small"}
+           "dpmamba-small": "dprnn-tasnet-small", "tf-gridnet-small": None, "spmamba-small": "tf-gridnet-small"}
 BUDGET_MACS, BATCH, SECONDS, RATE = 1.2e12, 8, 2.0, 8000  # speech-quick's
 
 
@@ -84,7 +85,8 @@ def main() -> None:
         steps = BUDGET_MACS / (cost.macs_per_example * BATCH)
         seconds = seconds_of[name] = step_seconds(config, model, args.steps)
         baseline = seconds_of[PRESETS[name] or name]  # the recurrent row comes first
-        share = f"{scan_share(config.params['d_model']):.2f}" if "d_model" in config.params else "-"
+        share = (f"{scan_share(config.params['d_model'], config.params.get('expand', 2)):.2f}"
+                 if "d_model" in config.params else "-")
         rows.append(f"| {name} | {count_parameters(model) / 1e3:.0f} k | {cost.macs_per_example / 1e6:.0f} M "
                     f"| {steps:.0f} | {seconds:.3f} | {seconds / baseline:.1f} | {steps * seconds / 60:.1f} "
                     f"| {cost.memory_mb:.0f} MB | {share} |")

@@ -19,7 +19,7 @@ ADAPTERS = [  # (plugin package, wrapped library's import name, plugin name, nam
     ("separena_speechbrain_adapter", "speechbrain", "speechbrain-adapter", ("speechbrain-*",)),
     ("separena_bs_roformer_adapter", "bs_roformer", "bs-roformer-adapter", ("bs-roformer*", "mel-band-roformer*")),
     ("separena_demucs_adapter", "demucs", "demucs-adapter", ("htdemucs*", "hdemucs*")),
-    ("separena_mamba", "mambapy", "mamba", ("mamba-*", "dpmamba*")),
+    ("separena_mamba", "mambapy", "mamba", ("mamba-*", "dpmamba*", "spmamba*")),
 ]
 PARAMS = ("package", "library", "plugin_name", "patterns")
 

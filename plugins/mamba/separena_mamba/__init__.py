@@ -1,4 +1,4 @@
-"""separena plugin: selective state-space (Mamba) layers in mask inference and in a dual-path network."""
+"""separena plugin: selective state-space (Mamba) layers in mask inference, a dual-path network and TF-GridNet's grid."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
             summary="learned filterbank -> chunks -> dual-path bidirectional Mamba blocks -> masks -> decoder",
             test_params={"n_filters": 16, "filter_length": 16, "d_model": 8, "num_repeats": 1, "d_state": 4,
                          "chunk_size": 10},
+        ),
+        ArchitectureSpec(
+            name="spmamba",
+            build="separena_mamba.spmamba:spmamba",
+            family="waveform",
+            tasks=("speech",),
+            objective="pit-si-sdr",
+            requires=("mambapy",),
+            reference="Li, Chen & Hu, arXiv:2404.02063 (SPMamba)",
+            summary="complex STFT (RI channels) -> grid blocks (bidirectional Mamba over frequency and over time, "
+                    "cross-frame attention) -> complex spectral mapping -> iSTFT",
+            test_params={"n_fft": 32, "hop_length": 8, "embed_dim": 8, "kernel_size": 2, "stride": 1, "d_model": 8,
+                         "d_state": 4, "expand": 2, "num_blocks": 1, "num_heads": 2, "attention_dim": 2},
         ),
     ]
 
