@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from separena import SeparenaError
-from separena.blocks import CrossFrameAttention, GridNetBlock, GridPath, RecurrentStack
+from separena.blocks import CrossFrameAttention, GridNetBlock, GridPath, RecurrentStack, grid_net
 
 
 def test_grid_path_loads_weights_saved_under_the_rnn_name():
@@ -41,3 +41,14 @@ def test_grid_path_takes_any_sequence_model():
 def test_cross_frame_attention_refuses_bad_heads():
     with pytest.raises(SeparenaError, match="num_heads; expected a divisor of embed_dim=4, got 3"):
         CrossFrameAttention(4, 7, 3, 2)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"num_blocks": 0}, "mygrid: num_blocks; expected a positive integer, got 0"),
+    ({"kernel_size": 2, "stride": 3}, "mygrid: kernel_size, stride; expected 1 <= stride <= kernel_size, got 2, 3"),
+])
+def test_grid_net_refuses_bad_settings_in_one_line(settings, message):
+    base = dict(n_src=2, sample_rate=8000, n_fft=32, hop_length=8, embed_dim=4, kernel_size=2, stride=1,
+                num_blocks=1, num_heads=2, attention_dim=2)
+    with pytest.raises(SeparenaError, match=message):
+        grid_net("mygrid", lambda features: RecurrentStack(features, 3), **{**base, **settings})

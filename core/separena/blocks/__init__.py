@@ -12,7 +12,7 @@ from .conv import Conv1DBlock, TemporalConvNet
 from .dualpath import DualPathBlock, DualPathMasker, DualPathRNN, chunk, overlap_add
 from .features import LogMagnitudeFeatures
 from .filterbanks import LearnedDecoder, LearnedEncoder, frame_padding
-from .grid import CrossFrameAttention, GridNetBlock, GridPath, TFGridNet
+from .grid import CrossFrameAttention, GridNetBlock, GridPath, TFGridNet, grid_net
 from .heads import (
     EMBEDDING_ACTIVATIONS, MASK_ACTIVATIONS, EmbeddingActivation, EmbeddingHead, MaskActivation, MaskHead,
     mask_activation,
@@ -33,7 +33,7 @@ __all__ = [
     "KMeans", "kmeans", "soft_assignments", "LogMagnitudeFeatures",
     "LearnedEncoder", "LearnedDecoder", "frame_padding", "Conv1DBlock", "TemporalConvNet",
     "DualPathBlock", "DualPathRNN", "DualPathMasker", "chunk", "overlap_add",
-    "GridPath", "GridNetBlock", "CrossFrameAttention", "TFGridNet",
+    "GridPath", "GridNetBlock", "CrossFrameAttention", "TFGridNet", "grid_net",
     "LimitBandwidth", "bandwidth_to_max_bin", "WienerFilter",
     "PositionalEncoding", "TransformerStack", "sinusoidal_encoding",
     # the choices' names

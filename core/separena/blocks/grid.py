@@ -18,6 +18,7 @@ are linear layers and its per-channel layer norm is ``nn.LayerNorm(D)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from ..errors import SeparenaError
 from ..model import Separator, SeparatorOutput, check_mix
 from .stft import ISTFT, STFT
 
-__all__ = ["GridPath", "CrossFrameAttention", "GridNetBlock", "TFGridNet"]
+__all__ = ["GridPath", "CrossFrameAttention", "GridNetBlock", "TFGridNet", "grid_net"]
 
 
 def _padded(length: int, kernel_size: int, stride: int) -> int:
@@ -173,3 +174,26 @@ class TFGridNet(Separator):
         out = self.deconv(x).reshape(batch * self.n_src, 2, frames, n_freq)  # [B*S, RI, T, F]
         wav = self.istft(torch.complex(out[:, 0], out[:, 1]), mix.shape[-1])  # [B*S, time]
         return SeparatorOutput(estimates=wav.reshape(batch, self.n_src, -1) * scale.unsqueeze(1))
+
+
+def grid_net(name: str, sequence: Callable[[int], nn.Module], *, n_src: int, sample_rate: int, n_fft: int,
+             hop_length: int, embed_dim: int, kernel_size: int, stride: int, num_blocks: int, num_heads: int,
+             attention_dim: int) -> TFGridNet:
+    """A :class:`TFGridNet` of ``num_blocks`` grid blocks whose every path holds a fresh
+    ``sequence(embed_dim * kernel_size)`` (input features per step; the model needs an
+    ``output_size``), built in the order TF-GridNet always was (so seeded models stay the same).
+    ``name`` (the architecture) starts the one-line errors about bad settings."""
+    if num_blocks < 1:
+        raise SeparenaError(f"{name}: num_blocks; expected a positive integer, got {num_blocks!r}")
+    if kernel_size < 1 or not 1 <= stride <= kernel_size:
+        raise SeparenaError(f"{name}: kernel_size, stride; expected 1 <= stride <= kernel_size, "
+                            f"got {kernel_size!r}, {stride!r}")
+    stft, istft = STFT(n_fft, hop_length), ISTFT(n_fft, hop_length)
+
+    def path() -> GridPath:
+        return GridPath(embed_dim, kernel_size, stride, sequence(embed_dim * kernel_size))
+
+    blocks = nn.Sequential(*(GridNetBlock(path(), path(), CrossFrameAttention(embed_dim, stft.n_freq, num_heads,
+                                                                                attention_dim))
+                             for _ in range(num_blocks)))
+    return TFGridNet(n_src, sample_rate, stft, istft, embed_dim, blocks)

@@ -17,10 +17,7 @@ level for any gain.
 
 from __future__ import annotations
 
-from torch import nn
-
-from separena import SeparenaError
-from separena.blocks import ISTFT, STFT, CrossFrameAttention, GridNetBlock, GridPath, RecurrentStack, TFGridNet
+from separena.blocks import RecurrentStack, TFGridNet, grid_net
 
 __all__ = ["tf_gridnet"]
 
@@ -55,17 +52,9 @@ def tf_gridnet(
         attention_dim: query/key features E per bin and head (8 = ceil(512 / 65 bins), the
             authors' rule of about 512 query/key features per frame).
     """
-    if num_blocks < 1:
-        raise SeparenaError(f"tf-gridnet: num_blocks; expected a positive integer, got {num_blocks!r}")
-    if kernel_size < 1 or not 1 <= stride <= kernel_size:
-        raise SeparenaError(f"tf-gridnet: kernel_size, stride; expected 1 <= stride <= kernel_size, "
-                            f"got {kernel_size!r}, {stride!r}")
-    stft, istft = STFT(n_fft, hop_length), ISTFT(n_fft, hop_length)
+    def blstm(features: int) -> RecurrentStack:
+        return RecurrentStack(features, hidden_size)
 
-    def path() -> GridPath:
-        return GridPath(embed_dim, kernel_size, stride, RecurrentStack(embed_dim * kernel_size, hidden_size))
-
-    blocks = nn.Sequential(*(GridNetBlock(path(), path(), CrossFrameAttention(embed_dim, stft.n_freq, num_heads,
-                                                                                attention_dim))
-                             for _ in range(num_blocks)))
-    return TFGridNet(n_src, sample_rate, stft, istft, embed_dim, blocks)
+    return grid_net("tf-gridnet", blstm, n_src=n_src, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                    embed_dim=embed_dim, kernel_size=kernel_size, stride=stride, num_blocks=num_blocks,
+                    num_heads=num_heads, attention_dim=attention_dim)

@@ -1,4 +1,5 @@
-"""separena plugin: selective state-space (Mamba) layers in mask inference, a dual-path network and TF-GridNet's grid."""
+"""separena plugin: selective state-space (Mamba) layers in mask inference, in a dual-path network and in
+TF-GridNet's grid."""
 
 from __future__ import annotations
 

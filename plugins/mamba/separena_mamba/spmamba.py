@@ -17,10 +17,7 @@ STFT's Hann window, with the mixture scaled to unit standard deviation, as the c
 
 from __future__ import annotations
 
-from torch import nn
-
-from separena import SeparenaError
-from separena.blocks import ISTFT, STFT, CrossFrameAttention, GridNetBlock, GridPath, TFGridNet
+from separena.blocks import TFGridNet, grid_net
 
 from .model import MambaStack
 
@@ -62,18 +59,9 @@ def spmamba(
         attention_dim: query/key features E per bin and head (4 = ceil(512 / 129 bins), the
             authors' rule of about 512 query/key features per frame).
     """
-    if num_blocks < 1:
-        raise SeparenaError(f"spmamba: num_blocks; expected a positive integer, got {num_blocks!r}")
-    if kernel_size < 1 or not 1 <= stride <= kernel_size:
-        raise SeparenaError(f"spmamba: kernel_size, stride; expected 1 <= stride <= kernel_size, "
-                            f"got {kernel_size!r}, {stride!r}")
-    stft, istft = STFT(n_fft, hop_length), ISTFT(n_fft, hop_length)
+    def mamba(features: int) -> MambaStack:
+        return MambaStack(features, d_model, num_layers, d_state, expand, bidirectional=True)
 
-    def path() -> GridPath:
-        mamba = MambaStack(embed_dim * kernel_size, d_model, num_layers, d_state, expand, bidirectional=True)
-        return GridPath(embed_dim, kernel_size, stride, mamba)
-
-    blocks = nn.Sequential(*(GridNetBlock(path(), path(), CrossFrameAttention(embed_dim, stft.n_freq, num_heads,
-                                                                                attention_dim))
-                             for _ in range(num_blocks)))
-    return TFGridNet(n_src, sample_rate, stft, istft, embed_dim, blocks)
+    return grid_net("spmamba", mamba, n_src=n_src, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                    embed_dim=embed_dim, kernel_size=kernel_size, stride=stride, num_blocks=num_blocks,
+                    num_heads=num_heads, attention_dim=attention_dim)
