@@ -142,3 +142,58 @@ def test_a_checkpoint_of_another_preset_is_used_with_a_note(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     note = " ".join(result.stderr.split())
     assert "holds model 'tiny-net-wide' with channels 12" in note and "not 'tiny-net' as registered" in note, note
+
+
+def _compare_rows(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("│ test")]
+
+
+def test_compare_uses_the_scores_two_runs_stored_and_rescore_gives_the_same(benched) -> None:
+    """Two stored runs are compared on the scores they stored, without reading their weights
+    (spoiled weights do not stop it); --rescore scores the weights again, to the same table."""
+    folder, registry = benched
+    store = folder / "jobs1.sqlite"
+    common = ("--plugin", PLUGIN, "--registry", registry, "compare", "tiny-net@tiny-tones:0",
+              "tiny-net-wide@tiny-tones:0", "--suite", "tiny-tones", "--store", store)
+    rescored = run(*common, "--rescore")
+    assert rescored.exit_code == 0, rescored.output
+    with ResultStore(store) as s:
+        path = s.artifacts_dir / s.resolve("tiny-net@tiny-tones:0").payload["weights"]["path"]
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        stored = run(*common)
+        assert stored.exit_code == 0, stored.output
+        assert "not the file its run recorded" in run(*common, "--rescore").output
+    finally:
+        path.write_bytes(original)
+    assert _compare_rows(stored.output) == _compare_rows(rescored.output) and _compare_rows(stored.output)
+    notes = " ".join(stored.stderr.split())
+    assert notes.count("the scores stored by run") == 2 and "tiny-net@tiny-tones:0" in notes
+    assert "the scores stored" not in rescored.stderr
+
+
+def test_compare_scores_a_seeded_subset_from_stored_scores_as_from_weights(benched) -> None:
+    folder, registry = benched
+    common = ("--plugin", PLUGIN, "--registry", registry, "compare", "tiny-net@tiny-tones:1",
+              "tiny-net-wide@tiny-tones:1", "--suite", "tiny-tones", "--store", folder / "jobs2.sqlite",
+              "--eval-mixtures", 3)
+    stored, rescored = run(*common), run(*common, "--rescore")
+    assert stored.exit_code == 0 and rescored.exit_code == 0, stored.output + rescored.output
+    rows = _compare_rows(stored.output)
+    assert rows == _compare_rows(rescored.output) and "│ 3 " in rows[0].replace("  ", " ")
+
+
+def test_compare_scores_the_weights_of_a_run_on_other_data(benched, tmp_path) -> None:
+    """A run on other data brings no scores for this suite's: its weights are scored, with a note."""
+    folder, registry = benched
+    other = tmp_path / "other.yaml"
+    text = Path(registry).read_text().replace("n_test: 4, test_seconds: 0.5", "n_test: 5, test_seconds: 0.5", 1)
+    assert text != Path(registry).read_text()
+    other.write_text(text)
+    result = run("--plugin", PLUGIN, "--registry", other, "compare", "tiny-net@tiny-tones:0", "oracle-irm",
+                 "--suite", "tiny-tones", "--store", folder / "jobs1.sqlite")
+    assert result.exit_code == 0, result.output
+    note = " ".join(result.stderr.split())
+    assert "stored no si-sdri scores of test of tones-2mix@s0-8000-v2-t5-0.5s: scoring its weights" in note, note
+    assert "│ 5 " in _compare_rows(result.output)[0].replace("  ", " ")

@@ -372,3 +372,20 @@ def test_runs_from_before_lookahead_was_measured_get_it_when_published(smoke, tm
         assert run.payload["cost"].get("lookahead_seconds", "absent") == measured.get("lookahead_seconds", "absent")
     offline = PublishedStore(tmp_path / "p").weights_for("mask-inference-small")
     assert offline.payload["cost"]["lookahead_seconds"] is None  # a BLSTM: offline
+
+
+def test_compare_uses_the_published_scores_of_a_model_name(smoke, monkeypatch):
+    """A model name stands for its published run: its published scores, or with --rescore its
+    float16 weights scored here (within the publishing tolerance)."""
+    import re
+
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    common = ("compare", "mixture", "mask-inference-small", "--suite", "smoke")
+    stored, rescored = cli(*common), cli(*common, "--rescore")
+    assert stored.exit_code == 0 and rescored.exit_code == 0, stored.output + rescored.output
+    assert "the scores stored by published run mask-inference-small@smoke:0" in " ".join(stored.output.split())
+    run = PublishedStore(smoke[1]).weights_for("mask-inference-small")
+    scores = [float(re.findall(r"(-?\d+\.\d+) \[", line)[1])  # A, then B
+              for out in (stored.output, rescored.output) for line in out.splitlines() if line.startswith("│ test")]
+    assert scores[0] == round(run.payload["sets"]["test"]["si_sdri_mean"], 2)
+    assert abs(scores[1] - scores[0]) <= TOLERANCE_DB + 0.01  # (printed to the hundredth)

@@ -35,7 +35,7 @@ from .runs import canonical_json
 from .store import ResultStore, StoredFailure, StoredRun
 
 __all__ = ["PublishedStore", "publish", "load_published", "default_published_dir", "PUBLISHED_FORMAT",
-           "CHECK_MIXTURES", "TOLERANCE_DB", "published_size", "describe", "reproduce_check"]
+           "CHECK_MIXTURES", "TOLERANCE_DB", "published_size", "describe", "reproduce_check", "published_run"]
 
 PUBLISHED_FORMAT = 1
 INDEX = "runs.jsonl"
@@ -143,6 +143,14 @@ def load_published(published: PublishedStore, registry: Registry, name: str,
     """
     from .execute import load_run_weights
 
+    config, run = published_run(published, registry, name)
+    loaded, model = load_run_weights(published, run, registry, name=config.name, device=device)
+    return loaded, model, run
+
+
+def published_run(published: PublishedStore, registry: Registry, name: str) -> tuple[ModelConfig, StoredRun]:
+    """``(config, run)``: the published run whose weights (and scores) stand for model ``name``,
+    refused as :func:`load_published` refuses it, without reading the weights."""
     config = registry.model_config(name)
     run = published.weights_for(config.name)
     if run is None:
@@ -159,8 +167,7 @@ def load_published(published: PublishedStore, registry: Registry, name: str,
         raise SeparenaError(f"{published.path}: the published weights of {config.name!r} were trained with {diff}; "
                             "expected the preset's configuration (train it: `separena train "
                             f"{config.name}`, or pass --checkpoint)")
-    loaded, model = load_run_weights(published, run, registry, name=config.name, device=device)
-    return loaded, model, run
+    return config, run
 
 
 def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registry, device: str = "cpu",
@@ -176,10 +183,9 @@ def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registr
     cfg, check = run.payload["config"], run.payload["published"]["check"]
     if data is None:
         data = registry.dataset(cfg["dataset"]).builder()(sample_rate=cfg["sample_rate"], **cfg["dataset_params"])
-    scored_on = run.payload["published"].get("scored_on") or cfg["data_name"]
-    if data.name != scored_on:
+    if data.name != run.scored_on:
         raise SeparenaError(f"{published.path}: {run.model}@{run.suite}:{run.seed} was scored on "
-                            f"{scored_on}; this code builds {data.name}")
+                            f"{run.scored_on}; this code builds {data.name}")
     model = _run_model(published, run, registry, data, device)
     subset = MixtureSubset(data.test_sets()[check["set"]], range(check["mixtures"]))
     return float(check["si_sdri_mean"]), _score(model, subset, device, data.permutation_invariant)

@@ -56,6 +56,12 @@ class StoredRun:
     finished_at: float
     payload: dict[str, Any]
 
+    @property
+    def scored_on(self) -> str:
+        """The name of the data its stored scores are of: the data it ran on, or the data a
+        published run was scored on again (``published.scored_on``)."""
+        return self.payload.get("published", {}).get("scored_on") or self.payload["config"]["data_name"]
+
 
 @dataclass(frozen=True)
 class StoredFailure:

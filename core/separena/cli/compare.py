@@ -4,14 +4,20 @@ registered metric).
 
 Each of A and B is named in one word: a checkpoint file, a model name (its published weights;
 oracles and baselines fitted to the suite's data, as the benchmark fits them), or a benchmark
-run's REF in ``--store``. The difference B - A of the score per mixture gets a 95 % bootstrap
-interval and a two-sided Wilcoxon signed-rank test, Holm-corrected over the suite's test sets.
+run's REF in ``--store``. A run (stored or published) brings the scores it stored per mixture:
+where they are of the suite's data, its test sets and the metric, they are used as they are
+(the leaderboard's numbers, and no minutes of evaluation); ``--rescore`` scores its weights
+again. The difference B - A of the score per mixture gets a 95 % bootstrap interval and a
+two-sided Wilcoxon signed-rank test, Holm-corrected over the suite's test sets.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -24,6 +30,9 @@ from .common import console, context_registry, err_console, one_line_errors
 from .options import device_option, eval_mixtures_option
 from .weights import store_option
 
+if TYPE_CHECKING:
+    from ..bench.store import StoredRun
+
 __all__ = ["compare"]
 
 
@@ -34,24 +43,71 @@ def _names_a_model(registry: Registry, text: str) -> bool:
     return not Path(text).is_file() and "@" not in text and normalize_name(text) in registry.presets
 
 
-def _side(registry: Registry, label: str, text: str, store_path: Path, device: str) -> tuple[Any, Any] | str:
-    """``(config, model)`` that argument ``label`` (A or B) names, or the model name of a bracket
-    (oracle or baseline) that can only be built once the data is known."""
-    from .weights import published_model, stored_weights
+@dataclass
+class _Side:
+    """A or B: how its model is built once the data is known, and the run (stored or
+    published) whose per-mixture scores may stand for it."""
+
+    text: str
+    build: Callable[[Any], tuple[Any, Any]]  # data -> (config, model)
+    run: StoredRun | None = None
+    origin: str = ""  # which run, in words
+    model: Any = None
+
+    def scores(self, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
+        """``[mixtures]``: the run's stored ``metric`` of each mixture (mean over sources), or
+        ``None`` where the run stored none for them (other data, set or metric)."""
+        from ..data import MixtureSubset
+
+        if self.run is None or self.run.scored_on != data.name:
+            return None
+        stored = self.run.payload.get("sets", {}).get(set_name, {})
+        table = stored.get(metric.key)
+        if table is None or len(table) != len(data.test_sets()[set_name]):
+            return None
+        # The same data (content hash) has the same mixtures in the same order.
+        indices = mixtures.indices if isinstance(mixtures, MixtureSubset) else range(len(mixtures))
+        with np.errstate(all="ignore"):  # a mixture all of whose sources lack a score stays NaN
+            return np.nanmean(np.asarray([table[i] for i in indices], dtype=np.float64), axis=1)
+
+
+def _side(registry: Registry, label: str, text: str, store_path: Path, device: str, suite_name: str,
+          rescore: bool) -> _Side:
+    """What argument ``label`` (A or B) names. Weights are read here unless a run's stored scores
+    will likely stand for them, so that a model the suite does not serve is refused before the
+    data is built."""
+    from ..bench.runner import fitted_config
+    from ..bench.runs import canonical_json
+    from .model import _check_serves
+    from .weights import published_model, published_run_of, stored_model, stored_run, stored_weights
 
     if _names_a_model(registry, text):
         config = registry.model_config(text)
-        if not config.trainable:
-            return config.name
-        return published_model(registry, config.name, device, f"{label} {text}: ",
-                               "a checkpoint file or a run REF (see `separena runs`)")
-    side = stored_weights(registry, text, store_path, device, label,
-                          expected="a checkpoint file, a model name or a REF of a stored run")
-    if side is None:
+        if not config.trainable:  # an oracle or baseline is fitted to the data's sources and rate
+            def fitted(data: Any) -> tuple[Any, Any]:
+                fit = fitted_config(registry, config.name, data.sample_rate, data.n_src)
+                return fit, fit.build().to(device).eval()
+            return _Side(text, fitted)
+        expected = "a checkpoint file or a run REF (see `separena runs`)"
+        _, run = published_run_of(registry, config.name, f"{label} {text}: ", expected)
+        return _Side(text, lambda data: published_model(registry, config.name, device, f"{label} {text}: ", expected),
+                     run, f"published run {run.model}@{run.suite}:{run.seed}")
+    expected = "a checkpoint file, a model name or a REF of a stored run"
+    run = None if Path(text).is_file() else stored_run(text, store_path, label, expected)
+    suite = registry.suite(suite_name)
+    origin = "" if run is None else f"run {run.run_hash[:12]} ({run.model}@{run.suite}:{run.seed}) in {store_path}"
+    if run is not None and not rescore:
+        ran = run.payload["config"]
+        if (ran["dataset"], ran["dataset_params"], ran["sample_rate"]) == (
+                suite.dataset, json.loads(canonical_json(dict(suite.dataset_params))), suite.sample_rate):
+            return _Side(text, lambda data: stored_model(registry, run, store_path, device), run, origin)
+    loaded = stored_weights(registry, text, store_path, device, label, expected=expected) if run is None \
+        else stored_model(registry, run, store_path, device)
+    if loaded is None:
         registry.model_config(text)  # an unknown name: the registry's one line, with suggestions
-        raise SeparenaError(  # pragma: no cover
-            f"{label} {text}: expected a checkpoint file, a model name or a run REF")
-    return side
+        raise SeparenaError(f"{label} {text}: expected {expected}")  # pragma: no cover
+    _check_serves(registry, loaded[0], suite_name)
+    return _Side(text, lambda data: loaded, run, origin)  # (the data's name may still be the run's)
 
 
 @click.command()
@@ -61,62 +117,46 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
               help="Suite whose test sets both are scored on.")
 @click.option("--metric", "metric_name", default="si-sdri", show_default=True,
               help="A registered metric (sdri, stoi-i, pesq-i, ...; `separena plugins` lists them).")
+@click.option("--rescore", is_flag=True,
+              help="Score a run's weights again instead of using the scores it stored.")
 @store_option
 @device_option
 @eval_mixtures_option
 @click.pass_context
 @one_line_errors
-def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric_name: str, store_path: Path,
-            device: str, eval_mixtures: int | None) -> None:
+def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric_name: str, rescore: bool,
+            store_path: Path, device: str, eval_mixtures: int | None) -> None:
     """Compare A and B on the same test mixtures of a suite: is B better than A?
 
     A and B are each a checkpoint file (`separena train -o`), a model name (its published
     weights; oracles and the mixture baseline need none) or a run REF (MODEL@SUITE[:SEED] or a
-    run-hash prefix, see `separena runs`). For every test set: each mean score (SI-SDRi, or
-    --metric) with its 95 % interval, and the difference B - A per mixture: its mean and
-    interval, the share of mixtures B wins, and a Wilcoxon signed-rank p-value (Holm-corrected
-    over the test sets). Mixtures where the metric is undefined for A or B are left out.
+    run-hash prefix, see `separena runs`). A run's (or the published run's) stored scores are
+    used where they are of the suite's data and the metric; --rescore scores its weights again.
+    For every test set: each mean score (SI-SDRi, or --metric) with its 95 % interval, and the
+    difference B - A per mixture: its mean and interval, the share of mixtures B wins, and a
+    Wilcoxon signed-rank p-value (Holm-corrected over the test sets). Mixtures where the metric
+    is undefined for A or B are left out.
     """
-    from ..bench.execute import metric_table
-    from ..bench.runner import fitted_config, installed_metric
+    from ..bench.runner import installed_metric
     from ..bench.stats import bootstrap_interval, compare_pairs, holm
     from ..data import MixtureSubset
-    from ..evaluation import evaluate
     from .model import _check_serves, _suite_data
 
     registry = context_registry(ctx)
     metric = installed_metric(registry, metric_name, "--metric")
     if first == second:
         raise SeparenaError(f"A and B: both are {first!r}; expected two different models or weights")
-    for text in (first, second):  # every check before weights are read or data built
+    for text in (first, second):  # every check of a name before weights are read or data built
         if _names_a_model(registry, text):
             _check_serves(registry, registry.model_config(text), suite_name)
-    sides = {text: _side(registry, label, text, store_path, device) for label, text in (("A", first), ("B", second))}
-    for side in sides.values():
-        _check_serves(registry, registry.model_config(side) if isinstance(side, str) else side[0], suite_name)
+    sides = [_side(registry, label, text, store_path, device, suite_name, rescore)
+             for label, text in (("A", first), ("B", second))]
     _, data = _suite_data(registry, suite_name)
-    models = {}
-    for text, side in sides.items():
-        if isinstance(side, str):
-            side = fitted_config(registry, side, data.sample_rate, data.n_src)
-            side = (side, side.build().to(device).eval())
-        if side[1].n_src != data.n_src:
-            raise SeparenaError(f"{text}: separates {side[1].n_src} sources, the data of --suite {suite_name} has "
-                                f"{data.n_src}; expected a model of as many sources")
-        models[text] = side[1]
     rows = []
     for set_name, mixtures in data.test_sets().items():
         scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
         baselines: dict[int, Any] = {}  # the mixture's own score, for an improvement metric: once per mixture
-        scores = {}
-        for text, model in models.items():
-            result = evaluate(model, scored, device=device, description=f"{text} on {set_name}",
-                              keep_estimates=metric.name != "si-sdri", permutation_invariant=data.permutation_invariant)
-            per_source = result.si_sdri if metric.name == "si-sdri" else metric_table(
-                metric, result.estimates or [], scored, data.sample_rate, model.n_src,
-                memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
-            scores[text] = per_source.nanmean(1).numpy()  # (a source without a score leaves the others')
-        a, b = scores[first], scores[second]
+        a, b = (_scores(side, data, set_name, scored, metric, device, baselines, rescore) for side in sides)
         kept = np.isfinite(a) & np.isfinite(b)
         if not kept.any():
             raise SeparenaError(f"--metric {metric.name}: undefined on every mixture of {set_name} for A or B; "
@@ -126,6 +166,10 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
         better = (b - a) if metric.higher_is_better else (a - b)
         rows.append((set_name, len(a), bootstrap_interval(a), bootstrap_interval(b), bootstrap_interval(b - a),
                      float(np.mean((better > 0) + 0.5 * (better == 0))), test))
+    for label, side in zip("AB", sides):
+        if side.model is None and side.run is not None:
+            err_console.print(f"note: {label} {escape(side.text)}: the scores stored by {escape(side.origin)} "
+                              "(--rescore scores its weights again)")
     adjusted = holm([row[-1].p_value for row in rows])
     title = f"{escape(second)} (B) against {escape(first)} (A) on {data.name}"
     table = Table(title=title)
@@ -142,6 +186,32 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     console.print(table)
     if any(row[1] < 20 for row in rows):
         err_console.print("note: fewer than 20 mixtures in a set: only large differences can be detected")
+
+
+def _scores(side: _Side, data: Any, set_name: str, mixtures: Any, metric: Any, device: str,
+            baselines: dict[int, Any], rescore: bool) -> np.ndarray:
+    """``[mixtures]``: the side's score of each mixture (mean over its sources): the stored ones
+    where they serve (unless ``rescore``), else its model's, scored here as the benchmark scores."""
+    from ..bench.execute import metric_table
+    from ..evaluation import evaluate
+
+    stored = None if rescore or side.model is not None else side.scores(data, set_name, mixtures, metric)
+    if stored is not None:
+        return stored
+    if side.model is None:
+        if side.run is not None and not rescore:
+            err_console.print(f"note: {escape(side.text)}: {escape(side.origin)} stored no {metric.name} scores of "
+                              f"{set_name} of {data.name}: scoring its weights")
+        _, side.model = side.build(data)
+        if side.model.n_src != data.n_src:
+            raise SeparenaError(f"{side.text}: separates {side.model.n_src} sources, {data.name} has {data.n_src}; "
+                                "expected a model of as many sources")
+    result = evaluate(side.model, mixtures, device=device, description=f"{side.text} on {set_name}",
+                      keep_estimates=metric.name != "si-sdri", permutation_invariant=data.permutation_invariant)
+    per_source = result.si_sdri if metric.name == "si-sdri" else metric_table(
+        metric, result.estimates or [], mixtures, data.sample_rate, side.model.n_src,
+        memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
+    return per_source.nanmean(1).numpy()  # (a source without a score leaves the others')
 
 
 def _interval(interval: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -18,8 +18,11 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from .common import err_console
 
-__all__ = ["weights_options", "store_option", "trained_model", "initial_model", "published_model", "stored_weights",
-           "looks_like_run_ref"]
+if TYPE_CHECKING:
+    from ..bench.store import StoredRun
+
+__all__ = ["weights_options", "store_option", "trained_model", "initial_model", "published_model", "published_run_of",
+           "stored_weights", "stored_run", "stored_model", "looks_like_run_ref"]
 
 _HASH_DIGITS = set("0123456789abcdef")
 
@@ -73,14 +76,23 @@ def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_re
 def published_model(registry: Registry, name: str, device: str, where: str, expected: str) -> tuple[Any, Any]:
     """``(config, model)`` with the weights of ``name`` published with the repository, saying
     which; without any, one line that starts with ``where`` and says what was ``expected``."""
-    from ..bench.published import PublishedStore, default_published_dir, describe, load_published
+    from ..bench.published import describe, load_published
+
+    published, _ = published_run_of(registry, name, where, expected)
+    loaded, model, run = load_published(published, registry, name, device)
+    err_console.print(f"note: using the published weights of {escape(describe(run))}")
+    return loaded, model
+
+
+def published_run_of(registry: Registry, name: str, where: str, expected: str) -> tuple[Any, StoredRun]:
+    """``(published store, run)``: the published run whose weights stand for ``name`` (refused as
+    :func:`published_model` refuses it), without reading the weights."""
+    from ..bench.published import PublishedStore, default_published_dir, published_run
 
     published = PublishedStore(default_published_dir())
     if published.weights_for(name) is None:
         raise SeparenaError(f"{where}model {name!r} is trainable and has no published weights; expected {expected}")
-    loaded, model, run = load_published(published, registry, name, device)
-    err_console.print(f"note: using the published weights of {escape(describe(run))}")
-    return loaded, model
+    return published, published_run(published, registry, name)[1]
 
 
 def stored_weights(registry: Registry, word: str, store_path: Path, device: str, option: str,
@@ -92,22 +104,43 @@ def stored_weights(registry: Registry, word: str, store_path: Path, device: str,
     ``option`` (``--init``, ``A``) starts the error lines, which say what was ``expected``."""
     if Path(word).is_file():
         return _checkpoint_weights(registry, Path(word), device, None if name is None else registry.model_config(name))
+    run = stored_run(word, store_path, option, expected)
+    return None if run is None else stored_model(registry, run, store_path, device, name)
+
+
+def stored_run(word: str, store_path: Path, option: str, expected: str) -> StoredRun | None:
+    """The benchmark run ``word`` names as a REF in ``store_path``, or ``None`` if ``word`` does
+    not have the form of a REF; a one-line error (starting with ``option``) where none is stored."""
+    from ..bench import ResultStore
+
     if not looks_like_run_ref(word):
         return None
     if not store_path.is_file():
         raise SeparenaError(f"{option} {word}: no such file, and no store {store_path} to find it in as a run REF; "
                             f"expected {expected}")
-    return _run_weights(registry, word, store_path, device, option, name)
+    with ResultStore(store_path) as store:
+        return store.resolve(word, option)
+
+
+def stored_model(registry: Registry, run: StoredRun, store_path: Path, device: str,
+                 name: str | None = None) -> tuple[Any, Any]:
+    """``(config, model)`` with the weights ``run`` kept in ``store_path``; with ``name``, refused
+    if of another model."""
+    from ..bench import ResultStore
+    from ..bench.execute import load_run_weights
+
+    with ResultStore(store_path) as store:
+        return load_run_weights(store, run, registry, name=name, device=device)
 
 
 def _run_weights(registry: Registry, ref: str, store_path: Path, device: str, option: str,
                  name: str | None) -> tuple[Any, Any]:
     """The weights a benchmark run kept (REF in ``store_path``); with ``name``, refused if of another model."""
     from ..bench import ResultStore
-    from ..bench.execute import load_run_weights
 
     with ResultStore(store_path) as store:
-        return load_run_weights(store, store.resolve(ref, option), registry, name=name, device=device)
+        run = store.resolve(ref, option)
+    return stored_model(registry, run, store_path, device, name)
 
 
 def _checkpoint_weights(registry: Registry, checkpoint: Path, device: str, config: Any) -> tuple[Any, Any]:
