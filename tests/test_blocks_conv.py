@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from separena import SeparenaError
 from separena.blocks import (
     Conv1DBlock, CumulativeLayerNorm, DualPathBlock, DualPathMasker, DualPathRNN, GlobalLayerNorm, LearnedDecoder,
-    LearnedEncoder, TemporalConvNet, chunk, frame_padding, overlap_add,
+    LearnedEncoder, TemporalConvNet, chunk, dual_path_net, frame_padding, overlap_add,
 )
 
 torch.set_num_threads(1)
@@ -214,6 +214,24 @@ def test_dual_path_block_takes_any_paths():
     block = DualPathBlock(4, torch.nn.Identity(), torch.nn.Identity())  # each path: x + gLN(x)
     expected = x + block._normed(block.intra_norm, x)
     torch.testing.assert_close(block(x), expected + block._normed(block.inter_norm, expected))
+
+
+def test_dual_path_net_puts_a_fresh_sequence_model_in_every_path():
+    made = []
+
+    def sequence() -> torch.nn.Module:
+        made.append(torch.nn.Linear(6, 6))
+        return made[-1]
+
+    model = dual_path_net("arch", sequence, n_src=3, sample_rate=8000, n_filters=10, filter_length=4, d_model=6,
+                          num_repeats=2, chunk_size=5, mask_activation="relu")
+    paths = [m for block in model.masker.dual_path for m in (block.intra, block.inter)]
+    assert len(made) == 4 and all(a is b for a, b in zip(paths, made, strict=True))
+    assert model.masker.bottleneck.bias is None and model.n_src == 3
+    assert model(torch.randn(2, 160)).estimates.shape == (2, 3, 160)
+    with pytest.raises(SeparenaError, match="arch: num_repeats; expected a positive integer, got 0"):
+        dual_path_net("arch", sequence, n_src=2, sample_rate=8000, n_filters=10, filter_length=4, d_model=6,
+                      num_repeats=0, chunk_size=5, mask_activation="relu")
 
 
 def test_dual_path_masker_refuses_bad_settings():

@@ -9,7 +9,7 @@ from .attention import PositionalEncoding, TransformerStack, sinusoidal_encoding
 from .bandwidth import LimitBandwidth, bandwidth_to_max_bin
 from .clustering import KMeans, kmeans, soft_assignments
 from .conv import Conv1DBlock, TemporalConvNet
-from .dualpath import DualPathBlock, DualPathMasker, DualPathRNN, chunk, overlap_add
+from .dualpath import DualPathBlock, DualPathMasker, DualPathRNN, chunk, dual_path_net, overlap_add
 from .features import LogMagnitudeFeatures
 from .filterbanks import LearnedDecoder, LearnedEncoder, frame_padding
 from .grid import CrossFrameAttention, GridNetBlock, GridPath, TFGridNet, grid_net
@@ -32,7 +32,7 @@ __all__ = [
     "RecurrentStack", "RecurrentTrunk", "MaskHead", "EmbeddingHead", "mask_activation",
     "KMeans", "kmeans", "soft_assignments", "LogMagnitudeFeatures",
     "LearnedEncoder", "LearnedDecoder", "frame_padding", "Conv1DBlock", "TemporalConvNet",
-    "DualPathBlock", "DualPathRNN", "DualPathMasker", "chunk", "overlap_add",
+    "DualPathBlock", "DualPathRNN", "DualPathMasker", "dual_path_net", "chunk", "overlap_add",
     "GridPath", "GridNetBlock", "CrossFrameAttention", "TFGridNet", "grid_net",
     "LimitBandwidth", "bandwidth_to_max_bin", "WienerFilter",
     "PositionalEncoding", "TransformerStack", "sinusoidal_encoding",

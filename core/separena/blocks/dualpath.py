@@ -13,17 +13,19 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
-from .filterbanks import frame_padding
+from ..model import MaskSeparator
+from .filterbanks import LearnedDecoder, LearnedEncoder, frame_padding
 from .heads import MaskActivation, mask_activation
 from .norms import GlobalLayerNorm
 from .recurrent import RecurrentStack, RnnType
 
-__all__ = ["chunk", "overlap_add", "DualPathBlock", "DualPathRNN", "DualPathMasker"]
+__all__ = ["chunk", "overlap_add", "DualPathBlock", "DualPathRNN", "DualPathMasker", "dual_path_net"]
 
 
 def chunk(x: Tensor, chunk_size: int, hop: int) -> Tensor:
@@ -186,3 +188,24 @@ class DualPathMasker(nn.Module):
         x = x.reshape(batch, frames, self.n_src, -1)  # [B, T, S, B_]
         scores = self.to_masks(self.gate_tanh(x) * self.gate_sigmoid(x)).transpose(1, 2)  # [B, S, T, N]
         return mask_activation(scores, self.mask_activation, source_dim=1)
+
+
+def dual_path_net(name: str, sequence: Callable[[], nn.Module], *, n_src: int, sample_rate: int, n_filters: int,
+                  filter_length: int, d_model: int, num_repeats: int, chunk_size: int,
+                  mask_activation: MaskActivation) -> MaskSeparator:
+    """SepFormer's separator around any sequence model: a ReLU :class:`LearnedEncoder`,
+    ``num_repeats`` :class:`DualPathBlock` whose intra- and inter-chunk paths each hold a fresh
+    ``sequence()`` (``[batch, frames, d_model]`` -> same), the :class:`DualPathMasker` without a
+    bottleneck bias, and a :class:`LearnedDecoder`; built in the order SepFormer and DPMamba
+    always were (so seeded models stay the same). ``name`` (the architecture) starts the
+    one-line error about a bad ``num_repeats``.
+
+    Shapes:
+        ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (a :class:`MaskSeparator`).
+    """
+    if num_repeats < 1:
+        raise SeparenaError(f"{name}: num_repeats; expected a positive integer, got {num_repeats!r}")
+    blocks = nn.Sequential(*(DualPathBlock(d_model, sequence(), sequence()) for _ in range(num_repeats)))
+    masker = DualPathMasker(n_filters, n_src, d_model, chunk_size, blocks, mask_activation, bottleneck_bias=False)
+    return MaskSeparator(LearnedEncoder(n_filters, filter_length, activation="relu"), masker,
+                         LearnedDecoder(n_filters, filter_length), n_src=n_src, sample_rate=sample_rate)

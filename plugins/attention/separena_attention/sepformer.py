@@ -5,8 +5,8 @@ References:
     Subakan, Ravanelli, Cornell, Bronzi & Zhong, "Attention is all you need in speech
     separation", ICASSP 2021. https://arxiv.org/abs/2010.13154
 
-Written for separena from the paper, composing core blocks (``LearnedEncoder`` /
-``LearnedDecoder``, ``DualPathBlock``, ``DualPathMasker``, ``TransformerStack``). The layer
+Written for separena from the paper: the core ``dual_path_net`` (``LearnedEncoder`` /
+``LearnedDecoder``, ``DualPathBlock``, ``DualPathMasker``) around ``TransformerStack``. The layer
 layout around the dual-path network (norm and a bias-free 1x1 map in front; PReLU, a linear to
 ``n_src`` maps, overlap-add, a tanh x sigmoid gate and a bias-free linear to the encoder's
 filters after) is DPRNN's, which the paper keeps, so parameter counts compare.
@@ -14,12 +14,8 @@ filters after) is DPRNN's, which the paper keeps, so parameter counts compare.
 
 from __future__ import annotations
 
-from torch import nn
-
-from separena import MaskSeparator, SeparenaError
-from separena.blocks import (
-    DualPathBlock, DualPathMasker, LearnedDecoder, LearnedEncoder, MaskActivation, TransformerStack,
-)
+from separena import MaskSeparator
+from separena.blocks import MaskActivation, TransformerStack, dual_path_net
 
 __all__ = ["sepformer"]
 
@@ -54,13 +50,9 @@ def sepformer(
         dropout: transformer dropout.
         mask_activation: ``"relu"`` (paper), ``"sigmoid"`` or ``"softmax"`` (over sources).
     """
-    if num_repeats < 1:
-        raise SeparenaError(f"sepformer: num_repeats; expected a positive integer, got {num_repeats!r}")
-
     def transformer() -> TransformerStack:
         return TransformerStack(d_model, num_layers, num_heads, ffn_size, dropout)
 
-    blocks = nn.Sequential(*(DualPathBlock(d_model, transformer(), transformer()) for _ in range(num_repeats)))
-    masker = DualPathMasker(n_filters, n_src, d_model, chunk_size, blocks, mask_activation, bottleneck_bias=False)
-    return MaskSeparator(LearnedEncoder(n_filters, filter_length, activation="relu"), masker,
-                         LearnedDecoder(n_filters, filter_length), n_src=n_src, sample_rate=sample_rate)
+    return dual_path_net("sepformer", transformer, n_src=n_src, sample_rate=sample_rate, n_filters=n_filters,
+                         filter_length=filter_length, d_model=d_model, num_repeats=num_repeats,
+                         chunk_size=chunk_size, mask_activation=mask_activation)

@@ -6,8 +6,8 @@ References:
     Jiang, Han & Mesgarani, "Dual-path Mamba: short and long-term bidirectional selective
     structured state space models for speech separation", arXiv:2403.18257, 2024.
 
-Written for separena from the paper, composing core blocks (``LearnedEncoder`` /
-``LearnedDecoder``, ``DualPathBlock``, ``DualPathMasker``) with this plugin's
+Written for separena from the paper: the core ``dual_path_net`` (``LearnedEncoder`` /
+``LearnedDecoder``, ``DualPathBlock``, ``DualPathMasker``) around this plugin's
 :class:`~separena_mamba.model.MambaStack`. The paper keeps SepFormer's dual-path model and
 replaces its transformers with bidirectional Mamba layers; so does this module: ReLU encoder,
 gLN and a bias-free bottleneck in front, each path followed by gLN and a residual, DPRNN's
@@ -17,10 +17,8 @@ around the intra-chunk path, which here is kept, as in DPRNN and SepFormer.
 
 from __future__ import annotations
 
-from torch import nn
-
-from separena import MaskSeparator, SeparenaError
-from separena.blocks import DualPathBlock, DualPathMasker, LearnedDecoder, LearnedEncoder, MaskActivation
+from separena import MaskSeparator
+from separena.blocks import MaskActivation, dual_path_net
 
 from .model import MambaStack
 
@@ -55,13 +53,9 @@ def dpmamba(
         chunk_size: chunk length K in frames; chunks overlap by 50 %.
         mask_activation: ``"relu"`` (paper), ``"sigmoid"`` or ``"softmax"`` (over sources).
     """
-    if num_repeats < 1:
-        raise SeparenaError(f"dpmamba: num_repeats; expected a positive integer, got {num_repeats!r}")
-
     def mamba() -> MambaStack:
         return MambaStack(d_model, d_model, num_layers, d_state, expand, bidirectional=True)
 
-    blocks = nn.Sequential(*(DualPathBlock(d_model, mamba(), mamba()) for _ in range(num_repeats)))
-    masker = DualPathMasker(n_filters, n_src, d_model, chunk_size, blocks, mask_activation, bottleneck_bias=False)
-    return MaskSeparator(LearnedEncoder(n_filters, filter_length, activation="relu"), masker,
-                         LearnedDecoder(n_filters, filter_length), n_src=n_src, sample_rate=sample_rate)
+    return dual_path_net("dpmamba", mamba, n_src=n_src, sample_rate=sample_rate, n_filters=n_filters,
+                         filter_length=filter_length, d_model=d_model, num_repeats=num_repeats,
+                         chunk_size=chunk_size, mask_activation=mask_activation)
