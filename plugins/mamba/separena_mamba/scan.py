@@ -45,22 +45,31 @@ def _chunk_states(delta: Tensor, A: Tensor, B: Tensor, u: Tensor, start: Tensor)
     return decay, states
 
 
+def _scan(delta: Tensor, A: Tensor, B: Tensor, C: Tensor, u: Tensor, frames: int,
+          keep_starts: bool) -> tuple[Tensor, list[Tensor]]:
+    """``y`` of the recurrence, chunk by chunk, and (``keep_starts``) the state before each chunk;
+    shapes as in :class:`_SelectiveScan`."""
+    length = delta.shape[0]
+    state = delta.new_zeros(delta.shape[1], *A.shape)
+    y = delta.new_empty(delta.shape)
+    starts = []
+    for s in range(0, length, frames):
+        e = min(s + frames, length)
+        if keep_starts:
+            starts.append(state)
+        _, states = _chunk_states(delta[s:e], A, B[s:e], u[s:e], state)
+        y[s:e] = (states @ C[s:e].unsqueeze(-1)).squeeze(-1)
+        state = states[-1].clone()  # a view would keep the whole chunk alive
+    return y, starts
+
+
 class _SelectiveScan(torch.autograd.Function):
     """The recurrence on time-major inputs: ``delta, u [time, batch, E]``, ``A [E, N]``,
     ``B, C [time, batch, N]`` -> ``y [time, batch, E]``."""
 
     @staticmethod
     def forward(ctx: Any, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, u: Tensor, frames: int) -> Tensor:
-        length = delta.shape[0]
-        state = delta.new_zeros(delta.shape[1], *A.shape)
-        y = delta.new_empty(delta.shape)
-        starts = []
-        for s in range(0, length, frames):
-            e = min(s + frames, length)
-            starts.append(state)
-            _, states = _chunk_states(delta[s:e], A, B[s:e], u[s:e], state)
-            y[s:e] = (states @ C[s:e].unsqueeze(-1)).squeeze(-1)
-            state = states[-1].clone()  # a view would keep the whole chunk alive
+        y, starts = _scan(delta, A, B, C, u, frames, keep_starts=True)
         ctx.save_for_backward(delta, A, B, C, u, torch.stack(starts))
         ctx.frames = frames
         return y
@@ -113,7 +122,11 @@ def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     def time_major(v: Tensor) -> Tensor:
         return v.transpose(0, 1).contiguous()
 
-    y = _SelectiveScan.apply(time_major(delta), A, time_major(B), time_major(C), time_major(delta * x), frames)
+    inputs = (time_major(delta), A, time_major(B), time_major(C), time_major(delta * x))
+    if torch.is_grad_enabled() and any(v.requires_grad for v in (x, delta, A, B, C)):
+        y = _SelectiveScan.apply(*inputs, frames)
+    else:  # nothing to differentiate (evaluation): no chunk's start state is kept for a backward pass
+        y = _scan(*inputs, frames, keep_starts=False)[0]
     return y.transpose(0, 1) + D * x
 
 
