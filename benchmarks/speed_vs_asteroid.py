@@ -127,17 +127,9 @@ def run_case(registry: Registry, case: Case, reps: int, warmup: int, device: str
 
 
 def environment(device: str, threads: int) -> str:
-    if device.startswith("cuda"):
-        hw = torch.cuda.get_device_name(0)
-    else:
-        hw = platform.processor() or platform.machine()
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    hw = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+    from separena.bench.execute import cpu_model
+
+    hw = torch.cuda.get_device_name(0) if device.startswith("cuda") else cpu_model()
     import asteroid
 
     return (f"torch {torch.__version__}, asteroid {asteroid.__version__}, python {platform.python_version()}, "
