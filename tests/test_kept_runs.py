@@ -197,3 +197,31 @@ def test_compare_scores_the_weights_of_a_run_on_other_data(benched, tmp_path) ->
     note = " ".join(result.stderr.split())
     assert "stored no si-sdri scores of test of tones-2mix@s0-8000-v2-t5-0.5s: scoring its weights" in note, note
     assert "│ 5 " in _compare_rows(result.output)[0].replace("  ", " ")
+
+
+def test_compare_pools_the_seeds_of_model_at_suite_as_the_leaderboard_pairs_them(benched) -> None:
+    """MODEL@SUITE takes every stored seed: each mixture's scores averaged over the seeds for
+    the paired difference, seeds and mixtures resampled for each side's interval."""
+    import re
+
+    from separena.bench.stats import bootstrap_interval
+
+    folder, registry = benched
+    store = folder / "jobs2.sqlite"
+    common = ("--plugin", PLUGIN, "--registry", registry, "compare", "tiny-net@tiny-tones", "tiny-net-wide@tiny-tones",
+              "--suite", "tiny-tones", "--store", store)
+    stored, rescored = run(*common), run(*common, "--rescore")
+    assert stored.exit_code == 0 and rescored.exit_code == 0, stored.output + rescored.output
+    assert _compare_rows(stored.output) == _compare_rows(rescored.output)
+    notes = " ".join(stored.stderr.split())
+    assert "A tiny-net@tiny-tones: seeds 0, 1, each mixture's scores averaged over them" in notes, notes
+    assert "the scores stored by runs tiny-net@tiny-tones:0" in notes
+    with ResultStore(store) as s:
+        scores = {model: np.array([np.mean(s.resolve(f"{model}@tiny-tones:{seed}").payload["sets"]["test"]["si_sdri"],
+                                           axis=1) for seed in (0, 1)])
+                  for model in ("tiny-net", "tiny-net-wide")}
+    a, b, diff = (bootstrap_interval(x) for x in (scores["tiny-net"], scores["tiny-net-wide"],
+                                                    scores["tiny-net-wide"].mean(0) - scores["tiny-net"].mean(0)))
+    printed = [float(x) for x in re.findall(r"-?\d+\.\d+", _compare_rows(stored.output)[0])[:9]]
+    expected = [round(v, 2) for i in (a, b, diff) for v in (i.mean, i.low, i.high)]
+    assert printed == expected

@@ -209,6 +209,17 @@ class ResultStore:
         ``option`` that gave ``ref``) saying what is stored when ``ref`` matches no run or more
         than one.
         """
+        runs = self.resolve_seeds(ref, option)
+        if len(runs) > 1:
+            raise SeparenaError(f"{option} {ref}: {runs[0].model!r} has runs of seeds "
+                                f"{', '.join(str(r.seed) for r in runs)} in suite {runs[0].suite!r}; "
+                                f"expected {str(ref).strip()}:SEED")
+        return runs[0]
+
+    def resolve_seeds(self, ref: str, option: str = "--run") -> list[StoredRun]:
+        """The stored runs ``ref`` names, by seed: the one run of a run-hash prefix or of
+        ``model@suite:seed``, the latest finished run of each seed for ``model@suite``.
+        Raises as :meth:`resolve` where ``ref`` matches no run."""
         text = str(ref).strip()
         if "@" in text:
             model, _, rest = text.partition("@")
@@ -222,15 +233,11 @@ class ResultStore:
                 raise SeparenaError(f"{option} {ref}: no finished run of {key!r} in suite {suite!r} in {self.path}; "
                                     f"expected one of {', '.join(stored) or '(no runs: run `separena bench` first)'}")
             seeds = sorted({r.seed for r in runs})
-            if seed_text:
-                runs = [r for r in runs if r.seed == int(seed_text)]
-                if not runs:
-                    raise SeparenaError(f"{option} {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
-                                        f"expected one of {', '.join(map(str, seeds))}")
-            elif len(seeds) > 1:
-                raise SeparenaError(f"{option} {ref}: {key!r} has runs of seeds {', '.join(map(str, seeds))} in suite "
-                                    f"{suite!r}; expected {text}:SEED")
-            return max(runs, key=lambda r: r.finished_at)
+            if seed_text and int(seed_text) not in seeds:
+                raise SeparenaError(f"{option} {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
+                                    f"expected one of {', '.join(map(str, seeds))}")
+            return [max((r for r in runs if r.seed == seed), key=lambda r: r.finished_at)
+                    for seed in ([int(seed_text)] if seed_text else seeds)]
         prefix = text.lower()
         if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
             raise SeparenaError(f"{option} {ref}: expected a run-hash prefix (4 or more hex digits) or "
@@ -241,7 +248,7 @@ class ResultStore:
             raise SeparenaError(f"{option} {ref}: {what} in {self.path} has a hash starting {prefix!r}; "
                                 "expected exactly one (see `separena runs`)")
         r = rows[0]
-        return StoredRun(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+        return [StoredRun(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))]
 
     def suites(self) -> list[str]:
         """Suites that have requested runs, in order of first request."""

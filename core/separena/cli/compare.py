@@ -4,18 +4,20 @@ registered metric).
 
 Each of A and B is named in one word: a checkpoint file, a model name (its published weights;
 oracles and baselines fitted to the suite's data, as the benchmark fits them), or a benchmark
-run's REF in ``--store``. A run (stored or published) brings the scores it stored per mixture:
-where they are of the suite's data, its test sets and the metric, they are used as they are
-(the leaderboard's numbers, and no minutes of evaluation); ``--rescore`` scores its weights
-again. The difference B - A of the score per mixture gets a 95 % bootstrap interval and a
-two-sided Wilcoxon signed-rank test, Holm-corrected over the suite's test sets.
+run's REF in ``--store``; ``MODEL@SUITE`` with several seeds stored takes them all, each
+mixture's scores averaged over them (as the leaderboard pairs models). A run (stored or
+published) brings the scores it stored per mixture: where they are of the suite's data, its
+test sets and the metric, they are used as they are (the leaderboard's numbers, and no minutes
+of evaluation); ``--rescore`` scores its weights again. The difference B - A of the score per
+mixture gets a 95 % bootstrap interval and a two-sided Wilcoxon signed-rank test,
+Holm-corrected over the suite's test sets.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,41 +47,52 @@ def _names_a_model(registry: Registry, text: str) -> bool:
 
 @dataclass
 class _Side:
-    """A or B: how its model is built once the data is known, and the run (stored or
-    published) whose per-mixture scores may stand for it."""
+    """A or B: how its models are built once the data is known (one per seed), and the runs
+    (stored or published, one per seed) whose per-mixture scores may stand for them."""
 
     text: str
-    build: Callable[[Any], tuple[Any, Any]]  # data -> (config, model)
-    run: StoredRun | None = None
-    origin: str = ""  # which run, in words
-    model: Any = None
+    builds: list[Callable[[Any], tuple[Any, Any]]]  # data -> (config, model)
+    runs: list[StoredRun] = field(default_factory=list)
+    kind: str = "run"  # or "published run"
+    models: list[Any] | None = None  # built once the stored scores did not serve
 
-    def scores(self, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
-        """``[mixtures]``: the run's stored ``metric`` of each mixture (mean over sources), or
-        ``None`` where the run stored none for them (other data, set or metric)."""
-        from ..data import MixtureSubset
+    @property
+    def origin(self) -> str:
+        """Which runs, in words."""
+        return (self.kind + "s" * (len(self.runs) > 1) + " "
+                + ", ".join(f"{r.model}@{r.suite}:{r.seed} ({r.run_hash[:12]})" for r in self.runs))
 
-        if self.run is None or self.run.scored_on != data.name:
-            return None
-        stored = self.run.payload.get("sets", {}).get(set_name, {})
-        table = stored.get(metric.key)
-        if table is None or len(table) != len(data.test_sets()[set_name]):
-            return None
-        # The same data (content hash) has the same mixtures in the same order.
-        indices = mixtures.indices if isinstance(mixtures, MixtureSubset) else range(len(mixtures))
-        with np.errstate(all="ignore"):  # a mixture all of whose sources lack a score stays NaN
-            return np.nanmean(np.asarray([table[i] for i in indices], dtype=np.float64), axis=1)
+    def stored_scores(self, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
+        """``[seeds, mixtures]``: each run's stored ``metric`` of each mixture (mean over
+        sources), or ``None`` unless every run stored it for them (same data, set and metric)."""
+        tables = [_stored_table(run, data, set_name, mixtures, metric) for run in self.runs]
+        return np.stack(tables) if tables and all(t is not None for t in tables) else None
+
+
+def _stored_table(run: StoredRun, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
+    """``[mixtures]``: ``run``'s stored ``metric`` of each mixture (mean over sources), or ``None``."""
+    from ..data import MixtureSubset
+
+    if run.scored_on != data.name:
+        return None
+    table = run.payload.get("sets", {}).get(set_name, {}).get(metric.key)
+    if table is None or len(table) != len(data.test_sets()[set_name]):
+        return None
+    # The same data (content hash) has the same mixtures in the same order.
+    indices = mixtures.indices if isinstance(mixtures, MixtureSubset) else range(len(mixtures))
+    with np.errstate(all="ignore"):  # a mixture none of whose sources has a score stays NaN
+        return np.nanmean(np.asarray([table[i] for i in indices], dtype=np.float64), axis=1)
 
 
 def _side(registry: Registry, label: str, text: str, store_path: Path, device: str, suite_name: str,
           rescore: bool) -> _Side:
-    """What argument ``label`` (A or B) names. Weights are read here unless a run's stored scores
-    will likely stand for them, so that a model the suite does not serve is refused before the
-    data is built."""
+    """What argument ``label`` (A or B) names. Weights are read here unless stored scores will
+    likely stand for them, so that a model the suite does not serve is refused before the data
+    is built."""
     from ..bench.runner import fitted_config
     from ..bench.runs import canonical_json
     from .model import _check_serves
-    from .weights import published_model, published_run_of, stored_model, stored_run, stored_weights
+    from .weights import published_model, published_run_of, stored_model, stored_runs, stored_weights
 
     if _names_a_model(registry, text):
         config = registry.model_config(text)
@@ -87,27 +100,29 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
             def fitted(data: Any) -> tuple[Any, Any]:
                 fit = fitted_config(registry, config.name, data.sample_rate, data.n_src)
                 return fit, fit.build().to(device).eval()
-            return _Side(text, fitted)
+            return _Side(text, [fitted])
         expected = "a checkpoint file or a run REF (see `separena runs`)"
         _, run = published_run_of(registry, config.name, f"{label} {text}: ", expected)
-        return _Side(text, lambda data: published_model(registry, config.name, device, f"{label} {text}: ", expected),
-                     run, f"published run {run.model}@{run.suite}:{run.seed}")
+        return _Side(text, [lambda data: published_model(registry, config.name, device, f"{label} {text}: ",
+                                                         expected)], [run], "published run")
     expected = "a checkpoint file, a model name or a REF of a stored run"
-    run = None if Path(text).is_file() else stored_run(text, store_path, label, expected)
-    suite = registry.suite(suite_name)
-    origin = "" if run is None else f"run {run.run_hash[:12]} ({run.model}@{run.suite}:{run.seed}) in {store_path}"
-    if run is not None and not rescore:
-        ran = run.payload["config"]
-        if (ran["dataset"], ran["dataset_params"], ran["sample_rate"]) == (
-                suite.dataset, json.loads(canonical_json(dict(suite.dataset_params))), suite.sample_rate):
-            return _Side(text, lambda data: stored_model(registry, run, store_path, device), run, origin)
-    loaded = stored_weights(registry, text, store_path, device, label, expected=expected) if run is None \
-        else stored_model(registry, run, store_path, device)
-    if loaded is None:
+    if Path(text).is_file():
+        loaded = stored_weights(registry, text, store_path, device, label, expected=expected)
+        _check_serves(registry, loaded[0], suite_name)
+        return _Side(text, [lambda data: loaded])
+    runs = stored_runs(text, store_path, label, expected, seeds=True)
+    if runs is None:
         registry.model_config(text)  # an unknown name: the registry's one line, with suggestions
         raise SeparenaError(f"{label} {text}: expected {expected}")  # pragma: no cover
-    _check_serves(registry, loaded[0], suite_name)
-    return _Side(text, lambda data: loaded, run, origin)  # (the data's name may still be the run's)
+    suite = registry.suite(suite_name)
+    same_data = (suite.dataset, json.loads(canonical_json(dict(suite.dataset_params))), suite.sample_rate)
+    if not rescore and all((r.payload["config"]["dataset"], r.payload["config"]["dataset_params"],
+                            r.payload["config"]["sample_rate"]) == same_data for r in runs):
+        return _Side(text, [lambda data, run=run: stored_model(registry, run, store_path, device) for run in runs],
+                     runs)
+    loaded_runs = [stored_model(registry, run, store_path, device) for run in runs]
+    _check_serves(registry, loaded_runs[0][0], suite_name)
+    return _Side(text, [lambda data, loaded=loaded: loaded for loaded in loaded_runs], runs)
 
 
 @click.command()
@@ -130,12 +145,13 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
 
     A and B are each a checkpoint file (`separena train -o`), a model name (its published
     weights; oracles and the mixture baseline need none) or a run REF (MODEL@SUITE[:SEED] or a
-    run-hash prefix, see `separena runs`). A run's (or the published run's) stored scores are
-    used where they are of the suite's data and the metric; --rescore scores its weights again.
-    For every test set: each mean score (SI-SDRi, or --metric) with its 95 % interval, and the
-    difference B - A per mixture: its mean and interval, the share of mixtures B wins, and a
-    Wilcoxon signed-rank p-value (Holm-corrected over the test sets). Mixtures where the metric
-    is undefined for A or B are left out.
+    run-hash prefix, see `separena runs`; MODEL@SUITE takes every stored seed, each mixture's
+    scores averaged over them). A run's (or the published run's) stored scores are used where
+    they are of the suite's data and the metric; --rescore scores its weights again. For every
+    test set: each mean score (SI-SDRi, or --metric) with its 95 % interval, and the difference
+    B - A per mixture: its mean and interval, the share of mixtures B wins, and a Wilcoxon
+    signed-rank p-value (Holm-corrected over the test sets). Mixtures where the metric is
+    undefined for A or B are left out.
     """
     from ..bench.runner import installed_metric
     from ..bench.stats import bootstrap_interval, compare_pairs, holm
@@ -156,18 +172,23 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     for set_name, mixtures in data.test_sets().items():
         scored = MixtureSubset.seeded(mixtures, eval_mixtures) if eval_mixtures else mixtures
         baselines: dict[int, Any] = {}  # the mixture's own score, for an improvement metric: once per mixture
-        a, b = (_scores(side, data, set_name, scored, metric, device, baselines, rescore) for side in sides)
-        kept = np.isfinite(a) & np.isfinite(b)
+        seeds_a, seeds_b = (_scores(side, data, set_name, scored, metric, device, baselines, rescore)
+                            for side in sides)
+        kept = np.isfinite(seeds_a).all(0) & np.isfinite(seeds_b).all(0)
         if not kept.any():
             raise SeparenaError(f"--metric {metric.name}: undefined on every mixture of {set_name} for A or B; "
                                 "expected a metric these sources can be scored with")
-        a, b = a[kept], b[kept]
+        seeds_a, seeds_b = seeds_a[:, kept], seeds_b[:, kept]
+        a, b = seeds_a.mean(0), seeds_b.mean(0)  # each side's seeds averaged per mixture, as the leaderboard pairs
         test = compare_pairs({"b": b, "a": a})[0]  # (b - a)
         better = (b - a) if metric.higher_is_better else (a - b)
-        rows.append((set_name, len(a), bootstrap_interval(a), bootstrap_interval(b), bootstrap_interval(b - a),
-                     float(np.mean((better > 0) + 0.5 * (better == 0))), test))
+        rows.append((set_name, len(a), bootstrap_interval(seeds_a), bootstrap_interval(seeds_b),
+                     bootstrap_interval(b - a), float(np.mean((better > 0) + 0.5 * (better == 0))), test))
     for label, side in zip("AB", sides):
-        if side.model is None and side.run is not None:
+        if len(side.builds) > 1:
+            err_console.print(f"note: {label} {escape(side.text)}: seeds {', '.join(str(r.seed) for r in side.runs)}, "
+                              "each mixture's scores averaged over them (the interval resamples seeds too)")
+        if side.models is None and side.runs:
             err_console.print(f"note: {label} {escape(side.text)}: the scores stored by {escape(side.origin)} "
                               "(--rescore scores its weights again)")
     adjusted = holm([row[-1].p_value for row in rows])
@@ -190,28 +211,32 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
 
 def _scores(side: _Side, data: Any, set_name: str, mixtures: Any, metric: Any, device: str,
             baselines: dict[int, Any], rescore: bool) -> np.ndarray:
-    """``[mixtures]``: the side's score of each mixture (mean over its sources): the stored ones
-    where they serve (unless ``rescore``), else its model's, scored here as the benchmark scores."""
+    """``[seeds, mixtures]``: the side's score of each mixture (mean over its sources): the stored
+    ones where they serve (unless ``rescore``), else its models', scored as the benchmark scores."""
     from ..bench.execute import metric_table
     from ..evaluation import evaluate
 
-    stored = None if rescore or side.model is not None else side.scores(data, set_name, mixtures, metric)
+    stored = None if rescore or side.models is not None else side.stored_scores(data, set_name, mixtures, metric)
     if stored is not None:
         return stored
-    if side.model is None:
-        if side.run is not None and not rescore:
+    if side.models is None:
+        if side.runs and not rescore:
             err_console.print(f"note: {escape(side.text)}: {escape(side.origin)} stored no {metric.name} scores of "
                               f"{set_name} of {data.name}: scoring its weights")
-        _, side.model = side.build(data)
-        if side.model.n_src != data.n_src:
-            raise SeparenaError(f"{side.text}: separates {side.model.n_src} sources, {data.name} has {data.n_src}; "
-                                "expected a model of as many sources")
-    result = evaluate(side.model, mixtures, device=device, description=f"{side.text} on {set_name}",
-                      keep_estimates=metric.name != "si-sdri", permutation_invariant=data.permutation_invariant)
-    per_source = result.si_sdri if metric.name == "si-sdri" else metric_table(
-        metric, result.estimates or [], mixtures, data.sample_rate, side.model.n_src,
-        memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
-    return per_source.nanmean(1).numpy()  # (a source without a score leaves the others')
+        side.models = [build(data)[1] for build in side.builds]
+        for model in side.models:
+            if model.n_src != data.n_src:
+                raise SeparenaError(f"{side.text}: separates {model.n_src} sources, {data.name} has {data.n_src}; "
+                                    "expected a model of as many sources")
+    scores = []
+    for model in side.models:
+        result = evaluate(model, mixtures, device=device, description=f"{side.text} on {set_name}",
+                          keep_estimates=metric.name != "si-sdri", permutation_invariant=data.permutation_invariant)
+        per_source = result.si_sdri if metric.name == "si-sdri" else metric_table(
+            metric, result.estimates or [], mixtures, data.sample_rate, model.n_src,
+            memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
+        scores.append(per_source.nanmean(1).numpy())  # (a source without a score leaves the others')
+    return np.stack(scores)
 
 
 def _interval(interval: Any) -> str:

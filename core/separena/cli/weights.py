@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..bench.store import StoredRun
 
 __all__ = ["weights_options", "store_option", "trained_model", "initial_model", "published_model", "published_run_of",
-           "stored_weights", "stored_run", "stored_model", "looks_like_run_ref"]
+           "stored_weights", "stored_runs", "stored_model", "looks_like_run_ref"]
 
 _HASH_DIGITS = set("0123456789abcdef")
 
@@ -104,13 +104,15 @@ def stored_weights(registry: Registry, word: str, store_path: Path, device: str,
     ``option`` (``--init``, ``A``) starts the error lines, which say what was ``expected``."""
     if Path(word).is_file():
         return _checkpoint_weights(registry, Path(word), device, None if name is None else registry.model_config(name))
-    run = stored_run(word, store_path, option, expected)
-    return None if run is None else stored_model(registry, run, store_path, device, name)
+    runs = stored_runs(word, store_path, option, expected)
+    return None if runs is None else stored_model(registry, runs[0], store_path, device, name)
 
 
-def stored_run(word: str, store_path: Path, option: str, expected: str) -> StoredRun | None:
-    """The benchmark run ``word`` names as a REF in ``store_path``, or ``None`` if ``word`` does
-    not have the form of a REF; a one-line error (starting with ``option``) where none is stored."""
+def stored_runs(word: str, store_path: Path, option: str, expected: str, *,
+                seeds: bool = False) -> list[StoredRun] | None:
+    """The benchmark run ``word`` names as a REF in ``store_path`` (with ``seeds``, the latest run
+    of each seed where ``MODEL@SUITE`` names several), or ``None`` if ``word`` does not have the
+    form of a REF; a one-line error (starting with ``option``) where none is stored."""
     from ..bench import ResultStore
 
     if not looks_like_run_ref(word):
@@ -119,7 +121,7 @@ def stored_run(word: str, store_path: Path, option: str, expected: str) -> Store
         raise SeparenaError(f"{option} {word}: no such file, and no store {store_path} to find it in as a run REF; "
                             f"expected {expected}")
     with ResultStore(store_path) as store:
-        return store.resolve(word, option)
+        return store.resolve_seeds(word, option) if seeds else [store.resolve(word, option)]
 
 
 def stored_model(registry: Registry, run: StoredRun, store_path: Path, device: str,
