@@ -404,9 +404,22 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
         run_suite(registry, "tiny", models=["tiny-net-slow"], store=store, progress=False)  # a second model
         out = tmp_path / "report"
         written = write_report(store, out)
-    assert sorted(p.name for p in written) == ["index.html", "leaderboard.csv", "leaderboard.json", "leaderboard.md"]
+    assert sorted(p.name for p in written) == ["index.html", "leaderboard.csv", "leaderboard.json", "leaderboard.md",
+                                               "scores.csv"]
     doc = json.loads((out / "leaderboard.json").read_text())
     rows = doc["suites"]["tiny"]["rows"]
+    with (out / "scores.csv").open() as f:  # every stored score, one row per run, set, mixture and source
+        scores = list(csv.DictReader(f))
+    with ResultStore(tmp_path / "bench.sqlite") as store:
+        net = store.resolve("tiny-net@tiny:1").payload["sets"]["test"]
+    mine = [r for r in scores if (r["model"], r["seed"], r["set"]) == ("tiny-net", "1", "test")]
+    assert len(mine) == net["n"] * 2 and {r["source"] for r in mine} == {"1", "2"}
+    assert [float(r["si_sdri"]) for r in mine] == [v for row in net["si_sdri"] for v in row]
+    assert [r["name"] for r in mine[::2]] == net["names"] and {"si_sdr", "sdri"} <= set(scores[0])
+    for row in rows:  # the table's means are the means of these scores
+        if row["si_sdri_mean"] is not None:
+            values = [float(r["si_sdri"]) for r in scores if r["model"] == row["model"] and r["set"] == "test"]
+            assert sum(values) / len(values) == pytest.approx(row["si_sdri_mean"], rel=1e-6), row["model"]
     assert [r["model"] for r in rows][0] == "tiny-oracle" and rows[3]["model"] == "mixture"
     with (out / "leaderboard.csv").open() as f:
         assert [r["model"] for r in csv.DictReader(f)] == [r["model"] for r in rows]

@@ -152,9 +152,9 @@ def all_reports(store: ResultStore | None, suites: Sequence[str] | None = None,
 
 def write_report(store: ResultStore | None, out_dir: str | Path, suites: Sequence[str] | None = None,
                  published: Any = None) -> list[Path]:
-    """Write ``leaderboard.md``, ``.csv``, ``.json`` and ``index.html`` (with plots and audio):
-    the store's suites (none without a store), then those of ``published`` (a
-    :class:`~separena.bench.published.PublishedStore`) beside them.
+    """Write ``leaderboard.md``, ``.csv``, ``.json``, ``scores.csv`` (every stored score) and
+    ``index.html`` (with plots and audio): the store's suites (none without a store), then those
+    of ``published`` (a :class:`~separena.bench.published.PublishedStore`) beside them.
 
     Returns the paths written.
     """
@@ -163,7 +163,7 @@ def write_report(store: ResultStore | None, out_dir: str | Path, suites: Sequenc
     reports = all_reports(store, suites, published)
     agreements = ranking_agreements(reports)
     written = [_write_markdown(out, reports, agreements), _write_csv(out, reports),
-               _write_json(out, reports, agreements)]
+               _write_json(out, reports, agreements), _write_scores(out, reports)]
     plots = {r.name: _plots(out, r) for r in reports}
     audio = {r.name: _copy_audio(out, store.artifacts_dir, r) if store is not None and not r.published else {}
              for r in reports}  # published runs keep no audio
@@ -283,6 +283,38 @@ def _write_csv(out: Path, reports: list[SuiteReport]) -> Path:
         writer.writeheader()
         writer.writerows(recs)
     return path
+
+
+def _write_scores(out: Path, reports: list[SuiteReport]) -> Path:
+    """``scores.csv``: every stored score of the runs behind the tables, one row per suite,
+    run, test set, mixture and source (its role, or the reference it was matched to), a column
+    per metric (NaN left empty): the numbers behind every mean, for statistics of one's own."""
+    keys: list[str] = []
+    rows = []
+    for rep in reports:
+        for run in latest_runs(rep.runs):  # the runs the tables stand on
+            metrics = ["si_sdr", "si_sdri", *(k for k in run.payload.get("metrics", {}) if k != "si_sdri")]
+            keys += [k for k in metrics if k not in keys]
+            roles = run.payload.get("source_names")
+            for set_name, scores in run.payload["sets"].items():
+                tables = {k: scores[k] for k in metrics if isinstance(scores.get(k), list)}
+                for i, name in enumerate(scores.get("names", [])):
+                    for k in range(len(tables["si_sdri"][i])):
+                        rows.append({"suite": rep.name, "model": run.model, "seed": run.seed,
+                                     "run": run.run_hash[:16], "set": set_name, "mixture": i, "name": name,
+                                     "source": roles[k] if roles else k + 1,
+                                     **{m: _csv_number(table[i][k]) for m, table in tables.items()}})
+    path = out / "scores.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["suite", "model", "seed", "run", "set", "mixture", "name", "source",
+                                               *keys])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _csv_number(value: float | None) -> float | str:
+    return "" if value is None or not math.isfinite(value) else value
 
 
 def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement]) -> Path:

@@ -154,13 +154,15 @@ def runs(pattern: str, store_path: Path, suite_name: str | None) -> None:
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
 @click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for leaderboard.md/.csv/.json and index.html (portable: relative links).")
+              help="Folder for leaderboard.md/.csv/.json, scores.csv (every stored score) and index.html "
+                   "(portable: relative links).")
 @click.option("--published/--no-published", "with_published", default=True, show_default=True,
               help="Add the leaderboards published with the repository (published/) beside the store's.")
 @one_line_errors
 def report(store_path: Path, suites: tuple[str, ...], output_dir: Path, with_published: bool) -> None:
     """Write the stored leaderboard as Markdown, CSV, JSON and a static HTML page with plots and audio,
-    with the published leaderboards beside it (on a fresh clone, without a store: those alone)."""
+    and every score behind it (scores.csv: per run, set, mixture and source), with the published
+    leaderboards beside it (on a fresh clone, without a store: those alone)."""
     from ..bench import ResultStore, write_report
     from ..bench.published import PublishedStore, default_published_dir
     from ..bench.report import all_reports, ranking_agreements
