@@ -225,3 +225,13 @@ def test_compare_pools_the_seeds_of_model_at_suite_as_the_leaderboard_pairs_them
     printed = [float(x) for x in re.findall(r"-?\d+\.\d+", _compare_rows(stored.output)[0])[:9]]
     expected = [round(v, 2) for i in (a, b, diff) for v in (i.mean, i.low, i.high)]
     assert printed == expected
+
+
+def test_compare_scores_on_the_suite_of_a_run_when_none_is_named(benched) -> None:
+    folder, registry = benched
+    common = ("--plugin", PLUGIN, "--registry", registry, "compare", "oracle-irm", "tiny-net@tiny-tones:0",
+              "--store", folder / "jobs1.sqlite")
+    default, named = run(*common), run(*common, "--suite", "tiny-tones")
+    assert default.exit_code == 0 and named.exit_code == 0, default.output + named.output
+    assert "--suite tiny-tones, the suite of B's run" in " ".join(default.stderr.split())
+    assert _compare_rows(default.output) == _compare_rows(named.output)

@@ -84,6 +84,27 @@ def _stored_table(run: StoredRun, data: Any, set_name: str, mixtures: Any, metri
         return np.nanmean(np.asarray([table[i] for i in indices], dtype=np.float64), axis=1)
 
 
+def _default_suite(registry: Registry, first: str, second: str, store_path: Path) -> str:
+    """The suite of A's run, else of B's (a stored run, or the published run of a model name),
+    where the registry has it; else ``speech-quick``. Says which where it is a run's."""
+    from ..bench import ResultStore
+    from ..bench.published import PublishedStore, default_published_dir
+    from .weights import looks_like_run_ref
+
+    for label, text in (("A", first), ("B", second)):
+        run = None
+        if _names_a_model(registry, text):
+            config = registry.model_config(text)
+            run = PublishedStore(default_published_dir()).weights_for(config.name) if config.trainable else None
+        elif not Path(text).is_file() and looks_like_run_ref(text) and store_path.is_file():
+            with ResultStore(store_path) as store:
+                run = store.resolve_seeds(text, label)[0]
+        if run is not None and run.suite in registry.suites:
+            err_console.print(f"note: --suite {run.suite}, the suite of {label}'s run (--suite chooses another)")
+            return run.suite
+    return "speech-quick"
+
+
 def _side(registry: Registry, label: str, text: str, store_path: Path, device: str, suite_name: str,
           rescore: bool) -> _Side:
     """What argument ``label`` (A or B) names. Weights are read here unless stored scores will
@@ -128,8 +149,9 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
 @click.command()
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
-@click.option("--suite", "suite_name", default="speech-quick", show_default=True,
-              help="Suite whose test sets both are scored on.")
+@click.option("--suite", "suite_name", default=None,
+              help="Suite whose test sets both are scored on (default: the suite of A's run, or of B's, where "
+                   "one names a run, else speech-quick).")
 @click.option("--metric", "metric_name", default="si-sdri", show_default=True,
               help="A registered metric (sdri, stoi-i, pesq-i, ...; `separena plugins` lists them).")
 @click.option("--rescore", is_flag=True,
@@ -162,6 +184,8 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     metric = installed_metric(registry, metric_name, "--metric")
     if first == second:
         raise SeparenaError(f"A and B: both are {first!r}; expected two different models or weights")
+    if suite_name is None:
+        suite_name = _default_suite(registry, first, second, store_path)
     for text in (first, second):  # every check of a name before weights are read or data built
         if _names_a_model(registry, text):
             _check_serves(registry, registry.model_config(text), suite_name)
