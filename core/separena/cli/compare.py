@@ -64,24 +64,21 @@ class _Side:
 
     def stored_scores(self, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
         """``[seeds, mixtures]``: each run's stored ``metric`` of each mixture (mean over
-        sources), or ``None`` unless every run stored it for them (same data, set and metric)."""
-        tables = [_stored_table(run, data, set_name, mixtures, metric) for run in self.runs]
-        return np.stack(tables) if tables and all(t is not None for t in tables) else None
+        sources, as the leaderboard takes it), or ``None`` unless every run stored it for all
+        of them (same data, set and metric)."""
+        from ..bench.leaderboard import per_mixture_scores
+        from ..data import MixtureSubset
 
-
-def _stored_table(run: StoredRun, data: Any, set_name: str, mixtures: Any, metric: Any) -> np.ndarray | None:
-    """``[mixtures]``: ``run``'s stored ``metric`` of each mixture (mean over sources), or ``None``."""
-    from ..data import MixtureSubset
-
-    if run.scored_on != data.name:
-        return None
-    table = run.payload.get("sets", {}).get(set_name, {}).get(metric.key)
-    if table is None or len(table) != len(data.test_sets()[set_name]):
-        return None
-    # The same data (content hash) has the same mixtures in the same order.
-    indices = mixtures.indices if isinstance(mixtures, MixtureSubset) else range(len(mixtures))
-    with np.errstate(all="ignore"):  # a mixture none of whose sources has a score stays NaN
-        return np.nanmean(np.asarray([table[i] for i in indices], dtype=np.float64), axis=1)
+        if not self.runs or any(run.scored_on != data.name for run in self.runs):
+            return None
+        found = per_mixture_scores(self.runs, set_name, metric.key)
+        if len(found) != 1:
+            return None
+        ((names, scores),) = found.values()
+        if scores.shape[0] != len(self.runs) or len(names) != len(data.test_sets()[set_name]):
+            return None
+        # The same data (content hash) has the same mixtures in the same order.
+        return scores[:, mixtures.indices] if isinstance(mixtures, MixtureSubset) else scores
 
 
 def _default_suite(registry: Registry, first: str, second: str, store_path: Path) -> str:
