@@ -1,0 +1,113 @@
+"""SI-SDRi by the pitch gap between the two voices of a mixture: the papers' same-gender /
+different-gender split, asked of the stored per-mixture scores.
+
+    python benchmarks/pitch_gap.py                                    # the published speech-quick runs
+    python benchmarks/pitch_gap.py --store results/bench.sqlite --suite speech-zoo --json gap.json
+
+Each reference source's pitch is the median F0 of its voiced frames (pYIN of librosa, which nussl
+installs; 60-500 Hz);
+a mixture's gap is the distance between its two voices' pitches in semitones. Per model and test
+set: the mean SI-SDRi (sources and seeds averaged) of the mixtures in each gap band with its 95 %
+bootstrap interval, and Spearman's rank correlation of the gap with SI-SDRi. Nothing is trained
+or separated: the scores are the runs' own, the data is rebuilt (or read from the cache) by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from separena import default_registry
+from separena.bench import ResultStore
+from separena.bench.leaderboard import per_mixture_scores
+from separena.bench.published import PublishedStore, default_published_dir
+from separena.bench.stats import bootstrap_interval
+from separena.progress import progress_bar
+
+BANDS = ((0.0, 3.0), (3.0, 8.0), (8.0, math.inf))  # semitones: near-same register ... an octave apart
+
+
+def median_pitch(wav: np.ndarray, sample_rate: int) -> float:
+    """Median F0 in Hz of the voiced frames of ``wav`` ``[time]`` (NaN if none is voiced)."""
+    import librosa
+
+    f0, voiced, _ = librosa.pyin(wav, fmin=60, fmax=500, sr=sample_rate, frame_length=512)
+    return float(np.nanmedian(f0[voiced])) if voiced.any() else math.nan
+
+
+def pitch_gaps(mixtures, sample_rate: int, description: str) -> np.ndarray:
+    """``[mixtures]``: semitones between the median pitches of each mixture's two sources."""
+    gaps = []
+    with progress_bar(True) as bar:
+        for i in bar.track(range(len(mixtures)), description=description):
+            pitches = [median_pitch(src.numpy(), sample_rate) for src in mixtures[i].sources]
+            gaps.append(abs(12 * math.log2(pitches[0] / pitches[1])) if len(pitches) == 2 else math.nan)
+    return np.asarray(gaps)
+
+
+def band_label(low: float, high: float) -> str:
+    return f">= {low:g} st" if math.isinf(high) else f"{low:g}-{high:g} st"
+
+
+def main() -> None:
+    from scipy.stats import spearmanr
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="speech-quick")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="a result store (default: the runs published with the repository)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args()
+    registry = default_registry()
+    if args.store is None:
+        runs = PublishedStore(default_published_dir()).runs(suite=args.suite)
+    else:
+        with ResultStore(args.store) as store:
+            runs = store.runs(suite=args.suite)
+    if not runs:
+        raise SystemExit(f"no runs of suite {args.suite} in {args.store or default_published_dir()}")
+    data = registry.suite_data(args.suite)
+    if any(run.scored_on != data.name for run in runs):
+        raise SystemExit(f"the runs were scored on {sorted({r.scored_on for r in runs})}; this code builds {data.name}")
+    out: dict = {"suite": args.suite, "data": data.name, "bands": [band_label(*b) for b in BANDS], "sets": {}}
+    for set_name, mixtures in data.test_sets().items():
+        gaps = pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}")
+        bands = [(gaps >= low) & (gaps < high) for low, high in BANDS]
+        entry: dict = {"mixtures_per_band": [int(b.sum()) for b in bands],
+                       "gap_median": float(np.nanmedian(gaps)), "models": {}}
+        print(f"\n### {set_name}: {len(gaps)} mixtures, median gap {entry['gap_median']:.1f} semitones, "
+              f"per band {' / '.join(str(n) for n in entry['mixtures_per_band'])}\n")
+        print("| model | " + " | ".join(f"{band_label(*b)} ({n})" for b, n in zip(BANDS, entry["mixtures_per_band"]))
+              + " | Spearman rho (p) |")
+        print("|---|" + "---:|" * (len(BANDS) + 1))
+        for model, (names, scores) in per_mixture_scores(runs, set_name).items():
+            if len(names) != len(gaps):
+                continue
+            score = scores.mean(0)
+            finite = np.isfinite(score) & np.isfinite(gaps)
+            cells, numbers = [], []
+            for band in bands:
+                kept = score[band & finite]
+                interval = bootstrap_interval(kept) if len(kept) else None
+                numbers.append(None if interval is None else [interval.mean, interval.low, interval.high])
+                cells.append("-" if interval is None else
+                             f"{interval.mean:.2f} [{interval.low:.2f}, {interval.high:.2f}]")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rho, p = spearmanr(gaps[finite], score[finite])
+            constant = not math.isfinite(rho)  # the mixture's own scores: 0 dB everywhere
+            entry["models"][model] = {"bands": numbers, "spearman_rho": None if constant else float(rho),
+                                      "p_value": None if constant else float(p)}
+            print(f"| {model} | " + " | ".join(cells) + (" | - |" if constant else f" | {rho:+.2f} ({p:.1g}) |"))
+        out["sets"][set_name] = entry
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
