@@ -9,7 +9,8 @@ installs; 60-500 Hz);
 a mixture's gap is the distance between its two voices' pitches in semitones. Per model and test
 set: the mean SI-SDRi (sources and seeds averaged) of the mixtures in each gap band with its 95 %
 bootstrap interval, and Spearman's rank correlation of the gap with SI-SDRi. Nothing is trained
-or separated: the scores are the runs' own, the data is rebuilt (or read from the cache) by name.
+or separated: the scores are the runs' own, the data is rebuilt (or read from the cache) by name,
+and the gaps are kept under the cache's ``pitch-gaps/`` for the next run on the same data.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from separena.bench import ResultStore
 from separena.bench.leaderboard import per_mixture_scores
 from separena.bench.published import PublishedStore, default_published_dir
 from separena.bench.stats import bootstrap_interval
+from separena.data.cache import default_cache_dir
 from separena.progress import progress_bar
 
 BANDS = ((0.0, 3.0), (3.0, 8.0), (8.0, math.inf))  # semitones: near-same register ... an octave apart
@@ -40,13 +42,18 @@ def median_pitch(wav: np.ndarray, sample_rate: int) -> float:
     return float(np.nanmedian(f0[voiced])) if voiced.any() else math.nan
 
 
-def pitch_gaps(mixtures, sample_rate: int, description: str) -> np.ndarray:
-    """``[mixtures]``: semitones between the median pitches of each mixture's two sources."""
+def pitch_gaps(mixtures, sample_rate: int, description: str, cache: Path) -> np.ndarray:
+    """``[mixtures]``: semitones between the median pitches of each mixture's two sources, kept
+    in ``cache`` (JSON) once computed: they depend on the data (named by its hash) alone."""
+    if cache.is_file():
+        return np.asarray(json.loads(cache.read_text()), dtype=float)
     gaps = []
     with progress_bar(True) as bar:
         for i in bar.track(range(len(mixtures)), description=description):
             pitches = [median_pitch(src.numpy(), sample_rate) for src in mixtures[i].sources]
             gaps.append(abs(12 * math.log2(pitches[0] / pitches[1])) if len(pitches) == 2 else math.nan)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps([None if math.isnan(g) else g for g in gaps]))
     return np.asarray(gaps)
 
 
@@ -76,7 +83,8 @@ def main() -> None:
         raise SystemExit(f"the runs were scored on {sorted({r.scored_on for r in runs})}; this code builds {data.name}")
     out: dict = {"suite": args.suite, "data": data.name, "bands": [band_label(*b) for b in BANDS], "sets": {}}
     for set_name, mixtures in data.test_sets().items():
-        gaps = pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}")
+        cache = default_cache_dir() / "pitch-gaps" / f"{data.name.replace('@', '-')}-{set_name}.json"
+        gaps = pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}", cache)
         bands = [(gaps >= low) & (gaps < high) for low, high in BANDS]
         entry: dict = {"mixtures_per_band": [int(b.sum()) for b in bands],
                        "gap_median": float(np.nanmedian(gaps)), "models": {}}
