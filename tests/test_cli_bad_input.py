@@ -89,6 +89,7 @@ CASES: list[tuple[list[str], str]] = [
     (["compare", CKPT, "abcd", "--store", "missing.sqlite"], "B abcd: no such file, and no store missing.sqlite"),
     (["compare", CKPT, "x@speech-quick", "--store", "store.sqlite"], "B x@speech-quick: no finished run"),
     (["compare", "x@speech-quick", CKPT, "--store", "store.sqlite", "--rescore"], "A x@speech-quick: no finished run"),
+    (["compare", CKPT, "oracle-irm", "--json", "a_file/out.json"], "--json a_file/out.json: a_file is a file"),
     (["compare", CKPT, "oracle-irm", "--device", "gpu"], "--device"),
     (["compare", CKPT, "oracle-irm", "--metric", "stoy-i"], "did you mean 'stoi-i'"),
     (["compare", CKPT, "oracle-irm", "--eval-mixtures", "0"], "--eval-mixtures"),

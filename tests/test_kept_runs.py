@@ -227,6 +227,24 @@ def test_compare_pools_the_seeds_of_model_at_suite_as_the_leaderboard_pairs_them
     assert printed == expected
 
 
+def test_compare_writes_its_table_as_json(benched, tmp_path) -> None:
+    folder, registry = benched
+    out = tmp_path / "verdict.json"
+    common = ("--plugin", PLUGIN, "--registry", registry, "compare", "oracle-irm", "tiny-net@tiny-tones",
+              "--store", folder / "jobs2.sqlite")
+    result = run(*common, "--json", out)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert (doc["a"], doc["b"], doc["suite"], doc["metric"]) == ("oracle-irm", "tiny-net@tiny-tones", "tiny-tones",
+                                                                 "si-sdri")
+    test = doc["sets"]["test"]
+    row = _compare_rows(result.output)[0]
+    assert f"{test['b_minus_a']['mean']:.2f} [{test['b_minus_a']['low']:.2f}" in row and test["verdict"] in row
+    assert test["mixtures"] == 4 and 0 <= test["p_value"] <= test["p_holm"] <= 1
+    refused = run(*common, "--json", tmp_path)
+    assert refused.exit_code == 2 and "Invalid value for '--json'" in refused.output and "is a directory" in refused.output
+
+
 def test_compare_scores_on_the_suite_of_a_run_when_none_is_named(benched) -> None:
     folder, registry = benched
     common = ("--plugin", PLUGIN, "--registry", registry, "compare", "oracle-irm", "tiny-net@tiny-tones:0",

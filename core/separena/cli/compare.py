@@ -153,13 +153,15 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
               help="A registered metric (sdri, stoi-i, pesq-i, ...; `separena plugins` lists them).")
 @click.option("--rescore", is_flag=True,
               help="Score a run's weights again instead of using the scores it stored.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table's numbers to this JSON file (for scripts, e.g. a regression check).")
 @store_option
 @device_option
 @eval_mixtures_option
 @click.pass_context
 @one_line_errors
 def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric_name: str, rescore: bool,
-            store_path: Path, device: str, eval_mixtures: int | None) -> None:
+            json_path: Path | None, store_path: Path, device: str, eval_mixtures: int | None) -> None:
     """Compare A and B on the same test mixtures of a suite: is B better than A?
 
     A and B are each a checkpoint file (`separena train -o`), a model name (its published
@@ -176,11 +178,14 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     from ..bench.stats import bootstrap_interval, compare_pairs, holm
     from ..data import MixtureSubset
     from .model import _check_serves, _suite_data
+    from .options import check_output_path
 
     registry = context_registry(ctx)
     metric = installed_metric(registry, metric_name, "--metric")
     if first == second:
         raise SeparenaError(f"A and B: both are {first!r}; expected two different models or weights")
+    if json_path is not None:
+        check_output_path(json_path, "--json", folder=False)
     if suite_name is None:
         suite_name = _default_suite(registry, first, second, store_path)
     for text in (first, second):  # every check of a name before weights are read or data built
@@ -213,6 +218,9 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
             err_console.print(f"note: {label} {escape(side.text)}: the scores stored by {escape(side.origin)} "
                               "(--rescore scores its weights again)")
     adjusted = holm([row[-1].p_value for row in rows])
+    verdicts = [_verdict(row[4].mean, p, metric.higher_is_better) for row, p in zip(rows, adjusted)]
+    if json_path is not None:
+        _write_json(json_path, first, second, suite_name, data.name, metric, rows, adjusted, verdicts)
     title = f"{escape(second)} (B) against {escape(first)} (A) on {data.name}"
     table = Table(title=title)
     label = metric.label or metric.name
@@ -220,9 +228,7 @@ def compare(ctx: click.Context, first: str, second: str, suite_name: str, metric
     for column in ("set", "mixtures", f"A: {label}{unit} [95 %]", f"B: {label}{unit} [95 %]",
                    f"B - A{unit} [95 %]", "B wins", "p (Holm)", "verdict"):
         table.add_column(column)
-    for (set_name, n, a, b, diff, wins, _), p in zip(rows, adjusted):
-        b_better = diff.mean > 0 if metric.higher_is_better else diff.mean < 0
-        verdict = "no detectable difference" if p >= 0.05 else "B better" if b_better else "A better"
+    for (set_name, n, a, b, diff, wins, _), p, verdict in zip(rows, adjusted, verdicts):
         table.add_row(set_name, str(n), _interval(a), _interval(b), _interval(diff), f"{wins:.0%}", f"{p:.2g}",
                       verdict)
     console.print(table)
@@ -258,6 +264,32 @@ def _scores(side: _Side, data: Any, set_name: str, mixtures: Any, metric: Any, d
             memo=lambda i, compute: baselines[i] if i in baselines else baselines.setdefault(i, compute()))
         scores.append(per_source.nanmean(1).numpy())  # (a source without a score leaves the others')
     return np.stack(scores)
+
+
+def _verdict(difference: float, p: float, higher_is_better: bool) -> str:
+    """What the Holm-corrected test says of B - A on one set."""
+    if p >= 0.05:
+        return "no detectable difference"
+    b_better = difference > 0 if higher_is_better else difference < 0
+    return "B better" if b_better else "A better"
+
+
+def _write_json(path: Path, first: str, second: str, suite: str, data_name: str, metric: Any, rows: list[Any],
+                adjusted: list[float], verdicts: list[str]) -> None:
+    """The table as JSON: per set the mixtures, each side's mean and interval, B - A's, B's win
+    rate, the p-values (raw and Holm-corrected) and the verdict."""
+    def number(x: float) -> float | None:  # JSON has no NaN
+        return float(x) if np.isfinite(x) else None
+
+    def interval(i: Any) -> dict[str, float | None]:
+        return {"mean": number(i.mean), "low": number(i.low), "high": number(i.high)}
+
+    doc = {"a": first, "b": second, "suite": suite, "data": data_name, "metric": metric.name,
+           "sets": {name: {"mixtures": n, "a": interval(a), "b": interval(b), "b_minus_a": interval(diff),
+                           "b_wins": number(wins), "p_value": number(test.p_value), "p_holm": number(p),
+                           "verdict": verdict}
+                    for (name, n, a, b, diff, wins, test), p, verdict in zip(rows, adjusted, verdicts)}}
+    path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _interval(interval: Any) -> str:
