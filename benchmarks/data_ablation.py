@@ -155,7 +155,7 @@ def run_choices(names: list[str], seeds: list[int], args: argparse.Namespace, re
 
 
 def _with_pool(stream, voices: int):
-    """``stream`` (a TwoSpeakerStream) reading only the first ``voices`` eSpeak speakers."""
+    """``stream`` (a SpeakerMixtureStream) reading only the first ``voices`` eSpeak speakers."""
     stream.pool = _subset(stream.pool, voices)
     stream._first_utt = np.searchsorted(stream.pool.speaker_of, np.arange(voices + 1)).astype(np.int64)
     stream.audio = torch.from_numpy(stream.pool.audio)

@@ -4,7 +4,7 @@ same numbers.
     python benchmarks/device_batches.py [--device cuda] [--batch-size 32] [--steps 50] [--data default|synthetic]
 
 ``espeak-2mix``'s training stream draws its random numbers on the CPU and can build the batch
-itself on a device (``TwoSpeakerStream.to``: pools joined in device memory, crops, speed,
+itself on a device (``SpeakerMixtureStream.to``: pools joined in device memory, crops, speed,
 EQ/band limits, noise and gains there); the trainer does so on a GPU when it has no data
 workers (``--data-workers 0``). This script times ``batch(seed, step, ...)`` both ways for the
 same steps (the device's timing waits for the device), and reports the largest difference
@@ -27,7 +27,7 @@ def synthetic_stream(minutes: float, real_minutes: float, sample_rate: int = 800
     """A default-like stream (augmentation on, half the sources real) over noise pools."""
     from separena.data.augment import AugmentConfig
     from separena.data.pool import UtterancePool
-    from separena.data.stream import TwoSpeakerStream
+    from separena.data.stream import SpeakerMixtureStream
 
     def pool(total_minutes: float, speakers: int, seed: int) -> UtterancePool:
         rng = np.random.default_rng(seed)
@@ -41,7 +41,7 @@ def synthetic_stream(minutes: float, real_minutes: float, sample_rate: int = 800
     real = pool(real_minutes, 45, 1)
     real = UtterancePool(audio=real.audio, offsets=real.offsets[:45], lengths=np.diff(
         np.concatenate([real.offsets[:45], [len(real.audio)]])), speaker_of=np.arange(45), speakers=real.speakers)
-    return TwoSpeakerStream(pool(minutes, 600, 0), sample_rate, AugmentConfig(), real=real, real_fraction=0.5)
+    return SpeakerMixtureStream(pool(minutes, 600, 0), sample_rate, AugmentConfig(), real=real, real_fraction=0.5)
 
 
 def timed(stream, steps: int, batch_size: int, samples: int, device: torch.device) -> tuple[float, list]:

@@ -365,10 +365,10 @@ def test_real_pool_joins_clips_with_pauses_deterministically() -> None:
 def test_real_fraction_zero_is_the_espeak_only_stream(tiny) -> None:
     from separena.data.augment import AugmentConfig
     from separena.data.speech import train_stream
-    from separena.data.stream import TwoSpeakerStream
+    from separena.data.stream import SpeakerMixtureStream
 
     data, _ = tiny
-    legacy = TwoSpeakerStream(data.train.pool, data.sample_rate, AugmentConfig())
+    legacy = SpeakerMixtureStream(data.train.pool, data.sample_rate, AugmentConfig())
     real_pool, _ = _fake_real_pool()
     opts = dict(augment=True, speed=0.1, eq=0.8, band_limit=0.4, noise=0.5, gain_db=6.0, level_db=2.5,
                 reverb=0.0, real_fraction=0.0)
@@ -558,12 +558,12 @@ def test_a_stream_built_on_a_device_gives_the_same_batches(compression: float) -
     stream's own, and on the meta device (no data: any tensor left on the CPU is an error) every
     step of a batch stays on the device, rooms included."""
     from separena.data.augment import AugmentConfig
-    from separena.data.stream import TwoSpeakerStream
+    from separena.data.stream import SpeakerMixtureStream
 
     pool, _ = _fake_real_pool(n_speakers=5, clips=8)
     real_pool, _ = _fake_real_pool(n_speakers=3, clips=5)
     rirs = torch.randn(3, 2, 200, generator=torch.Generator().manual_seed(0)) * torch.linspace(1, 0, 200)
-    stream = TwoSpeakerStream(pool, 8000, AugmentConfig(compression=compression), real=real_pool,
+    stream = SpeakerMixtureStream(pool, 8000, AugmentConfig(compression=compression), real=real_pool,
                               real_fraction=0.5, rirs=rirs, reverb=0.5)
     assert stream.to("cpu") is stream
     joined = stream._joined_on(torch.device("cpu"))

@@ -10,7 +10,7 @@ import torch
 from separena.data import channel, tts
 from separena.data.augment import AugmentConfig
 from separena.data.pool import UtterancePool
-from separena.data.stream import TwoSpeakerStream
+from separena.data.stream import SpeakerMixtureStream
 from separena.errors import SeparenaError
 
 SR = 8000
@@ -134,13 +134,13 @@ def _tone_pool(n_speakers: int, hz: float) -> UtterancePool:
 def test_stream_draws_tts_sources_at_their_share_and_keeps_the_old_draws():
     espeak, real, voices = _pool(6, 3.0, 1), _pool(4, 3.0, 2), _pool(5, 3.0, 3)
     aug = AugmentConfig()
-    old = TwoSpeakerStream(espeak, SR, aug, real=real, real_fraction=0.3)
-    new = TwoSpeakerStream(espeak, SR, aug, real=real, real_fraction=0.3, tts=voices, tts_fraction=0.0)
+    old = SpeakerMixtureStream(espeak, SR, aug, real=real, real_fraction=0.3)
+    new = SpeakerMixtureStream(espeak, SR, aug, real=real, real_fraction=0.3, tts=voices, tts_fraction=0.0)
     for a, b in zip(old.batch(0, 3, 8, 4000), new.batch(0, 3, 8, 4000)):
         assert torch.equal(a, b)
     # each pool a tone of its own: the spectrum's peak tells which pool a source came from
     tones = (250.0, 1000.0, 2500.0)
-    stream = TwoSpeakerStream(_tone_pool(6, tones[0]), SR, None, real=_tone_pool(4, tones[1]), real_fraction=0.3,
+    stream = SpeakerMixtureStream(_tone_pool(6, tones[0]), SR, None, real=_tone_pool(4, tones[1]), real_fraction=0.3,
                               tts=_tone_pool(5, tones[2]), tts_fraction=0.5, level_db=0)
     _, src = stream.batch(0, 0, 512, 800)
     peak = torch.fft.rfft(src, dim=-1).abs().argmax(-1) * SR / 800
@@ -149,4 +149,4 @@ def test_stream_draws_tts_sources_at_their_share_and_keeps_the_old_draws():
     share = kinds.mean((1, 2)).numpy()
     assert abs(share[1] - 0.3) < 0.05 and abs(share[2] - 0.5) < 0.05, share
     with pytest.raises(SeparenaError, match="real_fraction \\+ tts_fraction"):
-        TwoSpeakerStream(espeak, SR, None, real=real, real_fraction=0.6, tts=voices, tts_fraction=0.6)
+        SpeakerMixtureStream(espeak, SR, None, real=real, real_fraction=0.6, tts=voices, tts_fraction=0.6)

@@ -29,6 +29,10 @@ def _espeak(scratch: Path) -> dict:
     return {**ESPEAK_TINY, "cache_dir": str(scratch / "cache")}
 
 
+def _espeak_3mix(scratch: Path) -> dict:  # three speakers per split at least
+    return {**ESPEAK_TINY, "n_valid_speakers": 3, "n_test_speakers": 3, "cache_dir": str(scratch / "cache")}
+
+
 def _real_dev(scratch: Path) -> dict:
     from separena.data import real
 
@@ -75,6 +79,7 @@ def _midi(scratch: Path) -> dict:
 CASES = [
     DatasetCase("tones-2mix", dict(sample_rate=8000, n_valid=2, n_test=3), changes={"n_test": 5}),
     DatasetCase("espeak-2mix", _espeak),
+    DatasetCase("espeak-3mix", _espeak_3mix),
     DatasetCase("real-dev", _real_dev),
     DatasetCase("wsj0-2mix", _wsj0, changes={"test_split": "tt-other"}),
     DatasetCase("musdb18", _musdb, changes={"valid_seed": 1}),

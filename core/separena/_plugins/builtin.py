@@ -35,6 +35,8 @@ def separena_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec("espeak-2mix", "separena.data.speech:espeak_2mix",
                     "2-speaker mixtures of eSpeak NG voices, generated locally, speakers disjoint per split"),
+        DatasetSpec("espeak-3mix", "separena.data.speech:espeak_3mix",
+                    "3-speaker mixtures of the same eSpeak NG voices (wsj0-3mix's task), speakers disjoint per split"),
         DatasetSpec("real-dev", "separena.data.real:real_dev_dataset",
                     "2-speaker mixtures of real recorded speech from Debian packages; test: held-out real-dev speakers"),
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",

@@ -1,13 +1,13 @@
-"""Speech utterances held in memory, and the fixed two-speaker mixtures drawn from them.
+"""Speech utterances held in memory, and the fixed mixtures of distinct speakers drawn from them.
 
 An :class:`UtterancePool` keeps every utterance of a split in one float32 array (the eSpeak
 NG speakers of ``espeak-2mix``, or the real recorded speakers of :mod:`separena.data.real`,
 each speaker's clips joined by short pauses: :func:`joined_pool`). The fixed evaluation
-mixtures of both (:func:`fixed_mixtures`, :func:`clip_mixtures`) follow one recipe: two
-distinct speakers, each source at unit RMS times :data:`UTTERANCE_RMS`, a relative level
-uniform in ``+-LEVEL_DB`` dB, scaled down together when anything would peak above
-:data:`PEAK`, ``mix = s1 + s2``. The training stream over a pool is
-:class:`separena.data.stream.TwoSpeakerStream`.
+mixtures of both (:func:`fixed_mixtures`, :func:`clip_mixtures`) follow one recipe: ``n_src``
+(two unless asked) distinct speakers, each source at unit RMS times :data:`UTTERANCE_RMS`, at
+levels of :func:`source_levels_db` (two sources differ by up to ``+-LEVEL_DB`` dB), scaled
+down together when anything would peak above :data:`PEAK`, ``mix = s1 + s2 (+ s3 ...)``. The
+training stream over a pool is :class:`separena.data.stream.SpeakerMixtureStream`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ..errors import SeparenaError
 from . import Example
 
 __all__ = ["UtterancePool", "joined_pool", "trim_normalise", "fixed_mixtures", "clip_mixtures", "fill_from_clips",
-           "load_pool", "synthesise_speakers", "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
+           "load_pool", "synthesise_speakers", "distinct_speakers", "source_levels_db", "UTTERANCE_RMS", "LEVEL_DB",
+           "PEAK", "JOIN_GAP_SECONDS"]
 
 UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each evaluation source
 LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
@@ -165,30 +166,58 @@ def joined_pool(utterances: Sequence, sample_rate: int, seed: int) -> UtteranceP
     return UtterancePool(audio, offsets, lengths_arr, np.arange(len(names), dtype=np.int64), names)
 
 
-def _pairs(rng: np.random.Generator, n_speakers: int, n: int,
-           draw: Callable[[int], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``n`` times: 2 distinct speakers and their sources ``[2, time]`` float64 at
-    :data:`UTTERANCE_RMS` times the relative level, peak below :data:`PEAK`. ``draw(s)`` gives
-    a crop of speaker ``s`` (drawn from ``rng`` between the pair and the level)."""
+def distinct_speakers(rng: np.random.Generator, n_speakers: int, batch: int, n_src: int) -> np.ndarray:
+    """``[batch, n_src]`` speakers of ``range(n_speakers)``, distinct within each row, uniform.
+
+    The first column is uniform; column ``k`` is the ``r``-th speaker (``r`` uniform in
+    ``[0, n_speakers - k)``) after the first, cyclically, among those not drawn yet: for two
+    speakers ``(s0 + 1 + r) % n_speakers``, so that 2-speaker streams keep their draws."""
+    chosen = [rng.integers(0, n_speakers, size=batch)]
+    for k in range(1, n_src):
+        position = 1 + rng.integers(0, n_speakers - k, size=batch)  # among the others, counted from s0 + 1
+        taken = np.sort(np.stack([(s - chosen[0]) % n_speakers for s in chosen[1:]], 1), 1) if k > 1 else None
+        for j in range(k - 1):  # step over the speakers drawn already, nearest first
+            position += taken[:, j] <= position
+        chosen.append((chosen[0] + position) % n_speakers)
+    return np.stack(chosen, 1)
+
+
+def source_levels_db(rng: np.random.Generator, n_src: int, level_db: float,
+                     size: int | None = None) -> np.ndarray:
+    """Level in dB of each of ``n_src`` sources (``[n_src]``, or ``[size, n_src]``): two
+    sources at ``+-rel / 2`` with ``rel`` uniform in ``+-level_db``; more, each uniform in
+    ``+-level_db / 2`` (any two differ by up to ``level_db``, as two do)."""
+    if n_src == 2:
+        rel = rng.uniform(-level_db, level_db, size=size)
+        return np.stack([rel / 2, -rel / 2], -1)
+    return rng.uniform(-level_db / 2, level_db / 2, size=(n_src,) if size is None else (size, n_src))
+
+
+def _groups(rng: np.random.Generator, n_speakers: int, n: int, draw: Callable[[int], np.ndarray],
+            n_src: int = 2) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``n`` times: ``n_src`` distinct speakers and their sources ``[n_src, time]`` float64 at
+    :data:`UTTERANCE_RMS` times their level, peak below :data:`PEAK`. ``draw(s)`` gives a crop
+    of speaker ``s`` (drawn from ``rng`` between the speakers and the levels)."""
     for _ in range(n):
-        pair = rng.choice(n_speakers, size=2, replace=False)
+        group = rng.choice(n_speakers, size=n_src, replace=False)
         srcs = []
-        for s in pair:
+        for s in group:
             x = draw(s)
             srcs.append(x / max(float(np.sqrt((x ** 2).mean())), 1e-8))
-        rel = float(rng.uniform(-LEVEL_DB, LEVEL_DB))
-        src = np.stack(srcs) * UTTERANCE_RMS * np.array([[10 ** (rel / 40)], [10 ** (-rel / 40)]])
+        level = source_levels_db(rng, n_src, LEVEL_DB)
+        src = np.stack(srcs) * UTTERANCE_RMS * (10 ** (level / 20))[:, None]
         peak = max(float(np.abs(src.sum(0)).max()), float(np.abs(src).max()))
         if peak > PEAK:
             src *= PEAK / peak
-        yield pair, src
+        yield group, src
 
 
 def fixed_mixtures(pool: UtterancePool, n: int, seconds: float, sample_rate: int, seed: int,
-                   salt: int) -> Iterator[Example]:
-    """wsj0-2mix-style evaluation mixtures of ``pool``: a random ``seconds`` crop of one
-    utterance of each speaker (a shorter utterance whole, at a random offset). Yields
-    :class:`Example` named ``<index>_<speaker>_<speaker>`` with ``sources [2, time]``, ``mix = sum``."""
+                   salt: int, n_src: int = 2) -> Iterator[Example]:
+    """wsj0-2mix-style evaluation mixtures of ``pool`` (wsj0-3mix-style with ``n_src=3``): a
+    random ``seconds`` crop of one utterance of each speaker (a shorter utterance whole, at a
+    random offset). Yields :class:`Example` named ``<index>_<speaker>_<speaker>...`` with
+    ``sources [n_src, time]``, ``mix = sum``."""
     rng = np.random.default_rng([seed, 3, salt])
     utts = pool.utterances_of()
     length = int(round(seconds * sample_rate))
@@ -203,9 +232,9 @@ def fixed_mixtures(pool: UtterancePool, n: int, seconds: float, sample_rate: int
         x[at:at + ulen] = pool.crop(u, 0, ulen)
         return x
 
-    for j, (pair, src) in enumerate(_pairs(rng, len(pool.speakers), n, draw)):
+    for j, (group, src) in enumerate(_groups(rng, len(pool.speakers), n, draw, n_src)):
         src_t = torch.from_numpy(src.astype(np.float32))
-        names = "_".join(pool.speaker_id(s) for s in pair)
+        names = "_".join(pool.speaker_id(s) for s in group)
         yield Example(f"{j:05d}_{names}", src_t.sum(0), src_t)
 
 
@@ -228,11 +257,11 @@ def fill_from_clips(rng: np.random.Generator, clips: list[np.ndarray], length: i
 
 
 def clip_mixtures(clips: Mapping[str, list[np.ndarray]], n: int, seconds: float, sample_rate: int,
-                  seed: int) -> Iterator[Example]:
-    """Evaluation mixtures of speakers given as short clips (``{speaker: [clip, ...]}``, at
-    least 2 speakers): ``seconds`` of each speaker by :func:`fill_from_clips`, sources on the
-    16-bit grid so that a written mixture is their exact sum. Yields :class:`Example` named
-    ``<index>__<speaker>__<speaker>`` (``/`` in a speaker id written ``-``)."""
+                  seed: int, n_src: int = 2) -> Iterator[Example]:
+    """Evaluation mixtures of ``n_src`` speakers given as short clips (``{speaker: [clip, ...]}``,
+    at least ``n_src`` speakers): ``seconds`` of each speaker by :func:`fill_from_clips`, sources
+    on the 16-bit grid so that a written mixture is their exact sum. Yields :class:`Example`
+    named ``<index>__<speaker>__<speaker>...`` (``/`` in a speaker id written ``-``)."""
     speakers = sorted(clips)
     rng = np.random.default_rng([int(seed), 0x5EA1])
     length = int(round(seconds * sample_rate))
@@ -240,9 +269,9 @@ def clip_mixtures(clips: Mapping[str, list[np.ndarray]], n: int, seconds: float,
     def draw(s: int) -> np.ndarray:
         return fill_from_clips(rng, clips[speakers[s]], length, sample_rate)
 
-    for j, (pair, src) in enumerate(_pairs(rng, len(speakers), n, draw)):
+    for j, (group, src) in enumerate(_groups(rng, len(speakers), n, draw, n_src)):
         src = np.round(src * 32767.0) / 32767.0  # on the 16-bit grid: the written mix is the exact sum
         src_t = torch.from_numpy(src.astype(np.float32))
         mix = torch.from_numpy((src.sum(0)).astype(np.float32))
-        names = "__".join(speakers[s].replace("/", "-") for s in pair)
+        names = "__".join(speakers[s].replace("/", "-") for s in group)
         yield Example(f"{j:05d}__{names}", mix, src_t)  # e.g. 00000__klettres-data-en__hedgewars-data-pl

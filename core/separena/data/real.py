@@ -48,7 +48,7 @@ from .audio import read_wav, write_wav
 from .cache import CARRIED_ENV, atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .pool import UTTERANCE_RMS, clip_mixtures, joined_pool, trim_normalise
-from .stream import TwoSpeakerStream
+from .stream import SpeakerMixtureStream
 
 __all__ = [
     "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
@@ -456,40 +456,43 @@ def real_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.Pa
 
 
 def _mixtures(pool: list[RealUtterance], n: int, seconds: float, sample_rate: int,
-              seed: int, split: str = "real-dev") -> Iterator[Example]:
+              seed: int, split: str = "real-dev", n_src: int = 2) -> Iterator[Example]:
     clips: dict[str, list[np.ndarray]] = {}
     for u in pool:
         clips.setdefault(u.speaker, []).append(u.waveform.numpy())
-    if len(clips) < 2:
-        raise SeparenaError(f"{split}: {len(clips)} {split} speaker(s) found; expected at least 2")
-    return clip_mixtures(clips, n, seconds, sample_rate, seed)
+    if len(clips) < n_src:
+        raise SeparenaError(f"{split}: {len(clips)} {split} speaker(s) found; expected at least {n_src}")
+    return clip_mixtures(clips, n, seconds, sample_rate, seed, n_src)
 
 
 def build_real_dev(root: str | os.PathLike[str] | None = None, *, sample_rate: int = 8000, n_mixtures: int = 200,
                    seconds: float = 4.0, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None,
-                   system_root: str | os.PathLike[str] = "/") -> Path:
-    """Write ``n_mixtures`` 2-speaker mixtures of different ``real-dev`` speakers in the
-    wsj0-2mix layout, ``<root>/tt/{mix,s1,s2}/<name>.wav``, and return ``root``.
+                   system_root: str | os.PathLike[str] = "/", n_src: int = 2) -> Path:
+    """Write ``n_mixtures`` mixtures of ``n_src`` different ``real-dev`` speakers in the
+    wsj0-2mix layout, ``<root>/tt/{mix,s1,s2}/<name>.wav`` (and ``s3/`` ...), and return ``root``.
 
-    Each mixture draws 2 distinct speakers uniformly, ``seconds`` of each (one clip, or short
-    clips of that speaker joined by pauses), each source at unit RMS times
-    :data:`UTTERANCE_RMS`, relative level uniform in +-2.5 dB, ``mix = s1 + s2`` exactly.
-    Deterministic in all arguments. ``root=None``: a content-hash folder in the cache, built
-    once. An explicit ``root`` is rebuilt unless it already holds the same set.
+    Each mixture draws ``n_src`` distinct speakers uniformly, ``seconds`` of each (one clip, or
+    short clips of that speaker joined by pauses), each source at unit RMS times
+    :data:`UTTERANCE_RMS`, relative level uniform in +-2.5 dB (:func:`~separena.data.pool.source_levels_db`),
+    ``mix = s1 + s2`` exactly. Deterministic in all arguments. ``root=None``: a content-hash
+    folder in the cache, built once. An explicit ``root`` is rebuilt unless it already holds
+    the same set.
     """
     return build_mixtures(REAL, "real-dev", MIXTURES_VERSION, root, sample_rate=sample_rate, n_mixtures=n_mixtures,
-                          seconds=seconds, seed=seed, cache_dir=cache_dir, system_root=system_root)
+                          seconds=seconds, seed=seed, cache_dir=cache_dir, system_root=system_root, n_src=n_src)
 
 
 def build_mixtures(catalogue: Catalogue, split: str, version: str, root: str | os.PathLike[str] | None = None, *,
                    sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
                    cache_dir: str | os.PathLike[str] | None = None,
-                   system_root: str | os.PathLike[str] = "/") -> Path:
+                   system_root: str | os.PathLike[str] = "/", n_src: int = 2) -> Path:
     """:func:`build_real_dev` for the speakers of ``split`` of any ``catalogue``; ``version``
     (of the mixtures) enters the hash, and ``root=None`` is ``<cache>/<split>-<hash16>``."""
     pool_dir = _pool_dir(int(sample_rate), cache_dir, Path(system_root), 2, catalogue)
     params = {"generator": version, "pool": pool_dir.name, "sample_rate": int(sample_rate),
               "n_mixtures": int(n_mixtures), "seconds": float(seconds), "seed": int(seed)}
+    if n_src != 2:  # two speakers keep the folder they had
+        params["n_src"] = int(n_src)
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     base = Path(root).expanduser() if root is not None else _cache_root(cache_dir) / f"{split}-{key}"
     marker = base / "tt" / "meta.json"
@@ -499,7 +502,7 @@ def build_mixtures(catalogue: Catalogue, split: str, version: str, root: str | o
         pool = real_speech_pool(split, sample_rate, cache_dir, system_root=system_root, catalogue=catalogue)
         with progress_bar(transient=False) as progress:
             task = progress.add_task(f"{split}: writing mixtures", total=n_mixtures)
-            for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed, split):
+            for ex in _mixtures(pool, n_mixtures, seconds, int(sample_rate), seed, split, int(n_src)):
                 write_mixture_folder(tmp, "", [ex], int(sample_rate))
                 progress.advance(task)
         (tmp / "meta.json").write_text(json.dumps({"key": key, **params}, indent=1))
@@ -508,12 +511,12 @@ def build_mixtures(catalogue: Catalogue, split: str, version: str, root: str | o
 
 def real_dev(*, sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
              cache_dir: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
-             system_root: str | os.PathLike[str] = "/") -> MixtureFolder:
+             system_root: str | os.PathLike[str] = "/", n_src: int = 2) -> MixtureFolder:
     """The ``real-dev`` mixtures (built by :func:`build_real_dev` when not cached) as a
-    :class:`~separena.data.MixtureSet`: ``Example.mix [time]``, ``sources [2, time]``."""
+    :class:`~separena.data.MixtureSet`: ``Example.mix [time]``, ``sources [n_src, time]``."""
     base = build_real_dev(root, sample_rate=sample_rate, n_mixtures=n_mixtures, seconds=seconds, seed=seed,
-                          cache_dir=cache_dir, system_root=system_root)
-    return MixtureFolder(base, "tt", int(sample_rate), 2, mix_from_sources=True)
+                          cache_dir=cache_dir, system_root=system_root, n_src=n_src)
+    return MixtureFolder(base, "tt", int(sample_rate), n_src, mix_from_sources=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,7 +530,7 @@ def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 20
     ``n_test`` mixtures of the held-out real speakers, seed 0 as everywhere), ``valid`` another
     ``n_valid`` mixtures of the same speakers (mixture seed ``seed + 1``), and ``train`` fresh
     mixtures of the real ``train`` speakers only (an
-    :class:`~separena.data.stream.TwoSpeakerStream` over them: each speaker's clips joined
+    :class:`~separena.data.stream.SpeakerMixtureStream` over them: each speaker's clips joined
     by short pauses, augmented as ``espeak-2mix`` unless ``augment=False``).
 
     Returns a :class:`~separena.data.SeparationData` named ``real-dev@<hash8>``."""
@@ -539,7 +542,7 @@ def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 20
     valid = real_dev(sample_rate=sr, n_mixtures=n_valid, seconds=test_seconds, seed=int(seed) + 1,
                      cache_dir=cache_dir)
     pool = joined_pool(real_speech_pool("train", sr, cache_dir, workers=workers), sr, int(seed))
-    train = TwoSpeakerStream(pool, sr, AugmentConfig() if augment else None)
+    train = SpeakerMixtureStream(pool, sr, AugmentConfig() if augment else None)
     key = json.dumps({"test": str(test.root), "valid": str(valid.root), "seed": int(seed), "augment": bool(augment),
                       "train": [GENERATOR_VERSION, int(pool.lengths.sum())]}, sort_keys=True)
     name = f"real-dev@{hashlib.sha256(key.encode()).hexdigest()[:8]}" + ("" if augment else "+noaug")

@@ -1,10 +1,11 @@
-"""``espeak-2mix``: 2-speaker mixtures of eSpeak NG voices, generated locally and cached.
+"""``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and cached.
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
-:class:`separena.data.stream.TwoSpeakerStream`, with real recorded speakers
+:class:`separena.data.stream.SpeakerMixtureStream`, with real recorded speakers
 (:mod:`separena.data.real`) mixed in; the extra test sets ``real-dev`` and ``transfer``
-(:mod:`separena.data.transfer`) are real recorded speech.
+(:mod:`separena.data.transfer`) are real recorded speech. ``espeak-3mix`` uses the speakers of
+the 2-speaker build (synthesised once) and writes its own 3-speaker valid/test mixtures.
 
 The utterances are synthesised by ``espeak-ng`` (two at a time) and stored as 16-bit PCM under
 ``<cache_dir>/espeak-2mix-<hash>/``; the hash covers every generation parameter, the
@@ -23,6 +24,7 @@ import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -35,9 +37,9 @@ from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
-from .stream import TwoSpeakerStream
+from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,19 @@ def _content_hash(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
+def _write_fixed_sets(folder: Path, speakers_root: Path, params: dict, speakers: list[Speaker],
+                      lengths: dict[str, list[int]], progress: Any, n_src: int = 2) -> None:
+    """The fixed valid/test mixtures of ``n_src`` speakers into ``folder`` (wsj0-2mix layout),
+    drawn from the valid/test speakers synthesised under ``speakers_root``."""
+    sr = params["sample_rate"]
+    for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
+        pool_ = load_pool(speakers_root, split, speakers, lengths, sr)
+        task = progress.add_task(f"espeak-{n_src}mix: writing {split} mixtures", total=n)
+        for ex in fixed_mixtures(pool_, n, params["test_seconds"], sr, params["seed"], salt, n_src):
+            write_mixture_folder(folder, split, [ex], sr)
+            progress.advance(task)
+
+
 def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> None:
     """Synthesise every speaker and write the fixed valid/test mixtures into ``final``."""
     t0 = time.perf_counter()
@@ -81,12 +96,7 @@ def _build(final: Path, params: dict, speakers: list[Speaker], workers: int) -> 
         with progress_bar(transient=False) as progress:
             lengths = synthesise_speakers(progress, "espeak-2mix: synthesising speakers", jobs, build_speaker, sr, tmp,
                                           workers)
-            for salt, split, n in ((1, "valid", params["n_valid"]), (2, "test", params["n_test"])):
-                pool_ = load_pool(tmp, split, speakers, lengths, sr)
-                task = progress.add_task(f"espeak-2mix: writing {split} mixtures", total=n)
-                for ex in fixed_mixtures(pool_, n, params["test_seconds"], sr, params["seed"], salt):
-                    write_mixture_folder(tmp, split, [ex], sr)
-                    progress.advance(task)
+            _write_fixed_sets(tmp, tmp, params, speakers, lengths, progress)
         seconds = time.perf_counter() - t0
         meta = {"params": params, "speakers": [asdict(s) for s in speakers], "lengths": lengths,
                 "build_seconds": round(seconds, 2)}
@@ -160,8 +170,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
                 tts_fraction: float = DEFAULT_TTS_FRACTION, tts_speakers: int = 160,
                 codec: float = 0.0, compression: float = 0.0,
                 real_dev_set: bool = True, transfer_set: bool | None = None, cache_dir: str | None = None,
-                workers: int = 2) -> SeparationData:
-    """2-speaker mixtures of synthetic eSpeak NG speakers, disjoint across splits.
+                workers: int = 2, n_src: int = 2) -> SeparationData:
+    """2-speaker (``n_src``-speaker) mixtures of synthetic eSpeak NG speakers, disjoint across splits.
 
     Args:
         seed: everything (speakers, text, held-out voices, evaluation mixtures) follows from it.
@@ -207,11 +217,13 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         cache_dir: where generated audio is kept (default ``$SEPARENA_CACHE`` or
             ``~/.cache/separena``).
         workers: eSpeak NG processes run at once while building (does not change the data).
+        n_src: speakers per mixture, in training and in every test set (``espeak-3mix`` sets 3;
+            more than two need ``reverb=0``). The speakers are those of the 2-speaker build.
 
     Returns:
-        :class:`SeparationData` named ``espeak-2mix@<hash>`` (``+noaug`` without augmentation;
-        the hash covers the audio and every training-stream option), with ``train`` an
-        :class:`TwoSpeakerStream`, ``valid``/``test`` read from the cache in the wsj0-2mix
+        :class:`SeparationData` named ``espeak-<n_src>mix@<hash>`` (``+noaug`` without augmentation;
+        the hash covers the audio and every training-stream option), with ``train`` a
+        :class:`SpeakerMixtureStream`, ``valid``/``test`` read from the cache in the wsj0-2mix
         layout, and ``extra_tests={"real-dev": ..., "transfer": ...}`` (each unless turned off).
 
     Raises:
@@ -229,6 +241,13 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         "n_test_languages": int(n_test_languages), "formant_shift": float(formant_shift),
     }
     _check_params(params)
+    n_src = int(n_src)
+    if not 2 <= n_src <= min(params["n_valid_speakers"], params["n_test_speakers"]):
+        raise SeparenaError(f"espeak-{n_src}mix: bad n_src; expected 2 to the speakers of the smallest split "
+                            f"({min(params['n_valid_speakers'], params['n_test_speakers'])}), got {n_src}")
+    if n_src != 2 and reverb > 0:
+        raise SeparenaError(f"espeak-{n_src}mix: bad reverb; expected 0 with {n_src} speakers (the rooms of the "
+                            f"bank hold two talkers), got {reverb}")
     stream = {"augment": bool(augment), "speed": float(speed), "eq": float(eq), "band_limit": float(band_limit),
               "noise": float(noise), "gain_db": float(gain_db), "level_db": float(level_db),
               "reverb": float(reverb), "real_fraction": float(real_fraction),
@@ -239,6 +258,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     for key, value in (("codec", codec), ("compression", compression)):
         if value:
             stream[key] = float(value)
+    if n_src != 2:
+        stream["n_src"] = n_src
     _check_stream(stream)
     transfer_set = bool(real_dev_set if transfer_set is None else transfer_set)
     version, languages, variants = espeak_inventory()
@@ -262,6 +283,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         log.info("espeak-2mix: using cached %s", final)
     meta = json.loads((final / "meta.json").read_text())
     cached = [Speaker(**d) for d in meta["speakers"]]
+    fixed = final if n_src == 2 else _fixed_sets_of(final, params, cached, meta["lengths"], n_src)
     train_pool = channel.coded_pool(load_pool(final, "train", cached, meta["lengths"], sample_rate), sample_rate,
                                     codec, params["seed"], final.name, cache_dir)
     extra: dict = {}
@@ -285,9 +307,9 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         rirs = rir_bank(params["seed"], sample_rate, root)
         signature["rir_bank"] = [asdict(RirBankConfig()), float(rirs.double().abs().sum())]
     if real_dev_set:
-        extra["real-dev"] = real.real_dev(sample_rate=sample_rate, cache_dir=cache_dir)
+        extra["real-dev"] = real.real_dev(sample_rate=sample_rate, cache_dir=cache_dir, n_src=n_src)
     if transfer_set:  # enters the name (a data set without it keeps its former name)
-        extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir)
+        extra["transfer"] = transfer.transfer_set(sample_rate=sample_rate, cache_dir=cache_dir, n_src=n_src)
         signature["transfer"] = extra["transfer"].root.name
     if carried_root() is not None:  # a copy never passes for the pools it was made from
         used = [real.pool_cache(sample_rate, cache_dir)] if real_fraction > 0 or real_dev_set else []
@@ -295,28 +317,50 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         if any(real.is_carried(p) for p in used):
             signature["carried"] = [p.name for p in used]
     train = train_stream(train_pool, sample_rate, stream, real_pool, rirs, tts_pool)
-    valid = MixtureFolder(final, "valid", sample_rate, 2, mix_from_sources=True)
-    test = MixtureFolder(final, "test", sample_rate, 2, mix_from_sources=True)
+    valid = MixtureFolder(fixed, "valid", sample_rate, n_src, mix_from_sources=True)
+    test = MixtureFolder(fixed, "test", sample_rate, n_src, mix_from_sources=True)
     name_hash = _content_hash({"audio": digest, "stream": signature})
-    name = f"espeak-2mix@{name_hash[:8]}" + ("" if augment else "+noaug")
-    return SeparationData(name=name, sample_rate=sample_rate, n_src=2, train=train, valid=valid, test=test,
+    name = f"espeak-{n_src}mix@{name_hash[:8]}" + ("" if augment else "+noaug")
+    return SeparationData(name=name, sample_rate=sample_rate, n_src=n_src, train=train, valid=valid, test=test,
                           extra_tests=extra, train_mix_is_sum=not (augment and noise > 0))
 
 
+def espeak_3mix(**params: Any) -> SeparationData:
+    """3-speaker mixtures of synthetic eSpeak NG speakers (the task of wsj0-3mix):
+    :func:`espeak_2mix` with ``n_src=3``, every other argument the same (``reverb`` must stay
+    0). Its speakers are the 2-speaker build's, synthesised once; the fixed valid/test
+    mixtures, ``real-dev`` and ``transfer`` hold three speakers each, drawn as the 2-speaker
+    sets draw theirs."""
+    return espeak_2mix(**{"n_src": 3, **params})
+
+
+def _fixed_sets_of(final: Path, params: dict, speakers: list[Speaker], lengths: dict[str, list[int]],
+                   n_src: int) -> Path:
+    """``<final>-<n_src>mix``: the valid/test mixtures of ``n_src`` speakers of the build in
+    ``final``, written once (atomically) and read back by later calls."""
+    folder = final.with_name(f"{final.name}-{n_src}mix")
+    if not (folder / "meta.json").is_file():
+        with atomic_dir(folder) as tmp, progress_bar(transient=False) as progress:
+            _write_fixed_sets(tmp, final, params, speakers, lengths, progress, n_src)
+            (tmp / "meta.json").write_text(json.dumps({"params": params, "n_src": n_src, "speakers": final.name}))
+    return folder
+
+
 def train_stream(pool: UtterancePool, sample_rate: int, stream: dict, real_pool: UtterancePool | None = None,
-                 rirs: Tensor | None = None, tts_pool: UtterancePool | None = None) -> TwoSpeakerStream:
+                 rirs: Tensor | None = None, tts_pool: UtterancePool | None = None) -> SpeakerMixtureStream:
     """The training stream of ``espeak_2mix`` for the stream options ``stream`` (its keyword
     arguments ``augment, speed, eq, band_limit, noise, gain_db, level_db, reverb,
-    real_fraction`` and optionally ``tts_fraction``), over ``pool`` and, where used, the real
-    pool, the RIR bank and the Flite/Festival pool."""
+    real_fraction`` and optionally ``tts_fraction``, ``compression``, ``n_src``), over ``pool``
+    and, where used, the real pool, the RIR bank and the Flite/Festival pool."""
     aug = AugmentConfig(speed=float(stream["speed"]), eq_prob=float(stream["eq"]),
                         lowpass_prob=float(stream["band_limit"]), highpass_prob=float(stream["band_limit"]),
                         noise_prob=float(stream["noise"]), gain_db=float(stream["gain_db"]),
                         compression=float(stream.get("compression", 0.0))) \
         if stream["augment"] else None
-    return TwoSpeakerStream(pool, sample_rate, aug, real=real_pool, real_fraction=stream["real_fraction"],
-                             rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"],
-                             tts=tts_pool, tts_fraction=stream.get("tts_fraction", 0.0))
+    return SpeakerMixtureStream(pool, sample_rate, aug, real=real_pool, real_fraction=stream["real_fraction"],
+                                rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"],
+                                tts=tts_pool, tts_fraction=stream.get("tts_fraction", 0.0),
+                                n_src=stream.get("n_src", 2))
 
 
 def _check_stream(p: dict) -> None:

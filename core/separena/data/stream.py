@@ -1,7 +1,8 @@
-"""Fresh two-speaker training mixtures from utterance pools, a pure function of ``(seed, step)``.
+"""Fresh training mixtures of distinct speakers from utterance pools, a pure function of ``(seed, step)``.
 
-The training stream of ``espeak-2mix`` (eSpeak NG speakers, with real recorded speakers mixed
-in) and of ``real-dev`` (real recorded speakers only): see :class:`TwoSpeakerStream`.
+The training stream of ``espeak-2mix`` and ``espeak-3mix`` (eSpeak NG speakers, with real
+recorded speakers mixed in) and of ``real-dev`` (real recorded speakers only): see
+:class:`SpeakerMixtureStream`.
 """
 
 from __future__ import annotations
@@ -15,68 +16,74 @@ from torch import Tensor
 from ..errors import SeparenaError
 from .augment import AugmentConfig, augment_sources, noise_and_gain, reverberate
 from .channel import compress
-from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool
+from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool, distinct_speakers, source_levels_db
 
-__all__ = ["TwoSpeakerStream"]
+__all__ = ["SpeakerMixtureStream"]
 
 
-class TwoSpeakerStream:
-    """Fresh 2-speaker training mixtures, a pure function of ``(seed, step)``.
+class SpeakerMixtureStream:
+    """Fresh training mixtures of ``n_src`` speakers, a pure function of ``(seed, step)``.
 
-    Each item draws 2 distinct training speakers, one utterance of each and a random crop of
+    Each item draws ``n_src`` distinct training speakers, one utterance of each and a random crop of
     it. With ``real`` and ``real_fraction > 0`` each source is instead, with probability
-    ``real_fraction``, a random crop of a real recorded training speaker (two real sources of
+    ``real_fraction``, a random crop of a real recorded training speaker (the real sources of
     one item are distinct speakers); likewise, with ``tts`` and ``tts_fraction > 0``, a source
     is with probability ``tts_fraction`` a crop of a Flite/Festival speaker
     (:mod:`separena.data.tts`; ``real_fraction + tts_fraction <= 1``). With ``rirs`` and
-    ``reverb > 0`` each item is, with probability ``reverb``, placed in a room of the bank: both sources convolved with the
-    room's two RIRs (the reference is the reverberant source). Then it optionally augments
-    each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
-    normalises each source and sets their relative level uniformly in ``+-level_db``, sums
-    them, and with augmentation adds low-level noise to the mixture only and a random overall
+    ``reverb > 0`` (two speakers only) each item is, with probability ``reverb``, placed in a room
+    of the bank: both sources convolved with the room's two RIRs (the reference is the
+    reverberant source). Then it optionally augments each source (``augment``: random speed,
+    EQ, band limits, see :mod:`separena.data.augment`), normalises each source and sets their
+    levels (:func:`~separena.data.pool.source_levels_db`: two sources differ by up to
+    ``+-level_db``), sums them, and with augmentation adds low-level noise to the mixture only and a random overall
     gain. The real and reverb choices come from random generators of their own, so with
     ``real_fraction=0``, ``tts_fraction=0`` and ``reverb=0`` the stream is exactly the stream of
     ``pool`` alone (and adding ``tts`` leaves the real draws as they were).
 
-    ``batch`` returns ``(mix [batch, time], sources [batch, 2, time])`` float32, on the CPU or,
+    ``batch`` returns ``(mix [batch, time], sources [batch, n_src, time])`` float32, on the CPU or,
     for the stream :meth:`to` gives, built on that device from pools held in its memory (the
     random draws stay on the CPU's generators: the same numbers on any device, up to the
     device's floating-point rounding).
     """
 
-    n_src = 2
-
     def __init__(self, pool: UtterancePool, sample_rate: int, augment: AugmentConfig | None, *,
                  real: UtterancePool | None = None, real_fraction: float = 0.0, rirs: Tensor | None = None,
                  reverb: float = 0.0, level_db: float = LEVEL_DB, tts: UtterancePool | None = None,
-                 tts_fraction: float = 0.0) -> None:
-        self.pool, self.sample_rate, self.augment = pool, sample_rate, augment
+                 tts_fraction: float = 0.0, n_src: int = 2) -> None:
+        self.pool, self.sample_rate, self.augment, self.n_src = pool, sample_rate, augment, int(n_src)
         self.real, self.real_fraction = real, float(real_fraction) if real is not None else 0.0
         self.tts, self.tts_fraction = tts, float(tts_fraction) if tts is not None else 0.0
         if self.real_fraction + self.tts_fraction > 1.0 + 1e-9:
-            raise SeparenaError(f"two-speaker stream: real_fraction + tts_fraction = "
+            raise SeparenaError(f"speaker stream: real_fraction + tts_fraction = "
                                 f"{self.real_fraction + self.tts_fraction}; expected at most 1")
         self.rirs, self.reverb = rirs, float(reverb) if rirs is not None else 0.0
         self.level_db = float(level_db)
-        if len(pool.speakers) < 2 or (np.diff(pool.speaker_of) < 0).any():
-            raise SeparenaError("two-speaker stream: the pool needs >= 2 speakers, utterances grouped by speaker")
+        if self.n_src < 2:
+            raise SeparenaError(f"speaker stream: bad n_src; expected >= 2 speakers per mixture, got {n_src}")
+        if self.reverb > 0 and self.n_src != 2:
+            raise SeparenaError(f"speaker stream: reverb={reverb} places two talkers in a room; expected reverb=0 "
+                                f"with n_src={self.n_src}")
+        if len(pool.speakers) < self.n_src or (np.diff(pool.speaker_of) < 0).any():
+            raise SeparenaError(f"speaker stream: the pool needs >= {self.n_src} speakers, utterances grouped by "
+                                f"speaker; got {len(pool.speakers)} speakers")
         for name, extra in (("real", real), ("tts", tts)):
-            if extra is not None and len(extra.lengths) < 2:
-                raise SeparenaError(f"two-speaker stream: the {name} pool needs >= 2 speakers")
+            if extra is not None and len(extra.lengths) < self.n_src:
+                raise SeparenaError(f"speaker stream: the {name} pool needs >= {self.n_src} speakers, got "
+                                    f"{len(extra.lengths)}")
         # utterances of speaker s are first_utt[s] .. first_utt[s + 1] - 1
         self._first_utt = np.searchsorted(pool.speaker_of, np.arange(len(pool.speakers) + 1)).astype(np.int64)
         self.audio = torch.from_numpy(pool.audio)
         self.device = torch.device("cpu")
         self._on_device: tuple[Tensor, np.ndarray] | None = None  # (every pool joined, where each starts)
 
-    def to(self, device: str | torch.device) -> TwoSpeakerStream:
+    def to(self, device: str | torch.device) -> SpeakerMixtureStream:
         """This stream building its batches on ``device``: the eSpeak, real and tts pools joined
         into one tensor there (and the room bank), so that a batch is a few gathers and FFTs on
         the device rather than work for the CPU. The CPU's stream is ``self``."""
         device = torch.device(device)
         return self if device == self.device else self._joined_on(device)
 
-    def _joined_on(self, device: torch.device) -> TwoSpeakerStream:
+    def _joined_on(self, device: torch.device) -> SpeakerMixtureStream:
         other = copy.copy(self)
         pools = [p.audio for p in (self.pool, self.real, self.tts) if p is not None]
         starts = np.cumsum([0] + [len(p.audio) if p is not None else 0 for p in (self.pool, self.real)])
@@ -97,23 +104,21 @@ class TwoSpeakerStream:
 
     def batch(self, seed: int, step: int, batch_size: int, segment_samples: int) -> tuple[Tensor, Tensor]:
         rng = np.random.default_rng([int(seed), int(step), 0xE5EA])
-        aug, pool, n = self.augment, self.pool, segment_samples
+        aug, pool, n, k = self.augment, self.pool, segment_samples, self.n_src
         n_spk = len(self._first_utt) - 1
-        # two distinct speakers per item, one utterance of each, a crop start in it
-        s0 = rng.integers(0, n_spk, size=batch_size)
-        s1 = (s0 + 1 + rng.integers(0, n_spk - 1, size=batch_size)) % n_spk
-        spk = np.stack([s0, s1], 1)  # [batch, 2]
+        # distinct speakers per item, one utterance of each, a crop start in it
+        spk = distinct_speakers(rng, n_spk, batch_size, k)  # [batch, n_src]
         count = self._first_utt[spk + 1] - self._first_utt[spk]
-        utt = self._first_utt[spk] + (rng.random((batch_size, 2)) * count).astype(np.int64)
+        utt = self._first_utt[spk] + (rng.random((batch_size, k)) * count).astype(np.int64)
         speed_range = aug.speed if aug is not None else 0.0
-        speed = rng.uniform(1 - speed_range, 1 + speed_range, size=(batch_size, 2)) if speed_range > 0 \
-            else np.ones((batch_size, 2))
+        speed = rng.uniform(1 - speed_range, 1 + speed_range, size=(batch_size, k)) if speed_range > 0 \
+            else np.ones((batch_size, k))
         need = np.ceil((n - 1) * speed).astype(np.int64) + 1
         ulen = pool.lengths[utt]
-        start = (rng.random((batch_size, 2)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
+        start = (rng.random((batch_size, k)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
         first, avail = pool.offsets[utt] + start, ulen - start
-        source = np.zeros((batch_size, 2), np.int64)  # 0: eSpeak, 1: real, 2: tts (index into self._pools)
-        free = np.ones((batch_size, 2), bool)
+        source = np.zeros((batch_size, k), np.int64)  # 0: eSpeak, 1: real, 2: tts (index into self._pools)
+        free = np.ones((batch_size, k), bool)
         for kind, extra, fraction, salt in ((1, self.real, self.real_fraction, 0x4EA1),
                                             (2, self.tts, self.tts_fraction, 0x7755)):
             if fraction <= 0:
@@ -121,12 +126,10 @@ class TwoSpeakerStream:
             # own generator: the draws before stay as they were; ``fraction`` of all sources
             rr = np.random.default_rng([int(seed), int(step), salt])
             share = fraction / max(1.0 - (self.real_fraction if kind == 2 else 0.0), 1e-12)
-            chosen = free & (rr.random((batch_size, 2)) < share)
-            n_extra = len(extra.lengths)
-            r0 = rr.integers(0, n_extra, size=batch_size)
-            rspk = np.stack([r0, (r0 + 1 + rr.integers(0, n_extra - 1, size=batch_size)) % n_extra], 1)
+            chosen = free & (rr.random((batch_size, k)) < share)
+            rspk = distinct_speakers(rr, len(extra.lengths), batch_size, k)
             rlen = extra.lengths[rspk]
-            rstart = (rr.random((batch_size, 2)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
+            rstart = (rr.random((batch_size, k)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
             first = np.where(chosen, extra.offsets[rspk] + rstart, first)
             avail = np.where(chosen, rlen - rstart, avail)
             source[chosen], free = kind, free & ~chosen
@@ -148,8 +151,8 @@ class TwoSpeakerStream:
                 out = compress(out, self.sample_rate, np.random.default_rng([int(seed), int(step), 0xC0A1]),
                                aug.compression)
         out = out / out.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-6)
-        rel = torch.from_numpy(rng.uniform(-self.level_db, self.level_db, size=batch_size).astype(np.float32)).to(dev)
-        out = out * (UTTERANCE_RMS * torch.stack([10 ** (rel / 40), 10 ** (-rel / 40)], 1))[:, :, None]
+        level = torch.from_numpy(source_levels_db(rng, k, self.level_db, batch_size).astype(np.float32)).to(dev)
+        out = out * (UTTERANCE_RMS * 10 ** (level / 20))[:, :, None]
         mix = out.sum(1)
         if aug is not None:
             mix, out = noise_and_gain(mix, out, rng, aug)
@@ -157,7 +160,7 @@ class TwoSpeakerStream:
 
     def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int,
                 source: np.ndarray | None = None) -> Tensor:
-        """Crops ``[batch, 2, n]`` read at ``first + t * speed`` (linear interpolation), zero
+        """Crops ``[batch, n_src, n]`` read at ``first + t * speed`` (linear interpolation), zero
         past the end of each utterance; ``first`` indexes the eSpeak, real or tts pool as
         ``source`` says (0, 1, 2; all eSpeak when ``None``). Windows are copied out of the pool
         first, so the interpolation works on a small buffer."""
@@ -174,22 +177,22 @@ class TwoSpeakerStream:
             buf_t = torch.where(inside, joined[index], 0.0)
             if (speed == 1.0).all():
                 return buf_t[:, :, :n].contiguous()
-            flat = buf_t.reshape(bsz * 2, -1)
+            flat = buf_t.reshape(bsz * self.n_src, -1)
         else:
             pools = tuple(p.audio if p is not None else None for p in (self.pool, self.real, self.tts))
             dev = torch.device("cpu")
-            buf = np.zeros((bsz, 2, width + 1), np.float32)
+            buf = np.zeros((bsz, self.n_src, width + 1), np.float32)
             for b in range(bsz):
-                for k in range(2):
+                for k in range(self.n_src):
                     audio = pools[source[b, k]] if source is not None else pools[0]
                     buf[b, k, : take[b, k]] = audio[first[b, k]: first[b, k] + take[b, k]]
             if (speed == 1.0).all():
                 return torch.from_numpy(buf[:, :, :n].copy())
-            flat = torch.from_numpy(buf.reshape(bsz * 2, -1))
+            flat = torch.from_numpy(buf.reshape(bsz * self.n_src, -1))
         pos = torch.arange(n, dtype=torch.float64, device=dev)[None] * \
-            torch.from_numpy(speed.reshape(bsz * 2, 1)).to(dev)
+            torch.from_numpy(speed.reshape(bsz * self.n_src, 1)).to(dev)
         i0 = pos.long()
         frac = (pos - i0).float()
         a = torch.gather(flat, 1, i0)
         c = torch.gather(flat, 1, i0 + 1)
-        return (a + (c - a) * frac).reshape(bsz, 2, n)
+        return (a + (c - a) * frac).reshape(bsz, self.n_src, n)

@@ -80,21 +80,21 @@ def transfer_pool(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | N
 
 def build_transfer(root: str | os.PathLike[str] | None = None, *, sample_rate: int = 8000, n_mixtures: int = 200,
                    seconds: float = 4.0, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None,
-                   system_root: str | os.PathLike[str] = "/") -> Path:
-    """Write the transfer mixtures as ``<root>/tt/{mix,s1,s2}/<name>.wav`` (wsj0-2mix layout)
-    and return ``root`` (``None``: ``<cache>/transfer-<hash16>``, built once); the recipe of
-    :func:`separena.data.real.build_real_dev`."""
+                   system_root: str | os.PathLike[str] = "/", n_src: int = 2) -> Path:
+    """Write the transfer mixtures of ``n_src`` speakers as ``<root>/tt/{mix,s1,s2}/<name>.wav``
+    (wsj0-2mix layout) and return ``root`` (``None``: ``<cache>/transfer-<hash16>``, built
+    once); the recipe of :func:`separena.data.real.build_real_dev`."""
     return build_mixtures(TRANSFER, SPLIT, MIXTURES_VERSION, root, sample_rate=sample_rate, n_mixtures=n_mixtures,
-                          seconds=seconds, seed=seed, cache_dir=cache_dir, system_root=system_root)
+                          seconds=seconds, seed=seed, cache_dir=cache_dir, system_root=system_root, n_src=n_src)
 
 
 def transfer_set(*, sample_rate: int = 8000, n_mixtures: int = 200, seconds: float = 4.0, seed: int = 0,
                  cache_dir: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
-                 system_root: str | os.PathLike[str] = "/") -> MixtureFolder:
+                 system_root: str | os.PathLike[str] = "/", n_src: int = 2) -> MixtureFolder:
     """The transfer mixtures (built when not cached) as a :class:`~separena.data.MixtureSet`."""
     base = build_transfer(root, sample_rate=sample_rate, n_mixtures=n_mixtures, seconds=seconds, seed=seed,
-                          cache_dir=cache_dir, system_root=system_root)
-    return MixtureFolder(base, "tt", int(sample_rate), 2, mix_from_sources=True)
+                          cache_dir=cache_dir, system_root=system_root, n_src=n_src)
+    return MixtureFolder(base, "tt", int(sample_rate), n_src, mix_from_sources=True)
 
 
 def fill_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None, *,
