@@ -3,6 +3,7 @@ refused when they are not what was published, and reproduced on the CPU."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from separena import default_registry
 from separena.bench import ResultStore, run_suite
 from separena.bench.published import (
-    CHECK_MIXTURES, TOLERANCE_DB, PublishedStore, load_published, published_size, reproduce_check,
+    CHECK_MIXTURES, TOLERANCE_DB, PublishedStore, load_published, published_run, published_size, reproduce_check,
 )
 from separena.checkpoints import file_sha256
 from separena.cli import main
@@ -389,3 +390,27 @@ def test_compare_uses_the_published_scores_of_a_model_name(smoke, monkeypatch):
               for out in (stored.output, rescored.output) for line in out.splitlines() if line.startswith("│ test")]
     assert scores[0] == round(run.payload["sets"]["test"]["si_sdri_mean"], 2)
     assert abs(scores[1] - scores[0]) <= TOLERANCE_DB + 0.01  # (printed to the hundredth)
+
+
+def test_the_weights_of_the_preset_as_configured_stand_for_its_name(copy_of, tmp_path, monkeypatch):
+    # A 3-speaker run of the same model, trained with ten times the compute, published beside it:
+    # the name keeps meaning the 2-speaker weights it is configured for.
+    index = copy_of / "runs.jsonl"
+    lines = [json.loads(line) for line in index.read_text().splitlines()]
+    three = copy.deepcopy(next(line for line in lines if line["config"]["preset"] == "mask-inference-small"))
+    three["config"]["params"]["n_src"] = 3
+    three["config"]["suite"], three["run_hash"] = "smoke-3mix", "f" * 64
+    three["train"]["macs"] = 10 * (three["train"].get("macs") or 1.0)
+    index.write_text("\n".join(json.dumps(line) for line in [*lines, three]) + "\n")
+    published = PublishedStore(copy_of)
+    assert published.weights_for("mask-inference-small").suite == "smoke-3mix"  # the most compute
+    registry = default_registry()
+    config, run = published_run(published, registry, "mask-inference-small")
+    assert run.suite == "smoke" and config.params["n_src"] == 2
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(copy_of))
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
+    result = cli("separate", "mask-inference-small", str(wav), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "published weights of mask-inference-small@smoke:0" in " ".join(result.output.split())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,14 @@ class PublishedStore:
     def failures(self, suite: str | None = None, run_hashes: Any = None) -> list[StoredFailure]:
         return []  # only finished runs are published
 
-    def weights_for(self, model: str) -> StoredRun | None:
-        """The published run of ``model`` whose weights ``separena separate`` uses: the one
-        trained with the most compute (then the best test score, then the latest)."""
+    def weights_for(self, model: str, params: Mapping[str, Any] | None = None) -> StoredRun | None:
+        """The published run of ``model`` whose weights ``separena separate`` uses: among those
+        trained with ``params`` (as runs record them), where any is (e.g. the 2-speaker runs of a
+        model also published with 3 speakers), the one trained with the most compute (then the
+        best test score, then the latest)."""
         runs = [r for r in self._runs if r.model == model and r.payload.get("weights")]
+        if params is not None:
+            runs = [r for r in runs if r.payload["config"]["params"] == params] or runs
         if not runs:
             return None
         return max(runs, key=lambda r: (r.payload["train"].get("macs") or 0.0,
@@ -148,18 +153,25 @@ def load_published(published: PublishedStore, registry: Registry, name: str,
     return loaded, model, run
 
 
+def recorded_params(config: ModelConfig) -> dict[str, Any]:
+    """``config``'s parameters as a run records them (JSON: tuples become lists): what
+    :meth:`PublishedStore.weights_for` matches."""
+    return json.loads(canonical_json(config.params))
+
+
 def published_run(published: PublishedStore, registry: Registry, name: str) -> tuple[ModelConfig, StoredRun]:
-    """``(config, run)``: the published run whose weights (and scores) stand for model ``name``,
-    refused as :func:`load_published` refuses it, without reading the weights."""
+    """``(config, run)``: the published run whose weights (and scores) stand for model ``name``
+    (those trained as the preset is configured, where several are published), refused as
+    :func:`load_published` refuses it, without reading the weights."""
     config = registry.model_config(name)
-    run = published.weights_for(config.name)
+    now = recorded_params(config)
+    run = published.weights_for(config.name, now)
     if run is None:
         raise SeparenaError(f"model {config.name!r}: no published weights in {published.folder}")
     cfg = run.payload["config"]
     if cfg["architecture"] != config.architecture:
         raise SeparenaError(f"{published.path}: the published weights of {config.name!r} are of architecture "
                             f"{cfg['architecture']!r}; expected {config.architecture!r} as registered")
-    now = json.loads(canonical_json(config.params))  # as the run recorded them
     changed = {k: (now.get(k), v) for k, v in cfg["params"].items() if now.get(k) != v}
     changed.update({k: (v, None) for k, v in now.items() if k not in cfg["params"]})
     if changed:

@@ -132,9 +132,10 @@ def info(ctx: click.Context, name: str) -> None:
     console.print(f"objective: {objective if spec.trainable else '- (not trained)'}")
     console.print(f"reference: {spec.reference}")
     if spec.trainable:
-        from ..bench.published import PublishedStore, default_published_dir, describe
+        from ..bench.published import PublishedStore, default_published_dir, describe, recorded_params
 
-        run = PublishedStore(default_published_dir()).weights_for(preset.name)
+        run = PublishedStore(default_published_dir()).weights_for(
+            preset.name, recorded_params(registry.model_config(preset.name)))
         console.print("published weights: " + (escape(describe(run)) if run else "none (train it, or pass "
                                                 "--checkpoint / --run to `separena separate`)"))
         if run is not None and "lookahead_seconds" in run.payload["cost"]:

@@ -85,14 +85,15 @@ def _default_suite(registry: Registry, first: str, second: str, store_path: Path
     """The suite of A's run, else of B's (a stored run, or the published run of a model name),
     where the registry has it; else ``speech-quick``. Says which where it is a run's."""
     from ..bench import ResultStore
-    from ..bench.published import PublishedStore, default_published_dir
+    from ..bench.published import PublishedStore, default_published_dir, recorded_params
     from .weights import looks_like_run_ref
 
     for label, text in (("A", first), ("B", second)):
         run = None
         if _names_a_model(registry, text):
             config = registry.model_config(text)
-            run = PublishedStore(default_published_dir()).weights_for(config.name) if config.trainable else None
+            run = PublishedStore(default_published_dir()).weights_for(config.name, recorded_params(config)) \
+                if config.trainable else None
         elif not Path(text).is_file() and looks_like_run_ref(text) and store_path.is_file():
             with ResultStore(store_path) as store:
                 run = store.resolve_seeds(text, label)[0]
