@@ -145,10 +145,46 @@ def test_espeak_3mix_shares_the_speakers_of_espeak_2mix(tmp_path: Path) -> None:
                                   "dprnn-tasnet-small"])
 def test_each_model_of_speech_3mix_gives_and_learns_three_sources(name: str) -> None:
     from separena import default_registry
+    from separena.bench.runner import fitted_config
     from separena.testing import check_output_shapes, check_trains_one_step
 
     registry = default_registry()
     assert name in registry.suite("speech-3mix").models
-    config = registry.model_config(name, n_src=3)
+    config = fitted_config(registry, name, 8000, 3)  # as the benchmark fits it to espeak-3mix
+    assert config.params["n_src"] == 3
     check_output_shapes(config)
     check_trains_one_step(config)
+
+
+def test_a_suite_fits_every_model_to_the_sources_of_its_data() -> None:
+    from separena import default_registry
+    from separena.bench import plan_runs
+    from separena.bench.runs import canonical_json
+
+    registry = default_registry()
+    three = plan_runs(registry, registry.suite("speech-3mix"), "espeak-3mix@test", n_src=3)
+    assert len(three) >= 5 + 5 and all(c.params["n_src"] == 3 for c in three)  # models and brackets
+    two = plan_runs(registry, registry.suite("speech-quick"), "espeak-2mix@test", n_src=2)
+    for config in two:  # two speakers: every model exactly as its preset (run hashes stay)
+        if config.trainable:
+            assert canonical_json(config.params) == canonical_json(registry.model_config(config.preset).params)
+
+
+def test_a_model_of_other_sources_than_the_data_is_refused_in_one_line() -> None:
+    from separena import default_registry
+    from separena.data import SeparationData, TensorMixtureSet
+    from separena.data.tones import ToneStream
+    from separena.evaluation import evaluate
+    from separena.specs import Budget
+    from separena.train import train
+
+    stream = ToneStream(8000, 3)
+    mix, sources = stream.batch(0, 0, 2, 4000)
+    held_out = TensorMixtureSet(list(mix), list(sources))
+    data = SeparationData("tones3@test", 8000, 3, stream, held_out, held_out)
+    config = default_registry().model_config("conv-tasnet-small")
+    with pytest.raises(SeparenaError, match=r"separates 2 sources; expected data of as many, got tones3@test with 3"):
+        train(config, data, Budget(steps=1, batch_size=2), segment_seconds=0.5, progress=False)
+    with pytest.raises(SeparenaError, match=r"^evaluate: the model gives 2 sources; expected as many as the mixtures "
+                                            r"have, got mixtures of 3$"):
+        evaluate(config.build(), held_out, progress=False)

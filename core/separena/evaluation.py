@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .data import MixtureSet
+from .errors import SeparenaError
 from .metrics import matched_si_sdr, si_sdr
 from .model import Separator, separate
 from .progress import progress_bar
@@ -106,6 +107,9 @@ def evaluate(model: Separator, examples: MixtureSet, *, device: str | torch.devi
             t0 = time.perf_counter()
             est = separate(model, mix, refs).estimates.float()
             seconds += time.perf_counter() - t0
+            if est.shape[1] != refs.shape[1]:
+                raise SeparenaError(f"{description}: the model gives {est.shape[1]} sources; expected as many as the "
+                                    f"mixtures have, got mixtures of {refs.shape[1]}")
             audio += mix.numel() / model.sample_rate
             best, perm = matched_si_sdr(est, refs, permutation_invariant)
             est = est.gather(1, perm.unsqueeze(-1).expand_as(est))  # matched: estimate k is reference k's

@@ -282,6 +282,9 @@ def train(
     if data.sample_rate != config.params.get("sample_rate", data.sample_rate):
         raise SeparenaError(f"model {config.name!r} runs at {config.params['sample_rate']} Hz; "
                             f"expected data at that rate, got {data.name} at {data.sample_rate} Hz")
+    if data.n_src != config.params.get("n_src", data.n_src):
+        raise SeparenaError(f"model {config.name!r} separates {config.params['n_src']} sources; expected data of "
+                            f"as many, got {data.name} with {data.n_src} (a suite fits n_src to its data)")
     if data_workers < 0:
         raise SeparenaError(f"data_workers: expected 0 or more processes, got {data_workers}")
     rank, world = _distributed()

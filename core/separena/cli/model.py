@@ -127,6 +127,7 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
     """
     from dataclasses import replace
 
+    from ..bench.runner import fitted_config
     from ..presets import normalize_name
     from ..train import train as train_model
 
@@ -155,6 +156,8 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
         if device.startswith("cuda"):
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     suite, data = _suite_data(registry, suite.name)
+    if initial_weights is None:  # e.g. 3 sources for a suite of 3-speaker data, as the benchmark trains it
+        config = fitted_config(registry, config.name, data.sample_rate, data.n_src)
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
                                 device=device, checkpoint_path=output, state_path=_state_path(output),
                                 data_workers=default_data_workers(device, data_workers),
