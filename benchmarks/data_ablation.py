@@ -76,6 +76,8 @@ CHOICES: dict[str, tuple[dict, int | None]] = {
     "level-6": ({"level_db": 6.0}, None),
     "reverb-0.3": ({"reverb": 0.3}, None),
     "band-limit-0": ({"band_limit": 0.0}, None),
+    # voices close in pitch (docs/benchmarks/pitch_gap.md: the hard pairs on real speech)
+    "pitch-0.5": ({"pitch_matched": 0.5}, None),
 }
 
 

@@ -4,8 +4,8 @@ different-gender split, asked of the stored per-mixture scores.
     python benchmarks/pitch_gap.py                                    # the published speech-quick runs
     python benchmarks/pitch_gap.py --store results/bench.sqlite --suite speech-zoo --json gap.json
 
-Each reference source's pitch is the median F0 of its voiced frames (pYIN of librosa, which nussl
-installs; 60-500 Hz);
+Each reference source's pitch is the median F0 of its voiced frames
+(``separena.data.pitch.median_pitch``: pYIN of librosa, 60-500 Hz);
 a mixture's gap is the distance between its two voices' pitches in semitones. Per model and test
 set: the mean SI-SDRi (sources and seeds averaged) of the mixtures in each gap band with its 95 %
 bootstrap interval, and Spearman's rank correlation of the gap with SI-SDRi. Nothing is trained
@@ -29,17 +29,10 @@ from separena.bench.leaderboard import per_mixture_scores
 from separena.bench.published import PublishedStore, default_published_dir
 from separena.bench.stats import bootstrap_interval
 from separena.data.cache import default_cache_dir
+from separena.data.pitch import median_pitch, semitones
 from separena.progress import progress_bar
 
 BANDS = ((0.0, 3.0), (3.0, 8.0), (8.0, math.inf))  # semitones: near-same register ... an octave apart
-
-
-def median_pitch(wav: np.ndarray, sample_rate: int) -> float:
-    """Median F0 in Hz of the voiced frames of ``wav`` ``[time]`` (NaN if none is voiced)."""
-    import librosa
-
-    f0, voiced, _ = librosa.pyin(wav, fmin=60, fmax=500, sr=sample_rate, frame_length=512)
-    return float(np.nanmedian(f0[voiced])) if voiced.any() else math.nan
 
 
 def pitch_gaps(mixtures, sample_rate: int, description: str, cache: Path) -> np.ndarray:
@@ -51,7 +44,7 @@ def pitch_gaps(mixtures, sample_rate: int, description: str, cache: Path) -> np.
     with progress_bar(True) as bar:
         for i in bar.track(range(len(mixtures)), description=description):
             pitches = [median_pitch(src.numpy(), sample_rate) for src in mixtures[i].sources]
-            gaps.append(abs(12 * math.log2(pitches[0] / pitches[1])) if len(pitches) == 2 else math.nan)
+            gaps.append(float(semitones(pitches[0], pitches[1])) if len(pitches) == 2 else math.nan)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps([None if math.isnan(g) else g for g in gaps]))
     return np.asarray(gaps)

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..errors import SeparenaError
 from ..progress import progress_bar
-from . import SeparationData, channel, real, transfer, tts
+from . import SeparationData, channel, pitch, real, transfer, tts
 from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
@@ -168,7 +168,7 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
                 noise: float = 0.5, gain_db: float = 6.0, level_db: float = LEVEL_DB,
                 reverb: float = DEFAULT_REVERB, real_fraction: float = DEFAULT_REAL_FRACTION,
                 tts_fraction: float = DEFAULT_TTS_FRACTION, tts_speakers: int = 160,
-                codec: float = 0.0, compression: float = 0.0,
+                codec: float = 0.0, compression: float = 0.0, pitch_matched: float = 0.0, pitch_gap: float = 3.0,
                 real_dev_set: bool = True, transfer_set: bool | None = None, cache_dir: str | None = None,
                 workers: int = 2, n_src: int = 2) -> SeparationData:
     """2-speaker (``n_src``-speaker) mixtures of synthetic eSpeak NG speakers, disjoint across splits.
@@ -209,6 +209,10 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
             (:func:`separena.data.channel.coded_pool`; coded once, cached).
         compression: probability of a dynamic-range compressor on each training source
             (:func:`separena.data.channel.compress`; needs ``augment``).
+        pitch_matched: probability that a training mixture is made of voices within
+            ``pitch_gap`` semitones of each other (the hard pairs: each speaker's median pitch is
+            measured once with pYIN and cached; :class:`SpeakerMixtureStream`).
+        pitch_gap: the largest pitch distance in semitones of such a mixture's voices.
         real_dev_set: report the real recorded ``real-dev`` mixtures (:func:`separena.data.real.real_dev`)
             as the extra test set ``"real-dev"``.
         transfer_set: report the ``transfer`` mixtures (:func:`separena.data.transfer.transfer_set`:
@@ -258,6 +262,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     for key, value in (("codec", codec), ("compression", compression)):
         if value:
             stream[key] = float(value)
+    if pitch_matched:
+        stream.update(pitch_matched=float(pitch_matched), pitch_gap=float(pitch_gap))
     if n_src != 2:
         stream["n_src"] = n_src
     _check_stream(stream)
@@ -316,7 +322,13 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
         used += [transfer.pool_cache(sample_rate, cache_dir)] if transfer_set else []
         if any(real.is_carried(p) for p in used):
             signature["carried"] = [p.name for p in used]
-    train = train_stream(train_pool, sample_rate, stream, real_pool, rirs, tts_pool)
+    pitches = ()
+    if pitch_matched:  # measured on the pools as trained on (codecs included); the pools' content names them
+        pitches = tuple(None if p is None else pitch.speaker_pitches(p, sample_rate, root / "pitch", f"pitch of {what}")
+                        for what, p in (("eSpeak speakers", train_pool), ("real speakers", real_pool),
+                                        ("tts speakers", tts_pool)))
+        signature["pitch"] = [pitch.SPEAKER_SECONDS, list(pitch.PITCH_RANGE_HZ)]
+    train = train_stream(train_pool, sample_rate, stream, real_pool, rirs, tts_pool, pitches)
     valid = MixtureFolder(fixed, "valid", sample_rate, n_src, mix_from_sources=True)
     test = MixtureFolder(fixed, "test", sample_rate, n_src, mix_from_sources=True)
     name_hash = _content_hash({"audio": digest, "stream": signature})
@@ -347,11 +359,13 @@ def _fixed_sets_of(final: Path, params: dict, speakers: list[Speaker], lengths: 
 
 
 def train_stream(pool: UtterancePool, sample_rate: int, stream: dict, real_pool: UtterancePool | None = None,
-                 rirs: Tensor | None = None, tts_pool: UtterancePool | None = None) -> SpeakerMixtureStream:
+                 rirs: Tensor | None = None, tts_pool: UtterancePool | None = None,
+                 pitches: tuple = ()) -> SpeakerMixtureStream:
     """The training stream of ``espeak_2mix`` for the stream options ``stream`` (its keyword
     arguments ``augment, speed, eq, band_limit, noise, gain_db, level_db, reverb,
-    real_fraction`` and optionally ``tts_fraction``, ``compression``, ``n_src``), over ``pool``
-    and, where used, the real pool, the RIR bank and the Flite/Festival pool."""
+    real_fraction`` and optionally ``tts_fraction``, ``compression``, ``n_src``, ``pitch_matched``,
+    ``pitch_gap``), over ``pool`` and, where used, the real pool, the RIR bank, the Flite/Festival
+    pool and the speakers' ``pitches`` (Hz per speaker of each pool)."""
     aug = AugmentConfig(speed=float(stream["speed"]), eq_prob=float(stream["eq"]),
                         lowpass_prob=float(stream["band_limit"]), highpass_prob=float(stream["band_limit"]),
                         noise_prob=float(stream["noise"]), gain_db=float(stream["gain_db"]),
@@ -360,7 +374,8 @@ def train_stream(pool: UtterancePool, sample_rate: int, stream: dict, real_pool:
     return SpeakerMixtureStream(pool, sample_rate, aug, real=real_pool, real_fraction=stream["real_fraction"],
                                 rirs=rirs, reverb=stream["reverb"], level_db=stream["level_db"],
                                 tts=tts_pool, tts_fraction=stream.get("tts_fraction", 0.0),
-                                n_src=stream.get("n_src", 2))
+                                n_src=stream.get("n_src", 2), pitch_matched=stream.get("pitch_matched", 0.0),
+                                pitch_gap=stream.get("pitch_gap", 3.0), pitches=pitches)
 
 
 def _check_stream(p: dict) -> None:
@@ -368,9 +383,12 @@ def _check_stream(p: dict) -> None:
         if not ok:
             raise SeparenaError(f"espeak-2mix: bad {what}; expected {expected}, got {p[what]!r}")
 
-    for k in ("eq", "band_limit", "noise", "reverb", "real_fraction", "tts_fraction", "codec", "compression"):
+    for k in ("eq", "band_limit", "noise", "reverb", "real_fraction", "tts_fraction", "codec", "compression",
+              "pitch_matched"):
         if k in p:
             need(0.0 <= p[k] <= 1.0, k, "a probability in [0, 1]")
+    if "pitch_gap" in p:
+        need(p["pitch_gap"] > 0, "pitch_gap", "> 0 semitones")
     if p["real_fraction"] + p.get("tts_fraction", 0.0) > 1.0:
         raise SeparenaError(f"espeak-2mix: bad real_fraction + tts_fraction; expected at most 1, got "
                             f"{p['real_fraction']} + {p['tts_fraction']}")

@@ -8,6 +8,7 @@ recorded speakers mixed in) and of ``real-dev`` (real recorded speakers only): s
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from torch import Tensor
 from ..errors import SeparenaError
 from .augment import AugmentConfig, augment_sources, noise_and_gain, reverberate
 from .channel import compress
+from .pitch import semitones
 from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool, distinct_speakers, source_levels_db
 
 __all__ = ["SpeakerMixtureStream"]
@@ -32,13 +34,18 @@ class SpeakerMixtureStream:
     (:mod:`separena.data.tts`; ``real_fraction + tts_fraction <= 1``). With ``rirs`` and
     ``reverb > 0`` (two speakers only) each item is, with probability ``reverb``, placed in a room
     of the bank: both sources convolved with the room's two RIRs (the reference is the
-    reverberant source). Then it optionally augments each source (``augment``: random speed,
-    EQ, band limits, see :mod:`separena.data.augment`), normalises each source and sets their
-    levels (:func:`~separena.data.pool.source_levels_db`: two sources differ by up to
-    ``+-level_db``), sums them, and with augmentation adds low-level noise to the mixture only and a random overall
-    gain. The real and reverb choices come from random generators of their own, so with
-    ``real_fraction=0``, ``tts_fraction=0`` and ``reverb=0`` the stream is exactly the stream of
-    ``pool`` alone (and adding ``tts`` leaves the real draws as they were).
+    reverberant source). With ``pitch_matched > 0`` an item is, with that probability, made of
+    voices close in pitch: each source after the first is redrawn among the speakers of its pool
+    whose pitch (``pitches``: Hz per speaker of the eSpeak, real and tts pools, from
+    :func:`~separena.data.pitch.speaker_pitches`) lies within ``pitch_gap`` semitones of the
+    first source's (it stays as drawn where no such speaker is left). Then it optionally augments
+    each source (``augment``: random speed, EQ, band limits, see :mod:`separena.data.augment`),
+    normalises each source and sets their levels (:func:`~separena.data.pool.source_levels_db`:
+    two sources differ by up to ``+-level_db``), sums them, and with augmentation adds low-level
+    noise to the mixture only and a random overall gain. The real, reverb and pitch choices come
+    from random generators of their own, so with ``real_fraction=0``, ``tts_fraction=0``,
+    ``reverb=0`` and ``pitch_matched=0`` the stream is exactly the stream of ``pool`` alone (and
+    adding ``tts`` leaves the real draws as they were).
 
     ``batch`` returns ``(mix [batch, time], sources [batch, n_src, time])`` float32, on the CPU or,
     for the stream :meth:`to` gives, built on that device from pools held in its memory (the
@@ -49,7 +56,8 @@ class SpeakerMixtureStream:
     def __init__(self, pool: UtterancePool, sample_rate: int, augment: AugmentConfig | None, *,
                  real: UtterancePool | None = None, real_fraction: float = 0.0, rirs: Tensor | None = None,
                  reverb: float = 0.0, level_db: float = LEVEL_DB, tts: UtterancePool | None = None,
-                 tts_fraction: float = 0.0, n_src: int = 2) -> None:
+                 tts_fraction: float = 0.0, n_src: int = 2, pitch_matched: float = 0.0, pitch_gap: float = 3.0,
+                 pitches: Sequence[np.ndarray | None] = ()) -> None:
         self.pool, self.sample_rate, self.augment, self.n_src = pool, sample_rate, augment, int(n_src)
         self.real, self.real_fraction = real, float(real_fraction) if real is not None else 0.0
         self.tts, self.tts_fraction = tts, float(tts_fraction) if tts is not None else 0.0
@@ -58,6 +66,17 @@ class SpeakerMixtureStream:
                                 f"{self.real_fraction + self.tts_fraction}; expected at most 1")
         self.rirs, self.reverb = rirs, float(reverb) if rirs is not None else 0.0
         self.level_db = float(level_db)
+        self.pitch_matched, self.pitch_gap = float(pitch_matched), float(pitch_gap)
+        self.pitches = tuple(None if p is None else np.asarray(p, float) for p in pitches)
+        if self.pitch_matched > 0:
+            counts = (len(pool.speakers), len(real.lengths) if real is not None else 0,
+                      len(tts.lengths) if tts is not None else 0)
+            in_use = (True, self.real_fraction > 0, self.tts_fraction > 0)
+            for kind, name in enumerate(("eSpeak", "real", "tts")):
+                got = self.pitches[kind] if kind < len(self.pitches) else None
+                if in_use[kind] and (got is None or len(got) != counts[kind]):
+                    raise SeparenaError(f"speaker stream: pitch_matched needs the pitch of each of the {counts[kind]} "
+                                        f"speakers of the {name} pool; got {'none' if got is None else len(got)}")
         if self.n_src < 2:
             raise SeparenaError(f"speaker stream: bad n_src; expected >= 2 speakers per mixture, got {n_src}")
         if self.reverb > 0 and self.n_src != 2:
@@ -118,6 +137,7 @@ class SpeakerMixtureStream:
         start = (rng.random((batch_size, k)) * (np.maximum(ulen - need, 0) + 1)).astype(np.int64)
         first, avail = pool.offsets[utt] + start, ulen - start
         source = np.zeros((batch_size, k), np.int64)  # 0: eSpeak, 1: real, 2: tts (index into self._pools)
+        speaker = spk.copy()  # in the pool of its source
         free = np.ones((batch_size, k), bool)
         for kind, extra, fraction, salt in ((1, self.real, self.real_fraction, 0x4EA1),
                                             (2, self.tts, self.tts_fraction, 0x7755)):
@@ -132,7 +152,11 @@ class SpeakerMixtureStream:
             rstart = (rr.random((batch_size, k)) * (np.maximum(rlen - need, 0) + 1)).astype(np.int64)
             first = np.where(chosen, extra.offsets[rspk] + rstart, first)
             avail = np.where(chosen, rlen - rstart, avail)
+            speaker = np.where(chosen, rspk, speaker)
             source[chosen], free = kind, free & ~chosen
+        if self.pitch_matched > 0:
+            self._match_pitch(np.random.default_rng([int(seed), int(step), 0x917C]), source, speaker, first, avail,
+                              need)
         out = self._gather(first, avail, speed, n, source)
         dev = out.device
         if self.reverb > 0:  # own generator too
@@ -157,6 +181,33 @@ class SpeakerMixtureStream:
         if aug is not None:
             mix, out = noise_and_gain(mix, out, rng, aug)
         return mix.contiguous(), out.contiguous()
+
+    def _match_pitch(self, rng: np.random.Generator, source: np.ndarray, speaker: np.ndarray, first: np.ndarray,
+                     avail: np.ndarray, need: np.ndarray) -> None:
+        """Redraw, in place, the sources after the first of ``pitch_matched`` of the items among
+        the speakers of their pool within ``pitch_gap`` semitones of the first source's pitch
+        (other than the item's others), with a new utterance and crop."""
+        batch, k = source.shape
+        rows = np.flatnonzero(rng.random(batch) < self.pitch_matched)
+        draws = rng.random((batch, k, 3))  # speaker, utterance, crop start: fixed shape, so rows do not shift them
+        pools = (self.pool, self.real, self.tts)
+        for b in rows:
+            target = self.pitches[source[b, 0]][speaker[b, 0]]
+            for j in range(1, k):
+                kind = source[b, j]
+                near = semitones(self.pitches[kind], target) < self.pitch_gap  # NaN (unvoiced) is never near
+                near[speaker[b][source[b] == kind]] = False  # the item's voices stay distinct
+                candidates = np.flatnonzero(near)
+                if not len(candidates):
+                    continue
+                s = int(candidates[int(draws[b, j, 0] * len(candidates))])
+                if kind == 0:  # an eSpeak speaker: one of its utterances
+                    u = self._first_utt[s] + int(draws[b, j, 1] * (self._first_utt[s + 1] - self._first_utt[s]))
+                else:  # a real or tts speaker: its one joined recording
+                    u = s
+                length = int(pools[kind].lengths[u])
+                start = int(draws[b, j, 2] * (max(length - int(need[b, j]), 0) + 1))
+                first[b, j], avail[b, j], speaker[b, j] = pools[kind].offsets[u] + start, length - start, s
 
     def _gather(self, first: np.ndarray, avail: np.ndarray, speed: np.ndarray, n: int,
                 source: np.ndarray | None = None) -> Tensor:
