@@ -188,3 +188,34 @@ def test_a_model_of_other_sources_than_the_data_is_refused_in_one_line() -> None
     with pytest.raises(SeparenaError, match=r"^evaluate: the model gives 2 sources; expected as many as the mixtures "
                                             r"have, got mixtures of 3$"):
         evaluate(config.build(), held_out, progress=False)
+
+
+@needs_espeak
+def test_cli_fits_three_speaker_suites_and_refuses_two_speaker_weights(tmp_path: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from separena.cli import main
+
+    suite = {"description": "three talkers, tiny", "dataset": "espeak-3mix", "sample_rate": 8000,
+             "dataset_params": {**TINY, "cache_dir": str(tmp_path / "cache")}, "segment_seconds": 0.5,
+             "budget": {"steps": 2, "batch_size": 2}, "seeds": [0], "models": ["mask-inference-small"],
+             "metrics": ["si-sdri"]}
+    registry = tmp_path / "tiny3.yaml"
+    registry.write_text(yaml.safe_dump({"suites": {"tiny-3mix": suite}}))
+    run = CliRunner().invoke
+    checkpoint = tmp_path / "m.pt"
+    result = run(main, ["--registry", str(registry), "train", "mask-inference-small", "--suite", "tiny-3mix",
+                        "-o", str(checkpoint)])
+    assert result.exit_code == 0, result.output
+    result = run(main, ["--registry", str(registry), "evaluate", "mask-inference-small", "--suite", "tiny-3mix",
+                        "--checkpoint", str(checkpoint)])
+    assert result.exit_code == 0 and "espeak-3mix@" in result.output, result.output
+    two = tmp_path / "two.pt"
+    result = run(main, ["train", "mask-inference-small", "--suite", "smoke", "-o", str(two)])
+    assert result.exit_code == 0, result.output
+    result = run(main, ["--registry", str(registry), "evaluate", "mask-inference-small", "--suite", "tiny-3mix",
+                        "--checkpoint", str(two)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "error: --suite tiny-3mix: its mixtures hold 3 sources and these weights of 'mask-inference-small' " \
+           "separate 2; expected weights trained on it" in result.output

@@ -201,6 +201,10 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
     _, data = _suite_data(registry, suite_name)
     if not config.trainable:  # oracles and baselines take the data's sources and rate
         config, model = trained_model(registry, name, checkpoint, run_ref, store_path, device, data)
+    elif model.n_src != data.n_src:
+        raise SeparenaError(f"--suite {suite_name}: its mixtures hold {data.n_src} sources and these weights of "
+                            f"{config.name!r} separate {model.n_src}; expected weights trained on it (--checkpoint "
+                            f"from `separena train {config.name} --suite {suite_name}`, or --run REF)")
     console.print(_score_table(config.name, model, data, device, eval_mixtures, metrics))
 
 @click.command()
