@@ -3,6 +3,7 @@ different-gender split, asked of the stored per-mixture scores.
 
     python benchmarks/pitch_gap.py                                    # the published speech-quick runs
     python benchmarks/pitch_gap.py --store results/bench.sqlite --suite speech-zoo --json gap.json
+    python benchmarks/pitch_gap.py --ablation ablation.json   # data_ablation.py's runs, choice against default
 
 Each reference source's pitch is the median F0 of its voiced frames
 (``separena.data.pitch.median_pitch``: pYIN of librosa, 60-500 Hz);
@@ -50,8 +51,47 @@ def pitch_gaps(mixtures, sample_rate: int, description: str, cache: Path) -> np.
     return np.asarray(gaps)
 
 
+def gap_cache(data, set_name: str) -> Path:
+    """Where the gaps of a test set of ``data`` are kept: they depend on the data (named by its hash) alone."""
+    return default_cache_dir() / "pitch-gaps" / f"{data.name.replace('@', '-')}-{set_name}.json"
+
+
 def band_label(low: float, high: float) -> str:
     return f">= {low:g} st" if math.isinf(high) else f"{low:g}-{high:g} st"
+
+
+def ablation_bands(path: Path, gaps_of: dict[str, np.ndarray]) -> None:
+    """Per test set, each data choice of a ``benchmarks/data_ablation.py`` JSON (its per-mixture
+    scores, seeds resampled with mixtures) by gap band, and its paired difference from
+    ``default`` at the same steps and seeds."""
+    results = json.loads(path.read_text())
+    groups: dict[tuple[str, int], dict[int, dict]] = {}
+    for run in results["runs"].values():
+        groups.setdefault((run["choice"], run["steps"]), {})[run["seed"]] = run["scores"]
+    for set_name, gaps in gaps_of.items():
+        bands = [(gaps >= low) & (gaps < high) for low, high in BANDS]
+        print(f"\n### {set_name}: SI-SDRi (dB) by pitch gap; choice - default (same seeds) in brackets\n")
+        print("| choice | steps | seeds | " + " | ".join(band_label(*b) for b in BANDS) + " |")
+        print("|---|---:|---|" + "---:|" * len(BANDS))
+        for (choice, steps), by_seed in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0] != "default",
+                                                                                 kv[0][0])):
+            seeds = sorted(s for s in by_seed if set_name in by_seed[s])
+            if not seeds:
+                continue
+            scores = np.asarray([by_seed[s][set_name] for s in seeds])  # [seeds, mixtures]
+            ref = groups.get(("default", steps), {})
+            paired = [s for s in seeds if set_name in ref.get(s, {})] if choice != "default" else []
+            cells = []
+            for band in bands:
+                mean = bootstrap_interval(scores[:, band]).mean
+                cell = f"{mean:+.2f}"
+                if paired:
+                    diff = np.asarray([by_seed[s][set_name] for s in paired]) - \
+                        np.asarray([ref[s][set_name] for s in paired])
+                    d = bootstrap_interval(diff[:, band])
+                    cell += f" ({d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}])"
+                cells.append(cell)
+            print(f"| {choice} | {steps} | {','.join(map(str, seeds))} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -62,8 +102,16 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=None,
                         help="a result store (default: the runs published with the repository)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--ablation", type=Path, default=None,
+                        help="a benchmarks/data_ablation.py JSON: its runs by band instead of a store's")
     args = parser.parse_args()
     registry = default_registry()
+    if args.ablation is not None:  # every data choice scores the default build's test sets
+        data = registry.suite_data(args.suite)
+        gaps_of = {set_name: pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}", gap_cache(data, set_name))
+                   for set_name, mixtures in data.test_sets().items()}
+        ablation_bands(args.ablation, gaps_of)
+        return
     if args.store is None:
         runs = PublishedStore(default_published_dir()).runs(suite=args.suite)
     else:
@@ -76,8 +124,7 @@ def main() -> None:
         raise SystemExit(f"the runs were scored on {sorted({r.scored_on for r in runs})}; this code builds {data.name}")
     out: dict = {"suite": args.suite, "data": data.name, "bands": [band_label(*b) for b in BANDS], "sets": {}}
     for set_name, mixtures in data.test_sets().items():
-        cache = default_cache_dir() / "pitch-gaps" / f"{data.name.replace('@', '-')}-{set_name}.json"
-        gaps = pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}", cache)
+        gaps = pitch_gaps(mixtures, data.sample_rate, f"pitch of {set_name}", gap_cache(data, set_name))
         bands = [(gaps >= low) & (gaps < high) for low, high in BANDS]
         entry: dict = {"mixtures_per_band": [int(b.sum()) for b in bands],
                        "gap_median": float(np.nanmedian(gaps)), "models": {}}
