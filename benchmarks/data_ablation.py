@@ -78,6 +78,7 @@ CHOICES: dict[str, tuple[dict, int | None]] = {
     "band-limit-0": ({"band_limit": 0.0}, None),
     # voices close in pitch (docs/benchmarks/pitch_gap.md: the hard pairs on real speech)
     "pitch-0.5": ({"pitch_matched": 0.5}, None),
+    "pitch-0.2": ({"pitch_matched": 0.2}, None),
 }
 
 
