@@ -414,3 +414,27 @@ def test_the_weights_of_the_preset_as_configured_stand_for_its_name(copy_of, tmp
     assert result.exit_code == 0, result.output
     assert "published weights of mask-inference-small@smoke:0" in " ".join(result.output.split())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+
+
+def test_a_run_ref_not_in_the_store_is_looked_up_in_the_published_runs(smoke, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
+    no_store = tmp_path / "none.sqlite"
+    result = cli("separate", "mask-inference-small", str(wav), "--run", "mask-inference-small@smoke",
+                 "--store", str(no_store), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "--run mask-inference-small@smoke: not in" in said and "published weights of mask-inference-small@smoke:0" in said
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+    published = PublishedStore(smoke[1])
+    run = published.resolve("mask-inference-small@smoke")
+    assert published.resolve(run.run_hash[:8]) == run
+    # in neither: the store's own error, one line
+    result = cli("separate", "mask-inference-small", str(wav), "--run", "mask-inference-small@speech-3mix",
+                 "--store", str(no_store), "-o", str(tmp_path / "out2"))
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"--store {no_store}: file not found; expected a store written by `separena bench`" in result.output
+    result = cli("separate", "mask-inference-small", str(wav), "--run", "mask-inference-small@smoke",
+                 "--store", str(smoke[0]), "-o", str(tmp_path / "out3"))  # in the store: no note
+    assert result.exit_code == 0 and "published weights" not in result.output, result.output

@@ -33,7 +33,7 @@ from ..registry import ModelConfig, Registry
 from ..specs import BRACKETS
 from .leaderboard import latest_runs
 from .runs import canonical_json
-from .store import ResultStore, StoredFailure, StoredRun
+from .store import ResultStore, StoredFailure, StoredRun, one_seed, runs_named
 
 __all__ = ["PublishedStore", "publish", "load_published", "default_published_dir", "PUBLISHED_FORMAT",
            "CHECK_MIXTURES", "TOLERANCE_DB", "published_size", "describe", "reproduce_check", "published_run"]
@@ -103,6 +103,18 @@ class PublishedStore:
 
     def failures(self, suite: str | None = None, run_hashes: Any = None) -> list[StoredFailure]:
         return []  # only finished runs are published
+
+    def resolve(self, ref: str, option: str = "--run") -> StoredRun:
+        """The published run ``ref`` names (``MODEL@SUITE[:SEED]`` or a run-hash prefix), as
+        :meth:`ResultStore.resolve <separena.bench.store.ResultStore.resolve>` names a stored one."""
+        named = runs_named(self, ref, option)
+        if named is None:
+            prefix = str(ref).strip().lower()
+            named = [r for r in self._runs if r.run_hash.startswith(prefix)] if len(prefix) >= 4 else []
+            if len(named) != 1:
+                raise SeparenaError(f"{option} {ref}: {'no' if not named else 'more than one'} published run in "
+                                    f"{self.path} has a hash starting {prefix!r}; expected exactly one")
+        return one_seed(named, ref, option)
 
     def weights_for(self, model: str, params: Mapping[str, Any] | None = None) -> StoredRun | None:
         """The published run of ``model`` whose weights ``separena separate`` uses: among those

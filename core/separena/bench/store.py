@@ -209,36 +209,16 @@ class ResultStore:
         ``option`` that gave ``ref``) saying what is stored when ``ref`` matches no run or more
         than one.
         """
-        runs = self.resolve_seeds(ref, option)
-        if len(runs) > 1:
-            raise SeparenaError(f"{option} {ref}: {runs[0].model!r} has runs of seeds "
-                                f"{', '.join(str(r.seed) for r in runs)} in suite {runs[0].suite!r}; "
-                                f"expected {str(ref).strip()}:SEED")
-        return runs[0]
+        return one_seed(self.resolve_seeds(ref, option), ref, option)
 
     def resolve_seeds(self, ref: str, option: str = "--run") -> list[StoredRun]:
         """The stored runs ``ref`` names, by seed: the one run of a run-hash prefix or of
         ``model@suite:seed``, the latest finished run of each seed for ``model@suite``.
         Raises as :meth:`resolve` where ``ref`` matches no run."""
-        text = str(ref).strip()
-        if "@" in text:
-            model, _, rest = text.partition("@")
-            suite, _, seed_text = rest.partition(":")
-            if not model or not suite or (seed_text and not seed_text.isdigit()):
-                raise SeparenaError(f"{option} {ref}: expected a run-hash prefix or MODEL@SUITE[:SEED], got {ref!r}")
-            key = model.strip().lower().replace("_", "-")
-            runs = [r for r in self.runs(suite=suite.strip()) if r.model == key]
-            if not runs:
-                stored = sorted({r.model for r in self.runs(suite=suite.strip())})
-                raise SeparenaError(f"{option} {ref}: no finished run of {key!r} in suite {suite!r} in {self.path}; "
-                                    f"expected one of {', '.join(stored) or '(no runs: run `separena bench` first)'}")
-            seeds = sorted({r.seed for r in runs})
-            if seed_text and int(seed_text) not in seeds:
-                raise SeparenaError(f"{option} {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
-                                    f"expected one of {', '.join(map(str, seeds))}")
-            return [max((r for r in runs if r.seed == seed), key=lambda r: r.finished_at)
-                    for seed in ([int(seed_text)] if seed_text else seeds)]
-        prefix = text.lower()
+        named = runs_named(self, ref, option)
+        if named is not None:
+            return named
+        prefix = str(ref).strip().lower()
         if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
             raise SeparenaError(f"{option} {ref}: expected a run-hash prefix (4 or more hex digits) or "
                                 f"MODEL@SUITE[:SEED], got {ref!r}")
@@ -254,3 +234,39 @@ class ResultStore:
         """Suites that have requested runs, in order of first request."""
         rows = self._db.execute("SELECT suite, MIN(requested_at) AS t FROM suite_runs GROUP BY suite ORDER BY t")
         return [r[0] for r in rows]
+
+
+def runs_named(store: Any, ref: str, option: str = "--run") -> list[StoredRun] | None:
+    """The runs ``MODEL@SUITE[:SEED]`` names in ``store`` (a result store or the published
+    runs: anything with ``runs(suite=...)`` and ``path``), the latest finished of each seed;
+    ``None`` where ``ref`` is not of that form. Raises a one-line :class:`SeparenaError`
+    (naming ``option``) saying what is there where it names none."""
+    text = str(ref).strip()
+    if "@" not in text:
+        return None
+    model, _, rest = text.partition("@")
+    suite, _, seed_text = rest.partition(":")
+    if not model or not suite or (seed_text and not seed_text.isdigit()):
+        raise SeparenaError(f"{option} {ref}: expected a run-hash prefix or MODEL@SUITE[:SEED], got {ref!r}")
+    key = model.strip().lower().replace("_", "-")
+    in_suite = store.runs(suite=suite.strip())
+    runs = [r for r in in_suite if r.model == key]
+    if not runs:
+        stored = sorted({r.model for r in in_suite})
+        raise SeparenaError(f"{option} {ref}: no finished run of {key!r} in suite {suite!r} in {store.path}; "
+                            f"expected one of {', '.join(stored) or '(no runs: run `separena bench` first)'}")
+    seeds = sorted({r.seed for r in runs})
+    if seed_text and int(seed_text) not in seeds:
+        raise SeparenaError(f"{option} {ref}: no seed {seed_text} of {key!r} in suite {suite!r}; "
+                            f"expected one of {', '.join(map(str, seeds))}")
+    return [max((r for r in runs if r.seed == seed), key=lambda r: r.finished_at)
+            for seed in ([int(seed_text)] if seed_text else seeds)]
+
+
+def one_seed(runs: list[StoredRun], ref: str, option: str = "--run") -> StoredRun:
+    """The one run of ``runs`` (those ``ref`` names), or a one-line error asking for a seed."""
+    if len(runs) > 1:
+        raise SeparenaError(f"{option} {ref}: {runs[0].model!r} has runs of seeds "
+                            f"{', '.join(str(r.seed) for r in runs)} in suite {runs[0].suite!r}; "
+                            f"expected {str(ref).strip()}:SEED")
+    return runs[0]

@@ -44,7 +44,7 @@ def weights_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = store_option(fn)
     fn = click.option("--run", "run_ref", default=None, metavar="REF",
                       help="Weights kept by a benchmark run: a run-hash prefix or MODEL@SUITE[:SEED] "
-                           "(see `separena runs`).")(fn)
+                           "(see `separena runs`), looked up in --store, then in the published runs.")(fn)
     return click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
                         help="Trained weights from `separena train` (default: the published weights, if any; "
                              "oracles need none).")(fn)
@@ -62,8 +62,6 @@ def trained_model(registry: Registry, name: str, checkpoint: Path | None, run_re
     if checkpoint is not None and run_ref is not None:
         raise SeparenaError("--checkpoint and --run: both name weights; expected one of them, got both")
     if run_ref is not None:
-        if not store_path.is_file():
-            raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
         return _run_weights(registry, run_ref, store_path, device, option, config.name)
     if checkpoint is not None:
         return _checkpoint_weights(registry, checkpoint, device, config)
@@ -137,12 +135,30 @@ def stored_model(registry: Registry, run: StoredRun, store_path: Path, device: s
 
 def _run_weights(registry: Registry, ref: str, store_path: Path, device: str, option: str,
                  name: str | None) -> tuple[Any, Any]:
-    """The weights a benchmark run kept (REF in ``store_path``); with ``name``, refused if of another model."""
+    """The weights a benchmark run kept: REF in ``store_path``, else among the runs published
+    with the repository (saying so); with ``name``, refused if of another model."""
     from ..bench import ResultStore
+    from ..bench.execute import load_run_weights
+    from ..bench.published import PublishedStore, default_published_dir, describe
 
-    with ResultStore(store_path) as store:
-        run = store.resolve(ref, option)
-    return stored_model(registry, run, store_path, device, name)
+    missed: SeparenaError = SeparenaError(f"--store {store_path}: file not found; expected a store written by "
+                                          "`separena bench` (or a REF of the published runs)")
+    if store_path.is_file():
+        with ResultStore(store_path) as store:
+            try:
+                run = store.resolve(ref, option)
+            except SeparenaError as exc:
+                missed = exc
+            else:
+                return load_run_weights(store, run, registry, name=name, device=device)
+    published = PublishedStore(default_published_dir())
+    try:
+        run = published.resolve(ref, option)
+    except SeparenaError:
+        raise missed from None  # what the user's store lacks says more than what published/ lacks
+    err_console.print(f"note: {option} {escape(ref)}: not in {escape(str(store_path))}; using the published weights "
+                      f"of {escape(describe(run))}")
+    return load_run_weights(published, run, registry, name=name, device=device)
 
 
 def _checkpoint_weights(registry: Registry, checkpoint: Path, device: str, config: Any) -> tuple[Any, Any]:
