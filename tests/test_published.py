@@ -121,14 +121,24 @@ def test_each_suite_publishes_the_runs_it_shares_as_its_own(smoke, copy_of, tmp_
     assert sorted(r.model for r in published.runs() if r.suite == "smoke") == sorted(own)
 
 
-def test_separate_without_weights_uses_the_published_ones_and_says_which(smoke, tmp_path, monkeypatch):
-    monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
+def _noise_wav(tmp_path: Path) -> Path:
     wav = tmp_path / "mix.wav"
     sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
-    result = cli("separate", "mask-inference-small", str(wav), "-o", str(tmp_path / "out"))
+    return wav
+
+
+def _separates_with_the_smoke_run(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """``separate mask-inference-small`` without weights, published/ being ``folder``, uses the
+    2-speaker smoke run's weights and says so."""
+    monkeypatch.setenv("SEPARENA_PUBLISHED", str(folder))
+    result = cli("separate", "mask-inference-small", str(_noise_wav(tmp_path)), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "published weights of mask-inference-small@smoke:0" in " ".join(result.output.split())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+
+
+def test_separate_without_weights_uses_the_published_ones_and_says_which(smoke, tmp_path, monkeypatch):
+    _separates_with_the_smoke_run(smoke[1], tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("source", ["published", "mask-inference-small@smoke:0"])
@@ -407,19 +417,12 @@ def test_the_weights_of_the_preset_as_configured_stand_for_its_name(copy_of, tmp
     registry = default_registry()
     config, run = published_run(published, registry, "mask-inference-small")
     assert run.suite == "smoke" and config.params["n_src"] == 2
-    monkeypatch.setenv("SEPARENA_PUBLISHED", str(copy_of))
-    wav = tmp_path / "mix.wav"
-    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
-    result = cli("separate", "mask-inference-small", str(wav), "-o", str(tmp_path / "out"))
-    assert result.exit_code == 0, result.output
-    assert "published weights of mask-inference-small@smoke:0" in " ".join(result.output.split())
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+    _separates_with_the_smoke_run(copy_of, tmp_path, monkeypatch)
 
 
 def test_a_run_ref_not_in_the_store_is_looked_up_in_the_published_runs(smoke, tmp_path, monkeypatch):
     monkeypatch.setenv("SEPARENA_PUBLISHED", str(smoke[1]))
-    wav = tmp_path / "mix.wav"
-    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32), 8000)
+    wav = _noise_wav(tmp_path)
     no_store = tmp_path / "none.sqlite"
     result = cli("separate", "mask-inference-small", str(wav), "--run", "mask-inference-small@smoke",
                  "--store", str(no_store), "-o", str(tmp_path / "out"))
