@@ -428,7 +428,8 @@ def test_a_run_ref_not_in_the_store_is_looked_up_in_the_published_runs(smoke, tm
                  "--store", str(no_store), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "--run mask-inference-small@smoke: not in" in said and "published weights of mask-inference-small@smoke:0" in said
+    assert "--run mask-inference-small@smoke: not in" in said
+    assert "published weights of mask-inference-small@smoke:0" in said
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
     published = PublishedStore(smoke[1])
     run = published.resolve("mask-inference-small@smoke")
