@@ -171,6 +171,7 @@ CASES: list[tuple[list[str], str]] = [
     # runs, report
     (["runs", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
     (["runs", "--store", "store.sqlite", "--suite", "nope"], "--suite nope"),
+    (["runs", "--published", "--suite", "nope"], "--suite nope: no runs in"),
     (["runs", "--store", "a_file"], "cannot open"),
     (["report", "--store", "store.sqlite", "--suite", "nope", "-o", "rep"], "--suite nope"),
     (["report", "--store", "store.sqlite", "-o", "a_file"], "a_file"),

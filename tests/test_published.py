@@ -442,3 +442,6 @@ def test_a_run_ref_not_in_the_store_is_looked_up_in_the_published_runs(smoke, tm
     result = cli("separate", "mask-inference-small", str(wav), "--run", "mask-inference-small@smoke",
                  "--store", str(smoke[0]), "-o", str(tmp_path / "out3"))  # in the store: no note
     assert result.exit_code == 0 and "published weights" not in result.output, result.output
+    result = cli("runs", "--published", "mask*")  # the REFs it finds, listed
+    assert result.exit_code == 0 and "mask-inference-small@smoke:0" in result.output, result.output
+    assert run.run_hash[:12] in result.output and "oracle" not in result.output

@@ -116,23 +116,32 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
 @click.option("--suite", "suite_name", default=None, metavar="NAME", help="Only runs this suite asked for.")
+@click.option("--published", "published", is_flag=True,
+              help="List the runs published with the repository instead (--run finds them without a store).")
 @one_line_errors
-def runs(pattern: str, store_path: Path, suite_name: str | None) -> None:
+def runs(pattern: str, store_path: Path, suite_name: str | None, published: bool) -> None:
     """List the stored runs of models matching PATTERN: the REF to pass to --run, budget, score, weights."""
     import fnmatch
     import time
+    from contextlib import nullcontext
 
     from ..bench import ResultStore
     from ..bench.leaderboard import latest_runs
+    from ..bench.published import PublishedStore, default_published_dir
 
-    if not store_path.is_file():
-        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench`")
-    with ResultStore(store_path) as store:
+    if published:
+        source, where = nullcontext(PublishedStore(default_published_dir())), default_published_dir()
+    elif not store_path.is_file():
+        raise SeparenaError(f"--store {store_path}: file not found; expected a store written by `separena bench` "
+                            "(--published lists the runs published with the repository)")
+    else:
+        source, where = ResultStore(store_path), store_path
+    with source as store:
         if suite_name is not None and suite_name not in store.suites():
-            raise SeparenaError(f"--suite {suite_name}: no runs in {store_path}; expected one of "
+            raise SeparenaError(f"--suite {suite_name}: no runs in {where}; expected one of "
                                 f"{', '.join(store.suites()) or '(none)'}")
         suites = [suite_name] if suite_name else store.suites()
-        table = Table(title=f"runs in {store_path}")
+        table = Table(title=f"{'published ' if published else ''}runs in {where}")
         for column in ("run", "REF", "steps", "stopped by", "train MACs", "SI-SDRi test", "weights", "finished"):
             table.add_column(column, overflow="fold")
         for suite in suites:
