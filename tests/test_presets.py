@@ -120,6 +120,23 @@ def test_invalid_yaml_is_one_line(tmp_path, fixture_plugin):
     assert len(problems) == 1 and problems[0].startswith("my.yaml:2: not valid YAML:")
 
 
+def test_repeated_keys_are_refused_with_both_lines(tmp_path, fixture_plugin):
+    # A pasted second block of the same name used to replace the first without a word.
+    problems = _problems(tmp_path, fixture_plugin, """\
+        presets:
+          tiny-a:
+            architecture: tiny-masker
+          tiny-a:
+            architecture: tiny-masker
+            architecture: tiny-masker
+        """)
+    assert problems == [
+        "my.yaml:4: presets.tiny-a: repeats the key of line 2; expected each key once (YAML would keep only the last)",
+        "my.yaml:6: presets.tiny-a.architecture: repeats the key of line 5; expected each key once "
+        "(YAML would keep only the last)",
+    ]
+
+
 def test_yaml_tags_that_construct_objects_are_refused(tmp_path, fixture_plugin):
     problems = _problems(tmp_path, fixture_plugin, "presets: !!python/object/apply:os.system ['echo hi']\n")
     assert len(problems) == 1 and "not valid YAML" in problems[0]

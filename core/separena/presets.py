@@ -125,18 +125,27 @@ def check_params(spec: ArchitectureSpec, params: Mapping[str, Any]) -> list[tupl
 
 
 class _Located:
-    """Line numbers of every key path in one YAML document (1-based)."""
+    """Line numbers of every key path in one YAML document (1-based), and its repeated keys.
+
+    YAML loaders keep the last of two equal keys in a mapping without a word, so a pasted suite
+    or preset would silently replace the first; ``duplicates`` lists ``(path, line, first line)``.
+    """
 
     def __init__(self, node: yaml.Node | None) -> None:
         self.lines: dict[tuple[str, ...], int] = {}
+        self.duplicates: list[tuple[tuple[str, ...], int, int]] = []
         if node is not None:
             self._walk(node, ())
 
     def _walk(self, node: yaml.Node, path: tuple[str, ...]) -> None:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
             for key, value in node.value:
                 sub = path + (str(key.value),)
+                if str(key.value) in seen:
+                    self.duplicates.append((sub, key.start_mark.line + 1, seen[str(key.value)]))
+                seen.setdefault(str(key.value), key.start_mark.line + 1)
                 self.lines[sub] = key.start_mark.line + 1
                 self._walk(value, sub)
                 self.lines[sub] = key.start_mark.line + 1
@@ -167,6 +176,9 @@ class _Loader:
             what = getattr(exc, "problem", None) or first_line(exc)
             self.problems.append(f"{self.label}:{line}: not valid YAML: {what}")
             self.data = None
+        for path, line, first in self.located.duplicates:
+            self.problems.append(f"{self.label}:{line}: {'.'.join(path)}: repeats the key of line {first}; "
+                                 "expected each key once (YAML would keep only the last)")
 
     def where(self, path: tuple[str, ...]) -> str:
         return f"{self.label}:{self.located.line(path)}: {'.'.join(path)}"
