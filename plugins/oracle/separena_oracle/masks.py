@@ -39,17 +39,26 @@ EPS = 1e-8  # keeps silent bins at mask 0 instead of 0 / 0
 MaskFn = Callable[[Tensor, Tensor], Tensor]  # (sources [B, S, T, F], mix [B, T, F]) -> [B, S, T, F]
 
 
+def _with_residual(sources: Tensor, mix: Tensor) -> Tensor:
+    """``[B, S + 1, T, F]``: the sources and what of the mixture none of them explains (noise
+    of a noisy mixture; rounding, about 1e-7 of it, where the mixture is their sum), so that a
+    bin that noise dominates is not given whole to a source."""
+    return torch.cat([sources, (mix - sources.sum(dim=1)).unsqueeze(1)], dim=1)
+
+
 def ideal_binary_mask(sources: Tensor, mix: Tensor) -> Tensor:
-    """1 for the loudest source of each bin, 0 for the others (ties go to the first source)."""
-    magnitude = sources.abs()
+    """1 for the loudest source of each bin, 0 for the others (ties go to the first source);
+    0 for every source where the residual (:func:`_with_residual`) is louder than each."""
+    magnitude = _with_residual(sources, mix).abs()
     loudest = magnitude.argmax(dim=1, keepdim=True)  # [B, 1, T, F]
-    return torch.zeros_like(magnitude).scatter_(1, loudest, 1.0)
+    return torch.zeros_like(magnitude).scatter_(1, loudest, 1.0)[:, :-1]
 
 
 def ideal_ratio_mask(sources: Tensor, mix: Tensor, power: float = 1.0) -> Tensor:
-    """``|S|^p / sum |S|^p`` over sources: masks sum to 1 wherever any source is non-silent."""
-    weight = sources.abs().pow(power)
-    return weight / (weight.sum(dim=1, keepdim=True) + EPS)
+    """``|S|^p / sum |S|^p`` over the sources and the residual (:func:`_with_residual`): masks
+    sum to 1 wherever any source is non-silent and the mixture is their sum."""
+    weight = _with_residual(sources, mix).abs().pow(power)
+    return (weight / (weight.sum(dim=1, keepdim=True) + EPS))[:, :-1]
 
 
 def phase_sensitive_mask(sources: Tensor, mix: Tensor) -> Tensor:

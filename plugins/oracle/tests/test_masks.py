@@ -41,6 +41,23 @@ def test_masks_that_sum_to_one_give_estimates_that_sum_to_the_mixture(name: str)
     torch.testing.assert_close(out.estimates.sum(1), mix, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["oracle-irm", "oracle-ibm"])
+def test_noise_in_the_mixture_competes_for_each_bin(name: str) -> None:
+    # Two tones over a band of noise none of the references holds: the noise's bins go to no
+    # source, so the estimates are the tones, not the tones plus a share of the noise each.
+    sources = torch.stack([_tone(440.0), _tone(2000.0, amplitude=0.3)]).unsqueeze(0)
+    gen = torch.Generator().manual_seed(1)
+    noise = torch.fft.irfft(torch.fft.rfft(torch.randn(1, SR, generator=gen)) * (torch.arange(SR // 2 + 1) > 3000))
+    mix = sources.sum(1) + noise
+    out = separate(create_model(name), mix, sources)
+    assert out.masks.sum(1).amin() < 0.1  # the noise-only bins
+    assert si_sdr(out.estimates, sources).min() > 20.0  # dB; a mask blind to the noise leaves it in
+    model = create_model(name)
+    blind = separate(model, sources.sum(1), sources).masks  # masks of the clean mixture
+    blind_estimates = model.istft((blind * model.stft(mix).unsqueeze(1))[0], SR)  # applied to the noisy one
+    assert si_sdr(blind_estimates, sources[0]).max() < 10.0
+
+
 def test_psm_is_truncated_to_unit_interval_and_exact_for_a_lone_source() -> None:
     sources = _noise_sources()
     out = separate(create_model("oracle-psm"), sources.sum(1), sources)
