@@ -45,6 +45,18 @@ def _real_dev(scratch: Path) -> dict:
     return dict(sample_rate=8000, n_test=3, n_valid=2, test_seconds=1.0, cache_dir=str(cache))
 
 
+def _espeak_noisy(scratch: Path) -> dict:
+    from separena.data import noise
+
+    pool = noise.noise_cache(8000)  # the set-up installs every package it reads
+    if not (pool / "meta.json").is_file():
+        noise.noise_bank("train", 8000)
+    cache = scratch / "cache"
+    cache.mkdir()
+    (cache / pool.name).symlink_to(pool, target_is_directory=True)
+    return {**ESPEAK_TINY, "cache_dir": str(cache)}
+
+
 def _wsj0(scratch: Path) -> dict:
     gen = torch.Generator().manual_seed(0)
     root = scratch / "wsj0-2mix"
@@ -80,6 +92,7 @@ CASES = [
     DatasetCase("tones-2mix", dict(sample_rate=8000, n_valid=2, n_test=3), changes={"n_test": 5}),
     DatasetCase("espeak-2mix", _espeak),
     DatasetCase("espeak-3mix", _espeak_3mix),
+    DatasetCase("espeak-2mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("real-dev", _real_dev),
     DatasetCase("wsj0-2mix", _wsj0, changes={"test_split": "tt-other"}),
     DatasetCase("musdb18", _musdb, changes={"valid_seed": 1}),

@@ -37,6 +37,9 @@ def separena_register_datasets() -> list[DatasetSpec]:
                     "2-speaker mixtures of eSpeak NG voices, generated locally, speakers disjoint per split"),
         DatasetSpec("espeak-3mix", "separena.data.speech:espeak_3mix",
                     "3-speaker mixtures of the same eSpeak NG voices (wsj0-3mix's task), speakers disjoint per split"),
+        DatasetSpec("espeak-2mix-noisy", "separena.data.speech:espeak_2mix_noisy",
+                    "espeak-2mix with recorded background noise (game music and effects) in every mixture, "
+                    "-6 to +3 dB under the louder speaker (WHAM!'s task); references stay clean"),
         DatasetSpec("real-dev", "separena.data.real:real_dev_dataset",
                     "2-speaker mixtures of real recorded speech from Debian packages; test: held-out real-dev speakers"),
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",

@@ -134,8 +134,8 @@ def check_mixtures_are_sums(name: str, data: SeparationData, params: Mapping[str
 
 
 def _fingerprint(data: SeparationData) -> tuple:
-    ex = data.test[0]
-    return data.train.batch(0, 0, BATCH, _segment(data))[1], len(data.test), ex.name, ex.sources
+    ex = data.test[0]  # mixtures too: noise added to the mixture only is content
+    return (*data.train.batch(0, 0, BATCH, _segment(data)), len(data.test), ex.name, ex.mix, ex.sources)
 
 
 def _same(a: tuple, b: tuple) -> bool:

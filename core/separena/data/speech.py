@@ -1,4 +1,5 @@
-"""``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and cached.
+"""``espeak-2mix``, ``espeak-3mix`` and ``espeak-2mix-noisy``: mixtures of 2 (3) eSpeak NG voices,
+generated locally and cached (the last with recorded background noise, :mod:`separena.data.noise`).
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
@@ -22,6 +23,7 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,11 @@ from .augment import AugmentConfig, RirBankConfig, rir_bank
 from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
+from .noise import SNR_DB, with_background_noise
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "espeak_3mix", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +347,17 @@ def espeak_3mix(**params: Any) -> SeparationData:
     mixtures, ``real-dev`` and ``transfer`` hold three speakers each, drawn as the 2-speaker
     sets draw theirs."""
     return espeak_2mix(**{"n_src": 3, **params})
+
+
+def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, **params: Any) -> SeparationData:
+    """2-speaker mixtures of :func:`espeak_2mix` (every argument the same) with recorded
+    background noise in every mixture, the louder speaker ``noise_snr_db`` (``[low, high]``,
+    uniform; WHAM!'s -6 to +3 dB by default) above it; the references stay the clean speakers
+    (the task of WHAM! and LibriMix's ``sep_noisy``). Training and ``valid`` noise and the test
+    sets' noise are different recordings: :func:`separena.data.noise.with_background_noise`."""
+    data = espeak_2mix(**params)
+    return with_background_noise(data, snr_db=noise_snr_db, seed=params.get("seed", 0),
+                                 cache_dir=params.get("cache_dir"), workers=params.get("workers", 2))
 
 
 def _fixed_sets_of(final: Path, params: dict, speakers: list[Speaker], lengths: dict[str, list[int]],
