@@ -95,6 +95,8 @@ def test_noisy_data_keeps_the_sources_and_only_adds_noise(noisy):
     snr = 10 * torch.log10(loud / (mix - cmix).pow(2).mean(-1))
     assert (snr > -6.01).all()  # only a crop quieter than the floor can leave the noise below the range
     assert (snr < 3.01).float().mean() >= 0.75
+    moved = data.train.to("cpu").batch(0, 5, 4, 1600)  # the trainer's path on a GPU, here on the CPU
+    torch.testing.assert_close(moved[0], mix, rtol=0, atol=0)
 
 
 def test_test_sets_draw_held_out_noise_and_training_the_rest(noisy):
