@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from separena import default_registry
 from separena.bench import ResultStore, run_suite
 from separena.bench.published import (
-    CHECK_MIXTURES, TOLERANCE_DB, PublishedStore, load_published, published_run, published_size, reproduce_check,
+    CHECK_MIXTURES, DEFAULT_DATASETS, TOLERANCE_DB, PublishedStore, load_published, published_run, published_size,
+    reproduce_check,
 )
 from separena.checkpoints import file_sha256
 from separena.cli import main
@@ -418,6 +419,23 @@ def test_the_weights_of_the_preset_as_configured_stand_for_its_name(copy_of, tmp
     config, run = published_run(published, registry, "mask-inference-small")
     assert run.suite == "smoke" and config.params["n_src"] == 2
     _separates_with_the_smoke_run(copy_of, tmp_path, monkeypatch)
+
+
+def test_weights_trained_on_a_variant_of_the_default_data_do_not_stand_for_the_name(copy_of):
+    # The same configuration trained on noisy mixtures with more compute: the name keeps the
+    # weights of the default data (and a noisy run alone would still be found).
+    index = copy_of / "runs.jsonl"
+    lines = [json.loads(line) for line in index.read_text().splitlines()]
+    plain = next(line for line in lines if line["config"]["preset"] == "mask-inference-small")
+    assert plain["config"]["dataset"] in DEFAULT_DATASETS
+    noisy = copy.deepcopy(plain)
+    noisy["config"].update(dataset="espeak-2mix-noisy", suite="smoke-noisy")
+    noisy["run_hash"] = "e" * 64
+    noisy["train"]["macs"] = 10 * (noisy["train"].get("macs") or 1.0)
+    index.write_text("\n".join(json.dumps(line) for line in [*lines, noisy]) + "\n")
+    assert PublishedStore(copy_of).weights_for("mask-inference-small").suite == plain["config"]["suite"]
+    index.write_text("\n".join(json.dumps(line) for line in [*[x for x in lines if x is not plain], noisy]) + "\n")
+    assert PublishedStore(copy_of).weights_for("mask-inference-small").suite == "smoke-noisy"
 
 
 def test_a_run_ref_not_in_the_store_is_looked_up_in_the_published_runs(smoke, tmp_path, monkeypatch):

@@ -41,6 +41,10 @@ __all__ = ["PublishedStore", "publish", "load_published", "default_published_dir
 PUBLISHED_FORMAT = 1
 INDEX = "runs.jsonl"
 CHECK_MIXTURES = 20  # test mixtures a CPU test scores again from the published weights
+# A bare model name's weights come from a run on the data its task is benchmarked on by default
+# (speech-quick's, music-quick's) where one is published: not from a variant with the same
+# parameters (espeak-2mix-noisy), whose test scores do not compare with the default data's.
+DEFAULT_DATASETS = ("espeak-2mix", "midi-4stem")
 TOLERANCE_DB = 0.05  # float16 weights are published only where no test mean moves by more
 
 
@@ -119,11 +123,13 @@ class PublishedStore:
     def weights_for(self, model: str, params: Mapping[str, Any] | None = None) -> StoredRun | None:
         """The published run of ``model`` whose weights ``separena separate`` uses: among those
         trained with ``params`` (as runs record them), where any is (e.g. the 2-speaker runs of a
-        model also published with 3 speakers), the one trained with the most compute (then the
-        best test score, then the latest)."""
+        model also published with 3 speakers), and among those on one of :data:`DEFAULT_DATASETS`,
+        where any is, the one trained with the most compute (then the best test score, then the
+        latest)."""
         runs = [r for r in self._runs if r.model == model and r.payload.get("weights")]
         if params is not None:
             runs = [r for r in runs if r.payload["config"]["params"] == params] or runs
+        runs = [r for r in runs if r.payload["config"]["dataset"] in DEFAULT_DATASETS] or runs
         if not runs:
             return None
         return max(runs, key=lambda r: (r.payload["train"].get("macs") or 0.0,
