@@ -114,6 +114,22 @@ def test_the_name_follows_the_snr_range_and_bad_ranges_are_refused(noisy):
             with_background_noise(clean, snr_db=bad)
 
 
+def test_multi_condition_training_leaves_some_mixtures_clean_and_the_rest_as_they_were(noisy):
+    clean, data = noisy
+    half = with_background_noise(clean, seed=3, fraction=0.5)
+    assert half.name != data.name and half.name.startswith("tones-2mix-noisy@")
+    mix, _ = half.train.batch(0, 2, 32, 800)
+    full, _ = data.train.batch(0, 2, 32, 800)
+    plain, _ = clean.train.batch(0, 2, 32, 800)
+    kept = [torch.equal(m, f) for m, f in zip(mix, full)]
+    dropped = [torch.equal(m, p) for m, p in zip(mix, plain)]
+    assert all(k != d for k, d in zip(kept, dropped)) and 8 <= sum(dropped) <= 24
+    torch.testing.assert_close(half.test[2].mix, data.test[2].mix, rtol=0, atol=0)  # evaluation stays noisy
+    for bad in (-0.1, 1.5, "half"):
+        with pytest.raises(SeparenaError, match=r"^background noise: bad noise_fraction .*expected a share"):
+            with_background_noise(clean, fraction=bad)
+
+
 def test_unknown_split_is_one_line():
     with pytest.raises(SeparenaError, match="unknown split 'dev'; expected 'train' or 'test'"):
         noise_bank("dev")

@@ -136,12 +136,14 @@ def _snr_range(snr_db: Sequence[float]) -> tuple[float, float]:
 
 
 class NoisyStream:
-    """A training stream with background noise added to each mixture (the sources stay clean):
-    the noise of batch ``step`` is a pure function of ``(seed, step)``, drawn from its own
-    generator, so the speech of the batch is the base stream's to the bit."""
+    """A training stream with background noise added to each mixture, or to a ``fraction`` of
+    them (multi-condition training; the sources stay clean): the noise of batch ``step`` is a
+    pure function of ``(seed, step)``, drawn from its own generator, so the speech of the batch
+    is the base stream's to the bit."""
 
-    def __init__(self, base: TrainStream, bank: NoiseBank, snr_db: Sequence[float]) -> None:
+    def __init__(self, base: TrainStream, bank: NoiseBank, snr_db: Sequence[float], fraction: float = 1.0) -> None:
         self.base, self.bank, self.snr_db = base, bank, _snr_range(snr_db)
+        self.fraction = _fraction(fraction)
 
     def to(self, device: str | torch.device) -> NoisyStream:
         """This stream building its batches on ``device`` where the base stream can (the noise is
@@ -158,7 +160,17 @@ class NoisyStream:
         rng = np.random.default_rng([int(seed), int(step), 0x401CE])
         noise = torch.from_numpy(self.bank.crops(rng, batch_size, segment_samples)).to(mix.device)
         snr = torch.from_numpy(rng.uniform(*self.snr_db, size=batch_size).astype(np.float32)).to(mix.device)
+        if self.fraction < 1.0:  # drawn last: the noise of the items that keep it is as with all
+            keep = torch.from_numpy(rng.random(batch_size) < self.fraction).to(mix.device)
+            noise = noise * keep[:, None]
         return add_noise(mix, sources, noise, snr).contiguous(), sources
+
+
+def _fraction(fraction: float) -> float:
+    if not (isinstance(fraction, (int, float)) and 0.0 <= float(fraction) <= 1.0):
+        raise SeparenaError(f"background noise: bad noise_fraction {fraction!r}; expected a share of the training "
+                            "mixtures from 0 to 1")
+    return float(fraction)
 
 
 class NoisyMixtures:
@@ -182,24 +194,28 @@ class NoisyMixtures:
 
 
 def with_background_noise(data: SeparationData, *, snr_db: Sequence[float] = SNR_DB, seed: int = 0,
-                          cache_dir: str | os.PathLike[str] | None = None, workers: int = 2,
-                          system_root: str | os.PathLike[str] = "/") -> SeparationData:
-    """``data`` with background noise in every mixture, training and evaluation (WHAM!'s recipe):
-    training and ``valid`` draw it from the ``train`` noise recordings, test and every extra test
-    set from the held-out ``test`` recordings; the sources are unchanged. ``espeak-2mix@<hash>``
+                          fraction: float = 1.0, cache_dir: str | os.PathLike[str] | None = None,
+                          workers: int = 2, system_root: str | os.PathLike[str] = "/") -> SeparationData:
+    """``data`` with background noise in every mixture, training and evaluation (WHAM!'s recipe),
+    or with ``fraction < 1`` in that share of the training mixtures only (multi-condition
+    training; the evaluation sets keep noise in every mixture): training and ``valid`` draw it
+    from the ``train`` noise recordings, test and every extra test set from the held-out ``test``
+    recordings; the sources are unchanged. ``espeak-2mix@<hash>``
     becomes ``espeak-2mix-noisy@<hash8>``, the hash covering the clean set's name, the noise
     pool, the range and how noise is drawn, so its scores never pass for the clean set's."""
     low, high = _snr_range(snr_db)
+    fraction = _fraction(fraction)
     train_bank = noise_bank("train", data.sample_rate, cache_dir, system_root=system_root, workers=workers)
     test_bank = noise_bank("test", data.sample_rate, cache_dir, system_root=system_root, workers=workers)
-    tag = hashlib.sha256(json.dumps([data.name, NOISY_VERSION, train_bank.source, low, high, seed]).encode())
+    signature: list = [data.name, NOISY_VERSION, train_bank.source, low, high, seed]
+    tag = hashlib.sha256(json.dumps(signature + ([fraction] if fraction < 1.0 else [])).encode())
     name = f"{data.name.partition('@')[0]}-noisy@{tag.hexdigest()[:8]}"
 
     def noisy(base: MixtureSet, label: str, bank: NoiseBank) -> NoisyMixtures:
         return NoisyMixtures(base, bank, (low, high), seed, label)
 
     return replace(
-        data, name=name, train=NoisyStream(data.train, train_bank, (low, high)),
+        data, name=name, train=NoisyStream(data.train, train_bank, (low, high), fraction),
         valid=noisy(data.valid, "valid", train_bank), test=noisy(data.test, "test", test_bank),
         extra_tests={k: noisy(v, k, test_bank) for k, v in data.extra_tests.items()},
         mix_is_sum=False, train_mix_is_sum=False)

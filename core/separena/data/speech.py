@@ -349,14 +349,17 @@ def espeak_3mix(**params: Any) -> SeparationData:
     return espeak_2mix(**{"n_src": 3, **params})
 
 
-def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, **params: Any) -> SeparationData:
+def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: float = 1.0,
+                      **params: Any) -> SeparationData:
     """2-speaker mixtures of :func:`espeak_2mix` (every argument the same) with recorded
     background noise in every mixture, the louder speaker ``noise_snr_db`` (``[low, high]``,
     uniform; WHAM!'s -6 to +3 dB by default) above it; the references stay the clean speakers
-    (the task of WHAM! and LibriMix's ``sep_noisy``). Training and ``valid`` noise and the test
-    sets' noise are different recordings: :func:`separena.data.noise.with_background_noise`."""
+    (the task of WHAM! and LibriMix's ``sep_noisy``). ``noise_fraction < 1`` adds noise to that
+    share of the training mixtures only (multi-condition training; every evaluation mixture keeps
+    its noise). Training and ``valid`` noise and the test sets' noise are different recordings:
+    :func:`separena.data.noise.with_background_noise`."""
     data = espeak_2mix(**params)
-    return with_background_noise(data, snr_db=noise_snr_db, seed=params.get("seed", 0),
+    return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, seed=params.get("seed", 0),
                                  cache_dir=params.get("cache_dir"), workers=params.get("workers", 2))
 
 
