@@ -1,13 +1,18 @@
 """Does training with background noise pay? Each model of ``speech-quick`` as trained clean (its
-``speech-quick`` run) and as trained over noise (its ``speech-noisy`` run), scored on the clean
-and on the noisy evaluation sets (test, real-dev, transfer).
+``speech-quick`` run) and as trained over noise (its ``speech-noisy`` run, and any other suite
+given with ``--trained``), scored on the clean and on the noisy evaluation sets (test,
+real-dev, transfer).
 
     separena bench --suite speech-noisy --store results/bench.sqlite
     python benchmarks/noise_robustness.py --store results/bench.sqlite [--eval-mixtures N] [--json out.json]
+    # multi-condition training (noise in half of the training mixtures) beside them:
+    separena --registry benchmarks/noise_fraction.yaml bench --suite speech-noisy-half --store results/bench.sqlite
+    SEPARENA_REGISTRY=benchmarks/noise_fraction.yaml python benchmarks/noise_robustness.py \
+        --trained half=speech-noisy-half --models mask-inference chimera-pp-small conv-tasnet-small dprnn-tasnet-small
 
 Runs are looked up in ``--store``, then among the published runs. Prints Markdown tables: mean
-SI-SDRi with 95 % bootstrap intervals over mixtures, and the change that training over noise
-brings on each set (paired per mixture, same weights otherwise compared on the same mixtures).
+SI-SDRi with 95 % bootstrap intervals over mixtures, and the change each other training brings
+against the clean one on each set (paired per mixture).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SUITES = {"clean": "speech-quick", "noisy": "speech-noisy"}  # how a model was trained -> its suite
+TRAINED = {"clean": "speech-quick", "noisy": "speech-noisy"}  # how a model was trained -> its suite
+DATA = {"clean": "speech-quick", "noisy": "speech-noisy"}  # the evaluation sets: these suites' data
 
 
 def load_run(ref: str, store_path: Path, registry):
@@ -45,26 +51,34 @@ def main() -> None:
     parser.add_argument("--eval-mixtures", type=int, default=None, help="mixtures per set (default: all)")
     parser.add_argument("--models", nargs="*", default=None, help="default: speech-quick's")
     parser.add_argument("--json", type=Path, default=None, help="write every per-mixture score here")
+    parser.add_argument("--trained", action="append", default=[], metavar="LABEL=SUITE",
+                        help="also the runs of this suite (repeatable)")
     args = parser.parse_args()
+    trained = dict(TRAINED, **dict(item.split("=", 1) for item in args.trained))
 
     from separena import default_registry
     from separena.data import MixtureSubset
+    from separena.errors import SeparenaError
     from separena.evaluation import evaluate
 
     registry = default_registry()
     models = args.models or list(registry.suite("speech-quick").models)
-    data = {cond: registry.suite_data(suite) for cond, suite in SUITES.items()}
+    data = {cond: registry.suite_data(suite) for cond, suite in DATA.items()}
     scores: dict = {}
     for model_name in models:
-        for trained, suite in SUITES.items():
-            model = load_run(f"{model_name}@{suite}", args.store, registry)
+        for label, suite in trained.items():
+            try:
+                model = load_run(f"{model_name}@{suite}", args.store, registry)
+            except SeparenaError as exc:  # e.g. a suite that trains only some of the models
+                print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
+                continue
             for cond, d in data.items():
                 for set_name, examples in d.test_sets().items():
                     chosen = MixtureSubset.seeded(examples, args.eval_mixtures or len(examples))
                     result = evaluate(model, chosen, progress=False)
                     per_mix = result.si_sdri.mean(1).numpy()
-                    scores.setdefault(model_name, {}).setdefault(trained, {})[f"{cond}/{set_name}"] = per_mix.tolist()
-                    print(f"{model_name} trained {trained}, {cond} {set_name}: {per_mix.mean():.2f} dB", flush=True)
+                    scores.setdefault(model_name, {}).setdefault(label, {})[f"{cond}/{set_name}"] = per_mix.tolist()
+                    print(f"{model_name} trained {label}, {cond} {set_name}: {per_mix.mean():.2f} dB", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"data": {c: d.name for c, d in data.items()}, "scores": scores}))
     print(markdown(scores))
@@ -80,10 +94,11 @@ def markdown(scores: dict) -> str:
     sets = list(next(iter(next(iter(scores.values())).values())))
     lines = ["| model | trained | " + " | ".join(sets) + " |", "| --- | --- |" + " --- |" * len(sets)]
     for model, by in scores.items():
-        for trained, row in by.items():
-            lines.append(f"| {model} | {trained} | " + " | ".join(cell(row[s]) for s in sets) + " |")
-        diff = {s: np.asarray(by["noisy"][s]) - np.asarray(by["clean"][s]) for s in sets}
-        lines.append(f"| {model} | noisy - clean | " + " | ".join(cell(diff[s]) for s in sets) + " |")
+        for label, row in by.items():
+            lines.append(f"| {model} | {label} | " + " | ".join(cell(row[s]) for s in sets) + " |")
+        for label in (x for x in by if x != "clean" and "clean" in by):
+            diff = {s: np.asarray(by[label][s]) - np.asarray(by["clean"][s]) for s in sets}
+            lines.append(f"| {model} | {label} - clean | " + " | ".join(cell(diff[s]) for s in sets) + " |")
     return "\n".join(lines)
 
 

@@ -37,8 +37,8 @@ from .audio import read_wav
 from .pool import UTTERANCE_RMS
 from .real import Catalogue, _pool_dir, _Rule, pool_cache
 
-__all__ = ["NoiseBank", "NoisyMixtures", "NoisyStream", "noise_bank", "with_background_noise", "add_noise",
-           "NOISE", "NOISE_PACKAGES", "TEST_NOISE", "GENERATOR_VERSION", "SNR_DB"]
+__all__ = ["NoiseBank", "NoisyMixtures", "NoisyStream", "noise_bank", "noise_cache", "with_background_noise",
+           "add_noise", "NOISE", "NOISE_PACKAGES", "TEST_NOISE", "GENERATOR_VERSION", "SNR_DB"]
 
 GENERATOR_VERSION = "background-noise/1"  # of the noise pool; bump to rebuild it
 NOISY_VERSION = "noisy/1"  # of how noise is drawn and added; enters the data set's name
@@ -200,9 +200,10 @@ def with_background_noise(data: SeparationData, *, snr_db: Sequence[float] = SNR
     or with ``fraction < 1`` in that share of the training mixtures only (multi-condition
     training; the evaluation sets keep noise in every mixture): training and ``valid`` draw it
     from the ``train`` noise recordings, test and every extra test set from the held-out ``test``
-    recordings; the sources are unchanged. ``espeak-2mix@<hash>``
-    becomes ``espeak-2mix-noisy@<hash8>``, the hash covering the clean set's name, the noise
-    pool, the range and how noise is drawn, so its scores never pass for the clean set's."""
+    recordings; the sources are unchanged. ``espeak-2mix@<hash>`` becomes
+    ``espeak-2mix-noisy@<hash8>``, the hash covering the clean set's name, the noise pool, the
+    range, the fraction (below 1) and how noise is drawn, so its scores never pass for the clean
+    set's."""
     low, high = _snr_range(snr_db)
     fraction = _fraction(fraction)
     train_bank = noise_bank("train", data.sample_rate, cache_dir, system_root=system_root, workers=workers)
