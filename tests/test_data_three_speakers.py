@@ -14,7 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from separena.data.augment import AugmentConfig
-from separena.data.pool import LEVEL_DB, UtterancePool, clip_mixtures, distinct_speakers, source_levels_db
+from separena.data.pool import (
+    LEVEL_DB, UTTERANCE_RMS, UtterancePool, clip_mixtures, distinct_speakers, source_levels_db,
+)
 from separena.data.stream import SpeakerMixtureStream
 from separena.errors import SeparenaError
 
@@ -91,8 +93,17 @@ def test_bad_three_speaker_streams_are_refused() -> None:
         SpeakerMixtureStream(_pool(2), 8000, None, n_src=3)
     with pytest.raises(SeparenaError, match="the real pool needs >= 3 speakers, got 2"):
         SpeakerMixtureStream(_pool(5), 8000, None, real=_pool(2, per_speaker=1), real_fraction=0.5, n_src=3)
-    with pytest.raises(SeparenaError, match="expected >= 2 speakers per mixture, got 1"):
-        SpeakerMixtureStream(_pool(5), 8000, None, n_src=1)
+    with pytest.raises(SeparenaError, match="expected >= 1 speaker per mixture, got 0"):
+        SpeakerMixtureStream(_pool(5), 8000, None, n_src=0)
+
+
+def test_a_one_talker_stream_is_its_talker_at_a_level_in_range() -> None:
+    # speech enhancement's speech (espeak-1mix-noisy adds the noise)
+    mix, sources = SpeakerMixtureStream(_pool(5), 8000, None, n_src=1).batch(0, 3, 6, 800)
+    assert sources.shape == (6, 1, 800)
+    torch.testing.assert_close(mix, sources[:, 0], rtol=0, atol=0)
+    rms_db = 20 * torch.log10(sources.pow(2).mean(-1).sqrt() / UTTERANCE_RMS)
+    assert (rms_db.abs() <= LEVEL_DB / 2 + 1e-3).all()
 
 
 def test_clip_mixtures_of_three_speakers() -> None:
@@ -136,7 +147,7 @@ def test_espeak_3mix_shares_the_speakers_of_espeak_2mix(tmp_path: Path) -> None:
     assert again.name == three.name and torch.equal(again.test[0].sources, three.test[0].sources)
     with pytest.raises(SeparenaError, match="espeak-3mix: bad reverb; expected 0 with 3 speakers"):
         espeak_3mix(cache_dir=str(tmp_path), **{**TINY, "reverb": 0.3})
-    with pytest.raises(SeparenaError, match=r"espeak-5mix: bad n_src; expected 2 to the speakers of the smallest "
+    with pytest.raises(SeparenaError, match=r"espeak-5mix: bad n_src; expected 1 to the speakers of the smallest "
                                             r"split \(4\), got 5"):
         espeak_2mix(cache_dir=str(tmp_path), **TINY, n_src=5)
 

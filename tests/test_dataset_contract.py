@@ -93,6 +93,7 @@ CASES = [
     DatasetCase("espeak-2mix", _espeak),
     DatasetCase("espeak-3mix", _espeak_3mix),
     DatasetCase("espeak-2mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
+    DatasetCase("espeak-1mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("real-dev", _real_dev),
     DatasetCase("wsj0-2mix", _wsj0, changes={"test_split": "tt-other"}),
     DatasetCase("musdb18", _musdb, changes={"valid_seed": 1}),

@@ -40,6 +40,9 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("espeak-2mix-noisy", "separena.data.speech:espeak_2mix_noisy",
                     "espeak-2mix with recorded background noise (game music and effects) in every mixture, "
                     "-6 to +3 dB under the louder speaker (WHAM!'s task); references stay clean"),
+        DatasetSpec("espeak-1mix-noisy", "separena.data.speech:espeak_1mix_noisy",
+                    "one talker of espeak-2mix's voices over the same background noise (speech enhancement); "
+                    "the reference is the clean talker"),
         DatasetSpec("real-dev", "separena.data.real:real_dev_dataset",
                     "2-speaker mixtures of real recorded speech from Debian packages; test: held-out real-dev speakers"),
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",

@@ -42,7 +42,7 @@ from .noise import SNR_DB, with_background_noise
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
             ``~/.cache/separena``).
         workers: eSpeak NG processes run at once while building (does not change the data).
         n_src: speakers per mixture, in training and in every test set (``espeak-3mix`` sets 3;
-            more than two need ``reverb=0``). The speakers are those of the 2-speaker build.
+            other than two need ``reverb=0``; one talker alone is the mixture, a task only with
+            noise added: ``espeak-1mix-noisy``). The speakers are those of the 2-speaker build.
 
     Returns:
         :class:`SeparationData` named ``espeak-<n_src>mix@<hash>`` (``+noaug`` without augmentation;
@@ -249,8 +250,8 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     }
     _check_params(params)
     n_src = int(n_src)
-    if not 2 <= n_src <= min(params["n_valid_speakers"], params["n_test_speakers"]):
-        raise SeparenaError(f"espeak-{n_src}mix: bad n_src; expected 2 to the speakers of the smallest split "
+    if not 1 <= n_src <= min(params["n_valid_speakers"], params["n_test_speakers"]):
+        raise SeparenaError(f"espeak-{n_src}mix: bad n_src; expected 1 to the speakers of the smallest split "
                             f"({min(params['n_valid_speakers'], params['n_test_speakers'])}), got {n_src}")
     if n_src != 2 and reverb > 0:
         raise SeparenaError(f"espeak-{n_src}mix: bad reverb; expected 0 with {n_src} speakers (the rooms of the "
@@ -361,6 +362,13 @@ def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: fl
     data = espeak_2mix(**params)
     return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, seed=params.get("seed", 0),
                                  cache_dir=params.get("cache_dir"), workers=params.get("workers", 2))
+
+
+def espeak_1mix_noisy(**params: Any) -> SeparationData:
+    """One talker over recorded background noise (speech enhancement: LibriMix's ``enh_single``,
+    WHAM!'s single-talker task): :func:`espeak_2mix_noisy` with ``n_src=1``, every other argument
+    the same; the reference is the clean talker."""
+    return espeak_2mix_noisy(**{"n_src": 1, **params})
 
 
 def _fixed_sets_of(final: Path, params: dict, speakers: list[Speaker], lengths: dict[str, list[int]],

@@ -77,8 +77,8 @@ class SpeakerMixtureStream:
                 if in_use[kind] and (got is None or len(got) != counts[kind]):
                     raise SeparenaError(f"speaker stream: pitch_matched needs the pitch of each of the {counts[kind]} "
                                         f"speakers of the {name} pool; got {'none' if got is None else len(got)}")
-        if self.n_src < 2:
-            raise SeparenaError(f"speaker stream: bad n_src; expected >= 2 speakers per mixture, got {n_src}")
+        if self.n_src < 1:
+            raise SeparenaError(f"speaker stream: bad n_src; expected >= 1 speaker per mixture, got {n_src}")
         if self.reverb > 0 and self.n_src != 2:
             raise SeparenaError(f"speaker stream: reverb={reverb} places two talkers in a room; expected reverb=0 "
                                 f"with n_src={self.n_src}")
