@@ -1,5 +1,6 @@
-"""``espeak-2mix``, ``espeak-3mix`` and ``espeak-2mix-noisy``: mixtures of 2 (3) eSpeak NG voices,
-generated locally and cached (the last with recorded background noise, :mod:`separena.data.noise`).
+"""``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and
+cached; ``espeak-2mix-noisy`` and ``espeak-1mix-noisy``: two voices (one) over recorded background
+noise (:mod:`separena.data.noise`).
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
@@ -42,7 +43,8 @@ from .noise import SNR_DB, with_background_noise
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "train_stream",
+           "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
