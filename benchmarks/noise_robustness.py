@@ -28,23 +28,6 @@ TRAINED = {"clean": "speech-quick", "noisy": "speech-noisy"}  # how a model was 
 DATA = {"clean": "speech-quick", "noisy": "speech-noisy"}  # the evaluation sets: these suites' data
 
 
-def load_run(ref: str, store_path: Path, registry):
-    """The model of run ``ref`` (``MODEL@SUITE``): in the store, else published."""
-    from separena.bench import ResultStore
-    from separena.bench.execute import load_run_weights
-    from separena.bench.published import PublishedStore, default_published_dir
-    from separena.errors import SeparenaError
-
-    if store_path.is_file():
-        with ResultStore(store_path) as store:
-            try:
-                return load_run_weights(store, store.resolve(ref, "run"), registry)[1]
-            except SeparenaError:
-                pass
-    published = PublishedStore(default_published_dir())
-    return load_run_weights(published, published.resolve(ref, "run"), registry)[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=Path("results/bench.sqlite"))
@@ -57,6 +40,7 @@ def main() -> None:
     trained = dict(TRAINED, **dict(item.split("=", 1) for item in args.trained))
 
     from separena import default_registry
+    from separena.cli.weights import trained_model
     from separena.data import MixtureSubset
     from separena.errors import SeparenaError
     from separena.evaluation import evaluate
@@ -68,7 +52,8 @@ def main() -> None:
     for model_name in models:
         for label, suite in trained.items():
             try:
-                model = load_run(f"{model_name}@{suite}", args.store, registry)
+                # the store's run, else the published one (as --run finds it)
+                _, model = trained_model(registry, model_name, None, f"{model_name}@{suite}", args.store, "cpu")
             except SeparenaError as exc:  # e.g. a suite that trains only some of the models
                 print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
                 continue
