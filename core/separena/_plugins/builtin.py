@@ -43,6 +43,9 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("espeak-1mix-noisy", "separena.data.speech:espeak_1mix_noisy",
                     "one talker of espeak-2mix's voices over the same background noise (speech enhancement); "
                     "the reference is the clean talker"),
+        DatasetSpec("espeak-2mix-reverb", "separena.data.speech:espeak_2mix_reverb",
+                    "espeak-2mix with both talkers in simulated rooms (held-out rooms for the test sets); "
+                    "references are each talker's direct path (WHAMR!'s task)"),
         DatasetSpec("real-dev", "separena.data.real:real_dev_dataset",
                     "2-speaker mixtures of real recorded speech from Debian packages; test: held-out real-dev speakers"),
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",

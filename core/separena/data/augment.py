@@ -159,38 +159,56 @@ class RirBankConfig:
     max_seconds: float = 0.5
 
 
-def _room_rirs(rng: np.random.Generator, sample_rate: int, cfg: RirBankConfig) -> np.ndarray:
-    """Two RIRs ``[2, cfg.max_seconds * rate]`` (float32) of one random room."""
-    import pyroomacoustics as pra
-
+def _random_room(rng: np.random.Generator, cfg: RirBankConfig, n_talkers: int = 2
+                 ) -> tuple[np.ndarray, float, np.ndarray, list[np.ndarray]]:
+    """Dimensions, RT60 target, microphone and ``n_talkers`` talker positions of one random room
+    (the first two talkers are drawn as for two, so more talkers leave those rooms as they were)."""
     dims = np.array([rng.uniform(*cfg.width), rng.uniform(*cfg.depth), rng.uniform(*cfg.height)])
     rt60 = float(rng.uniform(*cfg.rt60))
     lo, hi = np.full(3, cfg.margin), dims - cfg.margin
     mic = rng.uniform(lo, hi)
     mic[2] = rng.uniform(0.7, min(1.8, hi[2]))
-    talkers = []
-    while len(talkers) < 2:  # rejection sampling of a talker at a plausible distance
+    talkers: list[np.ndarray] = []
+    while len(talkers) < n_talkers:  # rejection sampling of a talker at a plausible distance
         p = rng.uniform(lo, hi)
         p[2] = rng.uniform(1.0, min(1.9, hi[2]))
         if cfg.distance[0] <= np.linalg.norm(p - mic) <= cfg.distance[1]:
             talkers.append(p)
+    return dims, rt60, mic, talkers
+
+
+def _simulate(dims: np.ndarray, rt60: float, mic: np.ndarray, talkers: list[np.ndarray], sample_rate: int,
+              cfg: RirBankConfig, reflections: bool = True) -> list[np.ndarray]:
+    """The raw pyroomacoustics RIR of each talker (float64); ``reflections=False``: the direct
+    path alone (image order 0), on the same time axis."""
+    import pyroomacoustics as pra
+
     try:
         e_abs, order = pra.inverse_sabine(rt60, dims)
     except ValueError:  # a room too absorbent for this RT60: take the most reverberant it can be
         e_abs, order = 0.05, cfg.max_order
     room = pra.ShoeBox(dims.tolist(), fs=sample_rate, materials=pra.Material(e_abs),
-                       max_order=int(min(order, cfg.max_order)), air_absorption=False)
+                       max_order=int(min(order, cfg.max_order)) if reflections else 0, air_absorption=False)
     room.add_microphone(mic.tolist())
     for p in talkers:
         room.add_source(p.tolist())
     room.compute_rir()
-    length = int(cfg.max_seconds * sample_rate)
+    return [np.asarray(room.rir[0][k], np.float64) for k in range(len(talkers))]
+
+
+def _fade(length: int, sample_rate: int) -> np.ndarray:
     fade = np.ones(length, np.float64)
     nf = max(1, int(0.02 * sample_rate))
     fade[-nf:] = np.linspace(1.0, 0.0, nf)
+    return fade
+
+
+def _room_rirs(rng: np.random.Generator, sample_rate: int, cfg: RirBankConfig) -> np.ndarray:
+    """Two RIRs ``[2, cfg.max_seconds * rate]`` (float32) of one random room."""
+    length = int(cfg.max_seconds * sample_rate)
+    fade = _fade(length, sample_rate)
     out = np.zeros((2, length), np.float32)
-    for k in range(2):
-        h = np.asarray(room.rir[0][k], np.float64)
+    for k, h in enumerate(_simulate(*_random_room(rng, cfg), sample_rate, cfg)):
         h = h[max(0, int(np.argmax(np.abs(h))) - 2):][:length]
         h = h * fade[: len(h)]
         out[k, : len(h)] = h / max(float(np.sqrt((h ** 2).sum())), 1e-12)

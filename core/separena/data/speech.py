@@ -1,6 +1,7 @@
 """``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and
 cached; ``espeak-2mix-noisy`` and ``espeak-1mix-noisy``: two voices (one) over recorded background
-noise (:mod:`separena.data.noise`).
+noise (:mod:`separena.data.noise`); ``espeak-2mix-reverb``: two voices in simulated rooms
+(:mod:`separena.data.reverb`).
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
@@ -40,11 +41,12 @@ from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .noise import SNR_DB, with_background_noise
+from .reverb import with_reverberation
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "train_stream",
-           "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "espeak_2mix_reverb",
+           "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +373,22 @@ def espeak_1mix_noisy(**params: Any) -> SeparationData:
     WHAM!'s single-talker task): :func:`espeak_2mix_noisy` with ``n_src=1``, every other argument
     the same; the reference is the clean talker."""
     return espeak_2mix_noisy(**{"n_src": 1, **params})
+
+
+def espeak_2mix_reverb(reverb_target: str = "direct", **params: Any) -> SeparationData:
+    """2-speaker mixtures of :func:`espeak_2mix` (every argument the same) with both talkers in a
+    simulated room, training and evaluation (the task of WHAMR!): the references are each
+    talker's direct path (``reverb_target="direct"``: separate and dereverberate) or its
+    reverberant version (``"reverberant"``: separate only). Training and ``valid`` use one set of
+    rooms, the test sets others: :func:`separena.data.reverb.with_reverberation`. ``reverb`` (the
+    training augmentation's share of reverberated mixtures) must stay 0: every mixture is in a
+    room already."""
+    if params.get("reverb", DEFAULT_REVERB) != 0:
+        raise SeparenaError(f"espeak-2mix-reverb: bad reverb {params['reverb']!r}; expected 0 (every mixture is "
+                            "already in a room; reverb would put it in a second one)")
+    data = espeak_2mix(**params)
+    return with_reverberation(data, target=reverb_target, seed=params.get("seed", 0),
+                              cache_dir=params.get("cache_dir"))
 
 
 def _fixed_sets_of(final: Path, params: dict, speakers: list[Speaker], lengths: dict[str, list[int]],
