@@ -1,18 +1,20 @@
-"""Does training with background noise pay? Each model of ``speech-quick`` as trained clean (its
-``speech-quick`` run) and as trained over noise (its ``speech-noisy`` run, and any other suite
-given with ``--trained``), scored on the clean and on the noisy evaluation sets (test,
-real-dev, transfer).
+"""Does training in a condition pay? Each model of ``speech-quick`` as trained in each condition
+(its run of that condition's suite: by default ``speech-quick``, clean, and ``speech-noisy``,
+over background noise), scored on every condition's evaluation sets (test, real-dev,
+transfer), and any other suite's runs given with ``--trained``.
 
     separena bench --suite speech-noisy --store results/bench.sqlite
-    python benchmarks/noise_robustness.py --store results/bench.sqlite [--eval-mixtures N] [--json out.json]
+    python benchmarks/condition_robustness.py --store results/bench.sqlite [--eval-mixtures N] [--json out.json]
     # multi-condition training (noise in half of the training mixtures) beside them:
     separena --registry benchmarks/noise_fraction.yaml bench --suite speech-noisy-half --store results/bench.sqlite
-    SEPARENA_REGISTRY=benchmarks/noise_fraction.yaml python benchmarks/noise_robustness.py \
+    SEPARENA_REGISTRY=benchmarks/noise_fraction.yaml python benchmarks/condition_robustness.py \
         --trained half=speech-noisy-half --models mask-inference chimera-pp-small conv-tasnet-small dprnn-tasnet-small
+    # rooms instead of noise:
+    python benchmarks/condition_robustness.py --conditions clean=speech-quick reverb=speech-reverb
 
 Runs are looked up in ``--store``, then among the published runs. Prints Markdown tables: mean
 SI-SDRi with 95 % bootstrap intervals over mixtures, and the change each other training brings
-against the clean one on each set (paired per mixture).
+against the first condition's on each set (paired per mixture).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-TRAINED = {"clean": "speech-quick", "noisy": "speech-noisy"}  # how a model was trained -> its suite
-DATA = {"clean": "speech-quick", "noisy": "speech-noisy"}  # the evaluation sets: these suites' data
+CONDITIONS = ("clean=speech-quick", "noisy=speech-noisy")  # a condition -> the suite of its data and runs
 
 
 def main() -> None:
@@ -34,10 +35,13 @@ def main() -> None:
     parser.add_argument("--eval-mixtures", type=int, default=None, help="mixtures per set (default: all)")
     parser.add_argument("--models", nargs="*", default=None, help="default: speech-quick's")
     parser.add_argument("--json", type=Path, default=None, help="write every per-mixture score here")
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), metavar="LABEL=SUITE",
+                        help="trained on and scored on these suites' data; the first is the baseline")
     parser.add_argument("--trained", action="append", default=[], metavar="LABEL=SUITE",
                         help="also the runs of this suite (repeatable)")
     args = parser.parse_args()
-    trained = dict(TRAINED, **dict(item.split("=", 1) for item in args.trained))
+    conditions = dict(item.split("=", 1) for item in args.conditions)
+    trained = dict(conditions, **dict(item.split("=", 1) for item in args.trained))
 
     from separena import default_registry
     from separena.cli.weights import trained_model
@@ -47,7 +51,7 @@ def main() -> None:
 
     registry = default_registry()
     models = args.models or list(registry.suite("speech-quick").models)
-    data = {cond: registry.suite_data(suite) for cond, suite in DATA.items()}
+    data = {cond: registry.suite_data(suite) for cond, suite in conditions.items()}
     scores: dict = {}
     for model_name in models:
         for label, suite in trained.items():
@@ -66,10 +70,10 @@ def main() -> None:
                     print(f"{model_name} trained {label}, {cond} {set_name}: {per_mix.mean():.2f} dB", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"data": {c: d.name for c, d in data.items()}, "scores": scores}))
-    print(markdown(scores))
+    print(markdown(scores, baseline=next(iter(conditions))))
 
 
-def markdown(scores: dict) -> str:
+def markdown(scores: dict, baseline: str = "clean") -> str:
     from separena.bench.stats import bootstrap_interval
 
     def cell(x: list[float]) -> str:
@@ -81,9 +85,9 @@ def markdown(scores: dict) -> str:
     for model, by in scores.items():
         for label, row in by.items():
             lines.append(f"| {model} | {label} | " + " | ".join(cell(row[s]) for s in sets) + " |")
-        for label in (x for x in by if x != "clean" and "clean" in by):
-            diff = {s: np.asarray(by[label][s]) - np.asarray(by["clean"][s]) for s in sets}
-            lines.append(f"| {model} | {label} - clean | " + " | ".join(cell(diff[s]) for s in sets) + " |")
+        for label in (x for x in by if x != baseline and baseline in by):
+            diff = {s: np.asarray(by[label][s]) - np.asarray(by[baseline][s]) for s in sets}
+            lines.append(f"| {model} | {label} - {baseline} | " + " | ".join(cell(diff[s]) for s in sets) + " |")
     return "\n".join(lines)
 
 
