@@ -111,6 +111,51 @@ def test_mix_folder_is_in_the_data_name(tmp_path: Path) -> None:
     one_line(e.value)
 
 
+def _whamr_split(split_dir: Path, names: list[str]) -> None:
+    """A WHAMR! split: anechoic sources (the direct path), reverberant ones, noise, and the
+    mixtures of each kind as float sums written in 16 bits."""
+    room = np.r_[1.0, np.zeros(30), 0.5, np.zeros(20), -0.3]  # the direct path, then two reflections
+    for i, name in enumerate(names):
+        s1, s2, noise = _signals(i)
+        wet = [np.convolve(s, room)[: len(s)] for s in (s1, s2)]
+        files = {"s1_anechoic": s1, "s2_anechoic": s2, "s1_reverb": wet[0], "s2_reverb": wet[1], "noise": noise,
+                 "mix_clean_anechoic": s1 + s2, "mix_both_anechoic": s1 + s2 + noise,
+                 "mix_clean_reverb": wet[0] + wet[1], "mix_both_reverb": wet[0] + wet[1] + noise,
+                 "mix_single_reverb": wet[0] + noise}
+        for folder, wav in files.items():
+            (split_dir / folder).mkdir(parents=True, exist_ok=True)
+            sf.write(split_dir / folder / f"{name}.wav", 0.6 * wav, RATE, subtype="PCM_16")
+
+
+def test_whamr_folders_are_read_with_their_source_suffix(tmp_path: Path) -> None:
+    for split in ("tr", "cv", "tt"):
+        _whamr_split(tmp_path / split, NAMES)
+    with pytest.raises(SeparenaError, match=r"no mix/ or mix_clean/ folder.*mix_dir='mix_both_reverb' for "
+                                            r"s1_reverb \+ s2_reverb \+ noise \(WHAMR!\)") as e:
+        wsj0_2mix(root=str(tmp_path))
+    one_line(e.value)
+    with pytest.raises(SeparenaError, match=r"s1: missing source folder; expected 2 folders s1..s2 \(found "
+                                            r"s1_anechoic/, s1_reverb/: pass source_suffix='_anechoic' for the direct "
+                                            r"path \(WHAMR!'s reference\) or source_suffix='_reverb'") as e:
+        wsj0_2mix(root=str(tmp_path), mix_dir="mix_both_reverb")
+    one_line(e.value)
+    whamr = wsj0_2mix(root=str(tmp_path), mix_dir="mix_both_reverb", source_suffix="_anechoic")
+    assert whamr.name.endswith("+mix_both_reverb+s_anechoic") and not whamr.mix_is_sum
+    ex = whamr.test[2]
+    s1, s2, _ = _signals(NAMES.index(ex.name))
+    np.testing.assert_allclose(ex.sources.numpy(), 0.6 * np.stack([s1, s2]), atol=2 ** -15)
+    # reverberant mixtures are sums of the reverberant sources (checked), not of the anechoic ones
+    separation = wsj0_2mix(root=str(tmp_path), mix_dir="mix_clean_reverb", source_suffix="_reverb")
+    assert separation.mix_is_sum and separation.name != whamr.name
+    assert not MixtureFolder(tmp_path, "tt", RATE, mix_dir="mix_clean_reverb", source_suffix="_anechoic").mix_is_sum
+    assert not MixtureFolder(tmp_path, "tt", RATE, mix_dir="mix_clean_anechoic", source_suffix="_reverb").mix_is_sum
+    assert MixtureFolder(tmp_path, "tt", RATE, mix_dir="mix_clean_anechoic", source_suffix="_anechoic").mix_is_sum
+    with pytest.raises(SeparenaError, match=r"mix_single_reverb holds s1_reverb \+ noise .*expected n_src=1, got 2"):
+        MixtureFolder(tmp_path, "tt", RATE, 2, mix_dir="mix_single_reverb", source_suffix="_anechoic")
+    single = MixtureFolder(tmp_path, "tt", RATE, 1, mix_dir="mix_single_reverb", source_suffix="_anechoic")
+    assert not single.mix_is_sum and single[0].sources.shape == (1, N)
+
+
 def test_wsj0_mix_folder_keeps_its_name(tmp_path: Path) -> None:
     for split in ("tr", "cv", "tt"):
         _wsj0_split(tmp_path / split, NAMES)

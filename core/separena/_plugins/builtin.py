@@ -51,7 +51,8 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",
                     "synthetic harmonic-tone mixtures; builds in milliseconds, for tests and smoke runs"),
         DatasetSpec("wsj0-2mix", "separena.data.wsj0mix:wsj0_2mix",
-                    "wsj0-2mix / LibriMix layout on disk (mix/, s1/, s2/ per split)"),
+                    "wsj0-2mix / LibriMix / WHAMR! layout on disk (mix/, s1/, s2/ per split; WHAMR!'s "
+                    "s1_anechoic/ with source_suffix)"),
         DatasetSpec("midi-4stem", "separena.data.music:midi_4stem",
                     "4-stem music (vocals, bass, drums, other) rendered from generated MIDI with a GM soundfont",
                     tasks=("music",), source_names=STEMS),

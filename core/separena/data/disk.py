@@ -11,7 +11,8 @@ layout.
     root/<split>/s1/<name>.wav
     root/<split>/s2/<name>.wav  ...    (one folder per source, s1 .. s<n_src>)
 
-Every file of a split has the same name in each folder and the same length (the "min"
+WHAMR! names its source folders ``s1_anechoic/`` (the direct path) and ``s1_reverb/``: the
+``source_suffix``. Every file of a split has the same name in each folder and the same length (the "min"
 version of wsj0-2mix). The mixture folder is a parameter (default ``mix``, else ``mix_clean``;
 a noisy folder is only read when named). :class:`MixtureFolder` reads lazily with
 :func:`read_wav`; :func:`write_mixture_folder` writes any :class:`MixtureSet` in this layout.
@@ -33,21 +34,40 @@ from ..errors import AudioFileError, SeparenaError
 from . import Example, MixtureSet
 from .audio import audio_info, read_wav, write_wav
 
-__all__ = ["MixtureFolder", "CropTrainStream", "write_mixture_folder", "resolve_mix_dir", "MIX_DIRS",
-           "DEFAULT_MIX_DIRS"]
+__all__ = ["MixtureFolder", "CropTrainStream", "write_mixture_folder", "resolve_mix_dir", "is_sum_of_sources",
+           "MIX_DIRS", "DEFAULT_MIX_DIRS", "SOURCE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
-# LibriMix / WHAM! mixture folders and what they hold
+# LibriMix / WHAM! / WHAMR! mixture folders and what they hold
 MIX_DIRS = {
     "mix": "s1 + ... + s<n> (wsj0-2mix)",
     "mix_clean": "s1 + s2 (LibriMix sep_clean)",
     "mix_both": "s1 + s2 + noise (LibriMix sep_noisy)",
     "mix_single": "s1 + noise (LibriMix enh_single, n_src=1)",
+    "mix_clean_anechoic": "s1_anechoic + s2_anechoic (WHAMR!)",
+    "mix_both_anechoic": "s1_anechoic + s2_anechoic + noise (WHAMR!)",
+    "mix_single_anechoic": "s1_anechoic + noise (WHAMR!, n_src=1)",
+    "mix_clean_reverb": "s1_reverb + s2_reverb (WHAMR!)",
+    "mix_both_reverb": "s1_reverb + s2_reverb + noise (WHAMR!)",
+    "mix_single_reverb": "s1_reverb + noise (WHAMR!, n_src=1)",
 }
 DEFAULT_MIX_DIRS = ("mix", "mix_clean")  # mix_dir=None: the first present; never a noisy folder
 NOISY_MIX_DIRS = ("mix_both", "mix_single")  # mixtures that are not the sum of the sources
+SOURCE_SUFFIXES = {"_anechoic": "the direct path (WHAMR!'s reference)", "_reverb": "the reverberant source"}
 SUM_CHECK_FILES = 3  # mixtures checked against the sum of their sources when a set is opened
+
+
+def is_sum_of_sources(mix_dir: str, source_suffix: str = "") -> bool:
+    """Whether mixtures of the folder ``mix_dir`` are the sum of the sources in ``s<k><source_suffix>/``:
+    not for noisy folders (``mix_both*``, ``mix_single*``), nor for WHAMR!'s reverberant
+    mixtures read against the anechoic sources (or anechoic mixtures against reverberant ones)."""
+    if mix_dir.startswith(NOISY_MIX_DIRS):
+        return False
+    for room in ("_reverb", "_anechoic"):
+        if mix_dir.endswith(room) and source_suffix in SOURCE_SUFFIXES and source_suffix != room:
+            return False
+    return True
 
 
 def _lsb_tolerance(n_src: int) -> float:
@@ -83,9 +103,18 @@ def resolve_mix_dir(split_dir: Path, mix_dir: str | None) -> str:
     if noisy:
         asks = "; ".join(f"mix_dir={f!r} for {MIX_DIRS[f]}" for f in noisy)
         raise SeparenaError(f"{split_dir}: no mix/ or mix_clean/ folder, only {', '.join(noisy)}; expected the "
-                            f"mixture folder named when it is not the clean sum: pass {asks}")
+                            f"mixture folder named when it is not one of those two: pass {asks}")
     raise SeparenaError(f"{split_dir}: no mixture folder; expected mix/ (wsj0-2mix) or mix_clean/ (LibriMix), "
                         f"found {', '.join(found) or 'nothing'}")
+
+
+def _suffix_hint(split_dir: Path, source_suffix: str) -> str:
+    """What to pass when the source folders carry a suffix other than ``source_suffix`` (WHAMR!)."""
+    found = [sfx for sfx in SOURCE_SUFFIXES if sfx != source_suffix and (split_dir / f"s1{sfx}").is_dir()]
+    if not found:
+        return ""
+    return " (found " + ", ".join(f"s1{sfx}/" for sfx in found) + ": pass " + " or ".join(
+        f"source_suffix={sfx!r} for {SOURCE_SUFFIXES[sfx]}" for sfx in found) + ")"
 
 
 def _wav_files(folder: Path) -> dict[str, str]:
@@ -119,7 +148,10 @@ class MixtureFolder:
         mix_dir: mixture folder (``"mix"``, ``"mix_clean"``, ``"mix_both"``, ``"mix_single"`` or
             any other name); ``None``: ``mix`` or else ``mix_clean``, never a noisy one.
         mix_is_sum: whether the mixtures must be the sum of the sources; ``None``: yes except
-            for ``mix_both`` and ``mix_single``.
+            for ``mix_both*`` and ``mix_single*``, and WHAMR!'s reverberant mixtures against
+            anechoic sources (:func:`is_sum_of_sources`).
+        source_suffix: the source folders are ``s<k><source_suffix>``: ``""`` (``s1``, ``s2``),
+            or WHAMR!'s ``"_anechoic"`` (direct path) and ``"_reverb"``.
         skip_unmatched: read only the mixtures that have every source file and ignore source
             files without a mixture, with a one-line warning, instead of refusing the split.
         mix_from_sources: return ``mix = sources.sum(0)`` instead of reading the mixture file
@@ -130,21 +162,24 @@ class MixtureFolder:
 
     def __init__(self, root: str | os.PathLike[str], split: str, sample_rate: int, n_src: int = 2,
                  *, mix_dir: str | None = None, mix_is_sum: bool | None = None, skip_unmatched: bool = False,
-                 mix_from_sources: bool = False) -> None:
+                 mix_from_sources: bool = False, source_suffix: str = "") -> None:
         self.root, self.split = Path(root), split
         self.sample_rate, self.n_src = int(sample_rate), int(n_src)
         self.mix_from_sources = mix_from_sources
         split_dir = self.root / split
         self.mix_dir_name = resolve_mix_dir(split_dir, mix_dir)
         self.mix_dir = split_dir / self.mix_dir_name
-        if self.mix_dir_name == "mix_single" and self.n_src != 1:
-            raise SeparenaError(f"{self.mix_dir}: mix_single holds {MIX_DIRS['mix_single']}; "
-                                f"expected n_src=1, got {self.n_src}")
-        self.mix_is_sum = (self.mix_dir_name not in NOISY_MIX_DIRS) if mix_is_sum is None else bool(mix_is_sum)
-        self.src_dirs = [split_dir / f"s{k + 1}" for k in range(self.n_src)]
+        if self.mix_dir_name.startswith("mix_single") and self.n_src != 1:
+            raise SeparenaError(f"{self.mix_dir}: {self.mix_dir_name} holds "
+                                f"{MIX_DIRS.get(self.mix_dir_name, 's1 + noise')}; expected n_src=1, got {self.n_src}")
+        self.mix_is_sum = (is_sum_of_sources(self.mix_dir_name, source_suffix) if mix_is_sum is None
+                           else bool(mix_is_sum))
+        self.src_dirs = [split_dir / f"s{k + 1}{source_suffix}" for k in range(self.n_src)]
+        self._src_label = f"s1{source_suffix}..s{self.n_src}{source_suffix}"
         for d in self.src_dirs:
             if not d.is_dir():
-                raise SeparenaError(f"{d}: missing source folder; expected {self.n_src} folders s1..s{self.n_src}")
+                raise SeparenaError(f"{d}: missing source folder; expected {self.n_src} folders {self._src_label}"
+                                    + _suffix_hint(split_dir, source_suffix))
         mixes = _wav_files(self.mix_dir)
         if not mixes:
             raise SeparenaError(f"{self.mix_dir}: no .wav mixtures; expected at least one")
@@ -171,18 +206,18 @@ class MixtureFolder:
                 raise AudioFileError(f"{d / (stem + '.wav')}: missing source file for mixture "
                                      f"{self.mix_dir / mixes[stem]} ({n_dir} of {len(mixes)} mixtures lack a file "
                                      f"in {d.name}/); expected the same names in {self.mix_dir.name}/ and "
-                                     f"s1..s{self.n_src}/ (skip_unmatched=True reads the {len(complete)} complete "
+                                     f"{self._src_label}/ (skip_unmatched=True reads the {len(complete)} complete "
                                      f"mixtures)")
             if extra:
                 folder, name = extra[0]
                 raise SeparenaError(f"{split_dir}: {n_extra} source files in {folder}/ have no mixture in "
                                     f"{self.mix_dir.name}/, first {folder}/{name}; expected the same names in "
-                                    f"{self.mix_dir.name}/ and s1..s{self.n_src}/ (skip_unmatched=True reads the "
+                                    f"{self.mix_dir.name}/ and {self._src_label}/ (skip_unmatched=True reads the "
                                     f"{len(complete)} complete mixtures)")
             return complete
         if not complete:
             raise SeparenaError(f"{split_dir}: none of the {len(mixes)} mixtures in {self.mix_dir.name}/ has all of "
-                                f"s1..s{self.n_src}/; expected files of the same names")
+                                f"{self._src_label}/; expected files of the same names")
         if lacking or extra:
             parts = []
             if lacking:

@@ -5,6 +5,9 @@
     root/<split>/<mix_dir>/<name>.wav  (mix/ for wsj0-2mix; LibriMix: mix_clean/, mix_both/, mix_single/)
     root/<split>/s1/<name>.wav
     root/<split>/s2/<name>.wav  ...    (one folder per source, s1 .. s<n_src>)
+
+WHAMR!: ``mix_dir`` one of ``mix_{clean,both,single}_{anechoic,reverb}``, the sources in
+``s1_anechoic/`` (``source_suffix="_anechoic"``, the direct path) or ``s1_reverb/``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def _missing_split(base: Path, split: str) -> SeparenaError:
 def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split: str = "tr",
               valid_split: str = "cv", test_split: str = "tt", mix_dir: str | None = None,
               mix_is_sum: bool | None = None, skip_unmatched: bool = False,
-              extra_tests: dict[str, str] | None = None) -> SeparationData:
+              extra_tests: dict[str, str] | None = None, source_suffix: str = "") -> SeparationData:
     """The wsj0-2mix (or LibriMix) layout under ``root``: ``<split>/{mix,s1,s2}/*.wav``.
 
     Args:
@@ -55,12 +58,17 @@ def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split
         mix_dir: the mixture folder of every split: ``mix`` (wsj0-2mix), ``mix_clean`` (LibriMix,
             clean), ``mix_both`` (LibriMix, noisy), ``mix_single`` (speaker 1 plus noise,
             ``n_src=1``), or another name. ``None``: ``mix``, else ``mix_clean``. Any folder but
-            ``mix`` is part of the data name (``wsj0-2mix@<hash>+mix_clean``).
+            ``mix`` is part of the data name (``wsj0-2mix@<hash>+mix_clean``). WHAMR!:
+            ``mix_both_reverb`` (noisy and reverberant), ``mix_clean_reverb``, ... .
         mix_is_sum: whether mixtures must be the sum of the sources (checked on the first 3 of
-            each split); ``None``: yes except for ``mix_both`` and ``mix_single``.
+            each split); ``None``: yes except for ``mix_both*`` and ``mix_single*``, and
+            reverberant mixtures against anechoic sources.
         skip_unmatched: read only the mixtures that have all their source files, with a warning,
             instead of refusing a split whose file lists differ.
         extra_tests: more named test sets, ``{name: split folder}``.
+        source_suffix: source folders ``s<k><source_suffix>``: ``""``, or WHAMR!'s
+            ``"_anechoic"`` (the direct path: its references) and ``"_reverb"``; part of the data
+            name when not ``""`` (``...+mix_both_reverb+s_anechoic``).
     """
     base = Path(root).expanduser()
     if not base.is_dir():
@@ -73,7 +81,7 @@ def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split
 
     def open_split(split: str) -> MixtureFolder:
         return MixtureFolder(base, split, sample_rate, n_src, mix_dir=mix_dir, mix_is_sum=mix_is_sum,
-                          skip_unmatched=skip_unmatched)
+                             skip_unmatched=skip_unmatched, source_suffix=source_suffix)
 
     train, valid, test = open_split(train_split), open_split(valid_split), open_split(test_split)
     extras: Mapping[str, MixtureSet] = {name: open_split(split) for name, split in (extra_tests or {}).items()}
@@ -82,7 +90,9 @@ def wsj0_2mix(*, root: str, sample_rate: int = 8000, n_src: int = 2, train_split
         digest.update(part.encode())
     if mix_dir != "mix":  # the name of a wsj0-2mix set (mix/) is what it was before the folder was a parameter
         digest.update(f"mix_dir={mix_dir}".encode())
-    suffix = "" if mix_dir == "mix" else f"+{mix_dir}"
+    if source_suffix:
+        digest.update(f"source_suffix={source_suffix}".encode())
+    suffix = ("" if mix_dir == "mix" else f"+{mix_dir}") + (f"+s{source_suffix}" if source_suffix else "")
     return SeparationData(
         name=f"wsj0-{n_src}mix@{digest.hexdigest()[:8]}{suffix}", sample_rate=sample_rate, n_src=n_src,
         train=CropTrainStream(train), valid=valid, test=test, extra_tests=dict(extras),
