@@ -1,9 +1,11 @@
-"""On-disk readers: the wsj0-2mix / LibriMix layout (mixture folder, counts, hidden files, split
-names, a LibriMix metadata CSV read by asteroid) and MUSDB18-HQ folders that are not MUSDB's."""
+"""On-disk readers: the wsj0-2mix / LibriMix / WHAMR! layout (mixture folder, source suffix, counts,
+hidden files, split names, a LibriMix metadata CSV and WHAMR! lists read by asteroid) and
+MUSDB18-HQ folders that are not MUSDB's."""
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -297,6 +299,26 @@ def test_reader_matches_asteroid_librimix_on_its_metadata_csv(tmp_path: Path) ->
         ex = ours[i]
         mix, sources = theirs[ex.name]
         assert ex.mix.dtype == mix.dtype == torch.float32
+        assert torch.equal(ex.mix, mix) and torch.equal(ex.sources, sources)
+
+
+def test_reader_matches_asteroid_whamr_on_its_json_lists(tmp_path: Path) -> None:
+    from asteroid.data import WhamRDataset
+
+    root = tmp_path / "whamr" / "wav8k" / "min"
+    _whamr_split(root / "tt", NAMES)
+    json_dir = tmp_path / "json"
+    json_dir.mkdir()
+    for folder in ("mix_both_reverb", "s1_anechoic", "s2_anechoic"):  # the lists asteroid's recipe writes
+        files = [(str(root / "tt" / folder / f"{n}.wav"), N) for n in reversed(NAMES)]  # another order than ours
+        (json_dir / f"{folder}.json").write_text(json.dumps(files))
+    peer = WhamRDataset(str(json_dir), task="sep_reverb_noisy", sample_rate=RATE, segment=None)
+    theirs = {Path(peer.mix[i][0]).stem: peer[i] for i in range(len(peer))}
+    ours = wsj0_2mix(root=str(root), train_split="tt", valid_split="tt", test_split="tt",
+                     mix_dir="mix_both_reverb", source_suffix="_anechoic").test
+    assert sorted(ours[i].name for i in range(len(ours))) == sorted(theirs) and len(theirs) == 3
+    for ex in ours:
+        mix, sources = theirs[ex.name]
         assert torch.equal(ex.mix, mix) and torch.equal(ex.sources, sources)
 
 
