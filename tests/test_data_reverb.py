@@ -127,3 +127,22 @@ def test_the_target_names_other_data(small_rooms, monkeypatch):
     wet = with_reverberation(dry, cache_dir=cache, seed=2, target="reverberant", progress=False)
     assert wet.name != data.name and wet.mix_is_sum == dry.mix_is_sum
     np.testing.assert_allclose(wet.test[0].sources.sum(0).numpy(), wet.test[0].mix.numpy(), atol=1e-5)
+
+
+def test_noise_added_before_the_rooms_stays_as_recorded(small_rooms, monkeypatch):
+    from separena.data.noise import with_background_noise
+
+    cache, dry, data = small_rooms
+    monkeypatch.setattr(reverb, "ROOMS", {"train": 4, "test": 3})
+    noisy = with_background_noise(dry, seed=3)
+    both = with_reverberation(noisy, cache_dir=cache, seed=2, progress=False)
+    assert both.name.startswith("tones-2mix-noisy-reverb@") and not both.mix_is_sum
+    for got, wet, with_noise in ((both.test[2], data.test[2], noisy.test[2]),):
+        torch.testing.assert_close(got.sources, wet.sources, rtol=0, atol=0)  # the same rooms, the same refs
+        torch.testing.assert_close(got.mix - wet.mix, with_noise.mix - with_noise.sources.sum(0), atol=1e-6, rtol=0)
+    mix, refs = both.train.batch(0, 3, 4, 800)
+    wmix, wrefs = data.train.batch(0, 3, 4, 800)
+    nmix, nsrc = noisy.train.batch(0, 3, 4, 800)
+    dmix, dsrc = dry.train.batch(0, 3, 4, 800)
+    torch.testing.assert_close(refs, wrefs, rtol=0, atol=0)
+    torch.testing.assert_close(mix - wmix, (nmix - nsrc.sum(1)) - (dmix - dsrc.sum(1)), atol=1e-6, rtol=0)

@@ -61,11 +61,15 @@ def _espeak_reverb(scratch: Path) -> dict:
     from separena.data import reverb
 
     cache = scratch / "cache"
-    cache.mkdir()
+    cache.mkdir(exist_ok=True)
     for split in reverb.ROOMS:  # simulated once per machine (about 30 s), then linked read-only
         name = reverb.room_bank(split, 8000, progress=False).source
         (cache / name).symlink_to(reverb.default_cache_dir() / name)
     return {**ESPEAK_TINY, "cache_dir": str(cache)}
+
+
+def _espeak_noisy_reverb(scratch: Path) -> dict:
+    return {**_espeak_noisy(scratch), **_espeak_reverb(scratch)}
 
 
 def _wsj0(scratch: Path) -> dict:
@@ -106,6 +110,7 @@ CASES = [
     DatasetCase("espeak-2mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("espeak-1mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("espeak-2mix-reverb", _espeak_reverb, changes={"reverb_target": "reverberant"}),
+    DatasetCase("espeak-2mix-noisy-reverb", _espeak_noisy_reverb, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("real-dev", _real_dev),
     DatasetCase("wsj0-2mix", _wsj0, changes={"test_split": "tt-other"}),
     DatasetCase("musdb18", _musdb, changes={"valid_seed": 1}),

@@ -46,6 +46,9 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("espeak-2mix-reverb", "separena.data.speech:espeak_2mix_reverb",
                     "espeak-2mix with both talkers in simulated rooms (held-out rooms for the test sets); "
                     "references are each talker's direct path (WHAMR!'s task)"),
+        DatasetSpec("espeak-2mix-noisy-reverb", "separena.data.speech:espeak_2mix_noisy_reverb",
+                    "espeak-2mix-noisy's mixtures with the talkers in espeak-2mix-reverb's rooms, references "
+                    "their direct paths (WHAMR!'s noisy reverberant task)"),
         DatasetSpec("real-dev", "separena.data.real:real_dev_dataset",
                     "2-speaker mixtures of real recorded speech from Debian packages; test: held-out real-dev speakers"),
         DatasetSpec("tones-2mix", "separena.data.tones:tones_2mix",

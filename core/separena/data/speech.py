@@ -1,7 +1,7 @@
 """``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and
 cached; ``espeak-2mix-noisy`` and ``espeak-1mix-noisy``: two voices (one) over recorded background
-noise (:mod:`separena.data.noise`); ``espeak-2mix-reverb``: two voices in simulated rooms
-(:mod:`separena.data.reverb`).
+noise (:mod:`separena.data.noise`); ``espeak-2mix-reverb`` and ``espeak-2mix-noisy-reverb``: two
+voices in simulated rooms (:mod:`separena.data.reverb`), the second over the same noise.
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
@@ -46,7 +46,7 @@ from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_poo
 from .stream import SpeakerMixtureStream
 
 __all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "espeak_2mix_reverb",
-           "train_stream", "GENERATOR_VERSION"]
+           "espeak_2mix_noisy_reverb", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -383,11 +383,22 @@ def espeak_2mix_reverb(reverb_target: str = "direct", **params: Any) -> Separati
     rooms, the test sets others: :func:`separena.data.reverb.with_reverberation`. ``reverb`` (the
     training augmentation's share of reverberated mixtures) must stay 0: every mixture is in a
     room already."""
+    return _in_rooms("espeak-2mix-reverb", espeak_2mix, reverb_target, params)
+
+
+def espeak_2mix_noisy_reverb(reverb_target: str = "direct", **params: Any) -> SeparationData:
+    """WHAMR!'s noisy reverberant task: the mixtures of :func:`espeak_2mix_noisy` (every argument
+    the same, ``noise_snr_db`` included) with the talkers in rooms as :func:`espeak_2mix_reverb`
+    puts them; the noise is added as recorded (not in the room), at its level against the dry
+    talkers, which the rooms' unit-energy responses keep."""
+    return _in_rooms("espeak-2mix-noisy-reverb", espeak_2mix_noisy, reverb_target, params)
+
+
+def _in_rooms(name: str, build: Any, reverb_target: str, params: dict[str, Any]) -> SeparationData:
     if params.get("reverb", DEFAULT_REVERB) != 0:
-        raise SeparenaError(f"espeak-2mix-reverb: bad reverb {params['reverb']!r}; expected 0 (every mixture is "
-                            "already in a room; reverb would put it in a second one)")
-    data = espeak_2mix(**params)
-    return with_reverberation(data, target=reverb_target, seed=params.get("seed", 0),
+        raise SeparenaError(f"{name}: bad reverb {params['reverb']!r}; expected 0 (every mixture is already in a "
+                            "room; reverb would put it in a second one)")
+    return with_reverberation(build(**params), target=reverb_target, seed=params.get("seed", 0),
                               cache_dir=params.get("cache_dir"))
 
 
