@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -101,12 +102,11 @@ def room_bank(split: str, sample_rate: int = 8000, cache_dir: str | os.PathLike[
     key = json.dumps({"version": ROOMS_VERSION, "split": split, "n_rooms": ROOMS[split], "seed": int(seed),
                       "sample_rate": int(sample_rate), "cfg": asdict(cfg), "pyroomacoustics": pra.__version__,
                       "numpy": np.__version__}, sort_keys=True)
-    path = default_cache_dir() if cache_dir is None else os.fspath(cache_dir)
-    path = os.path.join(path, f"rooms-{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz")
-    if os.path.isfile(path):
+    folder = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    path = folder / f"rooms-{split}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    if path.is_file():
         with np.load(path) as saved:
-            return RoomBank(torch.from_numpy(saved["reverberant"]), torch.from_numpy(saved["direct"]),
-                            os.path.basename(path))
+            return RoomBank(torch.from_numpy(saved["reverberant"]), torch.from_numpy(saved["direct"]), path.name)
     pairs = []
     with progress_bar(progress, transient=False) as bar:
         task = bar.add_task(f"reverberation: {ROOMS[split]} {split} rooms", total=ROOMS[split])
@@ -114,11 +114,11 @@ def room_bank(split: str, sample_rate: int = 8000, cache_dir: str | os.PathLike[
             pairs.append(_room_pair(np.random.default_rng([int(seed), _SPLIT_SALT[split], r]), int(sample_rate), cfg))
             bar.advance(task)
     reverberant, direct = (np.stack(x) for x in zip(*pairs))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp.npz"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # renamed into place: never read half-written
     np.savez(tmp, reverberant=reverberant, direct=direct)
     os.replace(tmp, path)
-    return RoomBank(torch.from_numpy(reverberant), torch.from_numpy(direct), os.path.basename(path))
+    return RoomBank(torch.from_numpy(reverberant), torch.from_numpy(direct), path.name)
 
 
 def place_in_rooms(mix: Tensor, sources: Tensor, bank: RoomBank, rooms: Tensor, target: str) -> tuple[Tensor, Tensor]:
