@@ -25,7 +25,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -394,7 +394,8 @@ def espeak_2mix_noisy_reverb(reverb_target: str = "direct", **params: Any) -> Se
     return _in_rooms("espeak-2mix-noisy-reverb", espeak_2mix_noisy, reverb_target, params)
 
 
-def _in_rooms(name: str, build: Any, reverb_target: str, params: dict[str, Any]) -> SeparationData:
+def _in_rooms(name: str, build: Callable[..., SeparationData], reverb_target: str, params: dict[str, Any]
+              ) -> SeparationData:
     if params.get("reverb", DEFAULT_REVERB) != 0:
         raise SeparenaError(f"{name}: bad reverb {params['reverb']!r}; expected 0 (every mixture is already in a "
                             "room; reverb would put it in a second one)")
