@@ -11,6 +11,9 @@ transfer), and any other suite's runs given with ``--trained``.
         --trained half=speech-noisy-half --models mask-inference chimera-pp-small conv-tasnet-small dprnn-tasnet-small
     # rooms instead of noise:
     python benchmarks/condition_robustness.py --conditions clean=speech-quick reverb=speech-reverb
+    # why a model trained in a condition loses on the first condition's data (BSS Eval SIR and
+    # SAR, and the estimate's level and error by frequency band, on N test mixtures):
+    python benchmarks/condition_robustness.py --diagnose 100 --trained reverb=speech-reverb
 
 Runs are looked up in ``--store``, then among the published runs. Prints Markdown tables: mean
 SI-SDRi with 95 % bootstrap intervals over mixtures, and the change each other training brings
@@ -39,6 +42,8 @@ def main() -> None:
                         help="trained on and scored on these suites' data; the first is the baseline")
     parser.add_argument("--trained", action="append", default=[], metavar="LABEL=SUITE",
                         help="also the runs of this suite (repeatable)")
+    parser.add_argument("--diagnose", type=int, default=None, metavar="N",
+                        help="instead: SIR, SAR and levels by band on N mixtures of the first condition's test set")
     args = parser.parse_args()
     conditions = dict(item.split("=", 1) for item in args.conditions)
     trained = dict(conditions, **dict(item.split("=", 1) for item in args.trained))
@@ -52,6 +57,8 @@ def main() -> None:
     registry = default_registry()
     models = args.models or list(registry.suite("speech-quick").models)
     data = {cond: registry.suite_data(suite) for cond, suite in conditions.items()}
+    if args.diagnose:
+        return diagnose(registry, models, trained, args.store, next(iter(data.values())), args.diagnose)
     scores: dict = {}
     for model_name in models:
         for label, suite in trained.items():
@@ -71,6 +78,58 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"data": {c: d.name for c, d in data.items()}, "scores": scores}))
     print(markdown(scores, baseline=next(iter(conditions))))
+
+
+BANDS_HZ = (0, 250, 500, 1000, 2000)  # lower edges; the last band reaches Nyquist
+
+
+def diagnose(registry, models: list[str], trained: dict[str, str], store: Path, data, n: int) -> None:
+    """Each model as each condition trained it, on ``n`` test mixtures of ``data``: SI-SDRi, BSS
+    Eval SIR and SAR (what of the error is the other talkers, what is artifacts), and by band
+    the estimate's level against its reference and its error (``estimate - target``, the target
+    the estimate's projection on its reference) against that target, energies summed over the
+    mixtures before the ratio."""
+    from separena.cli.weights import trained_model
+    from separena.data import MixtureSubset
+    from separena.errors import SeparenaError
+    from separena.evaluation import evaluate
+    from separena.metrics import bss_eval_sources
+
+    examples = MixtureSubset.seeded(data.test, n)
+    edges = torch.tensor([*BANDS_HZ, data.sample_rate / 2 + 1], dtype=torch.float64)
+
+    def band_energy(x: torch.Tensor) -> torch.Tensor:  # [n_src, time] -> [bands]
+        power = torch.fft.rfft(x.double(), dim=-1).abs().square().sum(0)
+        freq = torch.fft.rfftfreq(x.shape[-1], 1 / data.sample_rate, dtype=torch.float64)
+        return torch.stack([power[(freq >= lo) & (freq < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+
+    def db(a: torch.Tensor, b: torch.Tensor) -> str:
+        return " / ".join(f"{v:+.1f}" for v in (10 * torch.log10(a / b)).tolist())
+
+    bands = " / ".join(f"{lo:g}" for lo in BANDS_HZ) + " Hz up"
+    lines = [f"{n} mixtures of {data.name} test; by band ({bands}): estimate vs reference level, error vs target",
+             "", "| model | trained | SI-SDRi | SIR | SAR | level by band | error by band |", "|" + " --- |" * 7]
+    for model_name in models:
+        for label, suite in trained.items():
+            try:
+                _, model = trained_model(registry, model_name, None, f"{model_name}@{suite}", store, "cpu")
+            except SeparenaError as exc:
+                print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
+                continue
+            result = evaluate(model, examples, progress=False, keep_estimates=True)
+            sir, sar, energy = [], [], torch.zeros(4, len(BANDS_HZ), dtype=torch.float64)
+            for ex, est in zip(examples, result.estimates):
+                est, ref = est[0].double(), ex.sources.double()
+                target = (est * ref).sum(-1, keepdim=True) / ref.square().sum(-1, keepdim=True) * ref
+                _, sir_db, sar_db = bss_eval_sources(est, ref)
+                sir.append(float(sir_db.mean()))
+                sar.append(float(sar_db.mean()))
+                energy += torch.stack([band_energy(x) for x in (est, ref, est - target, target)])
+            row = (f"| {model_name} | {label} | {result.si_sdri.mean():.2f} | {np.mean(sir):.2f} | {np.mean(sar):.2f} "
+                   f"| {db(energy[0], energy[1])} | {db(energy[2], energy[3])} |")
+            print(row, flush=True)
+            lines.append(row)
+    print("\n".join(lines))
 
 
 def markdown(scores: dict, baseline: str = "clean") -> str:
