@@ -33,6 +33,8 @@ CASES: list[tuple[list[str], str]] = [
     (["trian"], "No such command 'trian'"),
     (["--plugin", "separena_no_such_module", "list"], "--plugin separena_no_such_module"),
     (["--registry", "missing.yaml", "list"], "missing.yaml"),
+    (["--registry", "bad_params.yaml", "bench", "--suite", "bad-params", "--store", "new.sqlite"],
+     "bad_params.yaml:2: suite bad-params: dataset tones-2mix: unknown parameter 'nope'"),
     # list, info, plugins
     (["list", "conv"], "no model matches"),
     (["list", "--task", "musik"], "unknown task 'musik'"),
@@ -204,6 +206,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sf.write(root / "in.wav", noise, 8000, subtype="PCM_16")
     sf.write(root / "in16k.wav", np.zeros(16000, dtype=np.float32), 16000, subtype="PCM_16")
     (root / "empty.wav").write_bytes(b"")
+    (root / "bad_params.yaml").write_text(  # a dataset parameter no builder takes
+        "suites:\n  bad-params:\n    dataset: tones-2mix\n    dataset_params: {nope: 1}\n"
+        "    budget: {steps: 1, batch_size: 2}\n    models: [mask-inference-small]\n")
     config = Registry().model_config("mask-inference-small")
     save_checkpoint(root / CKPT, config, config.build())
     return root

@@ -114,11 +114,14 @@ def test_bad_target_too_many_talkers_and_unknown_split_are_one_line(small_rooms)
         room_bank("dev")
 
 
-def test_espeak_reverb_refuses_a_second_room():
-    from separena.data.speech import espeak_2mix_reverb
+def test_espeak_reverb_refuses_a_second_room_and_an_unknown_target_before_building():
+    from separena.data.speech import espeak_2mix_noisy_reverb, espeak_2mix_reverb
 
     with pytest.raises(SeparenaError, match=r"^espeak-2mix-reverb: bad reverb 0\.5; expected 0"):
         espeak_2mix_reverb(reverb=0.5)
+    with pytest.raises(SeparenaError, match=r"^espeak-2mix-noisy-reverb: bad reverb_target 'wet'; expected one of "
+                                            r"direct, reverberant"):
+        espeak_2mix_noisy_reverb(reverb_target="wet", cache_dir="/nonexistent")  # nothing is built or read
 
 
 def test_the_target_names_other_data(small_rooms, monkeypatch):

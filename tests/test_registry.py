@@ -206,3 +206,22 @@ def test_suite_data_builds_the_suites_dataset_at_its_rate_with_overrides(tmp_pat
     assert len(registry.suite_data("tones", n_test=5).test) == 5
     with pytest.raises(UnknownNameError, match="suite"):
         registry.suite_data("tonez")
+
+
+def test_a_dataset_parameter_no_builder_takes_is_one_line_and_a_builders_own_type_error_is_not_hidden():
+    from separena.specs import DatasetSpec
+
+    def helper(size: int) -> int:
+        return size
+
+    def build(*, sample_rate: int, size: int = 1) -> dict:
+        if size < 0:
+            helper(sise=size)  # a bug of the builder's own: its TypeError must surface as it is
+        return {"sample_rate": sample_rate, "size": size}
+
+    spec = DatasetSpec("toy", build, "a toy")
+    assert spec.create(8000, {"size": 2}) == {"sample_rate": 8000, "size": 2}
+    with pytest.raises(SeparenaError, match=r"^dataset toy: unknown parameter 'sise'; expected a parameter of "):
+        spec.create(8000, {"sise": 2})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sise'"):
+        spec.create(8000, {"size": -1})

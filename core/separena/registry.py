@@ -365,8 +365,10 @@ class Registry:
         """The data of suite ``name`` at its sample rate, its ``dataset_params`` updated with
         ``overrides`` (generated data is built once and cached)."""
         suite = self.suite(name)
-        return self.dataset(suite.dataset).builder()(sample_rate=suite.sample_rate,
-                                                     **{**suite.dataset_params, **overrides})
+        try:
+            return self.dataset(suite.dataset).create(suite.sample_rate, {**suite.dataset_params, **overrides})
+        except SeparenaError as exc:
+            raise SeparenaError(f"{suite.where()}: {exc}") from None
 
     def loss(self, name: str) -> LossSpec:
         key = normalize_name(name)

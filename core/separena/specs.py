@@ -176,6 +176,19 @@ class DatasetSpec:
     def builder(self) -> Callable[..., Any]:
         return resolve(self.build)
 
+    def create(self, sample_rate: int, params: Mapping[str, Any]) -> Any:
+        """The data at ``sample_rate`` with ``params``. A parameter the builder does not take is
+        a one-line :class:`SeparenaError` naming it, not the builder's ``TypeError``."""
+        try:
+            return self.builder()(sample_rate=sample_rate, **dict(params))
+        except TypeError as exc:
+            found = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+            if found is None or found.group(1) not in params:
+                raise
+            where = self.build if isinstance(self.build, str) else getattr(self.build, "__qualname__", "its builder")
+            raise SeparenaError(f"dataset {self.name}: unknown parameter {found.group(1)!r}; expected a parameter "
+                                f"of {where} (docs/data.md lists each dataset's)") from None
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -321,3 +334,7 @@ class Suite:
     metrics: tuple[str, ...] = ("si-sdri", "sdri")  # registered metric names (separena_register_metrics)
     description: str = ""  # one line
     sources: tuple[str, ...] = ()  # "file:line" of every definition
+
+    def where(self) -> str:
+        """Where the suite is defined (its last definition's ``file:line``), to begin an error."""
+        return f"{self.sources[-1]}: suite {self.name}" if self.sources else f"suite {self.name}"

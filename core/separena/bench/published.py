@@ -212,7 +212,7 @@ def reproduce_check(published: PublishedStore, run: StoredRun, registry: Registr
 
     cfg, check = run.payload["config"], run.payload["published"]["check"]
     if data is None:
-        data = registry.dataset(cfg["dataset"]).builder()(sample_rate=cfg["sample_rate"], **cfg["dataset_params"])
+        data = registry.dataset(cfg["dataset"]).create(cfg["sample_rate"], cfg["dataset_params"])
     if data.name != run.scored_on:
         raise SeparenaError(f"{published.path}: {run.model}@{run.suite}:{run.seed} was scored on "
                             f"{run.scored_on}; this code builds {data.name}")

@@ -78,6 +78,15 @@ def check_suite(registry: Registry, suite: Suite, models: Sequence[str] | None =
     return suite_models(registry, suite, models)
 
 
+def suite_data(registry: Registry, suite: Suite, cache: DataCache) -> Any:
+    """The suite's data, built once into ``cache``; an error building it (a bad ``dataset_params``
+    value, a missing package) begins with where the suite is defined."""
+    try:
+        return cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
+    except SeparenaError as exc:
+        raise SeparenaError(f"{suite.where()}: {exc}") from None
+
+
 def installed_metric(registry: Registry, name: str, where: str) -> MetricSpec:
     """The metric ``name``, once the libraries it needs are known to be installed (``where``
     begins the error for an unknown name or a missing library)."""
@@ -194,7 +203,7 @@ def run_suite(
     own_executor = executor is None
     if executor is None:
         executor = LocalExecutor(registry, data_cache=cache, progress=progress)
-    data = cache.get(registry, suite.dataset, suite.dataset_params, suite.sample_rate)
+    data = suite_data(registry, suite, cache)
     configs = plan_runs(registry, suite, data.name, models=models, device=device,
                         artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src,
                         threads=threads, data_workers=data_workers)

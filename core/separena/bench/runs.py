@@ -238,6 +238,5 @@ class DataCache:
     def get(self, registry: Registry, dataset: str, params: Mapping[str, Any], sample_rate: int) -> Any:
         key = canonical_json([dataset, dict(params), sample_rate])
         if key not in self._data:
-            builder = registry.dataset(dataset).builder()
-            self._data[key] = builder(sample_rate=sample_rate, **dict(params))
+            self._data[key] = registry.dataset(dataset).create(sample_rate, params)
         return self._data[key]

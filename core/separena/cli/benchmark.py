@@ -62,7 +62,8 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
     """
     from ..bench import LocalExecutor, ResultStore, leaderboard, rich_table, run_suite
     from ..bench.executor import RegistryRecipe
-    from ..bench.runner import check_suite
+    from ..bench.runner import check_suite, suite_data
+    from ..bench.runs import DataCache
 
     check_output_path(store_path, "--store", folder=False)
     budget = budget_overrides(budget_values)
@@ -91,9 +92,11 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
         jobs = jobs or (1 if on_gpu else cores)
         executor = LocalExecutor(registry, jobs=jobs, recipe=recipe)
     try:
+        cache = getattr(executor, "data_cache", None) or DataCache()
+        suite_data(registry, registry.suite(suite_name), cache)  # bad dataset_params: refused before the store
         with ResultStore(store_path) as store:
             result = run_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
-                               store=store, device=device, fresh=fresh, executor=executor,
+                               store=store, device=device, fresh=fresh, executor=executor, data_cache=cache,
                                threads=threads or (cores if on_gpu else 1),
                                # a Ray task has its own CPU share: no extra processes unless asked
                                data_workers=default_data_workers(device, data_workers)

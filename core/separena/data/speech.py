@@ -41,7 +41,7 @@ from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .noise import SNR_DB, with_background_noise
-from .reverb import with_reverberation
+from .reverb import TARGETS, with_reverberation
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .stream import SpeakerMixtureStream
 
@@ -399,6 +399,8 @@ def _in_rooms(name: str, build: Callable[..., SeparationData], reverb_target: st
     if params.get("reverb", DEFAULT_REVERB) != 0:
         raise SeparenaError(f"{name}: bad reverb {params['reverb']!r}; expected 0 (every mixture is already in a "
                             "room; reverb would put it in a second one)")
+    if reverb_target not in TARGETS:
+        raise SeparenaError(f"{name}: bad reverb_target {reverb_target!r}; expected one of {', '.join(TARGETS)}")
     return with_reverberation(build(**params), target=reverb_target, seed=params.get("seed", 0),
                               cache_dir=params.get("cache_dir"))
 
