@@ -440,7 +440,7 @@ def test_two_real_sources_of_a_mixture_are_different_speakers(tiny) -> None:
 
 def test_rir_bank_is_cached_and_deterministic(tmp_path: Path) -> None:
     pytest.importorskip("pyroomacoustics")
-    from separena.data.augment import RirBankConfig, reverberate, rir_bank
+    from separena.data.reverb import RirBankConfig, reverberate, rir_bank
 
     cfg = RirBankConfig(n_rooms=3)
     a = rir_bank(5, 8000, tmp_path / "a", cfg, progress=False)
@@ -459,7 +459,7 @@ def test_rir_bank_is_cached_and_deterministic(tmp_path: Path) -> None:
 @needs_espeak
 def test_reverb_stream_is_deterministic_and_off_is_unchanged(tiny) -> None:
     pytest.importorskip("pyroomacoustics")
-    from separena.data.augment import RirBankConfig, rir_bank
+    from separena.data.reverb import RirBankConfig, rir_bank
     from separena.data.speech import train_stream
 
     data, root = tiny

@@ -1,6 +1,6 @@
-"""Augmentation of training sources: random EQ and band limits, and room reverberation from a
-cached bank of shoebox room impulse responses, and noise and overall gain of a mixture (speed
-is applied by the training stream as it crops, see :mod:`separena.data.stream`).
+"""Augmentation of training sources: random EQ and band limits, and noise and overall gain of a
+mixture (speed is applied by the training stream as it crops, see :mod:`separena.data.stream`;
+room reverberation is :mod:`separena.data.reverb`).
 
 Everything here is a pure function of its inputs and the :class:`numpy.random.Generator` it is
 given, so a training stream seeded from ``(seed, step)`` stays deterministic.
@@ -8,20 +8,13 @@ given, so a training stream seeded from ``(seed, step)`` stays deterministic.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..progress import progress_bar
-
-__all__ = ["AugmentConfig", "augment_sources", "noise_and_gain", "random_response", "RirBankConfig", "rir_bank",
-           "reverberate"]
+__all__ = ["AugmentConfig", "augment_sources", "noise_and_gain", "random_response"]
 
 
 @dataclass(frozen=True)
@@ -101,12 +94,6 @@ def augment_sources(sources: Tensor, sample_rate: int, rng: np.random.Generator,
     return torch.fft.irfft(spec * resp.reshape(b, s, -1), n=n, dim=-1)
 
 
-# --------------------------------------------------------------------------------------------
-# Room reverberation
-
-RIR_VERSION = "rir-bank/1"  # bump to rebuild every cached bank
-
-
 def noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
                     aug: AugmentConfig) -> tuple[Tensor, Tensor]:
     """Low-level noise on the mixture only (``mix [batch, time]``), then a random overall gain
@@ -134,129 +121,3 @@ def noise_and_gain(mix: Tensor, sources: Tensor, rng: np.random.Generator,
     peak = torch.maximum(mix.abs().amax(-1), sources.abs().amax((-2, -1))).clamp_min(1e-8)
     g = torch.minimum(g, 0.99 / peak)
     return mix * g[:, None], sources * g[:, None, None]
-
-
-
-@dataclass(frozen=True)
-class RirBankConfig:
-    """Shoebox rooms of the reverberation bank (image-source method, pyroomacoustics).
-
-    Each room holds one microphone and two talkers (one per source of a mixture), all at least
-    ``margin`` m from the walls; talkers ``distance`` m from the microphone. RT60 targets are
-    uniform in ``rt60``; the image order is capped at ``max_order`` (keeps the build to a few
-    seconds; long RT60s come out a little shorter than asked). Each RIR starts 2 samples before
-    its direct path and is cut at ``max_seconds`` with a 20-ms fade.
-    """
-
-    n_rooms: int = 100
-    width: tuple[float, float] = (3.0, 10.0)
-    depth: tuple[float, float] = (3.0, 8.0)
-    height: tuple[float, float] = (2.4, 4.0)
-    rt60: tuple[float, float] = (0.15, 0.6)
-    distance: tuple[float, float] = (0.5, 2.5)
-    margin: float = 0.4
-    max_order: int = 40
-    max_seconds: float = 0.5
-
-
-def _random_room(rng: np.random.Generator, cfg: RirBankConfig, n_talkers: int = 2
-                 ) -> tuple[np.ndarray, float, np.ndarray, list[np.ndarray]]:
-    """Dimensions, RT60 target, microphone and ``n_talkers`` talker positions of one random room
-    (the first two talkers are drawn as for two, so more talkers leave those rooms as they were)."""
-    dims = np.array([rng.uniform(*cfg.width), rng.uniform(*cfg.depth), rng.uniform(*cfg.height)])
-    rt60 = float(rng.uniform(*cfg.rt60))
-    lo, hi = np.full(3, cfg.margin), dims - cfg.margin
-    mic = rng.uniform(lo, hi)
-    mic[2] = rng.uniform(0.7, min(1.8, hi[2]))
-    talkers: list[np.ndarray] = []
-    while len(talkers) < n_talkers:  # rejection sampling of a talker at a plausible distance
-        p = rng.uniform(lo, hi)
-        p[2] = rng.uniform(1.0, min(1.9, hi[2]))
-        if cfg.distance[0] <= np.linalg.norm(p - mic) <= cfg.distance[1]:
-            talkers.append(p)
-    return dims, rt60, mic, talkers
-
-
-def _simulate(dims: np.ndarray, rt60: float, mic: np.ndarray, talkers: list[np.ndarray], sample_rate: int,
-              cfg: RirBankConfig, reflections: bool = True) -> list[np.ndarray]:
-    """The raw pyroomacoustics RIR of each talker (float64); ``reflections=False``: the direct
-    path alone (image order 0), on the same time axis."""
-    import pyroomacoustics as pra
-
-    try:
-        e_abs, order = pra.inverse_sabine(rt60, dims)
-    except ValueError:  # a room too absorbent for this RT60: take the most reverberant it can be
-        e_abs, order = 0.05, cfg.max_order
-    room = pra.ShoeBox(dims.tolist(), fs=sample_rate, materials=pra.Material(e_abs),
-                       max_order=int(min(order, cfg.max_order)) if reflections else 0, air_absorption=False)
-    room.add_microphone(mic.tolist())
-    for p in talkers:
-        room.add_source(p.tolist())
-    room.compute_rir()
-    return [np.asarray(room.rir[0][k], np.float64) for k in range(len(talkers))]
-
-
-def _fade(length: int, sample_rate: int) -> np.ndarray:
-    fade = np.ones(length, np.float64)
-    nf = max(1, int(0.02 * sample_rate))
-    fade[-nf:] = np.linspace(1.0, 0.0, nf)
-    return fade
-
-
-def _room_rirs(rng: np.random.Generator, sample_rate: int, cfg: RirBankConfig) -> np.ndarray:
-    """Two RIRs ``[2, cfg.max_seconds * rate]`` (float32) of one random room."""
-    length = int(cfg.max_seconds * sample_rate)
-    fade = _fade(length, sample_rate)
-    out = np.zeros((2, length), np.float32)
-    for k, h in enumerate(_simulate(*_random_room(rng, cfg), sample_rate, cfg)):
-        h = h[max(0, int(np.argmax(np.abs(h))) - 2):][:length]
-        h = h * fade[: len(h)]
-        out[k, : len(h)] = h / max(float(np.sqrt((h ** 2).sum())), 1e-12)
-    return out
-
-
-def rir_bank(seed: int, sample_rate: int, cache_dir: str | Path, cfg: RirBankConfig = RirBankConfig(),
-             progress: bool = True) -> Tensor:
-    """``[n_rooms, 2, time]`` float32 room impulse responses (unit energy, direct path first),
-    a pure function of ``(seed, sample_rate, cfg)`` and the pyroomacoustics version; built
-    once (a few seconds) and cached as ``<cache_dir>/rir-bank-<hash16>.npy``."""
-    try:
-        import pyroomacoustics as pra
-    except ImportError:
-        from ..errors import SeparenaError
-
-        raise SeparenaError("reverb: the Python package pyroomacoustics is not installed; expected it for "
-                            "the room impulse responses (pip install pyroomacoustics)") from None
-
-    key = json.dumps({"version": RIR_VERSION, "seed": int(seed), "sample_rate": int(sample_rate),
-                      "cfg": asdict(cfg), "pyroomacoustics": pra.__version__, "numpy": np.__version__},
-                     sort_keys=True)
-    path = Path(cache_dir) / f"rir-bank-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
-    if path.is_file():
-        bank = np.load(path)
-        if bank.shape == (cfg.n_rooms, 2, int(cfg.max_seconds * sample_rate)):
-            return torch.from_numpy(bank)
-    rooms = []
-    with progress_bar(progress, transient=False) as bar:
-        task = bar.add_task("reverb: shoebox room impulse responses", total=cfg.n_rooms)
-        for r in range(cfg.n_rooms):
-            rooms.append(_room_rirs(np.random.default_rng([int(seed), 0x41B, r]), int(sample_rate), cfg))
-            bar.advance(task)
-    bank = np.stack(rooms)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, bank)
-    os.replace(tmp, path)
-    return torch.from_numpy(bank)
-
-
-
-
-def reverberate(sources: Tensor, rirs: Tensor) -> Tensor:
-    """Convolve ``sources [items, n_src, time]`` with ``rirs [items, n_src, taps]`` (FFT,
-    output cut to the input length: the reverberant source, time-aligned with its direct path)."""
-    n = sources.shape[-1]
-    nfft = 1 << (n + rirs.shape[-1] - 2).bit_length()
-    y = torch.fft.irfft(torch.fft.rfft(sources, nfft) * torch.fft.rfft(rirs, nfft), nfft)
-    return y[..., :n].contiguous()

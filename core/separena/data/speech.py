@@ -36,13 +36,13 @@ from torch import Tensor
 from ..errors import SeparenaError
 from ..progress import progress_bar
 from . import SeparationData, channel, pitch, real, transfer, tts
-from .augment import AugmentConfig, RirBankConfig, rir_bank
+from .augment import AugmentConfig
 from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .noise import SNR_DB, with_background_noise
-from .reverb import TARGETS, with_reverberation
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
+from .reverb import TARGETS, RirBankConfig, rir_bank, with_reverberation
 from .stream import SpeakerMixtureStream
 
 __all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "espeak_2mix_reverb",

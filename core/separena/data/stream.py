@@ -15,10 +15,11 @@ import torch
 from torch import Tensor
 
 from ..errors import SeparenaError
-from .augment import AugmentConfig, augment_sources, noise_and_gain, reverberate
+from .augment import AugmentConfig, augment_sources, noise_and_gain
 from .channel import compress
 from .pitch import semitones
 from .pool import LEVEL_DB, UTTERANCE_RMS, UtterancePool, distinct_speakers, source_levels_db
+from .reverb import reverberate
 
 __all__ = ["SpeakerMixtureStream"]
 
