@@ -26,8 +26,14 @@ import argparse
 import json
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from separena.data import SeparationData
+    from separena.registry import Registry
 
 CONDITIONS = ("clean=speech-quick", "noisy=speech-noisy")  # a condition -> the suite of its data and runs
 
@@ -56,9 +62,10 @@ def main() -> None:
 
     registry = default_registry()
     models = args.models or list(registry.suite("speech-quick").models)
-    data = {cond: registry.suite_data(suite) for cond, suite in conditions.items()}
     if args.diagnose:
-        return diagnose(registry, models, trained, args.store, next(iter(data.values())), args.diagnose)
+        baseline = registry.suite_data(next(iter(conditions.values())))
+        return diagnose(registry, models, trained, args.store, baseline, args.diagnose)
+    data = {cond: registry.suite_data(suite) for cond, suite in conditions.items()}
     scores: dict = {}
     for model_name in models:
         for label, suite in trained.items():
@@ -83,7 +90,8 @@ def main() -> None:
 BANDS_HZ = (0, 250, 500, 1000, 2000)  # lower edges; the last band reaches Nyquist
 
 
-def diagnose(registry, models: list[str], trained: dict[str, str], store: Path, data, n: int) -> None:
+def diagnose(registry: Registry, models: list[str], trained: dict[str, str], store: Path, data: SeparationData,
+             n: int) -> None:
     """Each model as each condition trained it, on ``n`` test mixtures of ``data``: SI-SDRi, BSS
     Eval SIR and SAR (what of the error is the other talkers, what is artifacts), and by band
     the estimate's level against its reference and its error (``estimate - target``, the target
