@@ -292,8 +292,7 @@ class ReverberantStream:
         mix, sources = self.base.batch(seed, step, batch_size, segment_samples)
         rng = np.random.default_rng([int(seed), int(step), 0x7EA1])
         rooms = torch.from_numpy(rng.integers(0, len(self.bank), size=batch_size)).to(mix.device)
-        bank = self.bank if self.bank.reverberant.device == mix.device else self.bank.to(mix.device)
-        return place_in_rooms(mix, sources, bank, rooms, self.target)
+        return place_in_rooms(mix, sources, self.bank, rooms, self.target)  # to() moved the bank with the base
 
 
 class ReverberantMixtures:
