@@ -34,11 +34,11 @@ def test_each_room_holds_its_talkers_direct_path_at_the_start_of_its_response(sm
     bank = data.test.bank
     half = (bank.direct.shape[-1] - 1) // 2
     assert bank.reverberant.shape[:2] == (3, N_TALKERS) and bank.direct.shape[:2] == (3, N_TALKERS)
-    torch.testing.assert_close(bank.reverberant.pow(2).sum(-1), torch.ones(3, N_TALKERS))  # unit energy
+    torch.testing.assert_close(bank.direct.pow(2).sum(-1), torch.ones(3, N_TALKERS))  # unit energy
     peak = bank.direct.abs().argmax(-1)
     assert (peak == half).all()  # the filter's centre, where the direct path arrives
-    direct_share = bank.direct.pow(2).sum(-1)
-    assert (direct_share > 0.01).all() and (direct_share < 1).all()
+    reverberant_energy = bank.reverberant.pow(2).sum(-1)  # the direct path plus its reflections
+    assert (reverberant_energy > 1).all() and (reverberant_energy < 100).all()
     # the direct path is the loudest tap of most responses (a reflection can add up louder)
     assert (bank.reverberant.abs().argmax(-1) == half).float().mean() >= 0.75
 
@@ -122,6 +122,28 @@ def test_espeak_reverb_refuses_a_second_room_and_an_unknown_target_before_buildi
     with pytest.raises(SeparenaError, match=r"^espeak-2mix-noisy-reverb: bad reverb_target 'wet'; expected one of "
                                             r"direct, reverberant"):
         espeak_2mix_noisy_reverb(reverb_target="wet", cache_dir="/nonexistent")  # nothing is built or read
+
+
+def test_the_references_keep_the_dry_talkers_levels_so_the_noise_keeps_its_snr(small_rooms):
+    # WHAMR!'s scaling: a direct path as loud as the dry talker, whatever the distance
+    from separena.data.noise import with_background_noise
+
+    _, dry, data = small_rooms
+    noisy = with_background_noise(dry, seed=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reverb, "ROOMS", {"train": 4, "test": 3})
+        both = with_reverberation(noisy, cache_dir=small_rooms[0], seed=2, progress=False)
+    for i in range(len(dry.test)):
+        ref, base = data.test[i].sources, dry.test[i].sources
+        level = 10 * torch.log10(ref.pow(2).sum(-1) / base.pow(2).sum(-1))
+        assert level.abs().max() < 0.2, level
+        noise = noisy.test[i].mix - noisy.test[i].sources.sum(0)
+        torch.testing.assert_close(both.test[i].mix - data.test[i].mix, noise, atol=1e-5, rtol=0)
+        snr_dry = 10 * torch.log10(base.pow(2).sum() / noise.pow(2).sum())
+        snr_refs = 10 * torch.log10(ref.pow(2).sum() / noise.pow(2).sum())
+        assert abs(float(snr_refs - snr_dry)) < 0.2
+    # the mixture's talkers carry their reflections on top: louder than the dry ones
+    assert float(data.test[0].mix.pow(2).sum()) > float(dry.test[0].mix.pow(2).sum())
 
 
 def test_the_target_names_other_data(small_rooms, monkeypatch):

@@ -41,7 +41,7 @@ __all__ = ["RirBankConfig", "rir_bank", "reverberate", "random_room", "simulate_
            "TARGETS", "N_TALKERS", "RIR_VERSION", "ROOMS_VERSION"]
 
 RIR_VERSION = "rir-bank/1"  # of the augmentation's bank; bump to rebuild every cached one
-ROOMS_VERSION = "rooms/1"  # of how rooms are drawn, cut and placed; enters the bank's hash and the data's name
+ROOMS_VERSION = "rooms/2"  # of how rooms are drawn, cut and placed; enters the bank's hash and the data's name
 N_TALKERS = 3  # talkers each room holds: up to three sources per mixture
 ROOMS = {"train": 400, "test": 100}  # rooms per split
 TARGETS = ("direct", "reverberant")
@@ -180,8 +180,9 @@ class RoomBank:
     """The rooms of one split: ``reverberant [rooms, N_TALKERS, taps]`` and ``direct [rooms,
     N_TALKERS, direct_taps]`` impulse responses (float32) on one time axis, both starting where
     the direct path's fractional-delay filter starts and scaled by one factor that gives the
-    reverberant response unit energy (so each talker keeps about its level, and the direct path
-    its share of it)."""
+    direct path unit energy (WHAMR!'s scaling: each talker's direct path keeps its dry level, so
+    the talkers' relative levels and the noise's SNR hold against the references, and the
+    reverberant talker is louder by its reverberation)."""
 
     reverberant: Tensor
     direct: Tensor
@@ -208,9 +209,9 @@ def _room_pair(rng: np.random.Generator, sample_rate: int, cfg: RirBankConfig) -
     for k, (w, d) in enumerate(zip(wet, dry)):
         start = max(0, int(np.argmax(np.abs(d))) - half)
         h = w[start:][:length] * fade[: len(w) - start][:length]
-        scale = 1.0 / max(float(np.sqrt((h ** 2).sum())), 1e-12)
-        reverberant[k, : len(h)] = h * scale
         piece = d[start:][:short]
+        scale = 1.0 / max(float(np.sqrt((piece ** 2).sum())), 1e-12)
+        reverberant[k, : len(h)] = h * scale
         direct[k, : len(piece)] = piece * scale
     return reverberant, direct
 

@@ -390,7 +390,7 @@ def espeak_2mix_noisy_reverb(reverb_target: str = "direct", **params: Any) -> Se
     """WHAMR!'s noisy reverberant task: the mixtures of :func:`espeak_2mix_noisy` (every argument
     the same, ``noise_snr_db`` included) with the talkers in rooms as :func:`espeak_2mix_reverb`
     puts them; the noise is added as recorded (not in the room), at its level against the dry
-    talkers, which the rooms' unit-energy responses keep."""
+    talkers, which is its level against the direct paths (the rooms keep their dry level)."""
     return _in_rooms("espeak-2mix-noisy-reverb", espeak_2mix_noisy, reverb_target, params)
 
 
