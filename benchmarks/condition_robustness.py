@@ -11,13 +11,19 @@ transfer), and any other suite's runs given with ``--trained``.
         --trained half=speech-noisy-half --models mask-inference chimera-pp-small conv-tasnet-small dprnn-tasnet-small
     # rooms instead of noise:
     python benchmarks/condition_robustness.py --conditions clean=speech-quick reverb=speech-reverb
+    # three seeds of each run (`separena bench --seeds 0 --seeds 1 --seeds 2`), from two stores:
+    python benchmarks/condition_robustness.py --conditions clean=speech-quick reverb=speech-reverb \
+        --seeds 0 1 2 --store results/quick.sqlite --store results/reverb.sqlite
     # why a model trained in a condition loses on the first condition's data (BSS Eval SIR and
     # SAR, and the estimate's level and error by frequency band, on N test mixtures):
     python benchmarks/condition_robustness.py --diagnose 100 --trained reverb=speech-reverb
 
-Runs are looked up in ``--store``, then among the published runs. Prints Markdown tables: mean
-SI-SDRi with 95 % bootstrap intervals over mixtures, and the change each other training brings
-against the first condition's on each set (paired per mixture).
+Runs are looked up in each ``--store`` in turn, then among the published runs. Prints Markdown
+tables: mean SI-SDRi with 95 % bootstrap intervals, and the change each other training brings
+against the first condition's on each set (paired per mixture). With several seeds, each
+mixture's score is every seed's, the intervals resample seeds as well as mixtures (seed *i* of
+one training paired with seed *i* of the other), and each change is followed by its per-seed
+values.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ CONDITIONS = ("clean=speech-quick", "noisy=speech-noisy")  # a condition -> the 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=Path("results/bench.sqlite"))
+    parser.add_argument("--store", type=Path, action="append", default=None,
+                        help="result store (repeatable; default results/bench.sqlite)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of every run (default: 0)")
     parser.add_argument("--eval-mixtures", type=int, default=None, help="mixtures per set (default: all)")
     parser.add_argument("--models", nargs="*", default=None, help="default: speech-quick's")
     parser.add_argument("--json", type=Path, default=None, help="write every per-mixture score here")
@@ -55,49 +63,67 @@ def main() -> None:
     trained = dict(conditions, **dict(item.split("=", 1) for item in args.trained))
 
     from separena import default_registry
-    from separena.cli.weights import trained_model
     from separena.data import MixtureSubset
     from separena.errors import SeparenaError
     from separena.evaluation import evaluate
 
     registry = default_registry()
     models = args.models or list(registry.suite("speech-quick").models)
+    stores = args.store or [Path("results/bench.sqlite")]
     if args.diagnose:
         baseline = registry.suite_data(next(iter(conditions.values())))
-        return diagnose(registry, models, trained, args.store, baseline, args.diagnose)
+        return diagnose(registry, models, trained, stores, args.seeds[0], baseline, args.diagnose)
     data = {cond: registry.suite_data(suite) for cond, suite in conditions.items()}
     scores: dict = {}
     for model_name in models:
         for label, suite in trained.items():
-            try:
-                # the store's run, else the published one (as --run finds it)
-                _, model = trained_model(registry, model_name, None, f"{model_name}@{suite}", args.store, "cpu")
-            except SeparenaError as exc:  # e.g. a suite that trains only some of the models
-                print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
-                continue
-            for cond, d in data.items():
-                for set_name, examples in d.test_sets().items():
-                    chosen = MixtureSubset.seeded(examples, args.eval_mixtures or len(examples))
-                    result = evaluate(model, chosen, progress=False)
-                    per_mix = result.si_sdri.mean(1).numpy()
-                    scores.setdefault(model_name, {}).setdefault(label, {})[f"{cond}/{set_name}"] = per_mix.tolist()
-                    print(f"{model_name} trained {label}, {cond} {set_name}: {per_mix.mean():.2f} dB", flush=True)
+            by_set: dict[str, list[list[float]]] = {}
+            for seed in args.seeds:
+                try:
+                    model = run_model(registry, f"{model_name}@{suite}:{seed}", stores)
+                except SeparenaError as exc:  # e.g. a suite that trains only some of the models
+                    print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
+                    break
+                for cond, d in data.items():
+                    for set_name, examples in d.test_sets().items():
+                        chosen = MixtureSubset.seeded(examples, args.eval_mixtures or len(examples))
+                        per_mix = evaluate(model, chosen, progress=False).si_sdri.mean(1).numpy()
+                        by_set.setdefault(f"{cond}/{set_name}", []).append(per_mix.tolist())
+                        print(f"{model_name} trained {label} seed {seed}, {cond} {set_name}: {per_mix.mean():.2f} dB",
+                              flush=True)
+            else:  # every seed: a training with a seed missing would not pair with the others
+                scores.setdefault(model_name, {})[label] = by_set
     if args.json:
-        args.json.write_text(json.dumps({"data": {c: d.name for c, d in data.items()}, "scores": scores}))
+        args.json.write_text(json.dumps({"data": {c: d.name for c, d in data.items()}, "seeds": args.seeds,
+                                         "scores": scores}))
     print(markdown(scores, baseline=next(iter(conditions))))
+
+
+def run_model(registry: Registry, ref: str, stores: list[Path]) -> torch.nn.Module:
+    """The model of run ``ref`` (``MODEL@SUITE:SEED``) from the first of ``stores`` that holds it,
+    else from the published runs (as ``--run`` finds it); the last store's error if none does."""
+    from separena.cli.weights import trained_model
+    from separena.errors import SeparenaError
+
+    error = None
+    for store in stores:
+        try:
+            return trained_model(registry, ref.partition("@")[0], None, ref, store, "cpu")[1]
+        except SeparenaError as exc:
+            error = exc
+    raise error
 
 
 BANDS_HZ = (0, 250, 500, 1000, 2000)  # lower edges; the last band reaches Nyquist
 
 
-def diagnose(registry: Registry, models: list[str], trained: dict[str, str], store: Path, data: SeparationData,
-             n: int) -> None:
+def diagnose(registry: Registry, models: list[str], trained: dict[str, str], stores: list[Path], seed: int,
+             data: SeparationData, n: int) -> None:
     """Each model as each condition trained it, on ``n`` test mixtures of ``data``: SI-SDRi, BSS
     Eval SIR and SAR (what of the error is the other talkers, what is artifacts), and by band
     the estimate's level against its reference and its error (``estimate - target``, the target
     the estimate's projection on its reference) against that target, energies summed over the
     mixtures before the ratio."""
-    from separena.cli.weights import trained_model
     from separena.data import MixtureSubset
     from separena.errors import SeparenaError
     from separena.evaluation import evaluate
@@ -120,7 +146,7 @@ def diagnose(registry: Registry, models: list[str], trained: dict[str, str], sto
     for model_name in models:
         for label, suite in trained.items():
             try:
-                _, model = trained_model(registry, model_name, None, f"{model_name}@{suite}", store, "cpu")
+                model = run_model(registry, f"{model_name}@{suite}:{seed}", stores)
             except SeparenaError as exc:
                 print(f"{model_name} trained {label}: skipped ({exc})", flush=True)
                 continue
@@ -143,18 +169,20 @@ def diagnose(registry: Registry, models: list[str], trained: dict[str, str], sto
 def markdown(scores: dict, baseline: str = "clean") -> str:
     from separena.bench.stats import bootstrap_interval
 
-    def cell(x: list[float]) -> str:
-        iv = bootstrap_interval(np.asarray(x))
-        return f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
+    def cell(x: np.ndarray, per_seed: bool = False) -> str:  # x: [seeds, mixtures]
+        iv = bootstrap_interval(x)
+        seeds = f" ({' / '.join(f'{m:+.2f}' for m in x.mean(1))})" if per_seed and len(x) > 1 else ""
+        return f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}]{seeds}"
 
     sets = list(next(iter(next(iter(scores.values())).values())))
     lines = ["| model | trained | " + " | ".join(sets) + " |", "| --- | --- |" + " --- |" * len(sets)]
     for model, by in scores.items():
         for label, row in by.items():
-            lines.append(f"| {model} | {label} | " + " | ".join(cell(row[s]) for s in sets) + " |")
+            lines.append(f"| {model} | {label} | " + " | ".join(cell(np.asarray(row[s])) for s in sets) + " |")
         for label in (x for x in by if x != baseline and baseline in by):
             diff = {s: np.asarray(by[label][s]) - np.asarray(by[baseline][s]) for s in sets}
-            lines.append(f"| {model} | {label} - {baseline} | " + " | ".join(cell(diff[s]) for s in sets) + " |")
+            lines.append(f"| {model} | {label} - {baseline} | " + " | ".join(cell(diff[s], True) for s in sets)
+                         + " |")
     return "\n".join(lines)
 
 
