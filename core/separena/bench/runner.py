@@ -117,8 +117,10 @@ def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,
               device: str = "cpu", artifacts_dir: str = "", save_examples: int = 3,
-              n_src: int | None = None, threads: int = 1, data_workers: int = 0) -> list[RunConfig]:
-    """One run per model and seed (models that are not trained run once, with the first seed).
+              n_src: int | None = None, threads: int = 1, data_workers: int = 0,
+              untrained_seed: int | None = None) -> list[RunConfig]:
+    """One run per model and seed (models that are not trained run once, with ``untrained_seed``,
+    by default the suite's first seed).
 
     Oracles take the data's ``n_src`` and the suite's sample rate, so the same oracle presets
     bracket speech (2 sources, 8 kHz) and music (4 stems, 16 kHz) suites.
@@ -140,7 +142,7 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
                 artifacts_dir=artifacts_dir, error=f"resolve: {_resolve_error(exc, registry, spec)}"))
             continue
         code = code_version(model)
-        seeds = suite.seeds if model.trainable else suite.seeds[:1]
+        seeds = suite.seeds if model.trainable else (suite.seeds[0] if untrained_seed is None else untrained_seed,)
         configs.extend(RunConfig.for_model(suite, model, data_name=data_name, seed=seed, code=code, device=device,
                                            save_examples=save_examples, artifacts_dir=artifacts_dir,
                                            threads=threads, data_workers=data_workers)
@@ -172,8 +174,10 @@ def run_suite(
         registry: presets, suites, datasets.
         suite_name: the suite to run.
         models: names or patterns replacing the suite's own selection (oracles are always added).
-        seeds: seeds replacing the suite's own; a run's hash does not depend on the other seeds,
-            so a one-seed run is reused when the whole suite runs later.
+        seeds: seeds replacing the suite's own for the trained models; a run's hash does not
+            depend on the other seeds, so a one-seed run is reused when the whole suite runs
+            later. Models that are not trained keep the suite's first seed: a second seed would
+            give them the same scores again, at the same cost.
         store: where finished runs are read and written (by this process only).
         executor: where runs execute (default: :class:`LocalExecutor` in this process).
         device: torch device of every run.
@@ -194,6 +198,7 @@ def run_suite(
     """
     start = time.perf_counter()
     suite = registry.suite(suite_name)
+    untrained_seed = suite.seeds[0]
     if seeds:
         suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
     if budget:
@@ -206,7 +211,7 @@ def run_suite(
     data = suite_data(registry, suite, cache)
     configs = plan_runs(registry, suite, data.name, models=models, device=device,
                         artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src,
-                        threads=threads, data_workers=data_workers)
+                        threads=threads, data_workers=data_workers, untrained_seed=untrained_seed)
     result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
     for c in configs:
         store.request(suite.name, c.run_hash, c.preset, c.seed)

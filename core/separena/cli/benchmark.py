@@ -27,7 +27,8 @@ __all__ = ["bench", "runs", "report", "publish"]
 @click.option("--models", "models", multiple=True, metavar="PATTERN",
               help="Names or fnmatch patterns replacing the suite's models (oracles are always added); repeatable.")
 @click.option("--seeds", "seeds", multiple=True, type=click.IntRange(min=0), metavar="N",
-              help="Seeds replacing the suite's (e.g. one seed of a two-seed suite; stored runs are shared); repeatable.")
+              help="Seeds of the trained models replacing the suite's (e.g. one seed of a two-seed suite; stored "
+                   "runs are shared; models not trained keep the suite's first); repeatable.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store (resumed).")
 @device_option
