@@ -404,6 +404,8 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     with ResultStore(tmp_path / "bench.sqlite") as store:
         run_suite(registry, "tiny", store=store, progress=False)
         run_suite(registry, "tiny", models=["tiny-net-slow"], store=store, progress=False)  # a second model
+        # the two models again on other data: the cross-suite table
+        run_suite(registry, "tiny-stems", models=["tiny-net", "tiny-net-slow"], store=store, progress=False)
         out = tmp_path / "report"
         written = write_report(store, out)
     assert sorted(p.name for p in written) == ["index.html", "leaderboard.csv", "leaderboard.json", "leaderboard.md",
@@ -414,17 +416,18 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
         scores = list(csv.DictReader(f))
     with ResultStore(tmp_path / "bench.sqlite") as store:
         net = store.resolve("tiny-net@tiny:1").payload["sets"]["test"]
-    mine = [r for r in scores if (r["model"], r["seed"], r["set"]) == ("tiny-net", "1", "test")]
+    mine = [r for r in scores if (r["suite"], r["model"], r["seed"], r["set"]) == ("tiny", "tiny-net", "1", "test")]
     assert len(mine) == net["n"] * 2 and {r["source"] for r in mine} == {"1", "2"}
     assert [float(r["si_sdri"]) for r in mine] == [v for row in net["si_sdri"] for v in row]
     assert [r["name"] for r in mine[::2]] == net["names"] and {"si_sdr", "sdri"} <= set(scores[0])
     for row in rows:  # the table's means are the means of these scores
         if row["si_sdri_mean"] is not None:
-            values = [float(r["si_sdri"]) for r in scores if r["model"] == row["model"] and r["set"] == "test"]
+            values = [float(r["si_sdri"]) for r in scores
+                      if (r["suite"], r["model"], r["set"]) == ("tiny", row["model"], "test")]
             assert sum(values) / len(values) == pytest.approx(row["si_sdri_mean"], rel=1e-6), row["model"]
     assert [r["model"] for r in rows][0] == "tiny-oracle" and rows[3]["model"] == "mixture"
     with (out / "leaderboard.csv").open() as f:
-        assert [r["model"] for r in csv.DictReader(f)] == [r["model"] for r in rows]
+        assert [r["model"] for r in csv.DictReader(f) if r["suite"] == "tiny"] == [r["model"] for r in rows]
     md = (out / "leaderboard.md").read_text()
     assert "| tiny-net |" in md and "boom in forward" in md
     lookahead = {r["model"]: (r["lookahead_ms"], r["offline"]) for r in rows}
@@ -434,7 +437,11 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     audio = re.findall(r'<audio[^>]* src="([^"]+)"', page)
     images = re.findall(r'<img src="([^"]+)"', page)
     spectrograms = re.findall(r'<img class="spec" src="([^"]+)"', page)
-    assert len(images) == 6 and "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
+    assert "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
+    assert len(images) == 6 + 7 + 1  # tiny's, tiny-stems' (with a per-source plot), the cross-suite heat map
+    assert "plots/across-suites.png" in images and "Across suites" in page
+    assert re.search(r"\| tiny-net \| -?\d+\.\d\d \([12]\) \| -?\d+\.\d\d \([12]\) \|", md)
+    assert doc["across_suites"]["suites"] == ["tiny", "tiny-stems"]
     assert "plots/tiny-quality-vs-lookahead.png" in images  # tiny-net's lookahead is measured and finite
     assert sorted(spectrograms) == sorted(f"{a}.png" for a in audio)  # one spectrogram beside each player
     assert "Pairwise comparison on test" in page and "seed 0 vs seed 1" in page  # two models, two seeds each

@@ -2,9 +2,11 @@
 
 Besides the tables (intervals and rank ranges included), the report says whether the ranking
 holds: Kendall's tau between the rankings of the same models on two test sets, two seeds, or
-two suites of the same data, with the pairs that swap. The HTML page adds plots (quality vs
-cost, learning curves), a pairwise matrix of win rates and significance, and spectrograms
-beside the audio players. The output folder is portable: images are PNG files beside
+two suites of the same data, with the pairs that swap. Where suites share models (one task
+under noise, in rooms, with three talkers), a table puts each model's test score in every
+suite side by side, with its rank there. The HTML page adds plots (quality vs cost, learning
+curves, the cross-suite table as a heat map), a pairwise matrix of win rates and significance,
+and spectrograms beside the audio players. The output folder is portable: images are PNG files beside
 ``index.html``, the example audio is copied in, and every link is relative.
 """
 
@@ -30,7 +32,7 @@ from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
 __all__ = ["write_report", "SuiteReport", "collect", "collect_published", "all_reports", "Agreement",
-           "ranking_agreements"]
+           "ranking_agreements", "CrossSuite", "across_suites"]
 
 
 class SuiteReport:
@@ -132,6 +134,54 @@ def ranking_agreements(reports: Sequence[SuiteReport]) -> list[Agreement]:
     return [a for a in out if a.result.n >= 2]
 
 
+@dataclass(frozen=True)
+class CrossSuite:
+    """The trained models that several suites share, scored in each: ``means[model][suite]`` is
+    the mean SI-SDRi on the suite's test set (seeds averaged), ``ranks[model][suite]`` its rank
+    there among the models of the table (1 = best); a model a suite lacks has no entry. Models
+    are ordered by their mean rank, suites as the report lists them; ``reference`` is the suite
+    sharing the most models with the others, against which each other suite's ranking is set."""
+
+    suites: list[str]
+    models: list[str]
+    means: dict[str, dict[str, float]]
+    ranks: dict[str, dict[str, int]]
+    reference: str
+    agreements: list[Agreement]
+
+
+def across_suites(reports: Sequence[SuiteReport]) -> CrossSuite | None:
+    """The models that two or more of ``reports`` trained, side by side (None where fewer than two
+    suites share two models): a model's standing under noise, in rooms or with three talkers
+    read against its standing on the task it was tuned on."""
+    scored = {rep.name: {r.model: r.quality["test"]["si_sdri_mean"] for r in rep.rows if r.kind == "model"
+                         and math.isfinite(r.quality.get("test", {}).get("si_sdri_mean", math.nan))}
+              for rep in reports}
+    columns, shared = list(scored), {m for by_model in scored.values() for m in by_model}
+    while True:  # a model in two of the suites, a suite with two of the models: until both hold together
+        kept = {m for m in shared if sum(m in scored[c] for c in columns) >= 2}
+        narrowed = [c for c in columns if len(kept & set(scored[c])) >= 2]
+        if kept == shared and narrowed == columns:
+            break
+        columns, shared = narrowed, kept
+    if len(columns) < 2:
+        return None
+    means = {m: {c: scored[c][m] for c in columns if m in scored[c]} for m in shared}
+    ranks: dict[str, dict[str, int]] = {m: {} for m in shared}
+    for c in columns:
+        order = sorted((m for m in shared if m in scored[c]), key=lambda m: -scored[c][m])
+        for i, m in enumerate(order):
+            ranks[m][c] = i + 1
+    models = sorted(shared, key=lambda m: (sum(ranks[m].values()) / len(ranks[m]), m))
+    overlap = {c: sum(len(set(means) & set(scored[c]) & set(scored[o])) for o in columns if o != c) for c in columns}
+    reference = max(columns, key=lambda c: overlap[c])  # the first of equals: the report's order
+    agreements = [Agreement(f"{reference} vs {c} (test)",
+                            rank_agreement({m: scored[reference][m] for m in shared if m in scored[reference]},
+                                           {m: scored[c][m] for m in shared if m in scored[c]}))
+                  for c in columns if c != reference]
+    return CrossSuite(columns, models, means, ranks, reference, [a for a in agreements if a.result.n >= 2])
+
+
 def collect_published(published: Any, suites: Sequence[str] | None = None) -> list[SuiteReport]:
     """The leaderboards of a :class:`~separena.bench.published.PublishedStore` (of ``suites``
     where it has them), each named ``<suite> (published)``."""
@@ -162,12 +212,14 @@ def write_report(store: ResultStore | None, out_dir: str | Path, suites: Sequenc
     out.mkdir(parents=True, exist_ok=True)
     reports = all_reports(store, suites, published)
     agreements = ranking_agreements(reports)
-    written = [_write_markdown(out, reports, agreements), _write_csv(out, reports),
-               _write_json(out, reports, agreements), _write_scores(out, reports)]
+    cross = across_suites(reports)
+    written = [_write_markdown(out, reports, agreements, cross), _write_csv(out, reports),
+               _write_json(out, reports, agreements, cross), _write_scores(out, reports)]
     plots = {r.name: _plots(out, r) for r in reports}
     audio = {r.name: _copy_audio(out, store.artifacts_dir, r) if store is not None and not r.published else {}
              for r in reports}  # published runs keep no audio
-    written.append(_write_html(out, reports, plots, audio, agreements))
+    heat_map = _cross_suite_plot(out, cross) if cross is not None else None
+    written.append(_write_html(out, reports, plots, audio, agreements, cross, heat_map))
     return written
 
 
@@ -188,7 +240,20 @@ def _seed_line(rows: Sequence[Row]) -> str:
     return "seeds: " + "; ".join(f"{r.model} {', '.join(map(str, r.seeds))}" for r in rows if r.seeds)
 
 
-def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement]) -> Path:
+CROSS_LEGEND = ("Mean SI-SDRi on each suite's test set (dB, seeds averaged) of the trained models two or more "
+                "suites share, and in parentheses the model's rank in that suite among the models of this table "
+                "(1 = best); models by mean rank. Suites differ in data, so compare ranks across columns and "
+                "scores within one. Kendall's tau: each suite's ranking against that of the suite sharing the "
+                "most models.")
+
+
+def _cross_cells(cross: CrossSuite) -> list[list[str]]:
+    return [[m] + [f"{cross.means[m][c]:.2f} ({cross.ranks[m][c]})" if c in cross.means[m] else "-"
+                   for c in cross.suites] for m in cross.models]
+
+
+def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement],
+                    cross: CrossSuite | None = None) -> Path:
     lines = ["# separena leaderboard", ""]
     for rep in reports:
         lines += [f"## {rep.name}", "", rep.summary, ""]
@@ -203,6 +268,11 @@ def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[
                       + (": " + "; ".join(f"{p.a} vs {p.b} {p.mean_difference:+.2f} dB (p {p.p_adjusted:.3g})"
                                           for p in significant) if significant else ""), ""]
         lines += _package_tables(rep) + _source_tables(rep)
+    if cross is not None:
+        lines += ["## Across suites", "", "| model | " + " | ".join(c.replace("|", "\\|") for c in cross.suites) + " |",
+                  "| --- |" + " ---: |" * len(cross.suites)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in _cross_cells(cross)]
+        lines += ["", CROSS_LEGEND, ""] + [f"- {a.line()}" for a in cross.agreements] + [""]
     if agreements:
         lines += ["## Does the ranking hold?", ""] + [f"- {a.line()}" for a in agreements] + [""]
     path = out / "leaderboard.md"
@@ -317,22 +387,33 @@ def _csv_number(value: float | None) -> float | str:
     return "" if value is None or not math.isfinite(value) else value
 
 
-def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement]) -> Path:
-    def finite(v: float) -> float | None:
-        return v if math.isfinite(v) else None
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None  # JSON has no NaN
 
+
+def _agreement_record(a: Agreement) -> dict[str, Any]:
+    return {"what": a.what, "tau": _finite(a.result.tau), "p_value": _finite(a.result.p_value), "n": a.result.n,
+            "swapped": [list(p) for p in a.result.swapped]}
+
+
+def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement],
+                cross: CrossSuite | None = None) -> Path:
     doc = {"suites": {rep.name: {"summary": rep.summary, "rows": records(rep.rows, rep.name),
                                  "per_source": {sc.set_name: {"sources": list(sc.sources), "metrics": sc.metrics,
-                                                              "means": {m: {k: [finite(v) for v in vals]
+                                                              "means": {m: {k: [_finite(v) for v in vals]
                                                                             for k, vals in by_metric.items()}
                                                                         for m, by_metric in sc.means.items()}}
                                                 for sc in rep.per_source()},
-                                 "pairs": [{**dataclasses.asdict(p), "mean_difference": finite(p.mean_difference),
-                                            "p_value": finite(p.p_value), "p_adjusted": finite(p.p_adjusted)}
+                                 "pairs": [{**dataclasses.asdict(p), "mean_difference": _finite(p.mean_difference),
+                                            "p_value": _finite(p.p_value), "p_adjusted": _finite(p.p_adjusted)}
                                            for p in rep.pairs]}
                       for rep in reports},
-           "agreements": [{"what": a.what, "tau": finite(a.result.tau), "p_value": finite(a.result.p_value),
-                           "n": a.result.n, "swapped": [list(p) for p in a.result.swapped]} for a in agreements]}
+           "agreements": [_agreement_record(a) for a in agreements],
+           "across_suites": None if cross is None else {
+               "suites": cross.suites, "reference": cross.reference,
+               "models": {m: {c: {"si_sdri_mean": cross.means[m][c], "rank": cross.ranks[m][c]} for c in cross.means[m]}
+                          for m in cross.models},
+               "agreements": [_agreement_record(a) for a in cross.agreements]}}
     path = out / "leaderboard.json"
     path.write_text(json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8")
     return path
@@ -402,6 +483,34 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-curve-{key}.png", f"{rep.name}: learning curves",
                             label, f"SI-SDRi on {CURVE_SET} subset (dB)", f"learning curves: SI-SDRi vs {label}"))
     return made
+
+
+def _cross_suite_plot(out: Path, cross: CrossSuite) -> tuple[str, str]:
+    """The cross-suite table as a heat map: colour the model's rank in the suite, text its score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    (out / "plots").mkdir(exist_ok=True)
+    ranks = np.array([[cross.ranks[m].get(c, np.nan) for c in cross.suites] for m in cross.models], dtype=float)
+    fig, ax = plt.subplots(figsize=(1.4 * len(cross.suites) + 3, 0.45 * len(cross.models) + 2))
+    image = ax.imshow(np.ma.masked_invalid(ranks), cmap="viridis_r", aspect="auto")
+    for i, m in enumerate(cross.models):
+        for j, c in enumerate(cross.suites):
+            if c in cross.means[m]:
+                ax.text(j, i, f"{cross.means[m][c]:.2f}\n({cross.ranks[m][c]})", ha="center", va="center",
+                        fontsize=7, color="black" if ranks[i, j] <= np.nanmax(ranks) / 2 else "white")
+    ax.set_xticks(range(len(cross.suites)), cross.suites, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cross.models)), cross.models, fontsize=8)
+    fig.colorbar(image, ax=ax, label="rank in the suite (1 = best)", ticks=range(1, int(np.nanmax(ranks)) + 1))
+    path = out / "plots/across-suites.png"
+    ax.set_title("SI-SDRi on test (dB) and rank, across suites")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"{path.parent.name}/{path.name}", "each model's SI-SDRi and rank in every suite"
 
 
 def _lookahead_plot(out: Path, rep: SuiteReport, models: Sequence[Row], brackets: Sequence[Row]) -> tuple[str, str]:
@@ -556,7 +665,8 @@ def _pair_matrix(rep: SuiteReport) -> str:
 
 
 def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tuple[str, str]]],
-                audio: dict[str, dict[str, list[dict[str, Any]]]], agreements: Sequence[Agreement]) -> Path:
+                audio: dict[str, dict[str, list[dict[str, Any]]]], agreements: Sequence[Agreement],
+                cross: CrossSuite | None = None, heat_map: tuple[str, str] | None = None) -> Path:
     e = html.escape
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<title>separena leaderboard</title>", f"<style>{_CSS}</style></head><body>",
@@ -591,6 +701,17 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
                                  f"<td>{_players([ex['mix']])}</td><td>{_players(ex['estimates'])}</td>"
                                  f"<td>{_players(ex['references'])}</td></tr>")
             parts.append("</tbody></table>")
+    if cross is not None:
+        parts.append("<h2 id=\"across-suites\">Across suites</h2><table><thead><tr><th>model</th>"
+                     + "".join(f"<th>{e(c)}</th>" for c in cross.suites) + "</tr></thead><tbody>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in _cross_cells(cross)]
+        parts.append(f"</tbody></table><p><small>{e(CROSS_LEGEND)}</small></p><ul>")
+        parts += [f"<li>{e(a.line())}</li>" for a in cross.agreements]
+        parts.append("</ul>")
+        if heat_map is not None:
+            rel, caption = heat_map
+            parts.append(f"<div class=\"plots\"><img src=\"{e(rel)}\" alt=\"{e(caption)}\" title=\"{e(caption)}\" "
+                         "onload=\"this.dataset.loaded=this.naturalWidth\" onerror=\"this.dataset.failed=1\"></div>")
     if agreements:
         parts.append("<h2>Does the ranking hold?</h2><ul>")
         parts += [f"<li>{e(a.line())}</li>" for a in agreements]

@@ -178,7 +178,7 @@ def report(store_path: Path, suites: tuple[str, ...], output_dir: Path, with_pub
     leaderboards beside it (on a fresh clone, without a store: those alone)."""
     from ..bench import ResultStore, write_report
     from ..bench.published import PublishedStore, default_published_dir
-    from ..bench.report import all_reports, ranking_agreements
+    from ..bench.report import across_suites, all_reports, ranking_agreements
 
     published = PublishedStore(default_published_dir()) if with_published else None
     if not store_path.exists() and not published:
@@ -194,11 +194,23 @@ def report(store_path: Path, suites: tuple[str, ...], output_dir: Path, with_pub
                                 f"{' or the published runs' if published else ''}; expected one of "
                                 f"{', '.join(sorted(known)) or '(none)'}")
         written = write_report(store, output_dir, list(suites) or None, published=published)
-        agreements = ranking_agreements(all_reports(store, list(suites) or None, published))
+        reports = all_reports(store, list(suites) or None, published)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
-    for agreement in agreements:
+    for agreement in ranking_agreements(reports):
         console.print(escape(agreement.line()))
+    cross = across_suites(reports)
+    if cross is not None:
+        table = Table(title="Across suites: SI-SDRi on test (dB) and rank among these models")
+        table.add_column("model")
+        for name in cross.suites:
+            table.add_column(escape(name), justify="right")
+        for model in cross.models:
+            table.add_row(escape(model), *(f"{cross.means[model][c]:.2f} ({cross.ranks[model][c]})"
+                                           if c in cross.means[model] else "-" for c in cross.suites))
+        console.print(table)
+        for agreement in cross.agreements:
+            console.print(escape(agreement.line()))
 
 
 def _commit() -> str:
