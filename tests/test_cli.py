@@ -24,6 +24,28 @@ def test_list_shows_mask_inference_presets():
         assert name in result.output
 
 
+def test_suites_lists_each_suite_with_its_data_budget_and_stored_runs(tmp_path):
+    from separena.bench import ResultStore
+
+    result = run("suites", "--store", str(tmp_path / "none.sqlite"))
+    assert result.exit_code == 0, result.output
+    for text in ("speech-quick", "espeak-2mix", "1.2 TMACs, batch 8, lr 0.001", "music-quick", "midi-4stem"):
+        assert text in result.output
+    assert "stored" not in result.output  # no store, no column
+    music = run("suites", "--task", "music", "--store", str(tmp_path / "none.sqlite"))
+    assert music.exit_code == 0 and "music-quick" in music.output and "speech-quick" not in music.output
+    with ResultStore(tmp_path / "bench.sqlite") as store:
+        for seed in (0, 1):
+            store.request("speech-noisy", f"{seed:064x}", "mask-inference", seed)
+            store.add_run(f"{seed:064x}", "speech-noisy", "mask-inference", seed, {"sets": {}})
+    stored = run("suites", "speech-noisy*", "--store", str(tmp_path / "bench.sqlite"))
+    assert stored.exit_code == 0, stored.output
+    assert "stored" in stored.output and "2 runs" in stored.output and "speech-noisy-reverb" in stored.output
+    missing = run("suites", "nope*")
+    assert missing.exit_code == 2
+    assert "error: suites nope*: no suite matches; expected a name or an fnmatch pattern, one of " in missing.output
+
+
 def test_info_shows_parameters_and_provenance():
     result = run("info", "mask-inference-small")
     assert result.exit_code == 0, result.output

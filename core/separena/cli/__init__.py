@@ -1,9 +1,9 @@
-"""The ``separena`` command line: list, info, plugins, new-plugin, train, evaluate, compare,
-separate, stream, bench, runs, report, publish.
+"""The ``separena`` command line: list, info, suites, plugins, new-plugin, train, evaluate,
+compare, separate, stream, bench, runs, report, publish.
 
 This module holds the group :func:`main` (the console entry point ``separena.cli:main`` and
 ``python -m separena.cli``) and the commands that describe what is registered (``list``,
-``info``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
+``info``, ``suites``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
 evaluate, separate), :mod:`.stream`, :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
 with the shared options in :mod:`.options`, weight loading in :mod:`.weights` and error
 handling in :mod:`.common`.
@@ -24,6 +24,7 @@ from rich.table import Table
 
 from ..errors import SeparenaError
 from ..registry import Registry
+from ..specs import Suite
 from .benchmark import bench, publish, report, runs
 from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
 from .compare import compare
@@ -97,6 +98,69 @@ def list_cmd(ctx: click.Context, pattern: str, task: str | None, show_params: bo
     failed = [p for p in registry.plugins.values() if p.errors]
     if failed:
         err_console.print(f"[yellow]{len(failed)} plugin(s) failed; see `separena plugins`[/yellow]")
+
+
+def _format_budget(suite: Suite) -> str:
+    """``1.2 TMACs, batch 8, lr 0.001``: a suite's budget in one cell."""
+    b = suite.budget
+    limits = [f"{b.steps} steps" if b.steps is not None else "",
+              f"{b.examples} mixtures" if b.examples is not None else "",
+              f"{b.macs / 1e12:g} TMACs" if b.macs is not None else "",
+              f"{b.minutes:g} min" if b.minutes is not None else ""]
+    return ", ".join([x for x in limits if x] + [f"batch {b.batch_size}", f"lr {b.learning_rate:g}"])
+
+
+@main.command("suites")
+@click.argument("pattern", default="*")
+@click.option("--task", default=None, help="Only suites whose dataset serves this task (speech, music).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/bench.sqlite"), show_default=True,
+              help="Result store whose finished runs to count (left out where the file does not exist).")
+@click.pass_context
+@one_line_errors
+def suites_cmd(ctx: click.Context, pattern: str, task: str | None, store_path: Path) -> None:
+    """List benchmark suites matching PATTERN: dataset, models, budget, seeds, metrics, the runs
+    published with the repository and those in --store; `separena bench --suite NAME` runs one."""
+    import contextlib
+    import fnmatch
+
+    from ..bench import ResultStore
+    from ..bench.published import PublishedStore, default_published_dir
+
+    registry = context_registry(ctx)
+    suites = registry.suites
+    names = [n for n in suites if fnmatch.fnmatchcase(n, pattern.strip().lower())]
+
+    def serves(suite: Suite) -> bool:
+        try:
+            return task in registry.dataset(suite.dataset).tasks
+        except SeparenaError:  # a dataset no plugin registers: shown as such below, not filtered
+            return True
+
+    names = [n for n in names if task is None or serves(suites[n])]
+    if not names:
+        raise SeparenaError(f"suites {pattern}: no suite matches" + (f" with --task {task}" if task else "")
+                            + f"; expected a name or an fnmatch pattern, one of {', '.join(sorted(suites))}")
+    published = PublishedStore(default_published_dir())
+    table = Table(title="separena suites (`separena bench --suite NAME`)")
+    columns = ["suite", "dataset", "models", "budget per model and seed", "seeds", "metrics", "published"]
+    with ResultStore(store_path) if store_path.is_file() else contextlib.nullcontext() as store:
+        for column in columns + (["stored"] if store is not None else []) + ["description"]:
+            # names and counts whole; the lists and the prose take the wrapping
+            table.add_column(column, overflow="fold", no_wrap=column in ("suite", "dataset", "seeds", "published",
+                                                                         "stored"))
+        for name in names:
+            suite = suites[name]
+            try:
+                registry.dataset(suite.dataset)
+                dataset = suite.dataset
+            except SeparenaError:
+                dataset = f"[red]{escape(suite.dataset)} (not registered)[/red]"
+            own = [len(published.runs(suite=name))] + ([len(store.runs(suite=name))] if store is not None else [])
+            table.add_row(name, dataset, escape(", ".join(suite.models)), _format_budget(suite),
+                          ", ".join(map(str, suite.seeds)), ", ".join(suite.metrics),
+                          *(f"{n} runs" if n else "-" for n in own), escape(suite.description))
+    console.print(table)
 
 
 def _streams(registry: Registry, name: str) -> str:
