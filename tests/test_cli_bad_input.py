@@ -170,6 +170,10 @@ CASES: list[tuple[list[str], str]] = [
     (["bench", "--macs", "0"], "--macs"),
     (["bench", "--data-workers", "-1"], "--data-workers"),
     (["bench", "--fresh", "--suite", "smok"], "unknown suite 'smok'"),
+    # suites
+    (["suites", "nope*"], "suites nope*: no suite matches"),
+    (["suites", "--task", "nope"], "no suite matches with --task nope"),
+    (["suites", "--store", "a_file"], "a_file: cannot open"),
     # runs, report
     (["runs", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
     (["runs", "--store", "store.sqlite", "--suite", "nope"], "--suite nope"),
