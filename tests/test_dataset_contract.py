@@ -57,6 +57,18 @@ def _espeak_noisy(scratch: Path) -> dict:
     return {**ESPEAK_TINY, "cache_dir": str(cache)}
 
 
+def _espeak_babble(scratch: Path) -> dict:
+    from separena.data import babble
+
+    pool = babble.babble_cache(8000)  # synthesised once per machine (about 10 s), then linked read-only
+    if not (pool / "meta.json").is_file():
+        babble.babble_bank("train", 8000, progress=False)
+    cache = scratch / "cache"
+    cache.mkdir()
+    (cache / pool.name).symlink_to(pool, target_is_directory=True)
+    return {**ESPEAK_TINY, "cache_dir": str(cache)}
+
+
 def _espeak_reverb(scratch: Path) -> dict:
     from separena.data import reverb
 
@@ -109,6 +121,7 @@ CASES = [
     DatasetCase("espeak-3mix", _espeak_3mix),
     DatasetCase("espeak-2mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("espeak-1mix-noisy", _espeak_noisy, changes={"noise_snr_db": [0.0, 5.0]}),
+    DatasetCase("espeak-2mix-babble", _espeak_babble, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("espeak-2mix-reverb", _espeak_reverb, changes={"reverb_target": "reverberant"}),
     DatasetCase("espeak-2mix-noisy-reverb", _espeak_noisy_reverb, changes={"noise_snr_db": [0.0, 5.0]}),
     DatasetCase("real-dev", _real_dev),

@@ -43,6 +43,9 @@ def separena_register_datasets() -> list[DatasetSpec]:
         DatasetSpec("espeak-1mix-noisy", "separena.data.speech:espeak_1mix_noisy",
                     "one talker of espeak-2mix's voices over the same background noise (speech enhancement); "
                     "the reference is the clean talker"),
+        DatasetSpec("espeak-2mix-babble", "separena.data.speech:espeak_2mix_babble",
+                    "espeak-2mix over babble (4 to 8 other synthetic talkers at once, held-out talkers for the "
+                    "test sets), -6 to +3 dB under the louder speaker; references stay clean"),
         DatasetSpec("espeak-2mix-reverb", "separena.data.speech:espeak_2mix_reverb",
                     "espeak-2mix with both talkers in simulated rooms (held-out rooms for the test sets); "
                     "references are each talker's direct path (WHAMR!'s task)"),

@@ -1,7 +1,8 @@
 """``espeak-2mix`` and ``espeak-3mix``: mixtures of 2 (3) eSpeak NG voices, generated locally and
 cached; ``espeak-2mix-noisy`` and ``espeak-1mix-noisy``: two voices (one) over recorded background
-noise (:mod:`separena.data.noise`); ``espeak-2mix-reverb`` and ``espeak-2mix-noisy-reverb``: two
-voices in simulated rooms (:mod:`separena.data.reverb`), the second over the same noise.
+noise (:mod:`separena.data.noise`); ``espeak-2mix-babble``: two voices over the babble of a crowd
+(:mod:`separena.data.babble`); ``espeak-2mix-reverb`` and ``espeak-2mix-noisy-reverb``: two
+voices in simulated rooms (:mod:`separena.data.reverb`), the second over the recorded noise.
 
 The speakers, their text and their synthesis are :mod:`separena.data.espeak`; the fixed
 valid/test mixtures follow :func:`separena.data.pool.fixed_mixtures`; training batches are
@@ -40,13 +41,13 @@ from .augment import AugmentConfig
 from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
-from .noise import SNR_DB, with_background_noise
+from .noise import NOISE_KINDS, SNR_DB, with_background_noise
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .reverb import TARGETS, RirBankConfig, rir_bank, with_reverberation
 from .stream import SpeakerMixtureStream
 
-__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "espeak_2mix_reverb",
-           "espeak_2mix_noisy_reverb", "train_stream", "GENERATOR_VERSION"]
+__all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy", "espeak_2mix_babble",
+           "espeak_2mix_reverb", "espeak_2mix_noisy_reverb", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -354,18 +355,33 @@ def espeak_3mix(**params: Any) -> SeparationData:
     return espeak_2mix(**{"n_src": 3, **params})
 
 
-def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: float = 1.0,
+def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: float = 1.0, noise: str = "recorded",
                       **params: Any) -> SeparationData:
     """2-speaker mixtures of :func:`espeak_2mix` (every argument the same) with recorded
     background noise in every mixture, the louder speaker ``noise_snr_db`` (``[low, high]``,
     uniform; WHAM!'s -6 to +3 dB by default) above it; the references stay the clean speakers
     (the task of WHAM! and LibriMix's ``sep_noisy``). ``noise_fraction < 1`` adds noise to that
     share of the training mixtures only (multi-condition training; every evaluation mixture keeps
-    its noise). Training and ``valid`` noise and the test sets' noise are different recordings:
+    its noise). ``noise="babble"`` draws it from the babble of synthetic crowds instead of the
+    recordings. Training and ``valid`` noise and the test sets' noise are different recordings:
     :func:`separena.data.noise.with_background_noise`."""
+    if noise not in NOISE_KINDS:  # before the speech is built
+        raise SeparenaError(f"espeak-2mix-noisy: bad noise {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
     data = espeak_2mix(**params)
-    return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, seed=params.get("seed", 0),
-                                 cache_dir=params.get("cache_dir"), workers=params.get("workers", 2))
+    return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, noise=noise,
+                                 seed=params.get("seed", 0), cache_dir=params.get("cache_dir"),
+                                 workers=params.get("workers", 2))
+
+
+def espeak_2mix_babble(**params: Any) -> SeparationData:
+    """Two talkers over babble, the chatter of 4 to 8 other talkers at once (the café part of
+    WHAM!'s noise): :func:`espeak_2mix_noisy` with ``noise="babble"``, every other argument the
+    same; the babble talkers are synthetic speakers of their own, those of the test sets never
+    heard in training (:mod:`separena.data.babble`)."""
+    if "noise" in params:
+        raise SeparenaError(f"espeak-2mix-babble: bad parameter noise={params['noise']!r}; expected none (the noise "
+                            "is babble; espeak-2mix-noisy takes noise=)")
+    return espeak_2mix_noisy(noise="babble", **params)
 
 
 def espeak_1mix_noisy(**params: Any) -> SeparationData:
