@@ -172,7 +172,7 @@ def markdown(scores: dict, baseline: str = "clean") -> str:
     def cell(x: np.ndarray, per_seed: bool = False) -> str:  # x: [seeds, mixtures]
         iv = bootstrap_interval(x)
         seeds = f" ({' / '.join(f'{m:+.2f}' for m in x.mean(1))})" if per_seed and len(x) > 1 else ""
-        return f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}]{seeds}"
+        return f"{iv.mean:{'+' if per_seed else ''}.2f} [{iv.low:.2f}, {iv.high:.2f}]{seeds}"
 
     sets = list(next(iter(next(iter(scores.values())).values())))
     lines = ["| model | trained | " + " | ".join(sets) + " |", "| --- | --- |" + " --- |" * len(sets)]
