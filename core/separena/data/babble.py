@@ -8,8 +8,8 @@ so no babble talker of the test recordings is one of the training recordings'. E
 of its split's speakers, each one's utterances looped in a random order with short pauses, at
 equal levels, from a random start. The result is a :class:`~separena.data.noise.NoiseBank`, so
 :func:`~separena.data.noise.with_background_noise` adds it as it adds recorded noise
-(``noise="babble"``): WHAM!'s SNR range, training and ``valid`` from the ``train`` recordings,
-the test sets from the ``test`` ones.
+(``banks=(babble_bank("train"), babble_bank("test"))``): WHAM!'s SNR range, training and
+``valid`` from the ``train`` recordings, the test sets from the ``test`` ones.
 
 The speakers are synthesised once (about 10 s) and cached as ``<cache_dir>/babble-<hash16>/``
 (one WAV per speaker and ``meta.json``); the recordings are assembled from them on load, a pure
@@ -122,4 +122,4 @@ def babble_bank(split: str, sample_rate: int = 8000, cache_dir: str | os.PathLik
         recordings[r] *= UTTERANCE_RMS / max(float(np.sqrt(np.mean(recordings[r] ** 2))), 1e-12)
     lengths_arr = np.full(len(recordings), n, np.int64)
     return NoiseBank(recordings.reshape(-1), np.arange(len(recordings), dtype=np.int64) * n, lengths_arr,
-                     tuple(f"babble-{split}-{r:02d}" for r in range(len(recordings))), root.name)
+                     tuple(f"babble-{split}-{r:02d}" for r in range(len(recordings))), root.name, kind="babble")

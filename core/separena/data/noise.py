@@ -38,12 +38,11 @@ from .pool import UTTERANCE_RMS
 from .real import Catalogue, _pool_dir, _Rule, pool_cache
 
 __all__ = ["NoiseBank", "NoisyMixtures", "NoisyStream", "noise_bank", "noise_cache", "with_background_noise",
-           "NOISE_KINDS", "add_noise", "NOISE", "NOISE_PACKAGES", "TEST_NOISE", "GENERATOR_VERSION", "SNR_DB"]
+           "add_noise", "NOISE", "NOISE_PACKAGES", "TEST_NOISE", "GENERATOR_VERSION", "SNR_DB"]
 
 GENERATOR_VERSION = "background-noise/1"  # of the noise pool; bump to rebuild it
 NOISY_VERSION = "noisy/1"  # of how noise is drawn and added; enters the data set's name
 SNR_DB = (-6.0, 3.0)  # WHAM!'s range: the louder source over the noise, in dB
-NOISE_KINDS = ("recorded", "babble")  # the noise recordings with_background_noise can draw from
 # A crop quieter than this (a pause in a track) is not blown up to the target level: its level
 # counts as this much, so the noise of that item is just quieter than drawn.
 _QUIETEST_CROP = UTTERANCE_RMS / 10
@@ -79,6 +78,7 @@ class NoiseBank:
     lengths: np.ndarray
     names: tuple[str, ...]
     source: str  # the pool's cache folder name: names its content
+    kind: str = "noisy"  # what noisy data is named after: espeak-2mix-<kind>@<hash8>
 
     def crops(self, rng: np.random.Generator, n_items: int, length: int) -> np.ndarray:
         """``[n_items, length]`` float32: each a random recording (all equally likely) from a
@@ -195,34 +195,28 @@ class NoisyMixtures:
 
 
 def with_background_noise(data: SeparationData, *, snr_db: Sequence[float] = SNR_DB, seed: int = 0,
-                          fraction: float = 1.0, noise: str = "recorded",
+                          fraction: float = 1.0, banks: tuple[NoiseBank, NoiseBank] | None = None,
                           cache_dir: str | os.PathLike[str] | None = None, workers: int = 2,
                           system_root: str | os.PathLike[str] = "/") -> SeparationData:
     """``data`` with background noise in every mixture, training and evaluation (WHAM!'s recipe),
     or with ``fraction < 1`` in that share of the training mixtures only (multi-condition
     training; the evaluation sets keep noise in every mixture): training and ``valid`` draw it
     from the ``train`` noise recordings, test and every extra test set from the held-out ``test``
-    recordings; the sources are unchanged. ``noise`` picks the recordings: ``"recorded"`` (game
-    music and effects from Debian packages) or ``"babble"`` (a crowd of synthetic talkers,
+    recordings; the sources are unchanged. The recordings are the game music and effects of
+    :func:`noise_bank` unless ``banks`` gives others (``(train, test)``, e.g. the babble of
     :func:`separena.data.babble.babble_bank`). ``espeak-2mix@<hash>`` becomes
-    ``espeak-2mix-noisy@<hash8>`` (``-babble@`` with babble), the hash covering the clean set's
-    name, the noise pool, the range, the fraction (below 1) and how noise is drawn, so its scores
-    never pass for the clean set's."""
+    ``espeak-2mix-noisy@<hash8>`` (``-<kind>@`` after the banks' kind), the hash covering the
+    clean set's name, the noise pool, the range, the fraction (below 1) and how noise is drawn,
+    so its scores never pass for the clean set's."""
     low, high = _snr_range(snr_db)
     fraction = _fraction(fraction)
-    if noise == "recorded":
-        train_bank = noise_bank("train", data.sample_rate, cache_dir, system_root=system_root, workers=workers)
-        test_bank = noise_bank("test", data.sample_rate, cache_dir, system_root=system_root, workers=workers)
-    elif noise == "babble":
-        from .babble import babble_bank
-
-        train_bank = babble_bank("train", data.sample_rate, cache_dir, workers=workers)
-        test_bank = babble_bank("test", data.sample_rate, cache_dir, workers=workers)
-    else:
-        raise SeparenaError(f"background noise: bad noise {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
+    if banks is None:
+        banks = (noise_bank("train", data.sample_rate, cache_dir, system_root=system_root, workers=workers),
+                 noise_bank("test", data.sample_rate, cache_dir, system_root=system_root, workers=workers))
+    train_bank, test_bank = banks
     signature: list = [data.name, NOISY_VERSION, train_bank.source, low, high, seed]
     tag = hashlib.sha256(json.dumps(signature + ([fraction] if fraction < 1.0 else [])).encode())
-    name = f"{data.name.partition('@')[0]}-{'noisy' if noise == 'recorded' else noise}@{tag.hexdigest()[:8]}"
+    name = f"{data.name.partition('@')[0]}-{train_bank.kind}@{tag.hexdigest()[:8]}"
 
     def noisy(base: MixtureSet, label: str, bank: NoiseBank) -> NoisyMixtures:
         return NoisyMixtures(base, bank, (low, high), seed, label)

@@ -41,7 +41,8 @@ from .augment import AugmentConfig
 from .cache import atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
-from .noise import NOISE_KINDS, SNR_DB, with_background_noise
+from .babble import babble_bank
+from .noise import SNR_DB, with_background_noise
 from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
 from .reverb import TARGETS, RirBankConfig, rir_bank, with_reverberation
 from .stream import SpeakerMixtureStream
@@ -50,6 +51,8 @@ __all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy
            "espeak_2mix_reverb", "espeak_2mix_noisy_reverb", "train_stream", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
+
+NOISE_KINDS = ("recorded", "babble")  # the noise espeak_2mix_noisy adds: the recordings, or babble
 
 GENERATOR_VERSION = "espeak-2mix/2"
 # Defaults of the training stream (chosen from docs/benchmarks/data_ablation.md).
@@ -368,9 +371,11 @@ def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: fl
     if noise not in NOISE_KINDS:  # before the speech is built
         raise SeparenaError(f"espeak-2mix-noisy: bad noise {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
     data = espeak_2mix(**params)
-    return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, noise=noise,
-                                 seed=params.get("seed", 0), cache_dir=params.get("cache_dir"),
-                                 workers=params.get("workers", 2))
+    cache_dir, workers = params.get("cache_dir"), params.get("workers", 2)
+    banks = None if noise == "recorded" else (babble_bank("train", data.sample_rate, cache_dir, workers=workers),
+                                              babble_bank("test", data.sample_rate, cache_dir, workers=workers))
+    return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, banks=banks,
+                                 seed=params.get("seed", 0), cache_dir=cache_dir, workers=workers)
 
 
 def espeak_2mix_babble(**params: Any) -> SeparationData:
