@@ -82,9 +82,21 @@ def test_babble_data_keeps_the_sources_and_sets_the_snr(small):
 def test_bad_noise_kinds_are_one_line_before_anything_is_built():
     from separena.data.speech import espeak_2mix_babble, espeak_2mix_noisy
 
-    with pytest.raises(SeparenaError, match=r"^espeak-2mix-noisy: bad noise 'cafe'; expected one of recorded, babble"):
-        espeak_2mix_noisy(noise="cafe", cache_dir="/nonexistent")
-    with pytest.raises(SeparenaError, match=r"^espeak-2mix-babble: bad parameter noise='recorded'; expected none"):
-        espeak_2mix_babble(noise="recorded", cache_dir="/nonexistent")
+    with pytest.raises(SeparenaError, match=r"^espeak-2mix-noisy: bad noise_source 'cafe'; expected one of "
+                                            r"recorded, babble"):
+        espeak_2mix_noisy(noise_source="cafe", cache_dir="/nonexistent")
+    with pytest.raises(SeparenaError, match=r"^espeak-2mix-babble: bad parameter noise_source='recorded'; "
+                                            r"expected none"):
+        espeak_2mix_babble(noise_source="recorded", cache_dir="/nonexistent")
     with pytest.raises(SeparenaError, match="unknown split 'dev'; expected 'train' or 'test'"):
         babble_bank("dev", SR, Path("/nonexistent"))
+
+
+def test_the_noise_source_leaves_the_augmentations_noise_to_the_speech():
+    import inspect
+
+    from separena.data.speech import espeak_2mix, espeak_2mix_noisy
+
+    # espeak_2mix's `noise` (the share of training mixtures with low-level noise) passes through
+    assert "noise" in inspect.signature(espeak_2mix).parameters
+    assert "noise" not in inspect.signature(espeak_2mix_noisy).parameters

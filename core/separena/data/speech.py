@@ -52,7 +52,7 @@ __all__ = ["espeak_2mix", "espeak_3mix", "espeak_2mix_noisy", "espeak_1mix_noisy
 
 log = logging.getLogger(__name__)
 
-NOISE_KINDS = ("recorded", "babble")  # the noise espeak_2mix_noisy adds: the recordings, or babble
+NOISE_SOURCES = ("recorded", "babble")  # the noise espeak_2mix_noisy adds: the recordings, or babble
 
 GENERATOR_VERSION = "espeak-2mix/2"
 # Defaults of the training stream (chosen from docs/benchmarks/data_ablation.md).
@@ -358,21 +358,22 @@ def espeak_3mix(**params: Any) -> SeparationData:
     return espeak_2mix(**{"n_src": 3, **params})
 
 
-def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: float = 1.0, noise: str = "recorded",
-                      **params: Any) -> SeparationData:
+def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: float = 1.0,
+                      noise_source: str = "recorded", **params: Any) -> SeparationData:
     """2-speaker mixtures of :func:`espeak_2mix` (every argument the same) with recorded
     background noise in every mixture, the louder speaker ``noise_snr_db`` (``[low, high]``,
     uniform; WHAM!'s -6 to +3 dB by default) above it; the references stay the clean speakers
     (the task of WHAM! and LibriMix's ``sep_noisy``). ``noise_fraction < 1`` adds noise to that
     share of the training mixtures only (multi-condition training; every evaluation mixture keeps
-    its noise). ``noise="babble"`` draws it from the babble of synthetic crowds instead of the
+    its noise). ``noise_source="babble"`` draws it from the babble of synthetic crowds instead of the
     recordings. Training and ``valid`` noise and the test sets' noise are different recordings:
     :func:`separena.data.noise.with_background_noise`."""
-    if noise not in NOISE_KINDS:  # before the speech is built
-        raise SeparenaError(f"espeak-2mix-noisy: bad noise {noise!r}; expected one of {', '.join(NOISE_KINDS)}")
+    if noise_source not in NOISE_SOURCES:  # before the speech is built
+        raise SeparenaError(f"espeak-2mix-noisy: bad noise_source {noise_source!r}; expected one of "
+                            f"{', '.join(NOISE_SOURCES)}")
     data = espeak_2mix(**params)
     cache_dir, workers = params.get("cache_dir"), params.get("workers", 2)
-    banks = None if noise == "recorded" else (babble_bank("train", data.sample_rate, cache_dir, workers=workers),
+    banks = None if noise_source == "recorded" else (babble_bank("train", data.sample_rate, cache_dir, workers=workers),
                                               babble_bank("test", data.sample_rate, cache_dir, workers=workers))
     return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, banks=banks,
                                  seed=params.get("seed", 0), cache_dir=cache_dir, workers=workers)
@@ -380,13 +381,13 @@ def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: fl
 
 def espeak_2mix_babble(**params: Any) -> SeparationData:
     """Two talkers over babble, the chatter of 4 to 8 other talkers at once (the café part of
-    WHAM!'s noise): :func:`espeak_2mix_noisy` with ``noise="babble"``, every other argument the
+    WHAM!'s noise): :func:`espeak_2mix_noisy` with ``noise_source="babble"``, every other argument the
     same; the babble talkers are synthetic speakers of their own, those of the test sets never
     heard in training (:mod:`separena.data.babble`)."""
-    if "noise" in params:
-        raise SeparenaError(f"espeak-2mix-babble: bad parameter noise={params['noise']!r}; expected none (the noise "
-                            "is babble; espeak-2mix-noisy takes noise=)")
-    return espeak_2mix_noisy(noise="babble", **params)
+    if "noise_source" in params:
+        raise SeparenaError(f"espeak-2mix-babble: bad parameter noise_source={params['noise_source']!r}; expected "
+                            "none (the noise is babble; espeak-2mix-noisy takes noise_source=)")
+    return espeak_2mix_noisy(noise_source="babble", **params)
 
 
 def espeak_1mix_noisy(**params: Any) -> SeparationData:
