@@ -66,7 +66,7 @@ def babble_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | No
 def _speakers(sample_rate: int, cache_dir: str | os.PathLike[str] | None, seed: int, workers: int,
               progress: bool) -> tuple[Path, list, dict[str, list[int]]]:
     """``(folder, speakers, utterance lengths)``, synthesising them the first time."""
-    from .espeak import Speaker, _make_speakers, build_speaker, espeak_inventory, sentences, text_source, vocabulary
+    from .espeak import Speaker, make_speakers, build_speaker, espeak_inventory, sentences, text_source, vocabulary
 
     final = babble_cache(sample_rate, cache_dir, seed=seed)
     if not (final / "meta.json").is_file():
@@ -75,7 +75,7 @@ def _speakers(sample_rate: int, cache_dir: str | os.PathLike[str] | None, seed: 
         speakers = []
         for split, n in N_SPEAKERS.items():
             rng = np.random.default_rng([int(seed), _SALT[split]])
-            speakers += _make_speakers(rng, f"babble-{split}", n, languages, [], variants, FORMANT_SHIFT, text_langs)
+            speakers += make_speakers(rng, f"babble-{split}", n, languages, [], variants, FORMANT_SHIFT, text_langs)
         vocabs = {lang: vocabulary(lang) for lang in sorted({s.text_language for s in speakers})}
         jobs = []
         for i, s in enumerate(speakers):

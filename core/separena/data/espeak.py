@@ -37,7 +37,7 @@ from ..errors import SeparenaError
 from .audio import write_wav
 from .pool import trim_normalise
 
-__all__ = ["Speaker", "espeak_inventory", "plan_speakers", "vocabulary", "sentences", "build_speaker",
+__all__ = ["Speaker", "espeak_inventory", "make_speakers", "plan_speakers", "vocabulary", "sentences", "build_speaker",
            "resample_formant", "ESPEAK", "text_source", "export_word_lists", "WORD_LISTS_ENV"]
 
 ESPEAK = "espeak-ng"
@@ -272,7 +272,7 @@ def build_speaker(speaker: Speaker, texts: list[str], sample_rate: int, out: Pat
 # Speakers and plan
 
 
-def _make_speakers(rng: np.random.Generator, split: str, n: int, languages: Sequence[str],
+def make_speakers(rng: np.random.Generator, split: str, n: int, languages: Sequence[str],
                    held_out_languages: Sequence[str], variants: Sequence[str], formant_shift: float,
                    text_langs: set[str]) -> list[Speaker]:
     """``n`` distinct speakers; every other one speaks a held-out language when there are any."""
@@ -315,7 +315,7 @@ def plan_speakers(params: dict, languages: list[str], variants: list[str], text_
     test_v, valid_v, train_v = vars_[:nv_t], vars_[nv_t:nv_t + nv_v], vars_[nv_t + nv_v:]
     shift = params["formant_shift"]
     return [
-        *_make_speakers(rng, "train", params["n_train_speakers"], train_l, [], train_v, shift, text_langs),
-        *_make_speakers(rng, "valid", params["n_valid_speakers"], train_l, valid_l, valid_v, shift, text_langs),
-        *_make_speakers(rng, "test", params["n_test_speakers"], train_l, test_l, test_v, shift, text_langs),
+        *make_speakers(rng, "train", params["n_train_speakers"], train_l, [], train_v, shift, text_langs),
+        *make_speakers(rng, "valid", params["n_valid_speakers"], train_l, valid_l, valid_v, shift, text_langs),
+        *make_speakers(rng, "test", params["n_test_speakers"], train_l, test_l, test_v, shift, text_langs),
     ]
