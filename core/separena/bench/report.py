@@ -149,6 +149,11 @@ class CrossSuite:
     reference: str
     agreements: list[Agreement]
 
+    def cells(self) -> list[list[str]]:
+        """One row per model: its name, then ``score (rank)`` in each suite, ``-`` where it has none."""
+        return [[m] + [f"{self.means[m][c]:.2f} ({self.ranks[m][c]})" if c in self.means[m] else "-"
+                       for c in self.suites] for m in self.models]
+
 
 def across_suites(reports: Sequence[SuiteReport]) -> CrossSuite | None:
     """The models that two or more of ``reports`` trained, side by side (None where fewer than two
@@ -247,11 +252,6 @@ CROSS_LEGEND = ("Mean SI-SDRi on each suite's test set (dB, seeds averaged) of t
                 "most models.")
 
 
-def _cross_cells(cross: CrossSuite) -> list[list[str]]:
-    return [[m] + [f"{cross.means[m][c]:.2f} ({cross.ranks[m][c]})" if c in cross.means[m] else "-"
-                   for c in cross.suites] for m in cross.models]
-
-
 def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement],
                     cross: CrossSuite | None = None) -> Path:
     lines = ["# separena leaderboard", ""]
@@ -271,7 +271,7 @@ def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[
     if cross is not None:
         lines += ["## Across suites", "", "| model | " + " | ".join(c.replace("|", "\\|") for c in cross.suites) + " |",
                   "| --- |" + " ---: |" * len(cross.suites)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in _cross_cells(cross)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in cross.cells()]
         lines += ["", CROSS_LEGEND, ""] + [f"- {a.line()}" for a in cross.agreements] + [""]
     if agreements:
         lines += ["## Does the ranking hold?", ""] + [f"- {a.line()}" for a in agreements] + [""]
@@ -704,7 +704,7 @@ def _write_html(out: Path, reports: list[SuiteReport], plots: dict[str, list[tup
     if cross is not None:
         parts.append("<h2 id=\"across-suites\">Across suites</h2><table><thead><tr><th>model</th>"
                      + "".join(f"<th>{e(c)}</th>" for c in cross.suites) + "</tr></thead><tbody>")
-        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in _cross_cells(cross)]
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in cross.cells()]
         parts.append(f"</tbody></table><p><small>{e(CROSS_LEGEND)}</small></p><ul>")
         parts += [f"<li>{e(a.line())}</li>" for a in cross.agreements]
         parts.append("</ul>")

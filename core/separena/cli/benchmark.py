@@ -205,9 +205,8 @@ def report(store_path: Path, suites: tuple[str, ...], output_dir: Path, with_pub
         table.add_column("model")
         for name in cross.suites:
             table.add_column(escape(name), justify="right")
-        for model in cross.models:
-            table.add_row(escape(model), *(f"{cross.means[model][c]:.2f} ({cross.ranks[model][c]})"
-                                           if c in cross.means[model] else "-" for c in cross.suites))
+        for cells in cross.cells():
+            table.add_row(*map(escape, cells))
         console.print(table)
         for agreement in cross.agreements:
             console.print(escape(agreement.line()))
