@@ -92,7 +92,7 @@ def random_room(rng: np.random.Generator, cfg: RirBankConfig, n_talkers: int = 2
 
 
 def simulate_room(dims: np.ndarray, rt60: float, mic: np.ndarray, talkers: list[np.ndarray], sample_rate: int,
-              cfg: RirBankConfig, reflections: bool = True) -> list[np.ndarray]:
+                  cfg: RirBankConfig, reflections: bool = True) -> list[np.ndarray]:
     """The raw pyroomacoustics RIR of each talker (float64); ``reflections=False``: the direct
     path alone (image order 0), on the same time axis."""
     import pyroomacoustics as pra
