@@ -1,4 +1,5 @@
-"""Cached data is built atomically: an interrupted build is never read back."""
+"""Cached data is built atomically: an interrupted build is never read back; cached arrays are
+memory-mapped, shared by the processes that read them and private to those that write."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from separena.data.cache import atomic_dir
+from separena.data.cache import atomic_dir, map_array, mapped_array
 
 
 def test_a_failed_build_leaves_nothing(tmp_path):
@@ -46,3 +50,59 @@ def test_builds_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
     with atomic_dir(tmp_path / "set") as tmp:
         (tmp / "meta.json").write_text("{}")
     assert not dead_dir.exists() and live_dir.exists()
+
+
+def _counting(values: np.ndarray) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def build() -> np.ndarray:
+        calls.append(1)
+        return values
+
+    return calls, build
+
+
+def test_an_array_is_built_once_then_mapped(tmp_path):
+    values = np.linspace(-1, 1, 1000, dtype=np.float32)
+    calls, build = _counting(values)
+    first = mapped_array(tmp_path / "a.npy", 1000, build)
+    second = mapped_array(tmp_path / "a.npy", 1000, build)
+    assert calls == [1] and isinstance(second, np.memmap) and np.array_equal(second, values)
+    assert np.array_equal(first, values) and not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_writes_into_a_map_stay_in_the_process_that_made_them(tmp_path):
+    values = np.arange(64, dtype=np.float32)
+    mine = mapped_array(tmp_path / "a.npy", 64, lambda: values)
+    mine[:8] = -1.0  # as a coded channel rewrites its pool's utterances
+    other = subprocess.run([sys.executable, "-c", f"import numpy; print(numpy.load({str(tmp_path / 'a.npy')!r})[:8].sum())"],
+                           capture_output=True, text=True, check=True)
+    assert float(other.stdout) == float(values[:8].sum())
+    assert np.array_equal(map_array(tmp_path / "a.npy", 64), values)
+
+
+@settings(max_examples=20, deadline=None)
+@given(keep=st.integers(0, 4000), dtype=st.sampled_from(["float32", "float64", "int16"]))
+def test_a_cut_short_or_other_file_is_rebuilt(tmp_path_factory, keep, dtype):
+    path = tmp_path_factory.mktemp("m") / "a.npy"
+    values = np.linspace(0, 1, 500, dtype=np.float32)
+    np.save(path, values.astype(dtype))
+    whole = path.read_bytes()
+    path.write_bytes(whole[:keep])
+    calls, build = _counting(values)
+    assert np.array_equal(mapped_array(path, 500, build), values)
+    assert calls == ([] if dtype == "float32" and keep >= len(whole) else [1])
+    assert isinstance(map_array(path, 500), np.memmap)
+
+
+def test_a_built_array_of_the_wrong_length_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="expected"):
+        mapped_array(tmp_path / "a.npy", 10, lambda: np.zeros(9, np.float32))
+
+
+def test_a_cache_that_cannot_be_written_gives_the_array_in_memory(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    values = np.ones(5, np.float32)
+    out = mapped_array(blocked / "a.npy", 5, lambda: values)
+    assert not isinstance(out, np.memmap) and np.array_equal(out, values)

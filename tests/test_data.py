@@ -301,6 +301,24 @@ def test_espeak_cache_reused(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @needs_espeak
+def test_espeak_pool_is_read_once_then_shared_by_memory_map(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.pool as pool
+
+    data, root = tiny
+    def fail(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("read the speakers' files again")
+
+    monkeypatch.setattr(pool, "_read_speakers", fail)
+    from separena.data.speech import espeak_2mix
+
+    again = espeak_2mix(cache_dir=str(root), **TINY)
+    assert isinstance(again.train.pool.audio, np.memmap)
+    assert np.array_equal(again.train.pool.audio, data.train.pool.audio)
+    again.train.pool.audio[:100] = 0.5  # a coded channel rewrites its pool so: the next load is unchanged
+    assert np.array_equal(espeak_2mix(cache_dir=str(root), **TINY).train.pool.audio, data.train.pool.audio)
+
+
+@needs_espeak
 def test_espeak_interrupted_build_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import separena.data.speech as speech
 
@@ -359,6 +377,31 @@ def test_real_pool_joins_clips_with_pauses_deterministically() -> None:
         frames = (np.abs(x[: len(x) // 80 * 80].reshape(-1, 80)).max(1) > 0).astype(float)
         win = np.convolve(frames, np.ones(200), "valid") / 200
         assert win.min() > 0.5
+
+
+def test_a_joined_pool_is_joined_once_then_shared_by_memory_map(tmp_path: Path) -> None:
+    from separena.data.pool import mapped_joined_pool
+
+    pool, utts = _fake_real_pool()
+    calls: list[int] = []
+
+    def clips() -> list:
+        calls.append(1)
+        return utts
+
+    first = mapped_joined_pool(tmp_path / "joined-0", 8000, 0, clips)
+    second = mapped_joined_pool(tmp_path / "joined-0", 8000, 0, clips)
+    assert calls == [1] and isinstance(second.audio, np.memmap)
+    for kept in (first, second):
+        assert np.array_equal(kept.audio, pool.audio) and kept.speakers == pool.speakers
+        assert np.array_equal(kept.offsets, pool.offsets) and np.array_equal(kept.lengths, pool.lengths)
+        assert np.array_equal(kept.speaker_of, pool.speaker_of)
+    (npy,) = tmp_path.glob("joined-0-*.npy")
+    npy.write_bytes(npy.read_bytes()[:-4])  # cut short: joined again
+    assert np.array_equal(mapped_joined_pool(tmp_path / "joined-0", 8000, 0, clips).audio, pool.audio)
+    assert calls == [1, 1]
+    other_seed = mapped_joined_pool(tmp_path / "joined-1", 8000, 1, clips)
+    assert not np.array_equal(other_seed.lengths, pool.lengths) or not np.array_equal(other_seed.audio, pool.audio)
 
 
 @needs_espeak

@@ -6,15 +6,18 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "default_cache_dir", "carried_root", "CARRIED_ENV"]
+import numpy as np
+
+__all__ = ["atomic_dir", "default_cache_dir", "carried_root", "mapped_array", "map_array", "save_array",
+           "CARRIED_ENV"]
 
 # A folder of carried copies (separena.data.carry): data that a machine without the Debian
 # packages it is built from uses instead of building it.
 CARRIED_ENV = "SEPARENA_CARRIED"
-_TMP = ".tmp-"  # temporary build folders end in ".tmp-<pid>"
+_TMP = ".tmp-"  # temporary build folders and files end in ".tmp-<pid>"
 
 
 def default_cache_dir() -> Path:
@@ -59,11 +62,64 @@ def atomic_dir(final: str | os.PathLike[str], marker: str = "meta.json", *, repl
             shutil.rmtree(old, ignore_errors=True)
 
 
+def mapped_array(path: str | os.PathLike[str], length: int, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """float32 ``[length]`` cached at ``path`` (a ``.npy`` file) and memory-mapped copy-on-write.
+
+    Every process and data set that maps one file shares one copy of it in the page cache (a
+    benchmark's worker processes, the noisy and reverberant variants of one data set), and what a
+    process writes into its map stays its own. ``build()`` makes the array where the file is
+    missing or does not hold ``length`` float32 samples; it is then written atomically
+    (:func:`save_array`).
+    """
+    mapped = map_array(path, length)
+    if mapped is not None:
+        return mapped
+    audio = np.ascontiguousarray(build(), dtype=np.float32)
+    if audio.shape != (length,):
+        raise ValueError(f"{path}: built {audio.shape} samples; expected ({length},)")
+    return save_array(path, audio)
+
+
+def map_array(path: str | os.PathLike[str], length: int) -> np.ndarray | None:
+    """The float32 ``[length]`` of the ``.npy`` file ``path`` memory-mapped copy-on-write, or
+    ``None`` where it is missing, cut short or of another type or length."""
+    try:
+        mapped = np.load(path, mmap_mode="c")
+    except (OSError, ValueError, EOFError):
+        return None
+    return mapped if mapped.dtype == np.float32 and mapped.shape == (length,) else None
+
+
+def save_array(path: str | os.PathLike[str], audio: np.ndarray) -> np.ndarray:
+    """``audio`` (float32 ``[n]``) written to ``path`` atomically and returned memory-mapped
+    (:func:`map_array`); returned as it is where the cache cannot be written (a read-only copy)
+    or it is empty (nothing to map)."""
+    path = Path(path)
+    if len(audio) == 0:
+        return audio
+    tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_builds(path.parent)
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(audio, dtype=np.float32))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return audio
+    mapped = map_array(path, len(audio))
+    return audio if mapped is None else mapped
+
+
 def _remove_dead_builds(folder: Path) -> None:
     for p in folder.glob(f".*{_TMP}*"):
         try:
             os.kill(int(p.name.rsplit(_TMP, 1)[1]), 0)
         except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
         except (ValueError, PermissionError, OverflowError):
             continue

@@ -12,7 +12,11 @@ training stream over a pool is :class:`separena.data.stream.SpeakerMixtureStream
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +27,17 @@ import torch
 
 from ..errors import SeparenaError
 from . import Example
+from .cache import map_array, mapped_array, save_array
 
 __all__ = ["UtterancePool", "joined_pool", "trim_normalise", "fixed_mixtures", "clip_mixtures", "fill_from_clips",
-           "load_pool", "synthesise_speakers", "distinct_speakers", "source_levels_db", "UTTERANCE_RMS", "LEVEL_DB",
-           "PEAK", "JOIN_GAP_SECONDS"]
+           "load_pool", "mapped_joined_pool", "synthesise_speakers", "distinct_speakers", "source_levels_db",
+           "UTTERANCE_RMS", "LEVEL_DB", "PEAK", "JOIN_GAP_SECONDS"]
 
 UTTERANCE_RMS = 0.05  # active-speech RMS of every stored utterance and of each evaluation source
 LEVEL_DB = 2.5  # relative level of the two sources is uniform in [-LEVEL_DB, +LEVEL_DB]
 PEAK = 0.95  # sources and mixture of a fixed mixture are scaled down together to peak below this
 JOIN_GAP_SECONDS = (0.1, 0.4)  # pauses between the clips of a speaker joined into one recording
+_JOIN_VERSION = "join/1"  # how joined_pool joins clips: names its cached files
 
 
 def trim_normalise(y: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -86,16 +92,27 @@ def load_pool(root: Path, split: str, speakers: Sequence, lengths: Mapping[str, 
               sample_rate: int) -> UtterancePool:
     """The cached utterances of the speakers of ``split`` (objects with ``id`` and ``split``),
     stored one file per speaker as ``<root>/speakers/<split>/<id>.wav`` with ``lengths[id]``
-    the lengths of its utterances, read into one preallocated float32 array."""
-    import soundfile as sf
-
+    the lengths of its utterances. They are read once into one float32 file beside those
+    (``<split>-<hash8>.npy``, the hash naming the speakers and lengths) that later loads
+    memory-map: :func:`~separena.data.cache.mapped_array`."""
     spk = [s for s in speakers if s.split == split]
     lens = [n for s in spk for n in lengths[s.id]]
     owner = [j for j, s in enumerate(spk) for _ in lengths[s.id]]
     lengths_arr = np.asarray(lens, dtype=np.int64)
-    audio = np.empty(int(lengths_arr.sum()), np.float32)
+    key = hashlib.sha256(json.dumps([[s.id, lengths[s.id]] for s in spk]).encode()).hexdigest()[:8]
+    audio = mapped_array(root / "speakers" / f"{split}-{key}.npy", int(lengths_arr.sum()),
+                         lambda: _read_speakers(root, split, spk, lengths, sample_rate))
+    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
+    return UtterancePool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
+
+
+def _read_speakers(root: Path, split: str, speakers: Sequence, lengths: Mapping[str, list[int]],
+                   sample_rate: int) -> np.ndarray:
+    import soundfile as sf
+
+    audio = np.empty(sum(n for s in speakers for n in lengths[s.id]), np.float32)
     at = 0
-    for s in spk:
+    for s in speakers:
         path = root / "speakers" / split / f"{s.id}.wav"
         want = sum(lengths[s.id])
         try:
@@ -108,8 +125,7 @@ def load_pool(root: Path, split: str, speakers: Sequence, lengths: Mapping[str, 
             raise SeparenaError(f"{path}: cached audio is not {want} mono samples at {sample_rate} Hz; "
                                 f"delete {root} to rebuild")
         at += want
-    offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
-    return UtterancePool(audio, offsets, lengths_arr, np.asarray(owner, dtype=np.int64), spk)
+    return audio
 
 
 def synthesise_speakers(bar: Any, description: str, jobs: Sequence[tuple[Any, list[str]]],
@@ -164,6 +180,34 @@ def joined_pool(utterances: Sequence, sample_rate: int, seed: int) -> UtteranceP
             at += len(x)
     offsets = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
     return UtterancePool(audio, offsets, lengths_arr, np.arange(len(names), dtype=np.int64), names)
+
+
+def mapped_joined_pool(stem: Path, sample_rate: int, seed: int, utterances: Callable[[], Sequence]) -> UtterancePool:
+    """:func:`joined_pool` of ``utterances()``, kept as ``<stem>.npy`` (the audio, memory-mapped:
+    :func:`~separena.data.cache.mapped_array`) and ``<stem>.json`` (the speakers and their
+    lengths), so that later calls read neither the clips nor a private copy of the audio (the
+    file names also carry a hash of how clips are joined)."""
+    tag = hashlib.sha256(json.dumps([_JOIN_VERSION, JOIN_GAP_SECONDS]).encode()).hexdigest()[:8]
+    npy, meta_path = stem.with_name(f"{stem.name}-{tag}.npy"), stem.with_name(f"{stem.name}-{tag}.json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        names, lengths = [str(n) for n in meta["speakers"]], np.asarray(meta["lengths"], dtype=np.int64)
+        audio = map_array(npy, int(lengths.sum())) if len(names) == len(lengths) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        audio = None
+    if audio is not None:
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return UtterancePool(audio, offsets, lengths, np.arange(len(names), dtype=np.int64), names)
+    pool = joined_pool(utterances(), sample_rate, seed)
+    pool.audio = save_array(npy, pool.audio)
+    tmp = meta_path.with_name(f".{meta_path.name}.tmp-{os.getpid()}")  # removed by later saves if left
+    try:  # after the audio: a reader that finds the speakers finds their audio complete
+        tmp.write_text(json.dumps({"speakers": pool.speakers, "lengths": pool.lengths.tolist()}))
+        os.replace(tmp, meta_path)
+    except OSError:  # a read-only cache: the pool is built on each call
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return pool
 
 
 def distinct_speakers(rng: np.random.Generator, n_speakers: int, batch: int, n_src: int) -> np.ndarray:

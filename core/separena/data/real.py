@@ -47,11 +47,11 @@ from . import Example
 from .audio import read_wav, write_wav
 from .cache import CARRIED_ENV, atomic_dir, carried_root, default_cache_dir
 from .disk import MixtureFolder, write_mixture_folder
-from .pool import UTTERANCE_RMS, clip_mixtures, joined_pool, trim_normalise
+from .pool import UTTERANCE_RMS, UtterancePool, clip_mixtures, mapped_joined_pool, trim_normalise
 from .stream import SpeakerMixtureStream
 
 __all__ = [
-    "RealUtterance", "real_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
+    "RealUtterance", "real_speech_pool", "joined_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
     "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
     "speaker_package", "carried_pool", "is_carried",
 ]
@@ -451,6 +451,20 @@ def real_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.Pa
     return out
 
 
+def joined_speech_pool(split: str, sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | None = None,
+                       *, seed: int = 0, system_root: str | os.PathLike[str] = "/", workers: int = 2,
+                       catalogue: Catalogue = REAL) -> UtterancePool:
+    """The speakers of :func:`real_speech_pool` (same arguments) as a training pool, each
+    speaker's clips joined by pauses drawn from ``seed`` (:func:`~separena.data.pool.joined_pool`),
+    kept beside the pool's folder in the cache (never in a carried copy) and memory-mapped by later
+    calls (:func:`~separena.data.pool.mapped_joined_pool`)."""
+    root = _pool_dir(int(sample_rate), cache_dir, Path(system_root), workers, catalogue)
+    return mapped_joined_pool(
+        _cache_root(cache_dir) / f"{root.name}-joined-{split}-{int(seed)}", int(sample_rate), int(seed),
+        lambda: real_speech_pool(split, sample_rate, cache_dir, system_root=system_root, workers=workers,
+                                 catalogue=catalogue))
+
+
 # --------------------------------------------------------------------------------------------
 # real-dev mixtures
 
@@ -541,7 +555,7 @@ def real_dev_dataset(*, seed: int = 0, sample_rate: int = 8000, n_test: int = 20
     test = real_dev(sample_rate=sr, n_mixtures=n_test, seconds=test_seconds, seed=0, cache_dir=cache_dir)
     valid = real_dev(sample_rate=sr, n_mixtures=n_valid, seconds=test_seconds, seed=int(seed) + 1,
                      cache_dir=cache_dir)
-    pool = joined_pool(real_speech_pool("train", sr, cache_dir, workers=workers), sr, int(seed))
+    pool = joined_speech_pool("train", sr, cache_dir, seed=int(seed), workers=workers)
     train = SpeakerMixtureStream(pool, sr, AugmentConfig() if augment else None)
     key = json.dumps({"test": str(test.root), "valid": str(valid.root), "seed": int(seed), "augment": bool(augment),
                       "train": [GENERATOR_VERSION, int(pool.lengths.sum())]}, sort_keys=True)

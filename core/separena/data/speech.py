@@ -43,7 +43,7 @@ from .disk import MixtureFolder, write_mixture_folder
 from .espeak import Speaker, build_speaker, espeak_inventory, plan_speakers, sentences, text_source, vocabulary
 from .babble import babble_bank
 from .noise import SNR_DB, with_background_noise
-from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, joined_pool, load_pool, synthesise_speakers
+from .pool import LEVEL_DB, UtterancePool, fixed_mixtures, load_pool, synthesise_speakers
 from .reverb import TARGETS, RirBankConfig, rir_bank, with_reverberation
 from .stream import SpeakerMixtureStream
 
@@ -307,11 +307,9 @@ def espeak_2mix(*, seed: int = 0, sample_rate: int = 8000, n_train_speakers: int
     extra: dict = {}
     real_pool, rirs, signature = None, None, dict(stream)
     if real_fraction > 0:
-        utts = real.real_speech_pool("train", sample_rate, cache_dir, workers=workers)
-        real_pool = channel.coded_pool(joined_pool(utts, sample_rate, params["seed"]), sample_rate, codec,
-                                       params["seed"], f"{real.pool_cache(sample_rate, cache_dir).name}:joined",
-                                       cache_dir)
-        del utts
+        real_pool = channel.coded_pool(
+            real.joined_speech_pool("train", sample_rate, cache_dir, seed=params["seed"], workers=workers),
+            sample_rate, codec, params["seed"], f"{real.pool_cache(sample_rate, cache_dir).name}:joined", cache_dir)
         signature["real_pool"] = [real.GENERATOR_VERSION, real_pool.speakers, int(real_pool.lengths.sum())]
     tts_pool = None
     if tts_fraction > 0:
