@@ -46,6 +46,32 @@ def test_suites_lists_each_suite_with_its_data_budget_and_stored_runs(tmp_path):
     assert "error: suites nope*: no suite matches; expected a name or an fnmatch pattern, one of " in missing.output
 
 
+def test_datasets_lists_each_dataset_with_its_plugin_sources_and_suites():
+    result = run("datasets")
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│ ")}
+    assert {"espeak-2mix", "espeak-2mix-noisy-reverb", "midi-4stem", "wsj0-2mix", "tones-2mix"} <= set(rows)
+    assert "speech-noisy-reverb" in rows["espeak-2mix-noisy-reverb"] and "vocals, bass" in rows["midi-4stem"]
+    assert "speech-quick" in rows["espeak-2mix"] and rows["wsj0-2mix"].split("│")[5].strip() == "-"
+    music = run("datasets", "--task", "music")
+    assert music.exit_code == 0 and "midi-4stem" in music.output and "espeak-2mix" not in music.output
+    one = run("datasets", "espeak-2mix-*")
+    assert "espeak-2mix-babble" in one.output and "midi-4stem" not in one.output
+
+
+def test_a_plugins_dataset_is_listed_with_its_plugin(tmp_path):
+    plugin = tmp_path / "my_data_plugin.py"
+    plugin.write_text(
+        "from separena import hookimpl\n"
+        "from separena.specs import DatasetSpec\n\n"
+        "@hookimpl\n"
+        "def separena_register_datasets():\n"
+        "    return [DatasetSpec('my-rooms', 'separena.data.tones:tones_2mix', 'tones in my rooms')]\n")
+    result = run("--plugin", str(plugin), "datasets", "my-*")
+    assert result.exit_code == 0, result.output
+    assert "my-rooms" in result.output and "tones in my rooms" in result.output and "my_data_plugin" in result.output
+
+
 def test_info_shows_parameters_and_provenance():
     result = run("info", "mask-inference-small")
     assert result.exit_code == 0, result.output

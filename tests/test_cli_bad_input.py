@@ -174,6 +174,9 @@ CASES: list[tuple[list[str], str]] = [
     (["suites", "nope*"], "suites nope*: no suite matches"),
     (["suites", "--task", "nope"], "no suite matches with --task nope"),
     (["suites", "--store", "a_file"], "a_file: cannot open"),
+    # datasets
+    (["datasets", "nope*"], "datasets nope*: no dataset matches"),
+    (["datasets", "--task", "nope"], "no dataset matches with --task nope"),
     # runs, report
     (["runs", "--store", "missing.sqlite"], "missing.sqlite: file not found"),
     (["runs", "--store", "store.sqlite", "--suite", "nope"], "--suite nope"),

@@ -347,6 +347,9 @@ class Registry:
     def plugin_of(self, architecture: str) -> str:
         return self._collect().architectures[normalize_name(architecture)][1]
 
+    def plugin_of_dataset(self, dataset: str) -> str:
+        return self._collect().datasets[normalize_name(dataset)][1]
+
     def preset(self, name: str) -> Preset:
         key = normalize_name(name)
         presets = self._collect().presets

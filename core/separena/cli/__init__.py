@@ -1,9 +1,9 @@
-"""The ``separena`` command line: list, info, suites, plugins, new-plugin, train, evaluate,
+"""The ``separena`` command line: list, info, suites, datasets, plugins, new-plugin, train, evaluate,
 compare, separate, stream, bench, runs, report, publish.
 
 This module holds the group :func:`main` (the console entry point ``separena.cli:main`` and
 ``python -m separena.cli``) and the commands that describe what is registered (``list``,
-``info``, ``suites``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
+``info``, ``suites``, ``datasets``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
 evaluate, separate), :mod:`.stream`, :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
 with the shared options in :mod:`.options`, weight loading in :mod:`.weights` and error
 handling in :mod:`.common`.
@@ -160,6 +160,37 @@ def suites_cmd(ctx: click.Context, pattern: str, task: str | None, store_path: P
             table.add_row(name, dataset, escape(", ".join(suite.models)), _format_budget(suite),
                           ", ".join(map(str, suite.seeds)), ", ".join(suite.metrics),
                           *(f"{n} runs" if n else "-" for n in own), escape(suite.description))
+    console.print(table)
+
+
+@main.command("datasets")
+@click.argument("pattern", default="*")
+@click.option("--task", default=None, help="Only datasets that serve this task (speech, music).")
+@click.pass_context
+@one_line_errors
+def datasets_cmd(ctx: click.Context, pattern: str, task: str | None) -> None:
+    """List datasets matching PATTERN: the plugin that registers each, its tasks and sources, the
+    suites that use it; docs/data.md gives each one's parameters."""
+    import fnmatch
+
+    registry = context_registry(ctx)
+    datasets = registry.datasets
+    names = [n for n in datasets if fnmatch.fnmatchcase(n, pattern.strip().lower())
+             and (task is None or task in datasets[n].tasks)]
+    if not names:
+        raise SeparenaError(f"datasets {pattern}: no dataset matches" + (f" with --task {task}" if task else "")
+                            + f"; expected a name or an fnmatch pattern, one of {', '.join(sorted(datasets))}")
+    used: dict[str, list[str]] = {}
+    for suite in registry.suites.values():
+        used.setdefault(suite.dataset, []).append(suite.name)
+    table = Table(title="separena datasets (suites name them; docs/data.md)")
+    for column in ("dataset", "plugin", "tasks", "sources", "suites", "description"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("dataset", "tasks"))
+    for name in sorted(names):
+        spec = datasets[name]
+        table.add_row(name, registry.plugin_of_dataset(name).split("[")[0], ", ".join(spec.tasks),
+                      ", ".join(spec.source_names) or "speakers", ", ".join(used.get(name, [])) or "-",
+                      escape(spec.summary))
     console.print(table)
 
 
