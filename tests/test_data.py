@@ -287,35 +287,23 @@ def test_espeak_no_augment_is_exact_sum(tiny) -> None:
 
 
 @needs_espeak
-def test_espeak_cache_reused(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_espeak_cache_reused_and_its_pool_shared_by_memory_map(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    import separena.data.pool as pool
     import separena.data.speech as speech
 
     data, root = tiny
     def fail(*args, **kwargs):  # noqa: ANN002, ANN003
-        raise AssertionError("regenerated although cached")
+        raise AssertionError("regenerated or read the speakers' files again although cached")
 
     monkeypatch.setattr(speech, "_build", fail)
+    monkeypatch.setattr(pool, "_read_speakers", fail)
     again = speech.espeak_2mix(cache_dir=str(root), **TINY)
     assert again.name == data.name
     assert not list(root.glob(".*tmp*"))  # nothing half-built left
-
-
-@needs_espeak
-def test_espeak_pool_is_read_once_then_shared_by_memory_map(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
-    import separena.data.pool as pool
-
-    data, root = tiny
-    def fail(*args, **kwargs):  # noqa: ANN002, ANN003
-        raise AssertionError("read the speakers' files again")
-
-    monkeypatch.setattr(pool, "_read_speakers", fail)
-    from separena.data.speech import espeak_2mix
-
-    again = espeak_2mix(cache_dir=str(root), **TINY)
     assert isinstance(again.train.pool.audio, np.memmap)
     assert np.array_equal(again.train.pool.audio, data.train.pool.audio)
     again.train.pool.audio[:100] = 0.5  # a coded channel rewrites its pool so: the next load is unchanged
-    assert np.array_equal(espeak_2mix(cache_dir=str(root), **TINY).train.pool.audio, data.train.pool.audio)
+    assert np.array_equal(speech.espeak_2mix(cache_dir=str(root), **TINY).train.pool.audio, data.train.pool.audio)
 
 
 @needs_espeak
