@@ -1,7 +1,7 @@
 """Memory of the speech pools when several processes or data sets hold them: memory-mapped
 (how the data loads) against a private copy in each (how it loaded before), measured in one run.
 
-    python benchmarks/pool_memory.py [--processes 2] [--datasets espeak_2mix espeak_2mix_noisy espeak_2mix_reverb]
+    python benchmarks/pool_memory.py [--processes 2] [--datasets espeak_2mix espeak_2mix_noisy ...]
 
 Each of ``--processes`` worker processes (as ``separena bench --jobs N`` starts them) builds
 every data set of ``--datasets`` from the cache, then reads its training pools from end to end

@@ -75,8 +75,8 @@ def test_writes_into_a_map_stay_in_the_process_that_made_them(tmp_path):
     values = np.arange(64, dtype=np.float32)
     mine = mapped_array(tmp_path / "a.npy", 64, lambda: values)
     mine[:8] = -1.0  # as a coded channel rewrites its pool's utterances
-    other = subprocess.run([sys.executable, "-c", f"import numpy; print(numpy.load({str(tmp_path / 'a.npy')!r})[:8].sum())"],
-                           capture_output=True, text=True, check=True)
+    read = f"import numpy; print(numpy.load({str(tmp_path / 'a.npy')!r})[:8].sum())"
+    other = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True)
     assert float(other.stdout) == float(values[:8].sum())
     assert np.array_equal(map_array(tmp_path / "a.npy", 64), values)
 

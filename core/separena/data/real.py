@@ -51,9 +51,9 @@ from .pool import UTTERANCE_RMS, UtterancePool, clip_mixtures, mapped_joined_poo
 from .stream import SpeakerMixtureStream
 
 __all__ = [
-    "RealUtterance", "real_speech_pool", "joined_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset", "speaker_catalogue",
-    "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS", "GENERATOR_VERSION",
-    "speaker_package", "carried_pool", "is_carried",
+    "RealUtterance", "real_speech_pool", "joined_speech_pool", "build_real_dev", "real_dev", "real_dev_dataset",
+    "speaker_catalogue", "build_mixtures", "Catalogue", "REAL", "REAL_PACKAGES", "REAL_DEV_SPEAKERS",
+    "GENERATOR_VERSION", "speaker_package", "carried_pool", "is_carried",
 ]
 
 GENERATOR_VERSION = "real-speech/1"  # of the pool; bump to rebuild every cached pool
