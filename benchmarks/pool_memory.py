@@ -36,11 +36,11 @@ def _smaps() -> dict[str, int]:
     return {k: v // 1024 for k, v in out.items()}
 
 
-def _pools(data) -> list:
-    stream = getattr(data.train, "base", data.train)
+def _speech_stream(data):
+    stream = data.train
     while hasattr(stream, "base"):  # noisy / reverberant streams wrap the speech stream
         stream = stream.base
-    return [p for p in (stream.pool, stream.real, getattr(stream, "tts", None)) if p is not None]
+    return stream
 
 
 def _worker(datasets: list[str], private: bool, ready, go, results) -> None:
@@ -54,10 +54,15 @@ def _worker(datasets: list[str], private: bool, ready, go, results) -> None:
     total, held = 0.0, []
     for name in datasets:
         held.append(getattr(speech, name)())  # all held at once, as condition_robustness.py holds them
-        for pool in _pools(held[-1]):
-            if private:
+        stream = _speech_stream(held[-1])
+        for pool in (stream.pool, stream.real, getattr(stream, "tts", None)):
+            if pool is None:
+                continue
+            if private:  # the map is let go: nothing of the file stays mapped
                 pool.audio = np.array(pool.audio)
             total += float(np.abs(pool.audio[::1024]).sum())  # every page read, as training draws crops
+        if private:
+            stream.audio = torch.from_numpy(stream.pool.audio)
     seconds = time.perf_counter() - t0
     ready.put(1)
     go.wait()  # every worker holds its data while each one measures

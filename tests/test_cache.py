@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_builds_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
     assert not dead_dir.exists() and live_dir.exists()
 
 
-def _counting(values: np.ndarray) -> tuple[list[int], object]:
+def _counting(values: np.ndarray) -> tuple[list[int], Callable[[], np.ndarray]]:
     calls: list[int] = []
 
     def build() -> np.ndarray:
