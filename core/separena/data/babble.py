@@ -66,7 +66,7 @@ def babble_cache(sample_rate: int = 8000, cache_dir: str | os.PathLike[str] | No
 def _speakers(sample_rate: int, cache_dir: str | os.PathLike[str] | None, seed: int, workers: int,
               progress: bool) -> tuple[Path, list, dict[str, list[int]]]:
     """``(folder, speakers, utterance lengths)``, synthesising them the first time."""
-    from .espeak import Speaker, make_speakers, build_speaker, espeak_inventory, sentences, text_source, vocabulary
+    from .espeak import Speaker, build_speaker, espeak_inventory, make_speakers, sentences, text_source, vocabulary
 
     final = babble_cache(sample_rate, cache_dir, seed=seed)
     if not (final / "meta.json").is_file():

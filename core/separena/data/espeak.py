@@ -273,8 +273,8 @@ def build_speaker(speaker: Speaker, texts: list[str], sample_rate: int, out: Pat
 
 
 def make_speakers(rng: np.random.Generator, split: str, n: int, languages: Sequence[str],
-                   held_out_languages: Sequence[str], variants: Sequence[str], formant_shift: float,
-                   text_langs: set[str]) -> list[Speaker]:
+                  held_out_languages: Sequence[str], variants: Sequence[str], formant_shift: float,
+                  text_langs: set[str]) -> list[Speaker]:
     """``n`` distinct speakers; every other one speaks a held-out language when there are any."""
     seen: set[tuple] = set()
     out: list[Speaker] = []

@@ -371,8 +371,10 @@ def espeak_2mix_noisy(noise_snr_db: Sequence[float] = SNR_DB, noise_fraction: fl
                             f"{', '.join(NOISE_SOURCES)}")
     data = espeak_2mix(**params)
     cache_dir, workers = params.get("cache_dir"), params.get("workers", 2)
-    banks = None if noise_source == "recorded" else (babble_bank("train", data.sample_rate, cache_dir, workers=workers),
-                                              babble_bank("test", data.sample_rate, cache_dir, workers=workers))
+    banks = None  # with_background_noise's own: the recordings
+    if noise_source == "babble":
+        banks = (babble_bank("train", data.sample_rate, cache_dir, workers=workers),
+                 babble_bank("test", data.sample_rate, cache_dir, workers=workers))
     return with_background_noise(data, snr_db=noise_snr_db, fraction=noise_fraction, banks=banks,
                                  seed=params.get("seed", 0), cache_dir=cache_dir, workers=workers)
 
