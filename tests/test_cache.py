@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from separena.data.cache import atomic_dir, map_array, mapped_array
+from separena.data.cache import atomic_dir, cache_entries, map_array, mapped_array, remove_entry
 
 
 def test_a_failed_build_leaves_nothing(tmp_path):
@@ -107,3 +107,52 @@ def test_a_cache_that_cannot_be_written_gives_the_array_in_memory(tmp_path):
     values = np.ones(5, np.float32)
     out = mapped_array(blocked / "a.npy", 5, lambda: values)
     assert not isinstance(out, np.memmap) and np.array_equal(out, values)
+
+
+def _dead_pid() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+
+
+def test_the_cache_lists_each_entry_with_its_kind_size_and_state(tmp_path):
+    with atomic_dir(tmp_path / "espeak-2mix-0123456789abcdef-3mix") as tmp:
+        (tmp / "test").mkdir()
+        (tmp / "test" / "a.wav").write_bytes(b"x" * 100)
+        (tmp / "meta.json").write_text("{}")
+    mapped = mapped_array(tmp_path / "real-speech-0123456789abcdef-joined-0-89abcdef.npy", 10, lambda: np.ones(10))
+    (tmp_path / "real-speech-0123456789abcdef-joined-0-89abcdef.json").write_text("[1]")
+    (tmp_path / f".rooms-train-0123456789abcdef.npz.tmp-{_dead_pid()}").write_bytes(b"half")
+    entries = {e.name: e for e in cache_entries(tmp_path)}
+    assert list(entries) == ["espeak-2mix-0123456789abcdef-3mix", "real-speech-0123456789abcdef-joined-0-89abcdef",
+                             "rooms-train-0123456789abcdef.npz"]
+    folder, joined, half = entries.values()
+    assert (folder.kind, folder.size, folder.files, folder.state) == ("espeak-2mix-3mix", 102, 2, "complete")
+    assert (half.kind, half.state, half.size) == ("rooms-train", "unfinished", 4)
+    assert joined.kind == "real-speech-joined-0" and joined.files == 2
+    assert joined.size == (tmp_path / f"{joined.name}.npy").stat().st_size + 3
+    assert joined.mapped_by == (os.getpid(),) and folder.mapped_by == ()  # this process maps the array
+    del mapped
+    assert cache_entries(tmp_path / "missing") == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.from_regex(r"[a-z0-9][a-z0-9-]{0,30}", fullmatch=True))
+def test_a_build_in_progress_is_listed_under_its_final_name(tmp_path_factory, name):
+    root = tmp_path_factory.mktemp("cache")
+    with atomic_dir(root / name) as tmp:
+        (tmp / "meta.json").write_text("{}")
+        (entry,) = cache_entries(root)
+        assert (entry.name, entry.state, entry.pid) == (name, "building", os.getpid())
+    (entry,) = cache_entries(root)
+    assert (entry.name, entry.state, entry.pid) == (name, "complete", None)
+
+
+def test_a_removed_entry_leaves_nothing_and_is_rebuilt_when_needed(tmp_path):
+    with atomic_dir(tmp_path / "set-0123456789abcdef") as tmp:
+        (tmp / "meta.json").write_text("{}")
+    calls, build = _counting(np.arange(4, dtype=np.float32))
+    mapped_array(tmp_path / "pool.npy", 4, build)
+    for entry in cache_entries(tmp_path):
+        remove_entry(entry)
+    assert list(tmp_path.iterdir()) == []
+    assert np.array_equal(mapped_array(tmp_path / "pool.npy", 4, build), np.arange(4)) and len(calls) == 2

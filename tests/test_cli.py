@@ -243,3 +243,40 @@ def test_data_workers_default_to_none_on_the_cpu_and_up_to_8_on_a_gpu(monkeypatc
     assert default_data_workers("cpu", 3) == 3 and default_data_workers("cuda", 0) == 0
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     assert default_data_workers("cuda") == 1  # one core stays with the training loop
+
+
+def _cache_with_three_entries(root) -> None:
+    import os
+    import time
+
+    for name, size in (("rooms-train-0123456789abcdef", 3000), ("rooms-test-0123456789abcdef", 1000)):
+        np.save(root / f"{name}.npy", np.zeros(size // 4, np.float32))
+    (root / "babble-0123456789abcdef").mkdir()
+    (root / "babble-0123456789abcdef" / "meta.json").write_text("{}")
+    week_ago = time.time() - 7 * 86400
+    os.utime(root / "rooms-test-0123456789abcdef.npy", (week_ago, week_ago))
+
+
+def test_cache_lists_entries_and_removes_what_matches(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_CACHE", str(tmp_path))
+    _cache_with_three_entries(tmp_path)
+    listed = run("cache", "list")
+    assert listed.exit_code == 0, listed.output
+    for text in ("rooms-train-0123456789abcdef", "rooms-test", "babble", "3 entries", "complete"):
+        assert text in listed.output
+    assert "babble" not in run("cache", "list", "rooms*").output
+    dry = run("cache", "remove", "rooms-*", "--dry-run")
+    assert dry.exit_code == 0 and "would free" in dry.output and len(list(tmp_path.iterdir())) == 3
+    asked = run("cache", "remove", "rooms-*")  # no terminal to ask at: refused, nothing removed
+    assert asked.exit_code == 2 and "expected --yes" in asked.output and len(list(tmp_path.iterdir())) == 3
+    old = run("cache", "remove", "--older-than", "2", "--yes")
+    assert old.exit_code == 0, old.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["babble-0123456789abcdef", "rooms-train-0123456789abcdef.npy"]
+    mapped = np.load(tmp_path / "rooms-train-0123456789abcdef.npy", mmap_mode="r")  # as a running benchmark maps it
+    busy = run("cache", "remove", "*", "-y")
+    assert busy.exit_code == 0, busy.output
+    assert "kept rooms-train-0123456789abcdef: in use (mapped by process" in busy.output
+    assert [p.name for p in tmp_path.iterdir()] == ["rooms-train-0123456789abcdef.npy"]
+    del mapped
+    assert run("cache", "remove", "rooms-train", "--yes").exit_code == 0 and list(tmp_path.iterdir()) == []
+    assert "is empty" in run("cache", "list").output

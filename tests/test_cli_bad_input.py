@@ -27,7 +27,7 @@ NO_GPU = torch.cuda.device_count() == 0
 
 # (command line, a fragment the one error line must hold). Paths are relative to the test's
 # working folder, which holds: a_file (text), a_dir/, store.sqlite (an empty store), in.wav
-# (8 kHz), in16k.wav, empty.wav (0 bytes), mi-small.pt.
+# (8 kHz), in16k.wav, empty.wav (0 bytes), mi-small.pt, and the cache folder cache/.
 CASES: list[tuple[list[str], str]] = [
     # the group itself
     (["trian"], "No such command 'trian'"),
@@ -198,6 +198,14 @@ CASES: list[tuple[list[str], str]] = [
     (["publish", "--suite", "smoke", "--store", "store.sqlite", "-o", "a_file"], "a_file"),
     (["publish", "--suite", "smoke", "--store", "store.sqlite", "--device", "cudaa"], "--device"),
     (["publish", "--suite", "nope", "--store", "store.sqlite", "--rescore"], "--suite nope"),
+    # cache (the cache folder is cache/, which holds one entry)
+    (["cache", "list", "nope*"], "cache list nope*: no cache entry matches"),
+    (["cache", "remove"], "expected PATTERN"),
+    (["cache", "remove", "nope*", "--yes"], "holds rooms-train"),
+    (["cache", "remove", "rooms*"], "expected --yes"),
+    (["cache", "remove", "nope", "--dry-run"], "no cache entry matches"),
+    (["cache", "remove", "--older-than", "-1"], "--older-than"),
+    (["cache", "purge"], "No such command 'purge'"),
 ]
 if NO_GPU:  # a GPU machine has cuda, so this case is a bad input only here
     CASES.append((["train", "mask-inference", "--device", "cuda"], "torch sees no CUDA GPU"))
@@ -213,6 +221,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sf.write(root / "in.wav", noise, 8000, subtype="PCM_16")
     sf.write(root / "in16k.wav", np.zeros(16000, dtype=np.float32), 16000, subtype="PCM_16")
     (root / "empty.wav").write_bytes(b"")
+    (root / "cache").mkdir()
+    np.save(root / "cache" / "rooms-train-0123456789abcdef.npy", np.zeros(4, np.float32))
     (root / "bad_params.yaml").write_text(  # a dataset parameter no builder takes
         "suites:\n  bad-params:\n    dataset: tones-2mix\n    dataset_params: {nope: 1}\n"
         "    budget: {steps: 1, batch_size: 2}\n    models: [mask-inference-small]\n")
@@ -232,7 +242,7 @@ def _no_data(*args: object, **kwargs: object) -> None:
 
 
 def _invoke(args: list[str]):
-    return CliRunner().invoke(cli.main, args, env={"COLUMNS": "200"})
+    return CliRunner().invoke(cli.main, args, env={"COLUMNS": "200", "SEPARENA_CACHE": "cache"})
 
 
 @pytest.mark.parametrize("args, fragment", CASES, ids=[" ".join(a) for a, _ in CASES])
@@ -250,13 +260,21 @@ def test_bad_input_is_one_error_line_and_changes_nothing(workdir, monkeypatch, a
 
 
 def test_every_command_and_option_has_a_bad_input_case():
-    """The table covers every command, and every option of every command in a case of its own."""
-    used = {(args[0], token) for args, _ in CASES for token in args[1:] if token.startswith("-")}
-    missing = [f"{name} {param.opts[0]}" for name, command in cli.main.commands.items()
+    """The table covers every command (and subcommand), and every option of every command in a
+    case of its own."""
+    commands = {name: command for name, command in cli.main.commands.items() if not isinstance(command, click.Group)}
+    commands |= {f"{name} {sub}": command for name, group in cli.main.commands.items()
+                 if isinstance(group, click.Group) for sub, command in group.commands.items()}
+
+    def command_of(args: list[str]) -> str:
+        return " ".join(args[:2]) if " ".join(args[:2]) in commands else args[0]
+
+    used = {(command_of(args), token) for args, _ in CASES for token in args[1:] if token.startswith("-")}
+    missing = [f"{name} {param.opts[0]}" for name, command in commands.items()
                for param in command.params
                if isinstance(param, click.Option) and not any((name, opt) in used for opt in param.opts)]
     assert missing == []
-    assert set(cli.main.commands) <= {args[0] for args, _ in CASES}
+    assert set(commands) <= {command_of(args) for args, _ in CASES}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,6 +9,7 @@ import inspect
 import re
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -82,7 +83,10 @@ def test_every_contract_check_is_documented() -> None:
 
 def test_every_cli_command_is_documented() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOCS.rglob("*.md")))
-    missing = sorted(name for name in main.commands if not re.search(rf"\bseparena {re.escape(name)}\b", text))
+    names = [name for name, command in main.commands.items() if not isinstance(command, click.Group)]
+    names += [f"{name} {sub}" for name, group in main.commands.items() if isinstance(group, click.Group)
+              for sub in group.commands]
+    missing = sorted(name for name in names if not re.search(rf"\bseparena {re.escape(name)}\b", text))
     assert not missing, f"CLI commands not shown as `separena <command>` in any docs/**/*.md: {', '.join(missing)}"
 
 

@@ -1,12 +1,13 @@
 """The ``separena`` command line: list, info, suites, datasets, plugins, new-plugin, train, evaluate,
-compare, separate, stream, bench, runs, report, publish.
+compare, separate, stream, bench, runs, report, publish, cache.
 
 This module holds the group :func:`main` (the console entry point ``separena.cli:main`` and
 ``python -m separena.cli``) and the commands that describe what is registered (``list``,
-``info``, ``suites``, ``datasets``, ``plugins``, ``new-plugin``); the others live by family in :mod:`.model` (train,
-evaluate, separate), :mod:`.stream`, :mod:`.compare` and :mod:`.benchmark` (bench, runs, report, publish),
-with the shared options in :mod:`.options`, weight loading in :mod:`.weights` and error
-handling in :mod:`.common`.
+``info``, ``suites``, ``datasets``, ``plugins``, ``new-plugin``); the others live by family in
+:mod:`.model` (train, evaluate, separate), :mod:`.stream`, :mod:`.compare`, :mod:`.benchmark`
+(bench, runs, report, publish) and :mod:`.cache` (the cache of generated data), with the shared
+options in :mod:`.options`, weight loading in :mod:`.weights` and error handling in
+:mod:`.common`.
 
 Errors the user can fix (:class:`~separena.errors.SeparenaError`, a bad option, a path the
 OS refuses) print one ``error:`` line to stderr and exit with status 2; anything else is a bug
@@ -26,6 +27,7 @@ from ..errors import SeparenaError
 from ..registry import Registry
 from ..specs import Suite
 from .benchmark import bench, publish, report, runs
+from .cache import cache
 from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
 from .compare import compare
 from .model import evaluate, separate, train
@@ -303,5 +305,5 @@ def new_plugin_cmd(ctx: click.Context, name: str, directory: Path) -> None:
                   f"  python -m pytest -q {escape(str(path / 'tests'))}")
 
 
-for _command in (train, evaluate, compare, separate, stream, bench, runs, report, publish):
+for _command in (train, evaluate, compare, separate, stream, bench, runs, report, publish, cache):
     main.add_command(_command)

@@ -1,18 +1,24 @@
-"""Building cached data atomically: write into a temporary folder, rename it into place."""
+"""Building cached data atomically (write into a temporary folder, rename it into place), and
+the cache's contents: what each entry holds, when it was last used, which a running process
+maps (:func:`cache_entries`), and removing entries without breaking a reader
+(:func:`remove_entry`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["atomic_dir", "default_cache_dir", "carried_root", "mapped_array", "map_array", "save_array",
-           "CARRIED_ENV"]
+           "CacheEntry", "cache_entries", "remove_entry", "CARRIED_ENV"]
 
 # A folder of carried copies (separena.data.carry): data that a machine without the Debian
 # packages it is built from uses instead of building it.
@@ -114,12 +120,128 @@ def save_array(path: str | os.PathLike[str], audio: np.ndarray) -> np.ndarray:
 
 def _remove_dead_builds(folder: Path) -> None:
     for p in folder.glob(f".*{_TMP}*"):
-        try:
-            os.kill(int(p.name.rsplit(_TMP, 1)[1]), 0)
-        except ProcessLookupError:
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-        except (ValueError, PermissionError, OverflowError):
+        pid = _build_pid(p.name)
+        if pid is None or _alive(pid):
             continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _build_pid(name: str) -> int | None:
+    """The process that writes the temporary build ``name`` (``.<final>....tmp-<pid>``), else ``None``."""
+    if not name.startswith(".") or _TMP not in name:
+        return None
+    try:
+        return int(name.rsplit(_TMP, 1)[1])
+    except ValueError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One item of the cache folder: a data set's folder, or a cached array with its index (the
+    files that share a name but for the extension). ``state`` is ``complete``, ``building``
+    (a live process writes it) or ``unfinished`` (its process died: garbage)."""
+
+    name: str
+    kind: str  # the name without its content hashes: what built it (``espeak-2mix``, ``rooms-train``)
+    paths: tuple[Path, ...]
+    size: int  # bytes
+    files: int
+    last_used: float  # seconds since the epoch: the newest read or write of any of its files
+    state: str
+    pid: int | None = None  # the process that builds it (``building``, ``unfinished``)
+    mapped_by: tuple[int, ...] = ()  # live processes that memory-map one of its files
+
+
+def _final_name(name: str) -> str:
+    """The entry a temporary build becomes: ``.x.npy.tmp-7`` -> ``x.npy``, ``.x.ab12cd.tmp-7`` -> ``x``."""
+    base = name[1:].rsplit(_TMP, 1)[0]
+    base = base.removesuffix(".old").removesuffix(".rm")
+    head, _, tail = base.rpartition(".")
+    # atomic_dir's folders carry mkdtemp's random part (8 characters) after the final name; a
+    # file's extension is shorter
+    return head if head and len(tail) == 8 else base
+
+
+def _mapped_files(root: Path) -> dict[Path, set[int]]:
+    """The files under ``root`` that a live process memory-maps, with those processes (Linux'
+    ``/proc``; empty elsewhere or where a process' maps cannot be read)."""
+    found: dict[Path, set[int]] = {}
+    prefix = str(root.resolve()) + os.sep
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            lines = maps.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].startswith(prefix):
+                found.setdefault(Path(parts[5].removesuffix(" (deleted)")), set()).add(int(maps.parent.name))
+    return found
+
+
+def cache_entries(root: str | os.PathLike[str] | None = None) -> list[CacheEntry]:
+    """The entries of the cache folder ``root`` (default :func:`default_cache_dir`), by name;
+    empty where it does not exist. ``last_used`` is the newest access or modification time of
+    the entry's files: most file systems update access times at most once a day (``relatime``),
+    some never (``noatime``), so it is exact to the day at best."""
+    root = default_cache_dir() if root is None else Path(root)
+    if not root.is_dir():
+        return []
+    groups: dict[str, list[Path]] = {}
+    for path in sorted(root.iterdir()):
+        name = path.name
+        key = name if path.is_dir() or _build_pid(name) is not None else (path.stem or name)
+        groups.setdefault(key, []).append(path)
+    mapped = _mapped_files(root)
+    entries = []
+    for key, paths in groups.items():
+        pid = _build_pid(key)
+        name = _final_name(key) if pid is not None else key
+        state = "complete" if pid is None else "building" if _alive(pid) else "unfinished"
+        size = files = 0
+        last_used = 0.0
+        users: set[int] = set()
+        for top in paths:
+            for file in ([top] if not top.is_dir() else (p for p in top.rglob("*") if not p.is_dir())):
+                try:
+                    stat = file.stat()
+                except OSError:  # removed while we walk
+                    continue
+                size += stat.st_size
+                files += 1
+                last_used = max(last_used, stat.st_atime, stat.st_mtime)
+                users |= mapped.get(file.resolve(), set())
+        kind = re.sub(r"-[0-9a-f]{8,}(?=-|$)", "", name.split(".")[0])
+        entries.append(CacheEntry(name, kind, tuple(paths), size, files, last_used, state, pid, tuple(sorted(users))))
+    return sorted(entries, key=lambda e: (e.name, e.state))
+
+
+def remove_entry(entry: CacheEntry) -> None:
+    """Delete ``entry``'s files. Each is first renamed to a temporary name of this process, so a
+    reader never finds a half-deleted entry complete, and one left by an interruption is removed
+    as a dead build by the next build in the folder. A process that maps a file keeps its pages
+    until it unmaps it."""
+    for path in entry.paths:
+        if _build_pid(path.name) is not None:
+            doomed = path
+        else:
+            doomed = path.with_name(f".{path.name}.rm{_TMP}{os.getpid()}")
+            os.rename(path, doomed)
+        if doomed.is_dir():
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            doomed.unlink(missing_ok=True)
