@@ -280,3 +280,39 @@ def test_cache_lists_entries_and_removes_what_matches(tmp_path, monkeypatch):
     del mapped
     assert run("cache", "remove", "rooms-train", "--yes").exit_code == 0 and list(tmp_path.iterdir()) == []
     assert "is empty" in run("cache", "list").output
+
+
+def _complete(words: str) -> list[str]:
+    """What bash completes for the last word of ``words`` (click's completion protocol)."""
+    env = {"_SEPARENA_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+    result = CliRunner().invoke(main, [], prog_name="separena", env=env)
+    assert result.exit_code == 0, result.output
+    return [line.split(",", 1)[1] for line in result.output.splitlines() if line]
+
+
+def test_the_shell_completes_commands_models_suites_datasets_and_cache_entries(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPARENA_CACHE", str(tmp_path))
+    np.save(tmp_path / "rooms-train-0123456789abcdef.npy", np.zeros(4, np.float32))
+    assert _complete("separena cache re") == ["remove"]
+    assert _complete("separena train mask-inference-sm") == ["mask-inference-small"]
+    assert {"conv-tasnet", "conv-tasnet-small"} <= set(_complete("separena compare mask-inference conv"))
+    assert _complete("separena bench --suite speech-babble") == ["speech-babble", "speech-babble-reverb"]
+    assert _complete("separena evaluate mask-inference --suite music-q") == ["music-quick"]
+    assert _complete("separena datasets espeak-2mix-bab") == ["espeak-2mix-babble"]
+    assert _complete("separena cache remove rooms") == ["rooms-train", "rooms-train-0123456789abcdef"]
+    assert _complete("separena train no-such") == []
+
+
+def test_completion_sees_the_plugins_and_registry_files_named_on_the_command_line(tmp_path):
+    plugin = tmp_path / "my_data_plugin.py"
+    plugin.write_text(
+        "from separena import hookimpl\n"
+        "from separena.specs import DatasetSpec\n\n"
+        "@hookimpl\n"
+        "def separena_register_datasets():\n"
+        "    return [DatasetSpec('my-rooms', 'separena.data.tones:tones_2mix', 'tones in my rooms')]\n")
+    extra = tmp_path / "mine.yaml"
+    extra.write_text("presets:\n  my-mask-net: {architecture: mask-inference, params: {hidden_size: 8}}\n")
+    assert _complete(f"separena --plugin {plugin} datasets my-") == ["my-rooms"]
+    assert _complete(f"separena --registry {extra} train my-") == ["my-mask-net"]
+    assert _complete("separena train my-") == []

@@ -28,7 +28,7 @@ from ..registry import Registry
 from ..specs import Suite
 from .benchmark import bench, publish, report, runs
 from .cache import cache
-from .common import OneLineGroup, console, context_registry, err_console, one_line_errors
+from .common import OneLineGroup, complete_names, console, context_registry, err_console, one_line_errors
 from .compare import compare
 from .model import evaluate, separate, train
 from .stream import stream
@@ -63,7 +63,7 @@ def main(ctx: click.Context, plugins: tuple[str, ...], registry_files: tuple[str
 
 
 @main.command("list")
-@click.argument("pattern", default="*")
+@click.argument("pattern", default="*", shell_complete=complete_names("models"))
 @click.option("--task", default=None, help="Only models that serve this task (speech, music).")
 @click.option("--params/--no-params", "show_params", default=False,
               help="Build each model to count its parameters (imports every plugin's code).")
@@ -113,7 +113,7 @@ def _format_budget(suite: Suite) -> str:
 
 
 @main.command("suites")
-@click.argument("pattern", default="*")
+@click.argument("pattern", default="*", shell_complete=complete_names("suites"))
 @click.option("--task", default=None, help="Only suites whose dataset serves this task (speech, music).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True,
@@ -166,7 +166,7 @@ def suites_cmd(ctx: click.Context, pattern: str, task: str | None, store_path: P
 
 
 @main.command("datasets")
-@click.argument("pattern", default="*")
+@click.argument("pattern", default="*", shell_complete=complete_names("datasets"))
 @click.option("--task", default=None, help="Only datasets that serve this task (speech, music).")
 @click.pass_context
 @one_line_errors
@@ -208,7 +208,7 @@ def _streams(registry: Registry, name: str) -> str:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names("models"))
 @click.pass_context
 @one_line_errors
 def info(ctx: click.Context, name: str) -> None:

@@ -16,15 +16,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import SeparenaError
-from .common import console, context_registry, err_console, one_line_errors
+from .common import complete_names, console, context_registry, err_console, one_line_errors
 from .options import budget_options, budget_overrides, check_output_path, default_data_workers, device_option
 
 __all__ = ["bench", "runs", "report", "publish"]
 
 
 @click.command()
-@click.option("--suite", "suite_name", default="speech-quick", show_default=True, help="Suite to run.")
-@click.option("--models", "models", multiple=True, metavar="PATTERN",
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True, help="Suite to run.",
+              shell_complete=complete_names("suites"))
+@click.option("--models", "models", multiple=True, metavar="PATTERN", shell_complete=complete_names("models"),
               help="Names or fnmatch patterns replacing the suite's models (oracles are always added); repeatable.")
 @click.option("--seeds", "seeds", multiple=True, type=click.IntRange(min=0), metavar="N",
               help="Seeds of the trained models replacing the suite's (e.g. one seed of a two-seed suite; stored "
@@ -116,10 +117,11 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
 
 
 @click.command()
-@click.argument("pattern", default="*")
+@click.argument("pattern", default="*", shell_complete=complete_names("models"))
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
-@click.option("--suite", "suite_name", default=None, metavar="NAME", help="Only runs this suite asked for.")
+@click.option("--suite", "suite_name", default=None, metavar="NAME", help="Only runs this suite asked for.",
+              shell_complete=complete_names("suites"))
 @click.option("--published", "published", is_flag=True,
               help="List the runs published with the repository instead (--run finds them without a store).")
 @one_line_errors
@@ -165,7 +167,8 @@ def runs(pattern: str, store_path: Path, suite_name: str | None, published: bool
 @click.command()
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
-@click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).")
+@click.option("--suite", "suites", multiple=True, metavar="NAME", help="Only these suites (default: all stored).",
+              shell_complete=complete_names("suites"))
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for leaderboard.md/.csv/.json, scores.csv (every stored score) and index.html "
                    "(portable: relative links).")
@@ -227,7 +230,8 @@ def _commit() -> str:
 
 
 @click.command()
-@click.option("--suite", "suite_name", required=True, metavar="NAME", help="Suite whose latest runs to publish.")
+@click.option("--suite", "suite_name", required=True, metavar="NAME", help="Suite whose latest runs to publish.",
+              shell_complete=complete_names("suites"))
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("results/bench.sqlite"), show_default=True, help="SQLite result store to read.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..data.cache import CacheEntry, cache_entries, default_cache_dir, remove_entry
 from ..errors import SeparenaError
-from .common import console, one_line_errors
+from .common import complete_names, console, one_line_errors
 
 __all__ = ["cache"]
 
@@ -58,7 +58,7 @@ def cache() -> None:
 
 
 @cache.command("list")
-@click.argument("patterns", nargs=-1, metavar="[PATTERN]...")
+@click.argument("patterns", nargs=-1, metavar="[PATTERN]...", shell_complete=complete_names("cache"))
 @one_line_errors
 def list_cmd(patterns: tuple[str, ...]) -> None:
     """List the cache's entries (all, or those whose name or kind matches a PATTERN): kind,
@@ -81,7 +81,7 @@ def list_cmd(patterns: tuple[str, ...]) -> None:
 
 
 @cache.command("remove")
-@click.argument("patterns", nargs=-1, metavar="[PATTERN]...")
+@click.argument("patterns", nargs=-1, metavar="[PATTERN]...", shell_complete=complete_names("cache"))
 @click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=None, metavar="DAYS",
               help="Only entries not used for DAYS days (last used as `cache list` shows it).")
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")

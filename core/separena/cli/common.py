@@ -21,7 +21,7 @@ from rich.console import Console
 from ..errors import SeparenaError, TrainingInterrupted
 from ..registry import Registry, default_registry
 
-__all__ = ["console", "err_console", "one_line_errors", "OneLineGroup", "context_registry"]
+__all__ = ["console", "err_console", "one_line_errors", "OneLineGroup", "context_registry", "complete_names"]
 
 # Piped to a file or CI log, rich would fold tables to 80 columns; keep rows on one line there.
 console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250)
@@ -76,7 +76,8 @@ class OneLineGroup(click.Group):
 def context_registry(ctx: click.Context, *, strict_plugins: bool = True) -> Registry:
     """The registry with the ``--plugin`` and ``--registry`` options; a plugin named with
     ``--plugin`` that fails is an error (``strict_plugins``), one found by discovery is not."""
-    obj = ctx.find_root().obj or {}
+    root = ctx.find_root()
+    obj = root.obj or root.params  # the group's callback has not run while the shell completes a word
     registry = default_registry(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()))
     if strict_plugins:
         for target in obj.get("plugins", ()):
@@ -87,3 +88,25 @@ def context_registry(ctx: click.Context, *, strict_plugins: bool = True) -> Regi
                 raise SeparenaError(f"--plugin {target}: " + " ".join(fatal[0].split())
                                     + "; expected a module or .py file that imports (see `separena plugins`)")
     return registry
+
+
+def complete_names(kind: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """A shell-completion callback for an argument or option that names ``kind``: ``models``
+    (presets), ``suites``, ``datasets`` (of the registry the root options describe) or
+    ``cache`` (the cache's entries); those that start with what was typed."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        try:
+            if kind == "cache":
+                from ..data.cache import cache_entries
+
+                entries = cache_entries()
+                names = [e.name for e in entries] + [e.kind for e in entries]
+            else:
+                registry = context_registry(ctx, strict_plugins=False)
+                names = list(getattr(registry, {"models": "presets"}.get(kind, kind)))
+        except Exception:  # a word left uncompleted, never a traceback in the user's shell
+            return []
+        return sorted({n for n in names if n.startswith(incomplete)})
+
+    return complete

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from ..errors import SeparenaError
 from ..registry import Registry
-from .common import console, context_registry, err_console, one_line_errors
+from .common import complete_names, console, context_registry, err_console, one_line_errors
 from .options import device_option, eval_mixtures_option
 from .weights import store_option
 
@@ -145,9 +145,9 @@ def _side(registry: Registry, label: str, text: str, store_path: Path, device: s
 
 
 @click.command()
-@click.argument("first", metavar="A")
-@click.argument("second", metavar="B")
-@click.option("--suite", "suite_name", default=None,
+@click.argument("first", metavar="A", shell_complete=complete_names("models"))
+@click.argument("second", metavar="B", shell_complete=complete_names("models"))
+@click.option("--suite", "suite_name", default=None, shell_complete=complete_names("suites"),
               help="Suite whose test sets both are scored on (default: the suite of A's run, or of B's, where "
                    "one names a run, else speech-quick).")
 @click.option("--metric", "metric_name", default="si-sdri", show_default=True,

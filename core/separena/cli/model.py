@@ -19,7 +19,7 @@ from rich.table import Table
 from ..errors import SeparenaError
 from ..registry import Registry
 from ..specs import MAX_SEED, MetricSpec
-from .common import console, context_registry, err_console, one_line_errors
+from .common import complete_names, console, context_registry, err_console, one_line_errors
 from .options import (
     budget_options, budget_overrides, check_output_path, default_data_workers, device_option, eval_mixtures_option,
 )
@@ -94,8 +94,9 @@ def _state_path(output: Path) -> Path:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names("models"))
 @click.option("--suite", "suite_name", default="speech-quick", show_default=True,
+              shell_complete=complete_names("suites"),
               help="Suite whose dataset, segment length and budget to use.")
 @budget_options
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
@@ -177,9 +178,10 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names("models"))
 @weights_options
-@click.option("--suite", "suite_name", default="speech-quick", show_default=True)
+@click.option("--suite", "suite_name", default="speech-quick", show_default=True,
+              shell_complete=complete_names("suites"))
 @device_option
 @eval_mixtures_option
 @click.option("--metric", "metric_names", multiple=True, metavar="NAME",
@@ -208,7 +210,7 @@ def evaluate(ctx: click.Context, name: str, checkpoint: Path | None, run_ref: st
     console.print(_score_table(config.name, model, data, device, eval_mixtures, metrics))
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names("models"))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @weights_options
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("separated"), show_default=True)

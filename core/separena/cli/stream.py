@@ -17,7 +17,7 @@ import numpy as np
 from rich.markup import escape
 
 from ..errors import SeparenaError
-from .common import context_registry, err_console, one_line_errors
+from .common import complete_names, context_registry, err_console, one_line_errors
 from .options import device_option
 from .weights import trained_model, weights_options
 
@@ -27,7 +27,7 @@ FORMATS = {"f32": np.dtype("<f4"), "s16": np.dtype("<i2")}
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names("models"))
 @weights_options
 @device_option
 @click.option("--rate", type=click.IntRange(min=1), default=None,
