@@ -59,7 +59,8 @@ def test_datasets_lists_each_dataset_with_its_plugin_sources_and_suites():
     assert "espeak-2mix-babble" in one.output and "midi-4stem" not in one.output
 
 
-def test_a_plugins_dataset_is_listed_with_its_plugin(tmp_path):
+def _dataset_plugin(tmp_path) -> str:
+    """A plugin file that registers the dataset ``my-rooms``."""
     plugin = tmp_path / "my_data_plugin.py"
     plugin.write_text(
         "from separena import hookimpl\n"
@@ -67,7 +68,12 @@ def test_a_plugins_dataset_is_listed_with_its_plugin(tmp_path):
         "@hookimpl\n"
         "def separena_register_datasets():\n"
         "    return [DatasetSpec('my-rooms', 'separena.data.tones:tones_2mix', 'tones in my rooms')]\n")
-    result = run("--plugin", str(plugin), "datasets", "my-*")
+    return str(plugin)
+
+
+def test_a_plugins_dataset_is_listed_with_its_plugin(tmp_path):
+    plugin = _dataset_plugin(tmp_path)
+    result = run("--plugin", plugin, "datasets", "my-*")
     assert result.exit_code == 0, result.output
     assert "my-rooms" in result.output and "tones in my rooms" in result.output and "my_data_plugin" in result.output
 
@@ -304,13 +310,7 @@ def test_the_shell_completes_commands_models_suites_datasets_and_cache_entries(t
 
 
 def test_completion_sees_the_plugins_and_registry_files_named_on_the_command_line(tmp_path):
-    plugin = tmp_path / "my_data_plugin.py"
-    plugin.write_text(
-        "from separena import hookimpl\n"
-        "from separena.specs import DatasetSpec\n\n"
-        "@hookimpl\n"
-        "def separena_register_datasets():\n"
-        "    return [DatasetSpec('my-rooms', 'separena.data.tones:tones_2mix', 'tones in my rooms')]\n")
+    plugin = _dataset_plugin(tmp_path)
     extra = tmp_path / "mine.yaml"
     extra.write_text("presets:\n  my-mask-net: {architecture: mask-inference, params: {hidden_size: 8}}\n")
     assert _complete(f"separena --plugin {plugin} datasets my-") == ["my-rooms"]
