@@ -286,6 +286,8 @@ def test_cache_lists_entries_and_removes_what_matches(tmp_path, monkeypatch):
     del mapped
     assert run("cache", "remove", "rooms-train", "--yes").exit_code == 0 and list(tmp_path.iterdir()) == []
     assert "is empty" in run("cache", "list").output
+    nothing = run("cache", "remove", "--older-than", "1", "-y")
+    assert nothing.exit_code == 0 and "nothing to remove" in nothing.output
 
 
 def _complete(words: str) -> list[str]:

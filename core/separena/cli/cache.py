@@ -47,7 +47,7 @@ def _no_match(command: str, patterns: tuple[str, ...], entries: list[CacheEntry]
     root = default_cache_dir()
     kinds = sorted({e.kind for e in entries})
     where = f"{root} holds " + ", ".join(kinds) if kinds else f"{root} is empty"
-    return SeparenaError(f"cache {command} {' '.join(patterns)}: no cache entry matches; expected an entry's "
+    return SeparenaError(f"{' '.join(('cache', command, *patterns))}: no cache entry matches; expected an entry's "
                          f"name or kind or an fnmatch pattern ({where})")
 
 
@@ -95,7 +95,7 @@ def remove(patterns: tuple[str, ...], older_than: float | None, dry_run: bool, y
                             "'*' for all) or --older-than DAYS")
     entries = cache_entries()
     chosen = _matching(entries, patterns)
-    if not chosen:
+    if patterns and not chosen:
         raise _no_match("remove", patterns, entries)
     if older_than is not None:
         chosen = [e for e in chosen if time.time() - e.last_used > older_than * _DAY]

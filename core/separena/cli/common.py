@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console
@@ -90,7 +90,8 @@ def context_registry(ctx: click.Context, *, strict_plugins: bool = True) -> Regi
     return registry
 
 
-def complete_names(kind: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+def complete_names(kind: Literal["models", "suites", "datasets", "cache"]
+                   ) -> Callable[[click.Context, click.Parameter, str], list[str]]:
     """A shell-completion callback for an argument or option that names ``kind``: ``models``
     (presets), ``suites``, ``datasets`` (of the registry the root options describe) or
     ``cache`` (the cache's entries); those that start with what was typed."""
