@@ -53,8 +53,8 @@ def _no_match(command: str, patterns: tuple[str, ...], entries: list[CacheEntry]
 
 @click.group()
 def cache() -> None:
-    """What the cache of generated data holds ($SEPARENA_CACHE, else ~/.cache/separena), and
-    removing entries from it; each is rebuilt when a data set needs it again."""
+    """List and remove the generated data kept in the cache ($SEPARENA_CACHE, else
+    ~/.cache/separena); an entry removed is rebuilt when a data set needs it again."""
 
 
 @cache.command("list")
