@@ -156,3 +156,16 @@ def test_a_removed_entry_leaves_nothing_and_is_rebuilt_when_needed(tmp_path):
         remove_entry(entry)
     assert list(tmp_path.iterdir()) == []
     assert np.array_equal(mapped_array(tmp_path / "pool.npy", 4, build), np.arange(4)) and len(calls) == 2
+
+
+def test_removing_a_linked_entry_removes_the_link_not_what_it_points_to(tmp_path):
+    elsewhere = tmp_path / "my-musdb"
+    elsewhere.mkdir()
+    (elsewhere / "track.wav").write_bytes(b"keep me")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "musdb18-0123456789abcdef").symlink_to(elsewhere, target_is_directory=True)
+    (entry,) = cache_entries(cache)
+    assert entry.kind == "musdb18" and entry.files == 1
+    remove_entry(entry)
+    assert list(cache.iterdir()) == [] and (elsewhere / "track.wav").read_bytes() == b"keep me"

@@ -241,7 +241,7 @@ def remove_entry(entry: CacheEntry) -> None:
         else:
             doomed = path.with_name(f".{path.name}.rm{_TMP}{os.getpid()}")
             os.rename(path, doomed)
-        if doomed.is_dir():
+        if doomed.is_dir() and not doomed.is_symlink():
             shutil.rmtree(doomed, ignore_errors=True)
-        else:
+        else:  # a file, or a link to data kept elsewhere: the link goes, what it points to stays
             doomed.unlink(missing_ok=True)
