@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -252,9 +255,6 @@ def test_data_workers_default_to_none_on_the_cpu_and_up_to_8_on_a_gpu(monkeypatc
 
 
 def _cache_with_three_entries(root) -> None:
-    import os
-    import time
-
     for name, size in (("rooms-train-0123456789abcdef", 3000), ("rooms-test-0123456789abcdef", 1000)):
         np.save(root / f"{name}.npy", np.zeros(size // 4, np.float32))
     (root / "babble-0123456789abcdef").mkdir()
