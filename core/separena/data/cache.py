@@ -167,7 +167,7 @@ class CacheEntry:
 
 
 def _final_name(name: str) -> str:
-    """The entry a temporary build becomes: ``.x.npy.tmp-7`` -> ``x.npy``, ``.x.ab12cd.tmp-7`` -> ``x``."""
+    """The entry a temporary build becomes: ``.x.npy.tmp-7`` -> ``x.npy``, ``.x.ab12cd34.tmp-7`` -> ``x``."""
     base = name[1:].rsplit(_TMP, 1)[0]
     base = base.removesuffix(".old").removesuffix(".rm")
     head, _, tail = base.rpartition(".")
