@@ -6,12 +6,19 @@ and ``from ... import`` of a ``separena`` module, at module level and inside fun
 imports resolved. ``from package import name`` counts as an import of the submodule
 ``package.name`` when that is a module, else of the package. Importing ``a.b`` is an edge to
 ``a.b`` only, not to its parent package ``a``.
+
+And the package, its command line and the cache's listing start without importing torch (a
+second here): ``separena --help``, shell completion of cache entries, a plugin's hook module.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import separena
 
@@ -121,3 +128,30 @@ def test_no_import_cycle_in_core() -> None:
     found = cycles(import_graph())
     unexpected = [c for c in found if c not in ALLOWED_CYCLES]
     assert not unexpected, f"import cycles in core/separena: {_describe(unexpected)} (all found: {_describe(found)})"
+
+
+def _imports_torch(code: str) -> bool:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()[-1] == "True"
+
+
+@pytest.mark.parametrize("code", [
+    "import separena, separena.cli",
+    "from separena import ArchitectureSpec, hookimpl, Registry, SeparenaError",  # what a plugin's hooks need
+    "from separena.data.cache import cache_entries; cache_entries()",
+])
+def test_starting_needs_no_torch(code: str) -> None:
+    assert not _imports_torch(code)
+    assert _imports_torch(code + "\nimport separena.model")  # the check itself sees torch come in
+
+
+def test_the_package_names_that_need_torch_import_it_on_first_use() -> None:
+    import separena.model
+    import separena.streaming
+
+    assert separena.Separator is separena.model.Separator
+    assert separena.separate_streaming is separena.streaming.separate_streaming
+    assert set(separena.__all__) <= set(dir(separena))
+    with pytest.raises(AttributeError, match="no attribute 'Separater'"):
+        separena.Separater  # noqa: B018

@@ -12,21 +12,24 @@ Then ``separena list`` shows its architectures and ``separena bench`` can benchm
 
 from __future__ import annotations
 
+import importlib
 import os
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AudioFileError, CheckpointError, PluginError, RegistryFileError, SeparenaError, TrainingError,
     UnknownNameError,
 )
 from .hookspecs import hookimpl
-from .model import (
-    MaskSeparator, Separator, SeparatorOutput, separate, separate_audio, separate_channels, separate_in_chunks,
-)
 from .registry import ModelConfig, PluginInfo, Registry, default_registry
 from .specs import STEM_OBJECTIVE, ArchitectureSpec, Budget, DatasetSpec, LossSpec, Preset, Suite
-from .streaming import StreamingSeparator, separate_streaming
+
+if TYPE_CHECKING:
+    from .model import (
+        MaskSeparator, Separator, SeparatorOutput, separate, separate_audio, separate_channels, separate_in_chunks,
+    )
+    from .streaming import StreamingSeparator, separate_streaming
 
 __version__ = version("separena")  # pyproject.toml's, as installed
 
@@ -94,3 +97,25 @@ def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
 def list_architectures() -> list[str]:
     """Architecture names in the default registry."""
     return sorted(default_registry().architectures)
+
+
+# Names whose modules import torch, imported on first use: a plugin's hooks, the registry and
+# the command line's help, listings and completion then start without torch's second of import.
+_TORCH_NAMES = {
+    "MaskSeparator": "model", "Separator": "model", "SeparatorOutput": "model", "separate": "model",
+    "separate_audio": "model", "separate_channels": "model", "separate_in_chunks": "model",
+    "StreamingSeparator": "streaming", "separate_streaming": "streaming",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _TORCH_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'separena' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TORCH_NAMES))

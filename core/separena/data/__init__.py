@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from torch import Tensor
+if TYPE_CHECKING:  # annotations only: the cache's listing needs no torch
+    from torch import Tensor
 
 __all__ = ["Example", "MixtureSet", "TrainStream", "SeparationData", "TensorMixtureSet", "MixtureSubset"]
 
