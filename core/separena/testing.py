@@ -50,9 +50,10 @@ def _build(config: ModelConfig, seed: int = 0, **overrides: Any) -> Separator:
 
 
 def _inputs(model: Separator, batch: int, seconds: float, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mix [batch, time], sources [batch, n_src, time])`` of ``seconds`` at the model's rate."""
+    """``(mix [batch, time], sources [batch, n_src, time])`` of about ``seconds`` at the model's
+    rate: an odd number of samples, so a multiple of no even hop, stride or chunk size."""
     gen = torch.Generator().manual_seed(seed)
-    length = int(seconds * model.sample_rate)
+    length = int(seconds * model.sample_rate) | 1
     sources = 0.1 * torch.randn(batch, model.n_src, length, generator=gen)
     return sources.sum(1), sources
 
@@ -85,10 +86,12 @@ def check_output_shapes(config: ModelConfig) -> None:
 
 
 def check_rejects_bad_input(config: ModelConfig) -> None:
-    """A 1-D or 3-D input raises SeparenaError, not a shape error deep inside the model."""
+    """A 1-D or 3-D input raises SeparenaError, not a shape error deep inside the model; a
+    ``[batch, 1, time]`` input too (some libraries' models take it, and it must not be read as a
+    batch of one-sample mixtures)."""
     model = _build(config).eval()
     mix, sources = _inputs(model, 2, 0.5)
-    for bad in (mix[0], mix.unsqueeze(1).repeat(1, 3, 1)):
+    for bad in (mix[0], mix.unsqueeze(1), mix.unsqueeze(1).repeat(1, 3, 1)):
         try:
             _run(model, bad, sources)
         except SeparenaError:
