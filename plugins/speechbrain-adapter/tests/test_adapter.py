@@ -1,35 +1,16 @@
-"""speechbrain adapter: output length, input checks, and the batch items of ReSepFormer and of
-causal SkiM kept apart."""
+"""speechbrain adapter: the batch items of ReSepFormer and of causal SkiM kept apart (output
+length and input checks: the contract kit, test_contract.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from separena import SeparenaError
 from separena.testing import tiny_config
-
-NAMES = ["speechbrain-sepformer", "speechbrain-resepformer", "speechbrain-skim", "speechbrain-conv-tasnet",
-         "speechbrain-dprnn"]
 
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     torch.set_num_threads(1)
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize(("batch", "length"), [(1, 3999), (2, 4001), (2, 4097)])
-def test_output_length_equals_input_length(name, batch, length):
-    model = tiny_config(name).build().eval()
-    with torch.no_grad():
-        est = model(0.1 * torch.randn(batch, length)).estimates
-    assert est.shape == (batch, 2, length)
-
-
-def test_rejects_anything_but_batch_time():
-    model = tiny_config("speechbrain-sepformer").build()
-    with pytest.raises(SeparenaError, match=r"expected shape \[batch, time\]"):
-        model(torch.randn(2, 1, 4000))
 
 
 # Two memory networks of speechbrain fold batch and segments together, so batch items would
