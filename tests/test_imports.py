@@ -8,7 +8,7 @@ imports resolved. ``from package import name`` counts as an import of the submod
 ``a.b`` only, not to its parent package ``a``.
 
 And the package, its command line and the cache's listing start without importing torch (a
-second here): ``separena --help``, shell completion of cache entries, a plugin's hook module.
+second here): ``separena --help``, shell completion of names, a plugin's hook module.
 """
 
 from __future__ import annotations
@@ -140,6 +140,12 @@ def _imports_torch(code: str) -> bool:
     "import separena, separena.cli",
     "from separena import ArchitectureSpec, hookimpl, Registry, SeparenaError",  # what a plugin's hooks need
     "from separena.data.cache import cache_entries; cache_entries()",
+    # the shell completing a model name (the registry lists presets without checking them)
+    "from click.testing import CliRunner; from separena.cli import main\n"
+    "words = 'separena train --device cpu mask-inference-sm'\n"
+    "env = {'_SEPARENA_COMPLETE': 'bash_complete', 'COMP_WORDS': words, 'COMP_CWORD': '4'}\n"
+    "out = CliRunner().invoke(main, [], prog_name='separena', env=env).output\n"
+    "assert out.split() == ['plain,mask-inference-small'], out",
 ])
 def test_starting_needs_no_torch(code: str) -> None:
     assert not _imports_torch(code)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from separena import Registry, SeparenaError, UnknownNameError
+from separena import Registry, RegistryFileError, SeparenaError, UnknownNameError
 
 
 def test_entry_points_discover_installed_plugins():
@@ -225,3 +225,14 @@ def test_a_dataset_parameter_no_builder_takes_is_one_line_and_a_builders_own_typ
         spec.create(8000, {"sise": 2})
     with pytest.raises(TypeError, match="unexpected keyword argument 'sise'"):
         spec.create(8000, {"size": -1})
+
+
+def test_params_unchecked_list_a_bad_preset_that_fails_when_built(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("presets:\n  typo-net: {architecture: mask-inference, params: {hiden_size: 8}}\n")
+    with pytest.raises(RegistryFileError, match=r"bad.yaml:2: presets.typo-net.params.hiden_size: unknown parameter"):
+        Registry(registry_files=[bad]).presets
+    names_only = Registry(registry_files=[bad], check_params=False)
+    assert "typo-net" in names_only.presets
+    with pytest.raises(SeparenaError, match="typo-net"):
+        names_only.create_model("typo-net")

@@ -236,7 +236,7 @@ def _objective(ld: _Loader, value: Any, path: tuple[str, ...], losses: Mapping[s
 
 
 def _load_preset(ld: _Loader, name: str, body: Any, architectures: Mapping[str, ArchitectureSpec | None],
-                 losses: Mapping[str, Any]) -> Preset | None:
+                 losses: Mapping[str, Any], params_checked: bool = True) -> Preset | None:
     path = ("presets", name)
     body = ld.mapping(body, path, PRESET_KEYS)
     if body is None:
@@ -251,7 +251,7 @@ def _load_preset(ld: _Loader, name: str, body: Any, architectures: Mapping[str, 
     if params is None:
         return None
     spec = architectures.get(arch)
-    if spec is not None:  # a missing or broken plugin is not a load error: shown as unavailable
+    if spec is not None and params_checked:  # a missing or broken plugin is not a load error: shown as unavailable
         try:
             param_problems = check_params(spec, params)
         except Exception:  # builder cannot be imported: the preset is unavailable, reported on use
@@ -340,10 +340,13 @@ def load_registry_texts(
     losses: Mapping[str, Any],
     datasets: Mapping[str, Any],
     metrics: Mapping[str, Any] | None = None,
+    *,
+    check_params: bool = True,
 ) -> LoadedRegistry:
     """Load files in order (later definitions win); raise RegistryFileError listing every problem.
 
     ``metrics`` (the registered metric names) checks each suite's ``metrics:``; None skips that check.
+    ``check_params`` checks each preset's ``params`` against its builder (importing the builder).
     """
     problems: list[str] = []
     out = LoadedRegistry()
@@ -360,7 +363,7 @@ def load_registry_texts(
                     continue
                 name = normalize_name(raw_name)
                 if loader == "preset":
-                    item = _load_preset(ld, raw_name, body, architectures, losses)
+                    item = _load_preset(ld, raw_name, body, architectures, losses, check_params)
                     store: dict = out.presets
                 else:
                     item = _load_suite(ld, raw_name, body, datasets, metrics)

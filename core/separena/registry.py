@@ -122,6 +122,10 @@ class Registry:
         plugins: extra plugin modules (``"pkg.module"``) or ``.py`` files to load.
         registry_files: extra registry YAML files, layered last.
         core_registry: layer the core ``registry.yaml`` first.
+        check_params: check each preset's parameters against its builder's signature when the
+            presets load, which imports every builder's module (torch and the model code); False
+            only for listing names quickly (shell completion): a preset with bad parameters then
+            fails when it is built.
 
     Use a fresh instance in tests; the CLI uses :func:`default_registry`.
     """
@@ -133,11 +137,13 @@ class Registry:
         plugins: Iterable[str] = (),
         registry_files: Iterable[str | Path] = (),
         core_registry: bool = True,
+        check_params: bool = True,
     ) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._core_registry = core_registry
+        self._check_params = check_params
         self._registry_files = [Path(p) for p in registry_files]
         self._collected: _Collected | None = None
         from ._plugins import builtin
@@ -298,6 +304,7 @@ class Registry:
             out.losses,
             out.datasets,
             out.metrics,
+            check_params=self._check_params,
         )
         # Every architecture is also a preset of the same name, built from its defaults.
         presets = {
@@ -481,13 +488,16 @@ def _env_list(var: str, sep: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_default(plugins: tuple[str, ...], registry_files: tuple[str, ...]) -> Registry:
-    return Registry(plugins=plugins, registry_files=registry_files)
+def _cached_default(plugins: tuple[str, ...], registry_files: tuple[str, ...], check_params: bool) -> Registry:
+    return Registry(plugins=plugins, registry_files=registry_files, check_params=check_params)
 
 
-def default_registry(plugins: Sequence[str] = (), registry_files: Sequence[str | Path] = ()) -> Registry:
-    """The process-wide registry: entry points, ``SEPARENA_PLUGINS`` and ``SEPARENA_REGISTRY``."""
+def default_registry(plugins: Sequence[str] = (), registry_files: Sequence[str | Path] = (), *,
+                     check_params: bool = True) -> Registry:
+    """The process-wide registry: entry points, ``SEPARENA_PLUGINS`` and ``SEPARENA_REGISTRY``
+    (``check_params``: see :class:`Registry`)."""
     return _cached_default(
         tuple(_env_list(ENV_PLUGINS, ",")) + tuple(plugins),
         tuple(_env_list(ENV_REGISTRY, os.pathsep)) + tuple(str(p) for p in registry_files),
+        check_params,
     )

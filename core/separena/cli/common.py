@@ -73,12 +73,14 @@ class OneLineGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def context_registry(ctx: click.Context, *, strict_plugins: bool = True) -> Registry:
+def context_registry(ctx: click.Context, *, strict_plugins: bool = True, check_params: bool = True) -> Registry:
     """The registry with the ``--plugin`` and ``--registry`` options; a plugin named with
-    ``--plugin`` that fails is an error (``strict_plugins``), one found by discovery is not."""
+    ``--plugin`` that fails is an error (``strict_plugins``), one found by discovery is not.
+    ``check_params``: see :class:`~separena.registry.Registry`."""
     root = ctx.find_root()
     obj = root.obj or root.params  # the group's callback has not run while the shell completes a word
-    registry = default_registry(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()))
+    registry = default_registry(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
+                                check_params=check_params)
     if strict_plugins:
         for target in obj.get("plugins", ()):
             info = registry.plugins.get(target)
@@ -104,7 +106,8 @@ def complete_names(kind: Literal["models", "suites", "datasets", "cache"]
                 entries = cache_entries()
                 names = [e.name for e in entries] + [e.kind for e in entries]
             else:
-                registry = context_registry(ctx, strict_plugins=False)
+                # names only: no preset checked against its builder, so no model code (or torch) imported
+                registry = context_registry(ctx, strict_plugins=False, check_params=False)
                 names = list(getattr(registry, {"models": "presets"}.get(kind, kind)))
         except Exception:  # a word left uncompleted, never a traceback in the user's shell
             return []

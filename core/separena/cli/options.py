@@ -70,6 +70,8 @@ def budget_overrides(options: dict[str, Any]) -> dict[str, Any]:
 
 def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A device torch knows and this machine has; checked before any work."""
+    if value == "cpu" or ctx.resilient_parsing:  # the default, and the shell completing a word: no torch import
+        return value
     import torch
 
     try:
