@@ -438,7 +438,8 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     images = re.findall(r'<img src="([^"]+)"', page)
     spectrograms = re.findall(r'<img class="spec" src="([^"]+)"', page)
     assert "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
-    assert len(images) == 6 + 7 + 1  # tiny's, tiny-stems' (with a per-source plot), the cross-suite heat map
+    assert len(images) == 8 + 9 + 1  # tiny's, tiny-stems' (with a per-source plot), the cross-suite heat map
+    assert {"plots/tiny-per-mixture.png", "plots/tiny-by-input.png"} <= set(images)
     assert "plots/across-suites.png" in images and "Across suites" in page
     assert re.search(r"\| tiny-net \| -?\d+\.\d\d \([12]\) \| -?\d+\.\d\d \([12]\) \|", md)
     assert doc["across_suites"]["suites"] == ["tiny", "tiny-stems"]

@@ -134,3 +134,26 @@ def test_source_groups_score_each_source_under_its_speakers_package():
     assert speaker_package("ktuberling-data-sv", packages) is None
     assert speaker_package("asterisk-prompt-fr-armelle-fr-armelle", ("asterisk-prompt-fr", "asterisk-prompt-fr-armelle")) \
         == "asterisk-prompt-fr-armelle"
+
+
+def test_improvement_by_input_groups_the_sources_every_model_scored_by_their_input_si_sdr():
+    from separena.bench.leaderboard import improvement_by_input
+    from separena.bench.store import StoredRun
+
+    level = [[-3.0, -2.0], [-1.0, 0.0], [1.0, 2.0]]  # each source's input SI-SDR, in the references' order
+
+    def run(model: str, seed: int, gain: list[list[float]]) -> StoredRun:
+        sdri = [[g for g in row] for row in gain]
+        sdr = [[x + g for x, g in zip(xs, row)] for xs, row in zip(level, gain)]
+        return StoredRun(f"{model}{seed}", "s", model, seed, float(seed), {"sets": {"test": {
+            "names": ["m0", "m1", "m2"], "si_sdr": sdr, "si_sdri": sdri}}})
+
+    runs = [run("a", 0, [[x + 10 for x in row] for row in level]),  # seeds averaged: input + 11
+            run("a", 1, [[x + 12 for x in row] for row in level]),
+            run("b", 0, [[5.0, 5.0], [5.0, 5.0], [5.0, math.nan]])]  # the last source has no score of b's
+    found = improvement_by_input(runs, groups=3)
+    assert found is not None
+    assert found.sizes == [2, 2, 1] and found.edges == [-3.0, -2.0, 0.0, 1.0] and found.inputs == [-2.5, -0.5, 1.0]
+    assert found.means == {"a": [8.5, 10.5, 12.0], "b": [5.0, 5.0, 5.0]}
+    assert improvement_by_input(runs, models=["a"], groups=3).sizes == [2, 2, 2]  # b's gap no longer matters
+    assert improvement_by_input(runs, set_name="valid") is None

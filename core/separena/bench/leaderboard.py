@@ -25,9 +25,8 @@ from .stats import PairTest, bootstrap_interval, compare_pairs, rank_ranges
 from .store import StoredFailure, StoredRun
 
 __all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
-           "format_lookahead",
-           "per_mixture_scores", "pairwise_tests", "table_cells", "source_groups", "SourceScores", "per_source_scores",
-           "SLOW_NOTE_FRACTION"]
+           "format_lookahead", "per_mixture_scores", "improvement_by_input", "ByInput", "pairwise_tests",
+           "table_cells", "source_groups", "SourceScores", "per_source_scores", "SLOW_NOTE_FRACTION"]
 
 SLOW_NOTE_FRACTION = 0.1  # a row is flagged when this share of its training ran slowed by contention
 
@@ -123,6 +122,47 @@ def per_mixture_scores(runs: Sequence[StoredRun], set_name: str = "test",
         names = [n for n in tables[0] if all(n in t for t in tables)]
         out[model] = (names, np.array([[t[n] for n in names] for t in tables]).reshape(len(tables), len(names)))
     return out
+
+
+@dataclass(frozen=True)
+class ByInput:
+    """SI-SDRi against how hard the task was: every source of every mixture that all models
+    scored, split into groups of (nearly) equal size by its input SI-SDR (the unprocessed
+    mixture's SI-SDR against that source)."""
+
+    edges: list[float]  # input SI-SDR (dB) bounding the groups: len(groups) + 1 values
+    inputs: list[float]  # each group's median input SI-SDR (dB)
+    sizes: list[int]  # sources per group
+    means: dict[str, list[float]]  # model -> its mean SI-SDRi per group (seeds averaged per source first)
+
+
+def improvement_by_input(runs: Sequence[StoredRun], set_name: str = "test", models: Sequence[str] | None = None,
+                         groups: int = 5) -> ByInput | None:
+    """Each model's SI-SDRi per group of sources of similar input SI-SDR (``None`` without two
+    sources that every model scored). A run's scores are in the order of the references, and a
+    source's input SI-SDR is its SI-SDR less its SI-SDRi (the same for every model)."""
+    inputs: dict[tuple[str, int], float] = {}
+    scored: dict[str, dict[tuple[str, int], list[float]]] = {}
+    for run in latest_runs(runs):
+        s = run.payload["sets"].get(set_name, {})
+        if "si_sdr" not in s or "si_sdri" not in s or (models is not None and run.model not in models):
+            continue
+        for name, sdr_row, sdri_row in zip(s["names"], s["si_sdr"], s["si_sdri"]):
+            for j, (sdr, sdri) in enumerate(zip(sdr_row, sdri_row)):
+                if sdr is not None and sdri is not None and math.isfinite(sdr) and math.isfinite(sdri):
+                    inputs.setdefault((name, j), sdr - sdri)
+                    scored.setdefault(run.model, {}).setdefault((name, j), []).append(sdri)
+    names = [m for m in (models if models is not None else scored) if m in scored]
+    if not names:
+        return None
+    keys = sorted(set.intersection(*(set(scored[m]) for m in names)), key=lambda k: (inputs[k], k))
+    if len(keys) < 2:
+        return None
+    parts = [list(p) for p in np.array_split(np.arange(len(keys)), min(groups, len(keys)))]
+    level = np.array([inputs[k] for k in keys])
+    means = {m: [float(np.mean([np.mean(scored[m][keys[i]]) for i in p])) for p in parts] for m in names}
+    return ByInput(edges=[float(level[parts[0][0]])] + [float(level[p[-1]]) for p in parts],
+                   inputs=[float(np.median(level[p])) for p in parts], sizes=[len(p) for p in parts], means=means)
 
 
 def source_groups(runs: Sequence[StoredRun], set_name: str, group_of: Callable[[str], str | None]

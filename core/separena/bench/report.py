@@ -5,7 +5,8 @@ holds: Kendall's tau between the rankings of the same models on two test sets, t
 two suites of the same data, with the pairs that swap. Where suites share models (one task
 under noise, in rooms, with three talkers), a table puts each model's test score in every
 suite side by side, with its rank there. The HTML page adds plots (quality vs cost, learning
-curves, the cross-suite table as a heat map), a pairwise matrix of win rates and significance,
+curves, SI-SDRi per mixture and against each source's input SI-SDR, the cross-suite table as a
+heat map), a pairwise matrix of win rates and significance,
 and spectrograms beside the audio players. The output folder is portable: images are PNG files beside
 ``index.html``, the example audio is copied in, and every link is relative.
 """
@@ -26,8 +27,8 @@ from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import (Row, SourceScores, format_rank, latest_runs, leaderboard, pairwise_tests, per_source_scores,
-                          records, source_groups, table_cells)
+from .leaderboard import (Row, SourceScores, format_rank, improvement_by_input, latest_runs, leaderboard,
+                          pairwise_tests, per_mixture_scores, per_source_scores, records, source_groups, table_cells)
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
@@ -471,6 +472,7 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
         ax.set_xticks(range(len(scores.sources)), scores.sources)
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-per-source.png", f"{rep.name}: SI-SDRi per source",
                             "source", f"SI-SDRi on {scores.set_name} (dB)", "SI-SDRi per source"))
+    made.extend(_difficulty_plots(out, rep, [r for r in models + brackets if r.kind != "baseline"]))
     curves = _curves(rep)
     for key, label in (("macs", "training compute (MACs)"), ("examples", "training mixtures seen")):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -482,6 +484,37 @@ def _plots(out: Path, rep: SuiteReport) -> list[tuple[str, str]]:
             ax.set_xscale("log")
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-curve-{key}.png", f"{rep.name}: learning curves",
                             label, f"SI-SDRi on {CURVE_SET} subset (dB)", f"learning curves: SI-SDRi vs {label}"))
+    return made
+
+
+def _difficulty_plots(out: Path, rep: SuiteReport, rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """Beyond the means: each model's SI-SDRi per test mixture as a box (seeds averaged per
+    mixture), and its SI-SDRi against how hard each source was to hear (its input SI-SDR)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    scores = per_mixture_scores(rep.runs, "test")
+    rows = [r for r in rows if r.model in scores]
+    if not rows:
+        return []
+    per_mixture = [scores[r.model][1].mean(axis=0) for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.5))
+    ax.boxplot([v[np.isfinite(v)] for v in per_mixture], showmeans=True)
+    ax.set_xticks(range(1, len(rows) + 1), [r.model for r in rows], rotation=30, ha="right", fontsize=8)
+    made = [_finish(fig, ax, out / f"plots/{rep.slug}-per-mixture.png", f"{rep.name}: SI-SDRi per test mixture", "",
+                    "SI-SDRi on test (dB)", "SI-SDRi per test mixture (box: quartiles; whiskers: 1.5 IQR; "
+                    "triangle: mean)", legend=False)]
+    by_input = improvement_by_input(rep.runs, "test", [r.model for r in rows])
+    if by_input is not None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for row in rows:
+            ax.plot(by_input.inputs, by_input.means[row.model], "--" if row.kind in BRACKETS else "-", marker="o",
+                    markersize=3, linewidth=1, label=row.model)
+        made.append(_finish(fig, ax, out / f"plots/{rep.slug}-by-input.png", f"{rep.name}: SI-SDRi by input SI-SDR",
+                            "input SI-SDR of the source (dB, median of each group)", "SI-SDRi on test (dB)",
+                            f"SI-SDRi against how hard each source was to hear: the test sources in "
+                            f"{len(by_input.sizes)} groups of {min(by_input.sizes)} to {max(by_input.sizes)} by "
+                            "the mixture's SI-SDR against them"))
     return made
 
 
