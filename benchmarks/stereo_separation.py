@@ -79,7 +79,6 @@ def scores(estimates: torch.Tensor, images: torch.Tensor, invariant: bool) -> tu
 
 def run(suite_name: str, mixtures: int) -> list[dict]:
     registry = default_registry()
-    suite = registry.suite(suite_name)
     data = registry.suite_data(suite_name)
     invariant = data.permutation_invariant
     published = PublishedStore(default_published_dir())

@@ -24,7 +24,7 @@ from ..specs import BRACKETS
 from .stats import PairTest, bootstrap_interval, compare_pairs, rank_ranges
 from .store import StoredFailure, StoredRun
 
-__all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "COLUMNS", "format_value",
+__all__ = ["Row", "leaderboard", "latest_runs", "records", "rich_table", "format_value",
            "format_lookahead", "per_mixture_scores", "improvement_by_input", "ByInput", "pairwise_tests",
            "table_cells", "source_groups", "SourceScores", "per_source_scores", "SLOW_NOTE_FRACTION"]
 

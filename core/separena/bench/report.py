@@ -27,8 +27,8 @@ from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import (Row, SourceScores, format_rank, improvement_by_input, latest_runs, leaderboard,
-                          pairwise_tests, per_mixture_scores, per_source_scores, records, source_groups, table_cells)
+from .leaderboard import (Row, SourceScores, improvement_by_input, latest_runs, leaderboard, pairwise_tests,
+                          per_mixture_scores, per_source_scores, records, source_groups, table_cells)
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
