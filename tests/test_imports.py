@@ -8,7 +8,8 @@ imports resolved. ``from package import name`` counts as an import of the submod
 ``a.b`` only, not to its parent package ``a``.
 
 And the package, its command line and the cache's listing start without importing torch (a
-second here): ``separena --help``, shell completion of names, a plugin's hook module.
+second here): ``separena --help``, shell completion of names, a plugin's hook module. Every
+name a module's ``__all__`` lists exists.
 """
 
 from __future__ import annotations
@@ -161,3 +162,15 @@ def test_the_package_names_that_need_torch_import_it_on_first_use() -> None:
     assert set(separena.__all__) <= set(dir(separena))
     with pytest.raises(AttributeError, match="no attribute 'Separater'"):
         separena.Separater  # noqa: B018
+
+
+def test_every_name_in_a_modules_all_exists() -> None:
+    import importlib
+
+    missing = []
+    for name in _modules():
+        if name.endswith(".__main__"):  # importing it runs the command line
+            continue
+        module = importlib.import_module(name)
+        missing += [f"{name}.{n}" for n in getattr(module, "__all__", ()) if not hasattr(module, n)]
+    assert not missing, f"names in __all__ that the module does not define: {', '.join(missing)}"
