@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 __all__ = ["Interval", "bootstrap_interval", "PairTest", "compare_pairs", "holm", "rank_ranges",
            "RankAgreement", "rank_agreement"]
@@ -127,6 +126,8 @@ def _wilcoxon(diff: np.ndarray) -> float:
     # the exact distribution assumes no zeros and no ties; choosing the method here keeps the
     # p-values the same across scipy versions, whose "auto" rules differ
     exact = len(diff) <= 50 and np.all(diff) and len(np.unique(np.abs(diff))) == len(diff)
+    from scipy import stats  # here: a third of a second that listing models or separating never needs
+
     with warnings.catch_warnings():
         # few mixtures with ties: the normal approximation is the only p-value there is
         warnings.filterwarnings("ignore", message="Sample size too small", category=UserWarning)
@@ -217,6 +218,8 @@ def rank_agreement(a: Mapping[str, float], b: Mapping[str, float]) -> RankAgreem
     shared = [m for m in a if m in b]
     if len(shared) < 2:
         return RankAgreement(math.nan, math.nan, len(shared), ())
+    from scipy import stats
+
     x, y = [a[m] for m in shared], [b[m] for m in shared]
     result = stats.kendalltau(x, y)
     swapped = []
