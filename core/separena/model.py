@@ -64,6 +64,26 @@ def check_references(references: Tensor, mix: Tensor, n_src: int) -> None:
         raise SeparenaError(f"references: expected shape [batch, n_src, time] = {want}, got {got}")
 
 
+def check_length(length: int, min_length: int, where: str, needs: str, sample_rate: int | None = None) -> None:
+    """One clear :class:`SeparenaError` for an input of ``length`` samples shorter than a model
+    can take, instead of the error a convolution or STFT would raise deep inside it.
+
+    Args:
+        length: input length in samples.
+        min_length: the shortest input that works.
+        where: the message's prefix (the model's name, say).
+        needs: what sets the minimum, e.g. ``"STFT(n_fft=256, hop_length=64)"``.
+        sample_rate: Hz, if known: the message then also gives seconds.
+    """
+    if length >= min_length:
+        return
+    need, got = f"{min_length} samples", f"{length} sample{'s' * (length != 1)}"
+    if sample_rate:
+        need += f" ({min_length / sample_rate:.4g} s at {sample_rate} Hz)"
+        got += f" ({length / sample_rate:.4g} s)"
+    raise SeparenaError(f"{where}: input too short for {needs}; expected at least {need}, got {got}")
+
+
 class Separator(nn.Module):
     """Base class of every model: ``forward(mix [batch, time]) -> SeparatorOutput``.
 

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SeparenaError
+from ..model import check_length
 from .streams import FramingState, OverlapAddState, add_frames, take_final
 
 __all__ = ["STFT", "ISTFT", "Magnitude", "LogMagnitude"]
@@ -81,14 +82,8 @@ class STFT(nn.Module):
             sample_rate: Hz, if known: the message then also gives seconds.
             where: the message's prefix (the model's name, say).
         """
-        if length >= self.min_length:
-            return
-        need, got = f"{self.min_length} samples", f"{length} sample{'s' * (length != 1)}"
-        if sample_rate:
-            need += f" ({self.min_length / sample_rate:.4g} s at {sample_rate} Hz)"
-            got += f" ({length / sample_rate:.4g} s)"
-        raise SeparenaError(f"{where}: input too short for STFT(n_fft={self.n_fft}, hop_length={self.hop_length}); "
-                            f"expected at least {need}, got {got}")
+        check_length(length, self.min_length, where, f"STFT(n_fft={self.n_fft}, hop_length={self.hop_length})",
+                     sample_rate)
 
     def forward(self, wav: Tensor) -> Tensor:
         self.check_length(wav.shape[-1])
