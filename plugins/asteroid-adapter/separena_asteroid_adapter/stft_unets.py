@@ -66,7 +66,8 @@ def dcunet(
         sample_rate=sample_rate, n_src=n_src, fix_length_mode="pad",
         mask_bound=None if mask_bound == "none" else mask_bound,
     )
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dcunet")
+    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dcunet", min_length=n_fft,
+                             needs=f"its STFT (n_fft={n_fft})")
 
 
 def dccrnet(
@@ -102,4 +103,11 @@ def dccrnet(
         sample_rate=sample_rate, n_src=n_src, hid_size=hidden_size, n_layers=num_layers,
         mask_bound=None if mask_bound == "none" else mask_bound,
     )
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dccrnet")
+    # each encoder layer convolves over time without padding and so takes frames away: the
+    # input needs one frame more than they take together
+    encoders = DCCRMaskNet._architectures[variant][0]  # (in, out, kernel, stride, padding), (freq, time)
+    frames = 1 + sum(kernel[1] - 1 - 2 * padding[1] for _, _, kernel, _, padding in encoders)
+    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dccrnet",
+                             min_length=n_fft + (frames - 1) * hop_length,
+                             needs=f"its STFT (n_fft={n_fft}, hop_length={hop_length}) and its {len(encoders)} "
+                                   f"encoder layers ({frames} frames)")

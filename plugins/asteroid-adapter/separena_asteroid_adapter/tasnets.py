@@ -24,13 +24,20 @@ never imports asteroid. Translation of names (ours -> asteroid's): ``n_filters``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from separena.blocks import MaskActivation
 
 from .wrapper import AsteroidSeparator
 
 __all__ = ["conv_tasnet", "dprnn_tasnet", "dptnet", "lstm_tasnet", "sudormrf", "sudormrf_improved"]
+
+
+def _filtered(model: Any, n_src: int, sample_rate: int, name: str, filter_length: int) -> AsteroidSeparator:
+    """The wrapper of a model whose encoder convolves without padding: an input of fewer
+    samples than one filter is refused in one line (SuDoRM-RF pads, so it takes any length)."""
+    return AsteroidSeparator(model, n_src, sample_rate, name, min_length=filter_length,
+                             needs=f"its encoder's filters of {filter_length} samples")
 
 Norm = Literal["gLN", "cLN", "bN"]
 
@@ -83,7 +90,7 @@ def conv_tasnet(
         # asteroid computes the last block's residual output but only the skip sum feeds the mask,
         # so that conv never gets a gradient: freeze it, as training would leave it untouched anyway.
         model.masker.TCN[-1].res_conv.requires_grad_(False)
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-conv-tasnet")
+    return _filtered(model, n_src, sample_rate, "asteroid-conv-tasnet", filter_length)
 
 
 def dprnn_tasnet(
@@ -132,7 +139,7 @@ def dprnn_tasnet(
         rnn_type=rnn_type.upper(), num_layers=num_layers, dropout=dropout, fb_name="free",
         kernel_size=filter_length, n_filters=n_filters, stride=hop_length, sample_rate=sample_rate,
     )
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dprnn-tasnet")
+    return _filtered(model, n_src, sample_rate, "asteroid-dprnn-tasnet", filter_length)
 
 
 def dptnet(
@@ -179,7 +186,7 @@ def dptnet(
         bidirectional=bidirectional, dropout=dropout, fb_name="free", kernel_size=filter_length,
         n_filters=n_filters, stride=hop_length, sample_rate=sample_rate,
     )
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dptnet")
+    return _filtered(model, n_src, sample_rate, "asteroid-dptnet", filter_length)
 
 
 def lstm_tasnet(
@@ -217,7 +224,7 @@ def lstm_tasnet(
         bidirectional=bidirectional, fb_name="free", n_filters=n_filters, kernel_size=filter_length,
         stride=hop_length, sample_rate=sample_rate,
     )
-    return AsteroidSeparator(model, n_src, sample_rate, "asteroid-lstm-tasnet")
+    return _filtered(model, n_src, sample_rate, "asteroid-lstm-tasnet", filter_length)
 
 
 def sudormrf(

@@ -26,7 +26,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix, fit_length
+from separena.model import check_length, check_mix, fit_length
 
 __all__ = ["RoformerSeparator", "bs_roformer", "equal_bands", "mel_band_roformer"]
 
@@ -40,19 +40,23 @@ def equal_bands(n_bins: int, num_bands: int) -> tuple[int, ...]:
 
 
 class RoformerSeparator(Separator):
-    """Wraps a ``BSRoformer`` or ``MelBandRoformer`` built with ``stereo=False``.
+    """Wraps a ``BSRoformer`` or ``MelBandRoformer`` built with ``stereo=False``; ``n_fft`` is
+    the library's STFT size (centred frames, reflect padding: an input needs more than
+    ``n_fft // 2`` samples).
 
     Shapes:
         mix ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (same ``time``).
     """
 
-    def __init__(self, model: nn.Module, n_src: int, sample_rate: int, name: str) -> None:
+    def __init__(self, model: nn.Module, n_src: int, sample_rate: int, name: str, n_fft: int) -> None:
         super().__init__(n_src=n_src, sample_rate=sample_rate)
         self.model = model
         self.name = name
+        self.n_fft = n_fft
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        check_length(mix.shape[-1], self.n_fft // 2 + 1, self.name, f"its STFT (n_fft={self.n_fft})", self.sample_rate)
         est = self.model(mix)  # [B, S, 1, T'] for S > 1 stems, [B, 1, T'] for one
         if est.dim() == 4:
             est = est.squeeze(2)
@@ -102,7 +106,7 @@ def bs_roformer(
                        dim_head=head_size, heads=num_heads, attn_dropout=dropout, ff_dropout=dropout,
                        flash_attn=True, num_residual_streams=residual_streams, stft_n_fft=n_fft,
                        stft_hop_length=hop_length, stft_win_length=n_fft, mask_estimator_depth=mask_depth)
-    return RoformerSeparator(model, n_src, sample_rate, "bs-roformer")
+    return RoformerSeparator(model, n_src, sample_rate, "bs-roformer", n_fft)
 
 
 def mel_band_roformer(
@@ -139,4 +143,4 @@ def mel_band_roformer(
                                 match_input_audio_length=True, num_residual_streams=residual_streams)
     except AssertionError as exc:  # e.g. too many mel bands for n_fft: a band without any bin
         raise SeparenaError(f"mel-band-roformer: num_bands={num_bands}, n_fft={n_fft}: {exc}") from None
-    return RoformerSeparator(model, n_src, sample_rate, "mel-band-roformer")
+    return RoformerSeparator(model, n_src, sample_rate, "mel-band-roformer", n_fft)

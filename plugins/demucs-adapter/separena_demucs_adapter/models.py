@@ -26,7 +26,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix, fit_length
+from separena.model import check_length, check_mix, fit_length
 
 __all__ = ["DemucsSeparator", "hdemucs", "htdemucs"]
 
@@ -45,6 +45,9 @@ class DemucsSeparator(Separator):
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        # the library divides the input by its standard deviation, of which one sample has none (NaN)
+        check_length(mix.shape[-1], 2, self.name, "its normalisation by the input's standard deviation",
+                     self.sample_rate)
         est = self.model(mix.unsqueeze(1))  # [B, 1, T] -> [B, S, 1, T]
         if est.dim() != 4 or est.shape[:3] != (mix.shape[0], self.n_src, 1):
             raise SeparenaError(f"{self.name}: the model returned estimates of shape {list(est.shape)}; "

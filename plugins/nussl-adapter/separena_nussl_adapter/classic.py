@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix
+from separena.model import check_length, check_mix
 
 from .audio_signal import from_audio_signal, numpy_bool_alias, to_audio_signal
 
@@ -67,6 +67,8 @@ class ClassicSeparator(Separator):
     @torch.no_grad()
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        check_length(mix.shape[-1], self.n_fft, self.name, f"nussl's STFT window of {self.n_fft} samples",
+                     self.sample_rate)
         items = [self._separate(item) for item in mix]
         return SeparatorOutput(estimates=torch.stack(items).to(device=mix.device, dtype=mix.dtype))
 

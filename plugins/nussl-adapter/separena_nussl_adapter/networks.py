@@ -37,7 +37,7 @@ from separena import MaskSeparator, Separator, SeparatorOutput
 from separena.blocks import (
     ISTFT, STFT, EmbeddingActivation, Magnitude, MaskActivation, RnnType, kmeans, soft_assignments,
 )
-from separena.model import check_mix
+from separena.model import check_length, check_mix
 
 __all__ = [
     "NusslMasker", "NusslWaveformSeparator", "mask_inference", "dpcl", "chimera", "open_unmix_like",
@@ -96,19 +96,23 @@ class NusslMasker(nn.Module):
 
 
 class NusslWaveformSeparator(Separator):
-    """A nussl waveform-in, waveform-out network (``mix_audio`` -> ``audio``).
+    """A nussl waveform-in, waveform-out network (``mix_audio`` -> ``audio``); inputs shorter
+    than ``min_length`` samples (what ``needs``, for the message) are refused in one line.
 
     Shapes:
         mix ``[batch, time]`` -> estimates ``[batch, n_src, time]``.
     """
 
-    def __init__(self, config: dict[str, Any], n_src: int, sample_rate: int, name: str) -> None:
+    def __init__(self, config: dict[str, Any], n_src: int, sample_rate: int, name: str, min_length: int = 1,
+                 needs: str = "") -> None:
         super().__init__(n_src=n_src, sample_rate=sample_rate)
         self.network = _separation_model(config)
         self.name = name
+        self.min_length, self.needs = min_length, needs
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        check_length(mix.shape[-1], self.min_length, self.name, self.needs, self.sample_rate)
         audio = self.network({"mix_audio": mix.unsqueeze(1)})["audio"]  # [B, 1, T'] in, [B, 1, T', S] out
         est = audio[:, 0].transpose(1, 2)  # [B, T', S] -> [B, S, T']
         length = mix.shape[-1]
@@ -367,4 +371,9 @@ def dual_path(
         n_filters, filter_length, hop_length, chunk_size, chunk_hop, width, num_repeats, bidirectional,
         bottleneck_size, n_src, [mask_activation], window_type=window, skip_connection=skip_connection,
         rnn_type=rnn_type)
-    return NusslWaveformSeparator(config, n_src, sample_rate, "nussl-dual-path")
+    # nussl's DualPath unfolds its frames into chunks without padding: it needs chunk_size frames,
+    # which its filterbank makes from hop_length * (chunk_size - 2) + 1 samples (measured over
+    # filter lengths, hops and chunk sizes)
+    return NusslWaveformSeparator(config, n_src, sample_rate, "nussl-dual-path",
+                                  min_length=hop_length * (chunk_size - 2) + 1,
+                                  needs=f"its dual-path chunks of {chunk_size} frames of hop {hop_length}")

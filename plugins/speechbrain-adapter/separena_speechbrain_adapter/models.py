@@ -206,7 +206,10 @@ def conv_tasnet(
     encoder, decoder = _encoder_decoder(n_filters, filter_length)
     masknet = MaskNet(n_filters, bottleneck_size, hidden_size, kernel_size, num_blocks, num_repeats, n_src,
                       norm_type=norm, causal=causal, mask_nonlinear=mask_activation)
-    return SpeechBrainSeparator(encoder, masknet, decoder, n_src, sample_rate, "speechbrain-conv-tasnet")
+    # non-causal blocks reflect-pad each dilated convolution, which needs more frames than the padding
+    padding = 0 if causal else (kernel_size - 1) * 2 ** (num_blocks - 1) // 2
+    return SpeechBrainSeparator(encoder, masknet, decoder, n_src, sample_rate, "speechbrain-conv-tasnet",
+                                min_frames=padding + 1)
 
 
 def dprnn(

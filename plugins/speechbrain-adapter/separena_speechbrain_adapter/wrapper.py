@@ -17,10 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from separena import SeparenaError, Separator, SeparatorOutput
-from separena.model import check_mix, fit_length
+from separena.model import check_length, check_mix, fit_length
 
 __all__ = ["SpeechBrainSeparator"]
-
 
 
 def forget_lazy_modules() -> None:
@@ -49,23 +48,31 @@ class SpeechBrainSeparator(Separator):
         name: architecture name, for error messages.
         per_item: run the mask network on one mixture at a time (for a mask network whose
             batch items would otherwise interact, see ``resepformer``).
+        min_frames: encoder frames the mask network needs at least (what sets the shortest
+            input, with the encoder's filter and stride).
 
     Shapes:
         mix ``[batch, time]`` -> estimates ``[batch, n_src, time]`` (same ``time``).
     """
 
     def __init__(self, encoder: nn.Module, masknet: nn.Module, decoder: nn.Module, n_src: int,
-                 sample_rate: int, name: str, per_item: bool = False) -> None:
+                 sample_rate: int, name: str, per_item: bool = False, min_frames: int = 1) -> None:
         super().__init__(n_src=n_src, sample_rate=sample_rate)
         self.encoder = encoder
         self.masknet = masknet
         self.decoder = decoder
         self.name = name
         self.per_item = per_item
+        self.min_frames = min_frames
         forget_lazy_modules()  # the builder has imported speechbrain by now
 
     def forward(self, mix: Tensor) -> SeparatorOutput:
         check_mix(mix)
+        conv = self.encoder.conv1d  # it convolves without padding
+        filters, stride = conv.kernel_size[0], conv.stride[0]
+        check_length(mix.shape[-1], filters + stride * (self.min_frames - 1), self.name,
+                     f"its encoder's filters of {filters} samples and {self.min_frames} frame(s) of hop {stride}",
+                     self.sample_rate)
         batch = mix.shape[0]
         mix_w = self.encoder(mix)  # [B, N, L]
         if self.per_item:
