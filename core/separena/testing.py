@@ -14,13 +14,14 @@ those checks become xfails with that reason.
 from __future__ import annotations
 
 import io
+import re
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
 
-from .errors import SeparenaError
+from .errors import SeparenaError, first_line
 from .model import Separator, SeparatorOutput, separate
 from .registry import ModelConfig, Registry, default_registry
 from .streaming import StreamingSeparator, separate_streaming
@@ -246,6 +247,49 @@ def check_no_nan_on_silence(config: ModelConfig) -> None:
         raise AssertionError(f"{config.name}: non-finite estimates on silence")
 
 
+SHORT_LENGTHS = (1, 7, 100)  # samples: shorter than most filters, windows and chunks
+
+
+def _short_run(config: ModelConfig, model: Separator, length: int) -> str | None:
+    """Separate two random mixtures of ``length`` samples: ``None`` if the estimates are right,
+    else the one-line :class:`SeparenaError` that refused them (anything else fails the check)."""
+    sources = 0.1 * torch.randn(2, model.n_src, length, generator=torch.Generator().manual_seed(length))
+    mix = sources.sum(1)
+    try:
+        with torch.no_grad():
+            estimates = _run(model, mix, sources).estimates
+    except SeparenaError as error:
+        if "\n" in str(error):
+            raise AssertionError(f"{config.name}: input of {length} samples refused in more than one line: "
+                                 f"{error}") from error
+        return str(error)
+    except Exception as exc:
+        raise AssertionError(f"{config.name}: input of {length} samples raised {type(exc).__name__} "
+                             f"({first_line(exc)}), expected estimates or a SeparenaError") from exc
+    if tuple(estimates.shape) != (2, model.n_src, length) or not torch.isfinite(estimates).all():
+        raise AssertionError(f"{config.name}: input of {length} samples gave estimates of shape "
+                             f"{tuple(estimates.shape)} (finite: {bool(torch.isfinite(estimates).all())}), "
+                             f"expected finite [2, {model.n_src}, {length}]")
+    return None
+
+
+def check_short_inputs(config: ModelConfig) -> None:
+    """An input of a few samples gives finite estimates of its length, or a one-line
+    :class:`SeparenaError`, never an error from deep inside the model or its library, nor NaN.
+    Where the error names the shortest input (``expected at least N samples``), N samples work
+    and N - 1 are refused."""
+    model = _build(config).eval()
+    stated = set()
+    for length in SHORT_LENGTHS:
+        refusal = _short_run(config, model, length)
+        if refusal is not None and (found := re.search(r"expected at least (\d+) samples", refusal)):
+            stated.add(int(found.group(1)))
+    for least in stated:
+        if _short_run(config, model, least) is not None or (least > 1 and _short_run(config, model, least - 1) is None):
+            raise AssertionError(f"{config.name}: says an input needs at least {least} samples, but "
+                                 f"{least} are refused or {least - 1} are not")
+
+
 def _altered(value: Any, annotation: Any) -> list[Any]:
     """Other values worth trying for a parameter (largest change first)."""
     if typing.get_origin(annotation) is Literal:
@@ -330,7 +374,8 @@ CHECKS: dict[str, Callable[[ModelConfig], None]] = {
         check_builds_from_defaults, check_output_shapes, check_rejects_bad_input,
         check_gradients_reach_all_parameters, check_trains_one_step, check_batch_independence,
         check_streaming, check_seeded_determinism,
-        check_state_dict_round_trip, check_no_nan_on_silence, check_every_parameter_changes_the_model,
+        check_state_dict_round_trip, check_no_nan_on_silence, check_short_inputs,
+        check_every_parameter_changes_the_model,
         check_parameter_names, check_spec_metadata,
     )
 }
