@@ -1,5 +1,6 @@
-"""The contract kit catches what it says it catches: here, a model whose framing loses the last
-sample of an input of odd length (the kit's inputs have odd lengths, a multiple of no even hop)."""
+"""The contract kit catches what it says it catches: a model whose framing loses the last sample
+of an input of odd length (the kit's inputs have odd lengths, a multiple of no even hop), and
+one that fails on a short input deep inside, or names a wrong shortest input."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from separena import ArchitectureSpec, ModelConfig
-from separena.model import Separator, SeparatorOutput, check_mix
-from separena.testing import check_output_shapes
+from separena.model import Separator, SeparatorOutput, check_length, check_mix
+from separena.testing import check_output_shapes, check_short_inputs
 
 
 class PairFrames(Separator):
@@ -33,9 +34,9 @@ def pair_frames(n_src: int = 2, sample_rate: int = 8000, pad: bool = False) -> P
     return PairFrames(n_src, sample_rate, pad)
 
 
-def _config(pad: bool) -> ModelConfig:
-    spec = ArchitectureSpec(name="pair-frames", build=pair_frames, family="mask", summary="test model")
-    return ModelConfig(name="pair-frames", architecture="pair-frames", params={"pad": pad},
+def _config(pad: bool, build=pair_frames, **params) -> ModelConfig:
+    spec = ArchitectureSpec(name="pair-frames", build=build, family="mask", summary="test model")
+    return ModelConfig(name="pair-frames", architecture="pair-frames", params={"pad": pad, **params},
                        objective={"pit-si-sdr": 1.0}, trainable=True, family="mask", tasks=("speech",),
                        plugin="tests", spec=spec)
 
@@ -44,3 +45,33 @@ def test_output_shapes_catches_a_lost_last_sample() -> None:
     with pytest.raises(AssertionError, match=r"pair-frames: estimates shape \(1, 2, 4000\) for input \(1, 4001\)"):
         check_output_shapes(_config(pad=False))
     check_output_shapes(_config(pad=True))  # the same model, padded to whole frames: passes
+
+
+class Filtered(PairFrames):
+    """A 16-sample filter without padding (as a learned encoder), refusing inputs shorter than
+    ``stated`` samples (0: no check, the convolution raises)."""
+
+    def __init__(self, pad: bool = True, stated: int = 0) -> None:
+        super().__init__(pad=pad)
+        self.stated = stated
+
+    def forward(self, mix: Tensor) -> SeparatorOutput:
+        check_mix(mix)
+        if self.stated:
+            check_length(mix.shape[-1], self.stated, "filtered", "its 16-sample filters")
+        torch.nn.functional.conv1d(mix.unsqueeze(1), torch.ones(1, 1, 16))  # raises below 16 samples
+        return super().forward(mix)
+
+
+def filtered(pad: bool = True, stated: int = 0) -> Filtered:
+    return Filtered(pad, stated)
+
+
+@pytest.mark.parametrize(("stated", "failure"), [
+    (0, r"input of 1 samples raised RuntimeError"),  # the convolution's error reaches the user
+    (10, r"input of 10 samples raised RuntimeError"),  # a minimum too low: its own length fails inside
+])
+def test_short_inputs_catches_an_error_from_inside_and_a_minimum_too_low(stated: int, failure: str) -> None:
+    with pytest.raises(AssertionError, match=failure):
+        check_short_inputs(_config(True, filtered, stated=stated))
+    check_short_inputs(_config(True, filtered, stated=16))  # the true minimum: passes
