@@ -158,6 +158,7 @@ def test_the_package_names_that_need_torch_import_it_on_first_use() -> None:
     import separena.streaming
 
     assert separena.Separator is separena.model.Separator
+    assert _imports_torch("import separena\nseparena.model.check_mix")  # the module, as an attribute
     assert separena.separate_streaming is separena.streaming.separate_streaming
     assert set(separena.__all__) <= set(dir(separena))
     with pytest.raises(AttributeError, match="no attribute 'Separater'"):

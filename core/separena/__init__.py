@@ -101,14 +101,18 @@ def list_architectures() -> list[str]:
 
 # Names whose modules import torch, imported on first use: a plugin's hooks, the registry and
 # the command line's help, listings and completion then start without torch's second of import.
+# The two modules themselves (``separena.model``) stay reachable as attributes, as they were.
 _TORCH_NAMES = {
     "MaskSeparator": "model", "Separator": "model", "SeparatorOutput": "model", "separate": "model",
     "separate_audio": "model", "separate_channels": "model", "separate_in_chunks": "model",
     "StreamingSeparator": "streaming", "separate_streaming": "streaming",
 }
+_TORCH_MODULES = ("model", "streaming")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _TORCH_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _TORCH_NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'separena' has no attribute {name!r}")
