@@ -6,9 +6,9 @@ two suites of the same data, with the pairs that swap. Where suites share models
 under noise, in rooms, with three talkers), a table puts each model's test score in every
 suite side by side, with its rank there. The HTML page adds plots (quality vs cost, learning
 curves, SI-SDRi per mixture and against each source's input SI-SDR, the cross-suite table as a
-heat map), a pairwise matrix of win rates and significance,
-and spectrograms beside the audio players. The output folder is portable: images are PNG files beside
-``index.html``, the example audio is copied in, and every link is relative.
+heat map), a pairwise matrix of win rates and significance, and spectrograms beside the audio
+players. The output folder is portable: images are PNG files beside ``index.html``, the example
+audio is copied in, and every link is relative.
 """
 
 from __future__ import annotations
@@ -507,7 +507,7 @@ def _difficulty_plots(out: Path, rep: SuiteReport, rows: Sequence[Row]) -> list[
     by_input = improvement_by_input(rep.runs, "test", [r.model for r in rows])
     if by_input is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
-        for row in rows:
+        for row in (r for r in rows if r.model in by_input.means):  # runs without si_sdr give no input levels
             ax.plot(by_input.inputs, by_input.means[row.model], "--" if row.kind in BRACKETS else "-", marker="o",
                     markersize=3, linewidth=1, label=row.model)
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-by-input.png", f"{rep.name}: SI-SDRi by input SI-SDR",
