@@ -278,7 +278,7 @@ def check_short_inputs(config: ModelConfig) -> None:
     :class:`SeparenaError`, never an error from deep inside the model or its library, nor NaN.
     Where the error names the shortest input (``expected at least N samples``), N samples work."""
     model = _build(config).eval()
-    stated = set()
+    stated: set[int] = set()
     for length in SHORT_LENGTHS:
         refusal = _short_run(config, model, length)
         if refusal is not None and (found := re.search(r"expected at least (\d+) samples", refusal)):
