@@ -1,8 +1,11 @@
 """The contract kit catches what it says it catches: a model whose framing loses the last sample
 of an input of odd length (the kit's inputs have odd lengths, a multiple of no even hop), and
-one that fails on a short input deep inside, or names a wrong shortest input."""
+one that fails on a short input deep inside, or names a shortest input it cannot take."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -34,7 +37,7 @@ def pair_frames(n_src: int = 2, sample_rate: int = 8000, pad: bool = False) -> P
     return PairFrames(n_src, sample_rate, pad)
 
 
-def _config(pad: bool, build=pair_frames, **params) -> ModelConfig:
+def _config(pad: bool, build: Callable[..., Separator] = pair_frames, **params: Any) -> ModelConfig:
     spec = ArchitectureSpec(name="pair-frames", build=build, family="mask", summary="test model")
     return ModelConfig(name="pair-frames", architecture="pair-frames", params={"pad": pad, **params},
                        objective={"pit-si-sdr": 1.0}, trainable=True, family="mask", tasks=("speech",),
