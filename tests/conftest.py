@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,12 @@ import torch
 from separena import Registry
 
 PLUGIN_DIR = Path(__file__).parent / "plugins"
+
+# A test run started in the background by a script (`make test &`, nohup) inherits SIGINT
+# ignored, and would pass that on to every process it starts; the Ctrl-C tests need what a
+# terminal gives (the tests of an ignored SIGINT set it themselves).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
