@@ -248,7 +248,8 @@ _ORPHAN_GRACE_SECONDS = 60.0  # how long a run cut by its driver's death may tak
 def _worker_init(recipe: RegistryRecipe, events: Any) -> None:
     # Ctrl-C reaches every process of the terminal's group. A worker waiting for its next run has
     # nothing to save (the driver shuts the pool down), so there it would only print a traceback;
-    # a run gets the handler the process started with (ignored under nohup) and stops with its state.
+    # a run gets the handler the process started with (ignored under nohup), and while it trains,
+    # the trainer's own, which stops it with its state whatever the process started with.
     _WORKER["sigint"] = signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(registry=recipe.build(), cache=DataCache(), events=events, running=False)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
@@ -261,7 +262,9 @@ def _exit_when_orphaned(driver: int) -> None:
     while os.getppid() == driver:
         time.sleep(_ORPHAN_POLL_SECONDS)
     if _WORKER["running"]:
-        _thread.interrupt_main(signal.SIGINT)  # a no-op where SIGINT is ignored (nohup): the grace ends it
+        # the trainer's Ctrl-C handler saves the state; outside training, where SIGINT may be
+        # ignored (nohup), this is a no-op and the grace ends it
+        _thread.interrupt_main(signal.SIGINT)
         deadline = time.monotonic() + _ORPHAN_GRACE_SECONDS
         while _WORKER["running"] and time.monotonic() < deadline:
             time.sleep(_ORPHAN_POLL_SECONDS)
