@@ -143,10 +143,9 @@ def test_improvement_by_input_groups_the_sources_every_model_scored_by_their_inp
     level = [[-3.0, -2.0], [-1.0, 0.0], [1.0, 2.0]]  # each source's input SI-SDR, in the references' order
 
     def run(model: str, seed: int, gain: list[list[float]]) -> StoredRun:
-        sdri = [[g for g in row] for row in gain]
         sdr = [[x + g for x, g in zip(xs, row)] for xs, row in zip(level, gain)]
         return StoredRun(f"{model}{seed}", "s", model, seed, float(seed), {"sets": {"test": {
-            "names": ["m0", "m1", "m2"], "si_sdr": sdr, "si_sdri": sdri}}})
+            "names": ["m0", "m1", "m2"], "si_sdr": sdr, "si_sdri": gain}}})
 
     runs = [run("a", 0, [[x + 10 for x in row] for row in level]),  # seeds averaged: input + 11
             run("a", 1, [[x + 12 for x in row] for row in level]),
