@@ -440,6 +440,12 @@ def test_report_writes_four_formats_and_the_html_loads(registry: Registry, tmp_p
     assert "plots/tiny-curve-macs.png" in images and len(audio) >= 3 * 3
     assert len(images) == 8 + 9 + 1  # tiny's, tiny-stems' (with a per-source plot), the cross-suite heat map
     assert {"plots/tiny-per-mixture.png", "plots/tiny-by-input.png"} <= set(images)
+    by_input = doc["suites"]["tiny"]["by_input"]  # the same numbers in the JSON and the Markdown
+    assert by_input["set"] == "test" and sum(by_input["sizes"]) == 2 * net["n"]  # every source of every mixture
+    assert {"tiny-net", "tiny-oracle"} <= set(by_input["means"]) and "mixture" not in by_input["means"]
+    assert all(len(v) == len(by_input["sizes"]) for v in by_input["means"].values())
+    first = " | ".join(f"{v:.2f}" for v in by_input["means"]["tiny-net"])
+    assert f"| tiny-net | {first} |" in md
     assert "plots/across-suites.png" in images and "Across suites" in page
     assert re.search(r"\| tiny-net \| -?\d+\.\d\d \([12]\) \| -?\d+\.\d\d \([12]\) \|", md)
     assert doc["across_suites"]["suites"] == ["tiny", "tiny-stems"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import html
 import json
 import math
@@ -27,8 +28,8 @@ from typing import Any
 
 from ..errors import SeparenaError
 from ..specs import BRACKETS
-from .leaderboard import (Row, SourceScores, improvement_by_input, latest_runs, leaderboard, pairwise_tests,
-                          per_mixture_scores, per_source_scores, records, source_groups, table_cells)
+from .leaderboard import (ByInput, Row, SourceScores, improvement_by_input, latest_runs, leaderboard,
+                          pairwise_tests, per_mixture_scores, per_source_scores, records, source_groups, table_cells)
 from .stats import PairTest, RankAgreement, rank_agreement
 from .store import ResultStore, StoredRun
 
@@ -53,6 +54,13 @@ class SuiteReport:
     def per_source(self) -> list[SourceScores]:
         """Each set's scores per source role (music stems); empty where sources have no roles."""
         return [scores for name in self.set_names if (scores := per_source_scores(self.runs, name)) is not None]
+
+    @functools.cached_property
+    def by_input(self) -> ByInput | None:
+        """The SI-SDRi of every model and oracle on test by the input SI-SDR of the source (the
+        unprocessed mixture's row, 0 by definition, left out)."""
+        shown = [r.model for r in self.rows if r.kind != "baseline" and "test" in r.quality]
+        return improvement_by_input(self.runs, "test", shown)
 
     @property
     def slug(self) -> str:
@@ -268,7 +276,7 @@ def _write_markdown(out: Path, reports: list[SuiteReport], agreements: Sequence[
             lines += [f"Significant differences on test: {len(significant)} of {len(rep.pairs)} pairs"
                       + (": " + "; ".join(f"{p.a} vs {p.b} {p.mean_difference:+.2f} dB (p {p.p_adjusted:.3g})"
                                           for p in significant) if significant else ""), ""]
-        lines += _package_tables(rep) + _source_tables(rep)
+        lines += _package_tables(rep) + _source_tables(rep) + _by_input_table(rep)
     if cross is not None:
         lines += ["## Across suites", "", "| model | " + " | ".join(c.replace("|", "\\|") for c in cross.suites) + " |",
                   "| --- |" + " ---: |" * len(cross.suites)]
@@ -343,6 +351,25 @@ def _source_tables(rep: SuiteReport) -> list[str]:
     return lines
 
 
+def _groups(found: ByInput) -> str:
+    """``"5 groups of 80"`` or ``"5 groups of 1 to 2"``."""
+    low, high = min(found.sizes), max(found.sizes)
+    return f"{len(found.sizes)} groups of {low}" + (f" to {high}" if high != low else "")
+
+
+def _by_input_table(rep: SuiteReport) -> list[str]:
+    """Markdown lines: each model's SI-SDRi on test by the input SI-SDR of the source."""
+    found = rep.by_input
+    if found is None:
+        return []
+    lines = [f"SI-SDRi (dB) on test by the input SI-SDR of the source: the test sources in {_groups(found)}, each "
+             "column headed by its group's median input SI-SDR:", "",
+             "| model | " + " | ".join(f"{x:.2f} dB" for x in found.inputs) + " |",
+             "| --- |" + " ---: |" * len(found.inputs)]
+    lines += [f"| {model} | " + " | ".join(f"{v:.2f}" for v in means) + " |" for model, means in found.means.items()]
+    return lines + [""]
+
+
 def _write_csv(out: Path, reports: list[SuiteReport]) -> Path:
     recs = [rec for rep in reports for rec in records(rep.rows, rep.name)]
     fields: list[str] = []
@@ -397,6 +424,13 @@ def _agreement_record(a: Agreement) -> dict[str, Any]:
             "swapped": [list(p) for p in a.result.swapped]}
 
 
+def _by_input_record(found: ByInput | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    means = {m: [_finite(v) for v in values] for m, values in found.means.items()}
+    return {**dataclasses.asdict(found), "set": "test", "means": means}
+
+
 def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agreement],
                 cross: CrossSuite | None = None) -> Path:
     doc = {"suites": {rep.name: {"summary": rep.summary, "rows": records(rep.rows, rep.name),
@@ -407,7 +441,8 @@ def _write_json(out: Path, reports: list[SuiteReport], agreements: Sequence[Agre
                                                 for sc in rep.per_source()},
                                  "pairs": [{**dataclasses.asdict(p), "mean_difference": _finite(p.mean_difference),
                                             "p_value": _finite(p.p_value), "p_adjusted": _finite(p.p_adjusted)}
-                                           for p in rep.pairs]}
+                                           for p in rep.pairs],
+                                 "by_input": _by_input_record(rep.by_input)}
                       for rep in reports},
            "agreements": [_agreement_record(a) for a in agreements],
            "across_suites": None if cross is None else {
@@ -504,7 +539,7 @@ def _difficulty_plots(out: Path, rep: SuiteReport, rows: Sequence[Row]) -> list[
     made = [_finish(fig, ax, out / f"plots/{rep.slug}-per-mixture.png", f"{rep.name}: SI-SDRi per test mixture", "",
                     "SI-SDRi on test (dB)", "SI-SDRi per test mixture (box: quartiles; whiskers: 1.5 IQR; "
                     "triangle: mean)", legend=False)]
-    by_input = improvement_by_input(rep.runs, "test", [r.model for r in rows])
+    by_input = rep.by_input
     if by_input is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         for row in (r for r in rows if r.model in by_input.means):  # runs without si_sdr give no input levels
@@ -513,8 +548,7 @@ def _difficulty_plots(out: Path, rep: SuiteReport, rows: Sequence[Row]) -> list[
         made.append(_finish(fig, ax, out / f"plots/{rep.slug}-by-input.png", f"{rep.name}: SI-SDRi by input SI-SDR",
                             "input SI-SDR of the source (dB, median of each group)", "SI-SDRi on test (dB)",
                             f"SI-SDRi against how hard each source was to hear: the test sources in "
-                            f"{len(by_input.sizes)} groups of {min(by_input.sizes)} to {max(by_input.sizes)} by "
-                            "the mixture's SI-SDR against them"))
+                            f"{_groups(by_input)} by the mixture's SI-SDR against them"))
     return made
 
 
