@@ -97,7 +97,8 @@ def dccrnet(
 
     from ._dccrn import FixedDCCRNet
 
-    _check_n_fft("asteroid-dccrnet", variant, DCCRMaskNet._architectures[variant][0], n_fft)
+    encoders = DCCRMaskNet._architectures[variant][0]  # (in, out, kernel, stride, padding), (freq, time)
+    _check_n_fft("asteroid-dccrnet", variant, encoders, n_fft)
     model = FixedDCCRNet(
         variant, stft_n_filters=n_fft, stft_kernel_size=n_fft, stft_stride=hop_length,
         sample_rate=sample_rate, n_src=n_src, hid_size=hidden_size, n_layers=num_layers,
@@ -105,7 +106,6 @@ def dccrnet(
     )
     # each encoder layer convolves over time without padding and so takes frames away: the
     # input needs one frame more than they take together
-    encoders = DCCRMaskNet._architectures[variant][0]  # (in, out, kernel, stride, padding), (freq, time)
     frames = 1 + sum(kernel[1] - 1 - 2 * padding[1] for _, _, kernel, _, padding in encoders)
     return AsteroidSeparator(model, n_src, sample_rate, "asteroid-dccrnet",
                              min_length=n_fft + (frames - 1) * hop_length,
