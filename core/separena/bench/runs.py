@@ -27,7 +27,7 @@ __all__ = ["RunConfig", "RunOutcome", "failure_payload", "code_version", "source
 
 # Core modules (a trailing "/": every module of a package) that never change a run's numbers:
 # editing them must not invalidate stored runs.
-PRESENTATION_ONLY = ("cli/", "bench/report.py", "bench/leaderboard.py")
+PRESENTATION_ONLY = ("cli/", "bench/report/", "bench/leaderboard.py")
 
 
 def canonical_json(value: Any) -> str:
