@@ -16,8 +16,8 @@ filterbank with stride ``filter_length // 2``), a mask network, and ``dual_path.
 speechbrain's separation recipes. Translation of names (ours -> speechbrain's): ``n_filters`` ->
 encoder ``out_channels`` (N), ``filter_length`` -> ``kernel_size``, ``chunk_size`` -> ``K`` /
 ``segment_size``, ``num_repeats`` -> dual-path ``num_layers``, ``num_layers`` -> layers per
-intra/inter block, ``num_heads`` -> ``nhead``, ``hidden_size`` -> ``d_ffn`` (transformers) /
-``hidden_channels`` (RNNs) / ``H`` (Conv-TasNet), ``bottleneck_size`` -> ``out_channels`` / ``B``,
+intra/inter block, ``num_heads`` -> ``nhead``, ``ffn_size`` -> ``d_ffn`` (transformers),
+``hidden_size`` -> ``hidden_channels`` (RNNs) / ``H`` (Conv-TasNet), ``bottleneck_size`` -> ``out_channels`` / ``B``,
 ``num_blocks`` -> ``layer`` / ``X``, ``kernel_size`` -> ``P``, ``norm`` -> ``norm_type``,
 ``mask_activation`` -> ``mask_nonlinear``.
 """
@@ -51,7 +51,7 @@ def sepformer(
     num_repeats: int = 2,
     num_layers: int = 8,
     num_heads: int = 8,
-    hidden_size: int = 1024,
+    ffn_size: int = 1024,
     dropout: float = 0.0,
 ) -> SpeechBrainSeparator:
     """SepFormer as in speechbrain's WSJ0-2mix recipe (``hparams/sepformer.yaml``).
@@ -65,13 +65,13 @@ def sepformer(
         num_repeats: dual-path blocks (intra + inter transformer each).
         num_layers: transformer layers in each intra and inter transformer.
         num_heads: attention heads; must divide ``n_filters``.
-        hidden_size: transformer feed-forward width.
+        ffn_size: hidden units of each transformer layer's feed-forward network.
         dropout: transformer dropout.
     """
     from speechbrain.lobes.models.dual_path import Dual_Path_Model, SBTransformerBlock
 
     def block() -> nn.Module:
-        return SBTransformerBlock(num_layers=num_layers, d_model=n_filters, nhead=num_heads, d_ffn=hidden_size,
+        return SBTransformerBlock(num_layers=num_layers, d_model=n_filters, nhead=num_heads, d_ffn=ffn_size,
                                   dropout=dropout, use_positional_encoding=True, norm_before=True)
 
     encoder, decoder = _encoder_decoder(n_filters, filter_length)
@@ -90,7 +90,7 @@ def resepformer(
     num_blocks: int = 2,
     num_layers: int = 8,
     num_heads: int = 8,
-    hidden_size: int = 1024,
+    ffn_size: int = 1024,
     dropout: float = 0.0,
 ) -> SpeechBrainSeparator:
     """Resource-efficient SepFormer as in speechbrain's WSJ0-2mix recipe (``hparams/resepformer.yaml``):
@@ -106,20 +106,20 @@ def resepformer(
         num_blocks: segment-transformer blocks (a memory transformer between consecutive ones).
         num_layers: transformer layers in each segment and memory transformer.
         num_heads: attention heads; must divide ``n_filters``.
-        hidden_size: transformer feed-forward width.
+        ffn_size: hidden units of each transformer layer's feed-forward network.
         dropout: transformer dropout.
     """
     from speechbrain.lobes.models.resepformer import ResourceEfficientSeparator, SBTransformerBlock_wnormandskip
 
     def block() -> nn.Module:
         return SBTransformerBlock_wnormandskip(num_layers=num_layers, d_model=n_filters, nhead=num_heads,
-                                               d_ffn=hidden_size, dropout=dropout, use_positional_encoding=True,
+                                               d_ffn=ffn_size, dropout=dropout, use_positional_encoding=True,
                                                norm_before=True, use_norm=True, use_skip=True)
 
     encoder, decoder = _encoder_decoder(n_filters, filter_length)
     masknet = ResourceEfficientSeparator(n_filters, causal=False, num_spk=n_src, nonlinear="relu",
-                                         layer=num_blocks, unit=hidden_size, segment_size=chunk_size,
-                                         dropout=dropout, mem_type="av", seg_model=block(), mem_model=block())
+                                         layer=num_blocks, segment_size=chunk_size, dropout=dropout, mem_type="av",
+                                         seg_model=block(), mem_model=block())
     # speechbrain's "av" memory runs its transformer over the segment summaries of the whole batch
     # folded together ([1, batch * segments, N]), so batch items would attend to each other: the
     # wrapper runs the mask network one mixture at a time.
