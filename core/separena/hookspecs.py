@@ -43,8 +43,8 @@ def separena_register_architectures() -> Sequence[ArchitectureSpec]:
     module (the model code and its dependencies) is imported later, when the registry checks
     presets against the builder's signature or builds a model. A builder module that fails
     to import does not fail the plugin's registration: the error comes when the model is
-    built. (``import separena`` itself imports torch.) Each architecture is
-    also a preset of the same name built from the builder's defaults. Its ``family`` follows
+    built. Each architecture is also a preset of the same name built from the builder's
+    defaults. Its ``family`` follows
     the rule in :data:`separena.specs.FAMILY_RULES` (how the estimates are made), so the same
     architecture has one family whichever plugin provides it.
 

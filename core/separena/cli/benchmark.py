@@ -36,7 +36,8 @@ __all__ = ["bench", "runs", "report", "publish"]
 @budget_options
 @click.option("--fresh", is_flag=True, help="Re-run stored runs of this suite (old results are archived, not lost).")
 @click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: one run at a time in this process; ray: runs as Ray tasks (pip install 'separena[ray]').")
+              help="local: --jobs runs at once on this machine, in worker processes; ray: runs as Ray tasks "
+                   "(pip install 'separena[ray]').")
 @click.option("--address", default=None, metavar="ADDR",
               help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a local one.")
 @click.option("--num-cpus", type=click.IntRange(min=1), default=None,

@@ -10,7 +10,8 @@ References:
 
 Both models share the core :class:`~separena.blocks.RecurrentTrunk` (nussl's recipe:
 log-magnitude -> normalization -> recurrent stack) and the core :class:`~separena.blocks.EmbeddingHead`. Deep clustering
-clusters the embeddings of each mixture with k-means and uses the clusters as binary masks;
+clusters the embeddings of each mixture with k-means and uses the clusters as masks (soft by
+default, the paper's binary ones with ``soft_beta=None``);
 Chimera++ adds a :class:`~separena.blocks.MaskHead` that gives the masks at inference, the
 embedding head serving only as a training objective. Masks apply to the mixture STFT and
 the mixture phase is reused by the inverse STFT (the core :class:`~separena.MaskSeparator`).

@@ -40,7 +40,7 @@ def separena_register_architectures() -> list[ArchitectureSpec]:
              test_params=_TINY_RNN),
         _net("nussl-dpcl", "dpcl", "embedding",
              "Hershey et al., ICASSP 2016 (arXiv:1508.04306)",
-             "nussl build_recurrent_dpcl: RNN embeddings per TF bin, k-means (separena.blocks) -> binary masks",
+             "nussl build_recurrent_dpcl: RNN embeddings per TF bin, k-means (separena.blocks) -> soft masks",
              objective="deep-clustering", test_params={**_TINY_RNN, "embedding_size": 4}),
         _net("nussl-chimera", "chimera", "mask",  # the mask head separates, as chimera-pp
              "Luo et al., ICASSP 2017 (arXiv:1611.06265); Wang et al., ICASSP 2018",
