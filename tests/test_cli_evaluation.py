@@ -120,6 +120,28 @@ def test_train_resumes_an_interrupted_training_from_its_state(fixture_plugin, tm
     assert "trained tiny-masker: 6 steps, resumed from step 3" in result.output and not state.exists()
 
 
+def test_train_with_set_trains_a_variant_that_the_checkpoint_rebuilds(fixture_plugin, tmp_path: Path) -> None:
+    """`train --set n_fft=128` trains the preset with 128 bins; evaluate and separate rebuild that
+    variant from the checkpoint (with a note), not the preset as registered."""
+    import soundfile
+    import torch
+
+    plugin, suite = fixture_plugin("good_minimal"), _tones_suite(tmp_path)
+    result = run("--plugin", plugin, "--registry", suite, "train", "tiny-masker", "--suite", "tones", "--steps", "2",
+                 "--set", "n_fft=128", "--set", "mask_activation=relu", "-o", tmp_path / "m.pt")
+    assert result.exit_code == 0, result.output
+    assert "trained tiny-masker (n_fft=128, mask_activation='relu'): 2 steps" in result.output
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert saved["params"]["n_fft"] == 128 and saved["params"]["mask_activation"] == "relu"
+    assert saved["state_dict"]["masker.2.linear.weight"].shape[-1] == 65  # 128 // 2 + 1 bins
+    soundfile.write(tmp_path / "mix.wav", 0.1 * torch.randn(4001).numpy(), 8000)
+    for command in (["evaluate", "tiny-masker", "--suite", "tones"],
+                    ["separate", "tiny-masker", tmp_path / "mix.wav", "-o", tmp_path / "out"]):
+        result = run("--plugin", plugin, "--registry", suite, *command, "--checkpoint", tmp_path / "m.pt")
+        assert result.exit_code == 0, result.output
+        assert "n_fft 128 (not 64)" in " ".join(result.output.split()), result.output
+
+
 def _tones_suite(tmp_path: Path) -> Path:
     path = tmp_path / "tones.yaml"
     path.write_text("suites:\n  tones:\n    dataset: tones-2mix\n    sample_rate: 8000\n    segment_seconds: 0.25\n"

@@ -101,18 +101,19 @@ def installed_metric(registry: Registry, name: str, where: str) -> MetricSpec:
     return metric
 
 
-def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | None) -> ModelConfig:
-    """The model config of ``name`` fitted to the data: a model with an ``n_src`` parameter
-    separates the data's ``n_src`` sources (``speech-3mix`` trains 3-speaker models of
-    ``speech-quick``'s presets), and a bracket (oracle, baseline) also takes the data's sample
-    rate, so the same oracle presets bracket speech and music data."""
+def fitted_config(registry: Registry, name: str, sample_rate: int, n_src: int | None,
+                  **overrides: Any) -> ModelConfig:
+    """The model config of ``name`` (with parameter ``overrides``) fitted to the data: a model
+    with an ``n_src`` parameter separates the data's ``n_src`` sources (``speech-3mix`` trains
+    3-speaker models of ``speech-quick``'s presets), and a bracket (oracle, baseline) also takes
+    the data's sample rate, so the same oracle presets bracket speech and music data."""
     spec = registry.architectures.get(registry.preset(name).architecture)
     if spec is None:
-        return registry.model_config(name)
+        return registry.model_config(name, **overrides)
     fit: dict[str, int] = {"n_src": n_src} if n_src and "n_src" in spec.params() else {}
     if spec.family in BRACKETS:
         fit["sample_rate"] = sample_rate
-    return registry.model_config(name, **fit)
+    return registry.model_config(name, **{**overrides, **fit})
 
 
 def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Sequence[str] | None = None,

@@ -22,6 +22,7 @@ from ..specs import MAX_SEED, MetricSpec
 from .common import complete_names, console, context_registry, err_console, one_line_errors
 from .options import (
     budget_options, budget_overrides, check_output_path, default_data_workers, device_option, eval_mixtures_option,
+    param_option, param_overrides,
 )
 from .weights import initial_model, store_option, trained_model, weights_options
 
@@ -100,6 +101,7 @@ def _state_path(output: Path) -> Path:
               help="Suite whose dataset, segment length and budget to use.")
 @budget_options
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@param_option
 @device_option
 @click.option("--data-workers", type=click.IntRange(min=0), default=None,
               help="Processes that build training batches ahead (same batches). "
@@ -113,13 +115,15 @@ def _state_path(output: Path) -> Path:
 @eval_mixtures_option
 @click.pass_context
 @one_line_errors
-def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str, data_workers: int | None,
-          output: Path | None, init_source: str | None, store_path: Path, eval_mixtures: int | None,
-          **budget_values: Any) -> None:
+def train(ctx: click.Context, name: str, suite_name: str, seed: int, param_values: tuple[tuple[str, Any], ...],
+          device: str, data_workers: int | None, output: Path | None, init_source: str | None, store_path: Path,
+          eval_mixtures: int | None, **budget_values: Any) -> None:
     """Train model NAME on a suite's data and budget; write a checkpoint and report SI-SDRi.
 
     With --init it fine-tunes weights trained before (e.g. `--init published` on your own
     suite's data, often with a lower --learning-rate); the checkpoint records their digest.
+    With --set KEY=VALUE it trains a variant of the preset (`--set hidden_size=64`); the
+    checkpoint keeps its parameters, so evaluate and separate rebuild the variant from it.
 
     Ctrl-C stops training after the step under way and saves the last weights and the training
     state (OUTPUT.state); the same command then resumes from that step. Under
@@ -137,7 +141,17 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
     output = output or Path("runs") / normalize_name(name) / "model.pt"
     check_output_path(output, "-o/--output", folder=False)  # before minutes of data and training
     registry = context_registry(ctx)
-    config = registry.model_config(name)
+    overrides = param_overrides(param_values)
+    if "n_src" in overrides:  # as in the benchmark: a model separates as many sources as its data has
+        raise SeparenaError(f"--set n_src={overrides['n_src']!r}: the suite's data sets the number of sources; "
+                            "expected another parameter (or a --suite with that many)")
+    if overrides and init_source is not None:
+        raise SeparenaError(f"--set {next(iter(overrides))}: the weights of --init fix the model's parameters; "
+                            "expected --set or --init, not both")
+    try:
+        config = registry.model_config(name, **overrides)
+    except SeparenaError as exc:
+        raise SeparenaError(f"--set: {exc}" if overrides else str(exc)) from None
     if not config.trainable:
         raise SeparenaError(f"model {config.name!r} is not trained ({config.family}); expected a trainable model "
                             f"(it is scored as it is: `separena evaluate {config.name}`)")
@@ -158,7 +172,7 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     suite, data = _suite_data(registry, suite.name)
     if initial_weights is None:  # e.g. 3 sources for a suite of 3-speaker data, as the benchmark trains it
-        config = fitted_config(registry, config.name, data.sample_rate, data.n_src)
+        config = fitted_config(registry, config.name, data.sample_rate, data.n_src, **overrides)
     model, result = train_model(config, data, budget, segment_seconds=suite.segment_seconds, seed=seed,
                                 device=device, checkpoint_path=output, state_path=_state_path(output),
                                 data_workers=default_data_workers(device, data_workers),
@@ -170,9 +184,10 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, device: str
         err_console.print(f"[yellow]note: {escape(result.checkpoint_note)}[/yellow]")
     resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
     start = f" from --init {escape(init_source)}" if init_source else ""
-    console.print(f"trained {config.name}{start}: {result.steps} steps{resumed} ({result.examples} mixtures, "
-                  f"{result.macs:.3g} MACs; stopped by {result.stopped_by}) in {result.seconds:.0f} s "
-                  f"({result.steps_per_second:.2f} steps/s), final loss "
+    variant = f" ({', '.join(f'{k}={v!r}' for k, v in overrides.items())})" if overrides else ""
+    console.print(f"trained {config.name}{escape(variant)}{start}: {result.steps} steps{resumed} "
+                  f"({result.examples} mixtures, {result.macs:.3g} MACs; stopped by {result.stopped_by}) in "
+                  f"{result.seconds:.0f} s ({result.steps_per_second:.2f} steps/s), final loss "
                   f"{result.losses[-1] if result.losses else float('nan'):.3f}; checkpoint {saved}")
     console.print(_score_table(config.name, model, data, device, eval_mixtures))
 

@@ -4,7 +4,8 @@ Budget options (``--steps``, ``--examples``, ``--macs``, ``--minutes``, ``--batc
 ``--learning-rate``) are checked by the schema registry.yaml's ``budget:`` uses
 (:class:`BudgetValue`); ``--device`` by what torch sees on this machine (:func:`check_device`);
 output paths by :func:`check_output_path` before minutes of training. Also the default number
-of data workers and the ``--eval-mixtures`` option.
+of data workers, the ``--eval-mixtures`` option, and ``--set KEY=VALUE`` (a model parameter,
+:class:`ParamAssignment`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import SeparenaError
 from ..specs import BUDGET_FIELDS, BUDGET_KINDS, check_budget_value
 
 __all__ = ["BudgetValue", "budget_options", "budget_overrides", "check_device", "device_option", "check_output_path",
-           "default_data_workers", "eval_mixtures_option"]
+           "default_data_workers", "eval_mixtures_option", "ParamAssignment", "param_option", "param_overrides"]
 
 
 class BudgetValue(click.ParamType):
@@ -131,3 +132,43 @@ def default_data_workers(device: str, requested: int | None = None) -> int:
 def eval_mixtures_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--eval-mixtures", type=click.IntRange(min=1), default=None, metavar="N",
                         help="Score a fixed, seeded subset of N mixtures of each test set (default: all).")(fn)
+
+
+class ParamAssignment(click.ParamType):
+    """``KEY=VALUE``: a builder parameter and its value read as YAML (``64``, ``0.1``, ``true``,
+    ``relu``, ``null``, ``[1, 2]``), as a preset's ``params:`` in a registry file would give it."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            self.fail(f"expected KEY=VALUE with KEY a model parameter (see `separena info NAME`), got {value!r}",
+                      param, ctx)
+        if not text.strip():
+            self.fail(f"{key}: expected a value after '=' (64, 0.1, true, relu, null, [1, 2]), got none", param, ctx)
+        import yaml
+
+        try:
+            return key, yaml.safe_load(text)
+        except yaml.YAMLError:
+            self.fail(f"{key}: expected a YAML value (64, 0.1, true, relu, null, [1, 2]), got {text!r}", param, ctx)
+
+
+def param_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--set", "param_values", type=ParamAssignment(), multiple=True,
+                        help="Set a model parameter for this training, e.g. --set hidden_size=64 (a YAML value; "
+                             "repeatable; `separena info NAME` lists them). The checkpoint keeps it.")(fn)
+
+
+def param_overrides(values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """``--set`` values as builder overrides; a parameter set twice is refused."""
+    out: dict[str, Any] = {}
+    for key, value in values:
+        if key in out:
+            raise SeparenaError(f"--set {key}: given twice ({out[key]!r} and {value!r}); expected it once")
+        out[key] = value
+    return out
