@@ -49,6 +49,37 @@ def test_suites_lists_each_suite_with_its_data_budget_and_stored_runs(tmp_path):
     assert "error: suites nope*: no suite matches; expected a name or an fnmatch pattern, one of " in missing.output
 
 
+def test_bench_dry_run_shows_each_run_stored_or_to_run_and_writes_nothing(fixture_plugin, tmp_path):
+    from separena.bench import ResultStore, run_suite
+
+    plugin, suite, store = fixture_plugin("good_minimal"), tmp_path / "tones.yaml", tmp_path / "s.sqlite"
+    suite.write_text("suites:\n  tones:\n    dataset: tones-2mix\n    sample_rate: 8000\n    segment_seconds: 0.25\n"
+                     "    budget: {steps: 2, batch_size: 2}\n    seeds: [0, 1]\n    models: [tiny-masker]\n")
+
+    def rows() -> dict[tuple[str, str], list[str]]:
+        result = run("--plugin", plugin, "--registry", str(suite), "bench", "--suite", "tones", "--store", str(store),
+                     "--dry-run")
+        assert result.exit_code == 0, result.output
+        cells = [[c.strip() for c in line.strip("│").split("│")] for line in result.output.splitlines()
+                 if line.startswith("│")]
+        return {(c[0], c[1]): c for c in cells}
+
+    planned = rows()
+    assert not store.exists()  # nothing written
+    assert {("tiny-masker", "0"), ("tiny-masker", "1"), ("oracle-irm", "0")} <= set(planned)
+    assert {c[3] for c in planned.values()} == {"to run"}
+    with ResultStore(store) as s:  # one seed run, as `bench --seeds 0` would
+        run_suite(Registry(plugins=[plugin], registry_files=[suite]), "tones", seeds=[0], models=["tiny-masker"],
+                  store=s, progress=False)
+        stored = len(s.runs())
+    after = rows()
+    assert after[("tiny-masker", "0")][3] == "stored" and after[("tiny-masker", "1")][3] == "to run"
+    assert after[("tiny-masker", "0")][2] == planned[("tiny-masker", "0")][2]  # the same run (hash)
+    assert after[("tiny-masker", "1")][5].startswith("store, seed 0")  # timed by the other seed's run
+    with ResultStore(store) as s:
+        assert len(s.runs()) == stored
+
+
 def test_datasets_lists_each_dataset_with_its_plugin_sources_and_suites():
     result = run("datasets")
     assert result.exit_code == 0, result.output

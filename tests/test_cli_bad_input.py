@@ -180,6 +180,7 @@ CASES: list[tuple[list[str], str]] = [
     (["bench", "--macs", "0"], "--macs"),
     (["bench", "--data-workers", "-1"], "--data-workers"),
     (["bench", "--fresh", "--suite", "smok"], "unknown suite 'smok'"),
+    (["bench", "--dry-run", "--models", "nothing*"], "matches no model"),
     # suites
     (["suites", "nope*"], "suites nope*: no suite matches"),
     (["suites", "--task", "nope"], "no suite matches with --task nope"),

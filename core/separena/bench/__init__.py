@@ -12,12 +12,12 @@ from .execute import execute_run
 from .executor import Executor, LocalExecutor
 from .leaderboard import Row, leaderboard, rich_table
 from .report import write_report
-from .runner import SuiteResult, plan_runs, run_suite, suite_models
+from .runner import SuiteResult, plan_runs, plan_suite, run_suite, suite_models
 from .runs import DataCache, RunConfig, RunOutcome, code_version
 from .store import ResultStore, StoredFailure, StoredRun
 
 __all__ = [
     "RunConfig", "DataCache", "code_version", "Executor", "LocalExecutor", "RunOutcome", "ResultStore",
-    "StoredRun", "StoredFailure", "run_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult",
+    "StoredRun", "StoredFailure", "run_suite", "plan_suite", "plan_runs", "execute_run", "suite_models", "SuiteResult",
     "Row", "leaderboard", "rich_table", "write_report",
 ]

@@ -26,7 +26,7 @@ from .executor import Executor, LocalExecutor
 from .runs import DataCache, RunConfig, RunOutcome, code_version
 from .store import ResultStore
 
-__all__ = ["run_suite", "plan_runs", "suite_models", "SuiteResult", "fitted_config", "installed_metric"]
+__all__ = ["run_suite", "plan_suite", "plan_runs", "suite_models", "SuiteResult", "fitted_config", "installed_metric"]
 
 
 @dataclass
@@ -151,6 +151,27 @@ def plan_runs(registry: Registry, suite: Suite, data_name: str, *, models: Seque
     return configs
 
 
+def plan_suite(registry: Registry, suite_name: str, *, models: Sequence[str] | None = None,
+               seeds: Sequence[int] | None = None, budget: Mapping[str, Any] | None = None,
+               data_cache: DataCache | None = None, device: str = "cpu", artifacts_dir: str = "",
+               save_examples: int = 3, threads: int = 1, data_workers: int = 0) -> tuple[Suite, Any, list[RunConfig]]:
+    """The suite as an invocation runs it (``seeds`` and ``budget`` replacing its own), its data
+    (built once, then cached) and one :class:`RunConfig` per run: what :func:`run_suite` runs,
+    and what ``separena bench --dry-run`` shows. Arguments as :func:`run_suite`'s."""
+    suite = registry.suite(suite_name)
+    untrained_seed = suite.seeds[0]
+    if seeds:
+        suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
+    if budget:
+        suite = dataclasses.replace(suite, budget=dataclasses.replace(suite.budget, **budget))
+    check_suite(registry, suite, models)  # before the data is built
+    data = suite_data(registry, suite, data_cache or DataCache())
+    configs = plan_runs(registry, suite, data.name, models=models, device=device, artifacts_dir=artifacts_dir,
+                        save_examples=save_examples, n_src=data.n_src, threads=threads, data_workers=data_workers,
+                        untrained_seed=untrained_seed)
+    return suite, data, configs
+
+
 def run_suite(
     registry: Registry,
     suite_name: str,
@@ -198,21 +219,13 @@ def run_suite(
         A :class:`SuiteResult`; the leaderboard is built from ``store.runs(run_hashes=...)``.
     """
     start = time.perf_counter()
-    suite = registry.suite(suite_name)
-    untrained_seed = suite.seeds[0]
-    if seeds:
-        suite = dataclasses.replace(suite, seeds=tuple(dict.fromkeys(seeds)))
-    if budget:
-        suite = dataclasses.replace(suite, budget=dataclasses.replace(suite.budget, **budget))
-    check_suite(registry, suite, models)  # before the data is built
     cache = data_cache or getattr(executor, "data_cache", None) or DataCache()
+    suite, data, configs = plan_suite(registry, suite_name, models=models, seeds=seeds, budget=budget,
+                                      data_cache=cache, device=device, artifacts_dir=str(store.artifacts_dir),
+                                      save_examples=save_examples, threads=threads, data_workers=data_workers)
     own_executor = executor is None
     if executor is None:
         executor = LocalExecutor(registry, data_cache=cache, progress=progress)
-    data = suite_data(registry, suite, cache)
-    configs = plan_runs(registry, suite, data.name, models=models, device=device,
-                        artifacts_dir=str(store.artifacts_dir), save_examples=save_examples, n_src=data.n_src,
-                        threads=threads, data_workers=data_workers, untrained_seed=untrained_seed)
     result = SuiteResult(suite=suite, data_name=data.name, configs=configs)
     for c in configs:
         store.request(suite.name, c.run_hash, c.preset, c.seed)

@@ -35,6 +35,9 @@ __all__ = ["bench", "runs", "report", "publish"]
 @device_option
 @budget_options
 @click.option("--fresh", is_flag=True, help="Re-run stored runs of this suite (old results are archived, not lost).")
+@click.option("--dry-run", is_flag=True,
+              help="Show the suite's runs, those stored and those to run with the time the same model, suite and "
+                   "budget took before, and run nothing (the data is built: the runs' hashes name it).")
 @click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: --jobs runs at once on this machine, in worker processes; ray: runs as Ray tasks "
                    "(pip install 'separena[ray]').")
@@ -56,7 +59,7 @@ __all__ = ["bench", "runs", "report", "publish"]
 @one_line_errors
 def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...], store_path: Path,
           device: str,
-          fresh: bool, executor_name: str, address: str | None, num_cpus: int | None,
+          fresh: bool, dry_run: bool, executor_name: str, address: str | None, num_cpus: int | None,
           gpus_per_run: float | None, jobs: int | None, threads: int | None, data_workers: int | None,
           **budget_values: Any) -> None:
     """Benchmark a suite: train and evaluate every model and seed, resuming from the store.
@@ -77,6 +80,9 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
                             "at once as the cluster has CPUs: --num-cpus)")
     registry = context_registry(ctx)
     check_suite(registry, registry.suite(suite_name), list(models) or None)  # before the store is created
+    if dry_run:
+        _show_plan(registry, suite_name, models, seeds, budget, store_path, device, fresh)
+        return
     obj = ctx.find_root().obj or {}
     recipe = RegistryRecipe.of(plugins=obj.get("plugins", ()), registry_files=obj.get("registry_files", ()),
                                environment=True)
@@ -115,6 +121,63 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
     if result.failed:  # a broken plugin costs only its own rows; the benchmark itself succeeded
         err_console.print(f"[red]{len(result.failed)} run(s) failed; their errors are in the table and "
                           "they are retried on the next invocation[/red]")
+
+
+def _show_plan(registry: Any, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...],
+               budget: dict[str, Any], store_path: Path, device: str, fresh: bool) -> None:
+    """``bench --dry-run``: a table of the runs ``bench`` would plan, each stored or to run, with
+    the wall clock of the latest earlier run of the same model, seed if there is one, suite and
+    budget (in the store under another code version, or published). Writes nothing."""
+    from ..bench import ResultStore
+    from ..bench.published import PublishedStore, default_published_dir
+    from ..bench.runner import plan_suite
+
+    suite, data, configs = plan_suite(registry, suite_name, models=list(models) or None, seeds=list(seeds) or None,
+                                      budget=budget, device=device)
+    hashes = [c.run_hash for c in configs]
+    done: set[str] = set()
+    failed: dict[str, str] = {}
+    earlier = []
+    if store_path.is_file():
+        with ResultStore(store_path) as store:  # an existing store is only read
+            done = set() if fresh else store.finished(hashes)
+            failed = {f.run_hash: f.error for f in store.failures(run_hashes=hashes)}
+            earlier += [(r, "store") for r in store.runs(suite=suite.name)]
+    with PublishedStore(default_published_dir()) as published:
+        earlier += [(r, "published") for r in published.runs(suite=suite.name)]
+    table = Table(title=f"{suite.name} on {data.name}: the runs of `separena bench` (--dry-run: nothing is run)")
+    for column in ("model", "seed", "run", "state", "took before", "where"):
+        table.add_column(column, overflow="fold")
+    timed, seconds = 0, 0.0
+    for c in configs:
+        if c.error is not None:
+            state = f"[red]cannot run: {escape(c.error)}[/red]"
+        elif c.run_hash in done:
+            state = "stored"
+        else:
+            state = "to run" + (f" ([red]failed before: {escape(failed[c.run_hash])}[/red])"
+                                if c.run_hash in failed else "")
+        same = [(r, where) for r, where in earlier
+                if r.model == c.preset and r.payload["config"]["budget"] == c.budget and "wall_seconds" in r.payload]
+        same.sort(key=lambda rw: (rw[0].seed == c.seed, rw[0].finished_at))  # same seed, then the latest
+        took, where = "-", "-"
+        if same:
+            run, source = same[-1]
+            machine = run.payload.get("machine", {})
+            took = f"{run.payload['wall_seconds']:.0f} s"
+            threads = machine.get("threads", "?")
+            where = (f"{source}, seed {run.seed}, {machine.get('device', '?')} ({machine.get('cpu', '?')}, "
+                     f"{threads} thread{'' if threads == 1 else 's'})")
+            if state.startswith("to run"):
+                timed, seconds = timed + 1, seconds + run.payload["wall_seconds"]
+        table.add_row(c.preset, str(c.seed), c.run_hash[:12], state, took, escape(where))
+    console.print(table)
+    todo = sum(1 for c in configs if c.error is None and c.run_hash not in done)
+    console.print(f"{todo} of {len(configs)} run(s) to run, {len(done)} stored"
+                  + (f"; earlier runs of {timed} of them took {seconds / 60:.1f} min one after another"
+                     if timed else "")
+                  + f"; nothing run, {escape(str(store_path))} "
+                  + ("unchanged" if store_path.is_file() else "not created"))
 
 
 @click.command()
