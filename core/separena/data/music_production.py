@@ -19,7 +19,7 @@ training piece (each a parameter of :func:`separena.data.music.midi_4stem`):
   alike, so the mixture stays the exact sum of the stems (:func:`bus`).
 
 Everything is a deterministic function of the random generator passed in. Reserved Debian
-packages (DEVELOPERS.md) and the transfer set's soundfont are never used: :data:`SOUNDFONTS` and
+packages (docs/data-real.md, "Packages never used") and the transfer set's soundfont are never used: :data:`SOUNDFONTS` and
 :data:`DRUMKITS` are the only files read.
 """
 
