@@ -349,3 +349,13 @@ def test_completion_sees_the_plugins_and_registry_files_named_on_the_command_lin
     assert _complete(f"separena --plugin {plugin} datasets my-") == ["my-rooms"]
     assert _complete(f"separena --registry {extra} train my-") == ["my-mask-net"]
     assert _complete("separena train my-") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("dropout=1e-3", ("dropout", 0.001)), ("n_fft=256", ("n_fft", 256)), ("soft_beta=null", ("soft_beta", None)),
+    ("rnn_type=gru", ("rnn_type", "gru")), ("bidirectional=false", ("bidirectional", False)),
+    ("dilations=[1, 2]", ("dilations", [1, 2])), ("lr=-2.5E+1", ("lr", -25.0))])
+def test_set_reads_values_as_a_registry_file_would_and_exponents_as_numbers(text, expected):
+    from separena.cli.options import ParamAssignment
+
+    assert ParamAssignment().convert(text, None, None) == expected

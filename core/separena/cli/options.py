@@ -11,6 +11,7 @@ of data workers, the ``--eval-mixtures`` option, and ``--set KEY=VALUE`` (a mode
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,8 @@ def eval_mixtures_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 class ParamAssignment(click.ParamType):
     """``KEY=VALUE``: a builder parameter and its value read as YAML (``64``, ``0.1``, ``true``,
-    ``relu``, ``null``, ``[1, 2]``), as a preset's ``params:`` in a registry file would give it."""
+    ``relu``, ``null``, ``[1, 2]``), as a preset's ``params:`` in a registry file would give it, and
+    ``1e-3`` as the number it looks like."""
 
     name = "KEY=VALUE"
 
@@ -152,6 +154,8 @@ class ParamAssignment(click.ParamType):
             self.fail(f"{key}: expected a value after '=' (64, 0.1, true, relu, null, [1, 2]), got none", param, ctx)
         import yaml
 
+        if re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", text):  # YAML 1.1 reads 1e-3 as text
+            return key, float(text)
         try:
             return key, yaml.safe_load(text)
         except yaml.YAMLError:
