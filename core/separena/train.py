@@ -66,6 +66,8 @@ class TrainResult:
     slow_seconds: float = 0.0  # training time spent far below the run's best step rate
     resumed_from: int = 0  # the step an interrupted training resumed from (0: trained in one go)
     init_sha256: str | None = None  # digest of the weights it started from (None: the seed's random ones)
+    probe_seconds: float = 0.0  # measuring the training cost before the first step (in this process)
+    curve_seconds: float = 0.0  # scoring the learning curve (in this process), not in ``seconds``
 
     @property
     def checkpoint_extra(self) -> dict[str, Any]:
@@ -305,7 +307,9 @@ def train(
     if budget.batch_size % world:
         raise SeparenaError(f"budget.batch_size: expected a multiple of the {world} processes, got {budget.batch_size}")
     segment = int(segment_seconds * data.sample_rate)
+    t_probe = time.perf_counter()
     result.cost = training_cost(model, data.n_src, budget.batch_size // world, segment, device)
+    result.probe_seconds = time.perf_counter() - t_probe
     step_limit, limit_kind = budget.max_steps(result.cost.macs_per_example)
     max_steps = step_limit or 10**9
     max_seconds = budget.minutes * 60 if budget.minutes else math.inf
@@ -333,6 +337,7 @@ def train(
         result.curve.append({"step": result.steps, "examples": result.examples, "macs": result.macs,
                              "seconds": elapsed, "si_sdri": scores.mean})
         paused += time.perf_counter() - t0
+        result.curve_seconds += time.perf_counter() - t0
 
     model.train()
     batches = _batches(data.train, seed, budget.batch_size, segment, data_workers, torch.device(device),

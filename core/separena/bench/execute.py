@@ -105,7 +105,11 @@ def execute_run(config: RunConfig, registry: Registry, data_cache: DataCache, *,
                                    state_path=_state_path(config), keep_state=True, on_step=on_step)
             timing["train"] = trained.seconds
             timing["train_data"] = trained.data_seconds
+            timing["train_cost_probe"] = trained.probe_seconds
+            timing["curve"] = trained.curve_seconds
+            t0 = time.perf_counter()
             weights = _save_weights(model_config, model, config) if model_config.trainable else None
+            timing["weights"] = time.perf_counter() - t0
             stage = "evaluate"
             sets, examples = {}, {}
             metrics = [registry.metric(name) for name in config.metrics]
