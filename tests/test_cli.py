@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from separena.checkpoints import save_checkpoint
 from separena.cli import main
@@ -359,3 +361,18 @@ def test_set_reads_values_as_a_registry_file_would_and_exponents_as_numbers(text
     from separena.cli.options import ParamAssignment
 
     assert ParamAssignment().convert(text, None, None) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_set_takes_any_text_to_a_parameter_or_one_usage_error(text):
+    import click
+
+    from separena.cli.options import ParamAssignment
+
+    try:
+        key, _ = ParamAssignment().convert(text, None, None)
+    except click.BadParameter as exc:
+        assert "\n" not in exc.message
+    else:
+        assert key.isidentifier() and text.partition("=")[0].strip() == key
