@@ -64,7 +64,7 @@ def speechbrain_params(ours: dict[str, Any]) -> dict[str, Any]:
     return {"n_src": ours["n_src"], "sample_rate": ours["sample_rate"], "n_filters": ours["n_filters"],
             "filter_length": ours["filter_length"], "chunk_size": ours["chunk_size"],
             "num_repeats": ours["num_repeats"], "num_layers": ours["num_layers"], "num_heads": ours["num_heads"],
-            "hidden_size": ours["ffn_size"], "dropout": ours["dropout"]}
+            "ffn_size": ours["ffn_size"], "dropout": ours["dropout"]}
 
 
 def n_params(model: nn.Module) -> int:
