@@ -336,8 +336,9 @@ def train(
         model.train()
         result.curve.append({"step": result.steps, "examples": result.examples, "macs": result.macs,
                              "seconds": elapsed, "si_sdri": scores.mean})
-        paused += time.perf_counter() - t0
-        result.curve_seconds += time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        paused += spent
+        result.curve_seconds += spent
 
     model.train()
     batches = _batches(data.train, seed, budget.batch_size, segment, data_workers, torch.device(device),

@@ -126,8 +126,8 @@ def bench(ctx: click.Context, suite_name: str, models: tuple[str, ...], seeds: t
 def _show_plan(registry: Any, suite_name: str, models: tuple[str, ...], seeds: tuple[int, ...],
                budget: dict[str, Any], store_path: Path, device: str, fresh: bool) -> None:
     """``bench --dry-run``: a table of the runs ``bench`` would plan, each stored or to run, with
-    the wall clock of the latest earlier run of the same model, seed if there is one, suite and
-    budget (in the store under another code version, or published). Writes nothing."""
+    the wall clock of the latest earlier run of the same model, suite and budget (of the same seed
+    where there is one; in the store under another code version, or published). Writes nothing."""
     from ..bench import ResultStore
     from ..bench.published import PublishedStore, default_published_dir
     from ..bench.runner import plan_suite
@@ -148,11 +148,13 @@ def _show_plan(registry: Any, suite_name: str, models: tuple[str, ...], seeds: t
     table = Table(title=f"{suite.name} on {data.name}: the runs of `separena bench` (--dry-run: nothing is run)")
     for column in ("model", "seed", "run", "state", "took before", "where"):
         table.add_column(column, overflow="fold")
-    timed, seconds = 0, 0.0
+    timed, seconds, todo = 0, 0.0, 0
     for c in configs:
+        to_run = c.error is None and c.run_hash not in done
+        todo += to_run
         if c.error is not None:
             state = f"[red]cannot run: {escape(c.error)}[/red]"
-        elif c.run_hash in done:
+        elif not to_run:
             state = "stored"
         else:
             state = "to run" + (f" ([red]failed before: {escape(failed[c.run_hash])}[/red])"
@@ -168,11 +170,10 @@ def _show_plan(registry: Any, suite_name: str, models: tuple[str, ...], seeds: t
             threads = machine.get("threads", "?")
             where = (f"{source}, seed {run.seed}, {machine.get('device', '?')} ({machine.get('cpu', '?')}, "
                      f"{threads} thread{'' if threads == 1 else 's'})")
-            if state.startswith("to run"):
+            if to_run:
                 timed, seconds = timed + 1, seconds + run.payload["wall_seconds"]
         table.add_row(c.preset, str(c.seed), c.run_hash[:12], state, took, escape(where))
     console.print(table)
-    todo = sum(1 for c in configs if c.error is None and c.run_hash not in done)
     console.print(f"{todo} of {len(configs)} run(s) to run, {len(done)} stored"
                   + (f"; earlier runs of {timed} of them took {seconds / 60:.1f} min one after another"
                      if timed else "")

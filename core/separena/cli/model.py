@@ -148,10 +148,12 @@ def train(ctx: click.Context, name: str, suite_name: str, seed: int, param_value
     if overrides and init_source is not None:
         raise SeparenaError(f"--set {next(iter(overrides))}: the weights of --init fix the model's parameters; "
                             "expected --set or --init, not both")
-    try:
-        config = registry.model_config(name, **overrides)
-    except SeparenaError as exc:
-        raise SeparenaError(f"--set: {exc}" if overrides else str(exc)) from None
+    config = registry.model_config(name)  # an unknown or unavailable model is its own error, not --set's
+    if overrides:
+        try:
+            config = registry.model_config(name, **overrides)
+        except SeparenaError as exc:
+            raise SeparenaError(f"--set: {exc}") from None
     if not config.trainable:
         raise SeparenaError(f"model {config.name!r} is not trained ({config.family}); expected a trainable model "
                             f"(it is scored as it is: `separena evaluate {config.name}`)")
